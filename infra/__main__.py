@@ -1,0 +1,3 @@
+from infra.stack import main
+
+raise SystemExit(main())

@@ -1,0 +1,236 @@
+"""The local stack: PostgreSQL + Kafka + the three services, started in order, each waited for until ready.
+
+    python -m infra up [--demo]     everything, in the foreground; Ctrl-C stops it all
+    python -m infra backing         only PostgreSQL and Kafka (for running tests by hand)
+    python -m infra test [ARGS]     backing services, migrations, pytest ARGS, teardown; exits with pytest's code
+    python -m infra down            stop whatever a previous run recorded (also after a crash)
+
+`DATABASE_URL` / `KAFKA_BOOTSTRAP_SERVERS` in the environment point the stack at existing servers: then that
+server is not started locally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+
+from infra import kafka_local, paths, postgres_local
+from infra.supervisor import Supervisor, stop_recorded
+from shared.db import apply_migrations
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    port_env: str
+    default_port: int
+
+
+SERVICES = (
+    ServiceSpec("ingest", "services.ingest", "INGEST_PORT", 8001),
+    ServiceSpec("scoring", "services.scoring", "SCORING_PORT", 8002),
+    ServiceSpec("alerts", "services.alerts", "ALERTS_PORT", 8003),
+)
+
+PG_PORT = int(os.environ.get("TTHC_PG_PORT", "55432"))
+KAFKA_PORTS = kafka_local.KafkaPorts(
+    broker=int(os.environ.get("TTHC_KAFKA_PORT", "9092")),
+    controller=int(os.environ.get("TTHC_KAFKA_CONTROLLER_PORT", "9093")),
+)
+
+
+def say(message: str) -> None:
+    print(f"   stack | {message}", flush=True)
+
+
+def admin_token() -> str:
+    """The operator's token: from ADMIN_TOKEN, else generated once for this checkout and kept in var/run."""
+    if token := os.environ.get("ADMIN_TOKEN"):
+        return token
+    paths.RUN.mkdir(parents=True, exist_ok=True)
+    if paths.ADMIN_TOKEN_FILE.exists():
+        return paths.ADMIN_TOKEN_FILE.read_text().strip()
+    token = secrets.token_urlsafe(32)
+    paths.ADMIN_TOKEN_FILE.write_text(token + "\n")
+    paths.ADMIN_TOKEN_FILE.chmod(0o600)
+    return token
+
+
+async def start_backing(supervisor: Supervisor) -> dict[str, str]:
+    """Start (or adopt) PostgreSQL and Kafka, migrate, and return the environment the services need."""
+    paths.ensure_dirs()
+    env: dict[str, str] = {}
+
+    if database_url := os.environ.get("DATABASE_URL"):
+        say("DATABASE_URL is set: using that PostgreSQL, none started locally")
+        env["DATABASE_URL"] = database_url
+    else:
+        plan = await asyncio.to_thread(postgres_local.prepare, PG_PORT)
+        await supervisor.start("postgres", plan.argv, user=plan.user, stop_signal=signal.SIGINT, stop_grace_s=30)
+        await postgres_local.wait_ready(plan.admin_url)
+        say(f"PostgreSQL ready at 127.0.0.1:{PG_PORT}")
+        env["DATABASE_URL"] = plan.url
+
+    if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        say("KAFKA_BOOTSTRAP_SERVERS is set: using that Kafka, none started locally")
+        env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+    else:
+        argv = await kafka_local.prepare(KAFKA_PORTS)
+        await supervisor.start("kafka", argv, stop_grace_s=40, echo=False)
+        say(f"Kafka starting (log: {paths.LOGS / 'kafka.log'})")
+        await kafka_local.wait_ready(KAFKA_PORTS.bootstrap)
+        env["KAFKA_BOOTSTRAP_SERVERS"] = KAFKA_PORTS.bootstrap
+        say(f"Kafka ready at {KAFKA_PORTS.bootstrap}")
+    await kafka_local.ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"])
+
+    applied = await asyncio.to_thread(apply_migrations, env["DATABASE_URL"])
+    say(f"migrations: {len(applied)} applied" if applied else "migrations: up to date")
+    return env
+
+
+def service_env(base: dict[str, str]) -> dict[str, str]:
+    env = {**os.environ, **base, "ADMIN_TOKEN": admin_token(), "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = str(paths.REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def port_of(spec: ServiceSpec) -> int:
+    return int(os.environ.get(spec.port_env, spec.default_port))
+
+
+async def wait_http_ready(url: str, alive: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if not alive():
+                raise RuntimeError(f"{url}: the process exited before it was ready")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(url)).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout_s:.0f}s")
+
+
+async def start_services(supervisor: Supervisor, env: dict[str, str]) -> None:
+    for spec in SERVICES:
+        child = await supervisor.start(spec.name, [sys.executable, "-m", spec.module], env=env, cwd=paths.REPO_ROOT)
+        assert child.process is not None
+        process = child.process
+        await wait_http_ready(f"http://127.0.0.1:{port_of(spec)}/readyz", alive=lambda p=process: p.returncode is None)
+        say(f"{spec.name} ready on http://127.0.0.1:{port_of(spec)}")
+
+
+async def run_until_signal(supervisor: Supervisor, work: Callable[[], Awaitable[None]] | None = None) -> int:
+    """Block until Ctrl-C / SIGTERM or until a child dies; then stop everything."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    exit_code = 0
+    try:
+        if work is not None:
+            await work()
+        crashed = asyncio.create_task(supervisor.wait_any_exit())
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({crashed, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if crashed in done:
+            child = crashed.result()
+            say(f"{child.name} exited unexpectedly (code {child.process.returncode if child.process else '?'})")
+            exit_code = 1
+        for task in (crashed, stopped):
+            task.cancel()
+    finally:
+        say("stopping...")
+        await supervisor.stop_all()
+        say("stopped")
+    return exit_code
+
+
+async def cmd_up(demo: bool) -> int:
+    recovered = stop_recorded()
+    if recovered:
+        say(f"stopped {recovered} process(es) left by an earlier run")
+    supervisor = Supervisor()
+    try:
+        env = service_env(await start_backing(supervisor))
+        await start_services(supervisor, env)
+    except BaseException:
+        await supervisor.stop_all()
+        raise
+
+    async def after_start() -> None:
+        say("all services ready")
+        for spec in SERVICES:
+            say(f"  {spec.name:<8} http://127.0.0.1:{port_of(spec)}  (/healthz, /readyz, /docs)")
+        say(f"  admin token: {env['ADMIN_TOKEN']}")
+        if demo:
+            from infra.demo import start_demo_feed
+
+            await start_demo_feed(supervisor, env)
+        say("Ctrl-C (or `make down` from another shell) stops everything")
+
+    return await run_until_signal(supervisor, after_start)
+
+
+async def cmd_backing() -> int:
+    stop_recorded()
+    supervisor = Supervisor()
+    env = await start_backing(supervisor)
+    for key, value in env.items():
+        say(f"export {key}={value}")
+    return await run_until_signal(supervisor)
+
+
+async def cmd_test(pytest_args: list[str]) -> int:
+    stop_recorded()
+    supervisor = Supervisor()
+    started = time.monotonic()
+    try:
+        env = service_env(await start_backing(supervisor))
+        say(f"backing services ready in {time.monotonic() - started:.0f}s; running pytest")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pytest", *pytest_args, env=env, cwd=paths.REPO_ROOT
+        )
+        return await proc.wait()
+    finally:
+        await supervisor.stop_all()
+        say("stack stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run the whole system in the foreground")
+    up.add_argument("--demo", action="store_true", help="load the Hanoi registry and feed simulated traffic")
+    sub.add_parser("backing", help="run only PostgreSQL and Kafka")
+    test = sub.add_parser("test", help="run pytest against a fresh local stack")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    sub.add_parser("down", help="stop what a previous run left running")
+    sub.add_parser("migrate", help="apply migrations to DATABASE_URL")
+    args = parser.parse_args(argv)
+
+    if args.command == "down":
+        count = stop_recorded()
+        say(f"stopped {count} process(es)" if count else "nothing was running")
+        return 0
+    if args.command == "migrate":
+        return subprocess.call([sys.executable, "-m", "shared.migrate"])
+    if args.command == "up":
+        return asyncio.run(cmd_up(args.demo))
+    if args.command == "backing":
+        return asyncio.run(cmd_backing())
+    pytest_args = [a for a in args.pytest_args if a != "--"]
+    return asyncio.run(cmd_test(pytest_args))

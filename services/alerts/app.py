@@ -1,0 +1,33 @@
+"""Composition root of the alerts service: builds its connections in the lifespan and wires the routes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from services.alerts.settings import AlertsSettings
+from shared.http import install_error_handlers, install_health_routes
+from shared.kafka import make_broker
+from shared.resources import open_resources, readiness_of
+
+
+def create_app(settings: AlertsSettings) -> FastAPI:
+    broker = make_broker(settings.kafka_bootstrap_servers, client_id="tthc-alerts")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_resources(settings, broker) as resources:
+            app.state.resources = resources
+            yield
+
+    app = FastAPI(
+        title="TTHC Pulse — alerts",
+        description="Cảnh báo sớm theo ngưỡng chỉ số / Threshold warnings for units",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    install_health_routes(app, lambda: readiness_of(app))
+    return app

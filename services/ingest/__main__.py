@@ -1,0 +1,9 @@
+"""`python -m services.ingest`: run the ingest HTTP gateway."""
+
+from services.ingest.app import create_app
+from services.ingest.settings import IngestSettings
+from shared.runtime import configure_logging, load_settings, serve
+
+settings = load_settings(IngestSettings, "ingest")
+configure_logging(settings.log_level, "ingest")
+serve(create_app(settings), settings.bind_host, settings.ingest_port, settings.log_level)

@@ -1,0 +1,99 @@
+"""HTTP pieces every service shares: health/readiness routes, the JSON error shape, bearer-token parsing."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ErrorBody(BaseModel):
+    """Every error answer (SPEC §6): a stable machine code and a human-readable detail."""
+
+    error: str = Field(description="Stable machine-readable code, e.g. unknown_unit, invalid_period")
+    detail: str = Field(description="Explanation, Vietnamese first then English")
+
+
+class ApiError(Exception):
+    """Raise from a route to answer `{"error": code, "detail": text}` with the given status."""
+
+    def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error
+        self.detail = detail
+        self.headers = headers
+
+
+class Health(BaseModel):
+    status: str = Field(description="ok, or not_ready")
+    checks: dict[str, bool] = Field(default_factory=dict, description="Each dependency: reachable or not")
+
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"error": exc.error, "detail": exc.detail}, exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        detail = f"Tham số không hợp lệ: {where}: {first.get('msg', '')} / invalid parameter {where}"
+        return JSONResponse({"error": "invalid_request", "detail": detail}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+        return JSONResponse(
+            {"error": code.get(exc.status_code, "http_error"), "detail": str(exc.detail)},
+            exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+
+def install_health_routes(app: FastAPI, checks: Callable[[], dict[str, ReadinessCheck]]) -> None:
+    """`/healthz`: the process answers. `/readyz`: every dependency answered a real round-trip just now.
+
+    `checks` is called per request because the connections only exist once the lifespan has opened them.
+    """
+
+    @app.get("/healthz", response_model=Health, tags=["ops"], summary="Process alive")
+    async def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get(
+        "/readyz",
+        response_model=Health,
+        tags=["ops"],
+        summary="Broker and database reachable",
+        responses={503: {"model": Health}},
+    )
+    async def readyz() -> JSONResponse:
+        results = {name: await check() for name, check in checks().items()}
+        ok = bool(results) and all(results.values())
+        body = Health(status="ok" if ok else "not_ready", checks=results)
+        return JSONResponse(body.model_dump(), 200 if ok else 503)
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def require_admin(request: Request, admin_token: str) -> None:
+    token = bearer_token(request)
+    if token is None:
+        raise ApiError(401, "unauthorized", "Thiếu token quản trị / admin bearer token required",
+                       headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    if not hmac.compare_digest(token.encode(), admin_token.encode()):
+        raise ApiError(403, "forbidden", "Token không có quyền quản trị / not an admin token")

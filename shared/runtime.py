@@ -1,0 +1,57 @@
+"""Running a service process: logging, fail-fast settings, uvicorn with graceful shutdown."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+S = TypeVar("S")
+
+
+def load_settings(factory: Callable[[], S], service: str) -> S:
+    """Build the settings or exit with one clear line per bad variable (fail fast, before any connection)."""
+    try:
+        return factory()
+    except ValidationError as exc:
+        lines = [f"{service}: invalid configuration:"]
+        for err in exc.errors():
+            name = "_".join(str(p) for p in err["loc"]).upper() or "?"
+            lines.append(f"  {name}: {err['msg']}")
+        print("\n".join(lines), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def configure_logging(level: str, service: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format=f"%(asctime)s %(levelname)s {service} %(name)s: %(message)s",
+        stream=sys.stdout,
+        force=True,
+    )
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def serve(app: FastAPI, host: str, port: int, log_level: str) -> None:
+    """Run uvicorn; SIGTERM/SIGINT stop it gracefully (lifespan shutdown closes pools and brokers).
+
+    Uvicorn re-raises the signal it caught once shutdown is complete; with these handlers in place that ends the
+    process with status 0 (a requested, clean stop) instead of "killed by SIGTERM".
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sys.exit(0))
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        lifespan="on",
+    )

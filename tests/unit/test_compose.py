@@ -1,0 +1,95 @@
+"""docker-compose.yml must agree with the code: Docker cannot run here, so this test is what catches drift."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+from services.alerts.settings import AlertsSettings
+from services.ingest.settings import IngestSettings
+from services.scoring.settings import ScoringSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES: dict[str, tuple[type[BaseSettings], str, int]] = {
+    "ingest": (IngestSettings, "INGEST_PORT", 8001),
+    "scoring": (ScoringSettings, "SCORING_PORT", 8002),
+    "alerts": (AlertsSettings, "ALERTS_PORT", 8003),
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def env_names(settings: type[BaseSettings]) -> set[str]:
+    return {name.upper() for name in settings.model_fields}
+
+
+def required_env(settings: type[BaseSettings]) -> set[str]:
+    return {name.upper() for name, field in settings.model_fields.items() if field.is_required()}
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_service_environment_matches_its_settings_class(compose: dict[str, Any], service: str) -> None:
+    settings, _, _ = SERVICES[service]
+    env = compose["services"][service]["environment"]
+    unknown = set(env) - env_names(settings)
+    assert not unknown, f"{service}: compose sets variables its settings class does not read: {unknown}"
+    missing = required_env(settings) - set(env)
+    assert not missing, f"{service}: compose lacks required variables: {missing}"
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_service_ports_are_consistent(compose: dict[str, Any], service: str) -> None:
+    settings, port_env, spec_port = SERVICES[service]
+    definition = compose["services"][service]
+    assert settings.model_fields[port_env.lower()].default == spec_port, "settings default differs from SPEC §0"
+    assert int(definition["environment"][port_env]) == spec_port
+    assert definition["ports"] == [f"{spec_port}:{spec_port}"]
+    assert f"127.0.0.1:{spec_port}/readyz" in " ".join(definition["healthcheck"]["test"])
+    assert definition["command"] == ["python", "-m", f"services.{service}"]
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_service_dependencies_are_declared(compose: dict[str, Any], service: str) -> None:
+    depends = compose["services"][service]["depends_on"]
+    assert depends["kafka"]["condition"] == "service_healthy"
+    assert depends["postgres"]["condition"] == "service_healthy"
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_services_point_at_the_compose_kafka_and_postgres(compose: dict[str, Any]) -> None:
+    kafka_env = compose["services"]["kafka"]["environment"]
+    advertised = kafka_env["KAFKA_ADVERTISED_LISTENERS"].split("//", 1)[1]
+    postgres = compose["services"]["postgres"]["environment"]
+    for service in SERVICES:
+        env = compose["services"][service]["environment"]
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == advertised
+        assert env["DATABASE_URL"].startswith(f"postgresql://{postgres['POSTGRES_USER']}:")
+        assert env["DATABASE_URL"].endswith(f"@postgres:5432/{postgres['POSTGRES_DB']}")
+    if "SCORING_URL" in compose["services"]["alerts"]["environment"]:
+        assert compose["services"]["alerts"]["environment"]["SCORING_URL"] == "http://scoring:8002"
+        assert compose["services"]["alerts"]["depends_on"]["scoring"]["condition"] == "service_healthy"
+
+
+def test_kafka_image_matches_the_local_stack_version(compose: dict[str, Any]) -> None:
+    pom = (ROOT / "infra" / "kafka" / "pom.xml").read_text()
+    local_version = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom)
+    assert local_version is not None
+    image = compose["services"]["kafka"]["image"]
+    assert image.startswith("apache/kafka:")
+    assert image.split(":")[1].split(".")[0] == local_version.group(1).split(".")[0]
+    assert compose["services"]["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert "python -m infra.topics" in " ".join(compose["services"]["migrate"]["command"])
+    assert len(compose["services"]["kafka"]["environment"]["CLUSTER_ID"]) == 22
+
+
+def test_postgres_is_version_16_and_the_migration_step_runs_first(compose: dict[str, Any]) -> None:
+    assert compose["services"]["postgres"]["image"] == "postgres:16"
+    assert "python -m shared.migrate" in " ".join(compose["services"]["migrate"]["command"])

@@ -1,0 +1,128 @@
+"""Validation of a whole `POST /v1/events` request (SPEC §7): JSON array or NDJSON, per-item results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from shared.contract import DossierEvent, ErrorCode, EventRejection, validate_event
+
+MAX_BATCH_ITEMS = 5_000
+
+
+class BatchError(Exception):
+    """The request as a whole is unusable; nothing in it is accepted. `status` is the suggested HTTP status."""
+
+    def __init__(self, code: str, detail: str, status: int = 400) -> None:
+        super().__init__(detail)
+        self.code, self.detail, self.status = code, detail, status
+
+    def as_body(self) -> dict[str, str]:
+        return {"error": self.code, "detail": self.detail}
+
+
+class BatchTooLargeError(BatchError):
+    def __init__(self, count: int) -> None:
+        super().__init__(
+            "batch_too_large",
+            f"Tối đa {MAX_BATCH_ITEMS} sự kiện mỗi yêu cầu, nhận {count} / "
+            f"at most {MAX_BATCH_ITEMS} events per request, got {count}",
+            status=413,
+        )
+
+
+class _UnreadableLine:
+    """Stands in for an NDJSON line that is not JSON, so it keeps its index and becomes a per-item error."""
+
+
+_UNREADABLE = _UnreadableLine()
+_BAD_LINE = EventRejection(ErrorCode.INVALID_JSON, "Dòng không phải JSON hợp lệ / line is not valid JSON")
+
+
+def parse_json_array(body: bytes) -> list[object]:
+    """The items of an `application/json` body, which must be one JSON array."""
+    try:
+        items = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BatchError("invalid_json", "Nội dung không phải JSON hợp lệ / body is not valid JSON") from None
+    if not isinstance(items, list):
+        raise BatchError("not_an_array", "Nội dung phải là một mảng JSON / body must be a JSON array")
+    if len(items) > MAX_BATCH_ITEMS:
+        raise BatchTooLargeError(len(items))
+    return items
+
+
+def parse_ndjson(body: bytes) -> list[object]:
+    """The items of an `application/x-ndjson` body: one per non-blank line; index = position among those lines."""
+    items: list[object] = []
+    for line in body.split(b"\n"):
+        if not line.strip():
+            continue
+        if len(items) == MAX_BATCH_ITEMS:
+            raise BatchTooLargeError(sum(1 for candidate in body.split(b"\n") if candidate.strip()))
+        try:
+            items.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            items.append(_UNREADABLE)
+    return items
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedEvent:
+    index: int
+    event: DossierEvent
+
+
+@dataclass(slots=True)
+class BatchResult:
+    accepted: list[AcceptedEvent] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[DossierEvent]:
+        return [item.event for item in self.accepted]
+
+    def response(self) -> dict[str, Any]:
+        """The 200 body of SPEC §7, once every accepted event is acknowledged by the broker."""
+        return {"accepted": len(self.accepted), "rejected": self.rejected}
+
+
+def validate_batch(
+    items: Sequence[object],
+    *,
+    now: datetime,
+    unit_exists: Callable[[str], bool],
+    in_scope: Callable[[str], bool] | None = None,
+) -> BatchResult:
+    """Validate every item; valid ones are accepted in order even when others are rejected.
+
+    `in_scope` is the API key's unit scope (see `api_keys.scope_checker`); None means unrestricted.
+    """
+    if len(items) > MAX_BATCH_ITEMS:
+        raise BatchTooLargeError(len(items))
+    result = BatchResult()
+    for index, item in enumerate(items):
+        outcome = (
+            _BAD_LINE if isinstance(item, _UnreadableLine) else validate_event(item, now=now, unit_exists=unit_exists)
+        )
+        if isinstance(outcome, DossierEvent) and in_scope is not None and not in_scope(outcome.unit_id):
+            outcome = forbidden_unit(outcome)
+        if isinstance(outcome, EventRejection):
+            result.rejected.append(outcome.as_item(index))
+        else:
+            result.accepted.append(AcceptedEvent(index, outcome))
+    return result
+
+
+def forbidden_unit(event: DossierEvent) -> EventRejection:
+    return EventRejection(
+        ErrorCode.FORBIDDEN_UNIT,
+        f"Khóa API không được gửi sự kiện cho đơn vị '{event.unit_id}' / "
+        f"the API key may not send events for unit '{event.unit_id}'",
+        event.event_id,
+        "unit_id",
+    )

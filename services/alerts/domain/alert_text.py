@@ -1,0 +1,59 @@
+"""Rendering a rule's summary and description for one alert state (Vietnamese first, English when given)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from services.alerts.domain.notifications import common_values, format_due, items_text, rendered_annotations
+from services.alerts.domain.rules import NearDueRule, Rule, ThresholdRule
+from services.alerts.domain.state import AlertState
+from services.alerts.domain.templates import Language, format_number, format_value
+
+
+def format_horizon(horizon: timedelta, language: Language) -> str:
+    minutes = int(horizon.total_seconds() // 60)
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} giờ" if language == "vi" else f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} phút" if language == "vi" else f"{minutes} minutes"
+
+
+def template_values(rule: Rule, state: AlertState, value: float | None, language: Language) -> dict[str, str]:
+    name = rule.name if language == "vi" or rule.name_en is None else rule.name_en
+    values = common_values(rule.id, name, rule.severity, state.unit_id, state.unit_name, state.level, language)
+    if isinstance(rule, ThresholdRule):
+        kind = rule.value_kind
+        values.update(
+            value=format_value(kind, value, language),
+            threshold=format_value(kind, rule.threshold, language),
+            clear_threshold=format_value(kind, rule.effective_clear_threshold, language),
+            period=state.period or "",
+            denominator="—" if state.last_denominator is None else format_number(state.last_denominator, 0, language),
+            rank="—" if state.last_rank is None else str(state.last_rank),
+            rank_of="—" if state.last_rank_of is None else str(state.last_rank_of),
+        )
+    else:
+        values.update(
+            count=format_number(state.item_count, 0, language),
+            horizon=format_horizon(rule.horizon, language),
+            items=items_text(list(state.items), state.item_count, language),
+            earliest_due=format_due(state.items[0].due_at, language) if state.items else "—",
+        )
+    return values
+
+
+def annotations_for(rule: Rule, state: AlertState, value: float | None) -> dict[str, str]:
+    annotations = rendered_annotations(
+        rule.summary,
+        rule.description,
+        rule.summary_en,
+        rule.description_en,
+        template_values(rule, state, value, "vi"),
+        template_values(rule, state, value, "en"),
+    )
+    annotations["unit_name"] = state.unit_name
+    if value is not None:
+        annotations["value"] = repr(float(value))
+    if isinstance(rule, NearDueRule):
+        annotations["dossier_count"] = str(state.item_count)
+    return annotations

@@ -1,0 +1,75 @@
+"""Applying a whole rule set to one message or one timer tick (what the entrypoints call).
+
+States are keyed by rule id for one unit (`evaluate_indicators`, `evaluate_near_due`) or by (rule_id, unit_id)
+for ticks. A missing state means "inactive so far". Only results that changed something are returned, so the
+adapter writes nothing for the (usual) quiet case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from services.alerts.domain.lifecycle import EvaluationResult, evaluate
+from services.alerts.domain.observations import observe, observe_near_due
+from services.alerts.domain.rules import RuleSet
+from services.alerts.domain.silences import Silence
+from services.alerts.domain.state import AlertState
+from shared.indicators import UnitIndicators, UnitNearDue
+
+
+def _changed(before: AlertState, result: EvaluationResult) -> bool:
+    return bool(result.transitions or result.notifications or result.state != before)
+
+
+def evaluate_indicators(
+    rules: RuleSet,
+    states: Mapping[str, AlertState],
+    message: UnitIndicators,
+    now: datetime,
+    silences: Iterable[Silence] = (),
+) -> list[EvaluationResult]:
+    """Every enabled threshold rule whose scope covers the message's unit."""
+    active_silences = tuple(silences)
+    results: list[EvaluationResult] = []
+    for rule in rules.threshold_rules_for(message.unit_id, message.level, message.ancestors):
+        before = states.get(rule.id) or AlertState.new(rule.id, message.unit_id)
+        result = evaluate(before, observe(rule, message), now, rule, active_silences)
+        if _changed(before, result):
+            results.append(result)
+    return results
+
+
+def evaluate_near_due(
+    rules: RuleSet,
+    states: Mapping[str, AlertState],
+    snapshot: UnitNearDue,
+    now: datetime,
+    silences: Iterable[Silence] = (),
+) -> list[EvaluationResult]:
+    active_silences = tuple(silences)
+    results: list[EvaluationResult] = []
+    for rule in rules.near_due_rules_for(snapshot.unit_id, snapshot.level, snapshot.ancestors):
+        before = states.get(rule.id) or AlertState.new(rule.id, snapshot.unit_id)
+        result = evaluate(before, observe_near_due(rule, snapshot), now, rule, active_silences)
+        if _changed(before, result):
+            results.append(result)
+    return results
+
+
+def tick(
+    rules: RuleSet, states: Iterable[AlertState], now: datetime, silences: Iterable[Silence] = ()
+) -> list[EvaluationResult]:
+    """The clock alone: pending alerts whose `for` elapsed fire; firing ones repeat or get delivered once a
+    silence ends. Only pending and firing states can change on a tick. States of rules that no longer exist
+    or are disabled are left alone (the adapter lists them as orphans for an operator to close)."""
+    active_silences = tuple(silences)
+    results: list[EvaluationResult] = []
+    for before in states:
+        rule = rules.by_id(before.rule_id)
+        if rule is None or not rule.enabled or before.state not in ("pending", "firing"):
+            continue
+        result = evaluate(before, None, now, rule, active_silences)
+        if _changed(before, result):
+            results.append(result)
+    return results

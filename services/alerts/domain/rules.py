@@ -1,0 +1,340 @@
+"""Alert rules: the models, their validation, and loading them from YAML with errors that name the path.
+
+Two kinds of rule:
+- `threshold`: compare one indicator of a unit (a rate, a live counter or its growth, the score, the score's
+  change on last month, the rank) with a threshold, with hysteresis, a minimum denominator, a pending duration
+  and a repeat interval (SPEC §8).
+- `near_due`: warn a unit about its dossiers that become overdue within a horizon, listing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
+
+from services.alerts.domain.durations import format_duration, parse_duration
+from services.alerts.domain.templates import (
+    NEAR_DUE_PLACEHOLDERS,
+    THRESHOLD_PLACEHOLDERS,
+    ValueKind,
+    template_problems,
+)
+from shared.indicators import COUNTER_NAMES, LIVE_COUNTER_NAMES, RATE_FRACTIONS, UnitId, UnitLevel
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, when_used="json")]
+Comparison = Literal["<", "<=", ">", ">="]
+Severity = Literal["info", "warning", "critical"]
+RuleId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
+ThresholdTarget = Literal[
+    "progress_rate",
+    "on_time_rate",
+    "online_rate",
+    "digitization_rate",
+    "data_reuse_rate",
+    "e_result_rate",
+    "online_payment_rate",
+    "satisfaction_rate",
+    "timely_sync_rate",
+    "open",
+    "overdue_open",
+    "due_soon",
+    "score",
+    "score_change",
+    "rank",
+    "rank_from_bottom",
+]
+DenominatorName = Literal[COUNTER_NAMES + LIVE_COUNTER_NAMES]  # type: ignore[valid-type]
+
+
+def target_value_kind(target: str) -> ValueKind:
+    if target in RATE_FRACTIONS:
+        return "rate"
+    if target in ("score", "score_change"):
+        return target  # type: ignore[return-value]
+    if target in ("rank", "rank_from_bottom"):
+        return "rank"
+    return "count"
+
+
+def condition_holds(value: float, comparison: Comparison, threshold: float) -> bool:
+    if comparison == "<":
+        return value < threshold
+    if comparison == "<=":
+        return value <= threshold
+    if comparison == ">":
+        return value > threshold
+    return value >= threshold
+
+
+class RuleFieldErrors(ValueError):
+    """Cross-field problems of one rule, each tied to a field so the loader can print a precise path."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems))
+
+
+class Scope(BaseModel):
+    """Which units a rule watches. Both lists empty = every unit; when both are given a unit must satisfy both
+    (e.g. levels [commune] + subtrees [ba-vi] = the communes of Ba Vì)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    levels: list[UnitLevel] = Field(default_factory=list, description="Unit levels watched; empty = all")
+    subtrees: list[UnitId] = Field(
+        default_factory=list, description="Units whose whole subtree (themselves included) is watched"
+    )
+
+    def covers(self, unit_id: str, level: str, ancestors: list[str] | tuple[str, ...]) -> bool:
+        if self.levels and level not in self.levels:
+            return False
+        return not self.subtrees or bool({unit_id, *ancestors} & set(self.subtrees))
+
+
+class _RuleBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    id: RuleId = Field(description="Stable identifier; also the `alertname` label")
+    name: str = Field(min_length=1, max_length=200, description="Vietnamese name shown to people")
+    name_en: str | None = Field(None, max_length=200, description="English name")
+    enabled: bool = Field(True, description="A disabled rule is loaded and validated but never evaluated")
+    severity: Severity = Field("warning", description="info, warning or critical")
+    scope: Scope = Field(default_factory=Scope, description="Units the rule watches")
+    repeat_interval: Duration | None = Field(
+        timedelta(hours=24), description="Re-notify while firing and unacknowledged; null = never"
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="Extra labels on every alert of the rule")
+    summary: str = Field(min_length=1, max_length=300, description="One-line Vietnamese summary template")
+    description: str = Field(min_length=1, max_length=2000, description="Vietnamese description template")
+    summary_en: str | None = Field(None, max_length=300, description="English summary template")
+    description_en: str | None = Field(None, max_length=2000, description="English description template")
+
+    def _template_problems(self, allowed: frozenset[str]) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        for field in ("summary", "description", "summary_en", "description_en"):
+            text = getattr(self, field)
+            if text is not None:
+                problems.extend((field, message) for message in template_problems(text, allowed))
+        reserved = {"alertname", "unit_id", "severity", "level"} & set(self.labels)
+        if reserved:
+            problems.append(("labels", f"{', '.join(sorted(reserved))} are set by the system; remove them"))
+        if self.repeat_interval is not None and self.repeat_interval < timedelta(minutes=5):
+            problems.append(("repeat_interval", "must be at least 5m (or null for no repeats)"))
+        return problems
+
+    def covers(self, unit_id: str, level: str, ancestors: list[str] | tuple[str, ...]) -> bool:
+        return self.enabled and self.scope.covers(unit_id, level, ancestors)
+
+
+class ThresholdRule(_RuleBase):
+    """Fire while `target comparison threshold` holds; clear once `target comparison clear_threshold` stops."""
+
+    kind: Literal["threshold"] = Field("threshold", description="Rule kind")
+    target: ThresholdTarget = Field(description="Indicator compared: a rate, live counter, score, rank …")
+    growth_window: Duration | None = Field(
+        None, description="Live counters only: compare the increase over this window instead of the level"
+    )
+    comparison: Comparison = Field(description="<, <=, > or >=")
+    threshold: float = Field(description="Fires when `value comparison threshold` holds")
+    clear_threshold: float | None = Field(
+        None, description="Hysteresis: stays firing while `value comparison clear_threshold` holds"
+    )
+    min_denominator: int = Field(0, ge=0, description="No evaluation while the denominator is below this")
+    denominator: DenominatorName | None = Field(
+        None, description="Counter checked against min_denominator; defaults to the rate's denominator"
+    )
+    for_: Duration = Field(timedelta(0), alias="for", description="Pending duration before firing")
+    on_no_data: Literal["keep", "resolve"] = Field(
+        "keep", description="What a firing alert does when the value is null or the denominator too small"
+    )
+
+    @property
+    def value_kind(self) -> ValueKind:
+        return "count" if self.growth_window is not None else target_value_kind(self.target)
+
+    @property
+    def effective_clear_threshold(self) -> float:
+        return self.threshold if self.clear_threshold is None else self.clear_threshold
+
+    @property
+    def denominator_counter(self) -> str | None:
+        if self.denominator is not None:
+            return self.denominator
+        fraction = RATE_FRACTIONS.get(self.target)
+        return fraction[1] if fraction else None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ThresholdRule:
+        problems = self._template_problems(THRESHOLD_PLACEHOLDERS)
+        if self.clear_threshold is not None:
+            low_is_bad = self.comparison in ("<", "<=")
+            if low_is_bad and self.clear_threshold < self.threshold:
+                problems.append(
+                    ("clear_threshold", f"with '{self.comparison}' it must be ≥ threshold ({self.threshold})")
+                )
+            if not low_is_bad and self.clear_threshold > self.threshold:
+                problems.append(
+                    ("clear_threshold", f"with '{self.comparison}' it must be ≤ threshold ({self.threshold})")
+                )
+        if self.value_kind == "rate":
+            for field in ("threshold", "clear_threshold"):
+                number = getattr(self, field)
+                if number is not None and not 0.0 <= number <= 1.0:
+                    problems.append((field, f"{self.target} is a fraction: write 0.55 for 55 %, not {number}"))
+        if self.growth_window is not None and self.target not in LIVE_COUNTER_NAMES:
+            problems.append(("growth_window", "only live counters (open, overdue_open, due_soon) have growth"))
+        if self.growth_window is not None and self.growth_window <= timedelta(0):
+            problems.append(("growth_window", "must be longer than 0s"))
+        if self.min_denominator > 0 and self.denominator_counter is None:
+            problems.append(("denominator", f"{self.target} has no natural denominator; name a counter"))
+        if problems:
+            raise RuleFieldErrors(problems)
+        return self
+
+
+class NearDueRule(_RuleBase):
+    """One alert per unit listing its open dossiers due within `horizon`; refreshed when the list changes."""
+
+    kind: Literal["near_due"] = Field(description="Rule kind")
+    horizon: Duration = Field(timedelta(hours=24), description="How far ahead to look")
+    min_dossiers: int = Field(1, ge=1, description="Fire when at least this many dossiers are near due")
+    refresh_interval: Duration = Field(
+        timedelta(hours=1), description="Minimum time between two refreshes of a changed list"
+    )
+    max_listed: int = Field(20, ge=1, le=500, description="Dossiers listed in the text; the rest are counted")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NearDueRule:
+        problems = self._template_problems(NEAR_DUE_PLACEHOLDERS)
+        if self.horizon <= timedelta(0):
+            problems.append(("horizon", "must be longer than 0s"))
+        if problems:
+            raise RuleFieldErrors(problems)
+        return self
+
+
+Rule = ThresholdRule | NearDueRule
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class RuleFileError(ValueError):
+    """Every problem found in a rules document, each with the path of the offending value."""
+
+    def __init__(self, source: str, problems: list[RuleProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"{source}: {len(problems)} problem(s) in alert rules\n{lines}")
+
+
+def _join(path: str, loc: tuple[Any, ...]) -> str:
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _problems_from(error: ValidationError, path: str) -> list[RuleProblem]:
+    problems: list[RuleProblem] = []
+    for detail in error.errors():
+        original = (detail.get("ctx") or {}).get("error")
+        if isinstance(original, RuleFieldErrors):
+            problems.extend(RuleProblem(_join(path, (field,)), message) for field, message in original.problems)
+            continue
+        message = detail["msg"].removeprefix("Value error, ")
+        problems.append(RuleProblem(_join(path, tuple(detail["loc"])), message))
+    return problems
+
+
+def parse_rule(data: object, path: str = "rule") -> Rule:
+    """Validate one rule (from YAML or the admin API); raise RuleFileError with paths under `path`."""
+    if not isinstance(data, Mapping):
+        raise RuleFileError(path, [RuleProblem(path, "a rule is a mapping of fields")])
+    kind = data.get("kind", "threshold")
+    model: type[ThresholdRule] | type[NearDueRule]
+    if kind == "threshold":
+        model = ThresholdRule
+    elif kind == "near_due":
+        model = NearDueRule
+    else:
+        raise RuleFileError(path, [RuleProblem(f"{path}.kind", f"unknown kind {kind!r}; use threshold or near_due")])
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as error:
+        raise RuleFileError(path, _problems_from(error, path)) from None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+
+    def by_id(self, rule_id: str) -> Rule | None:
+        return next((rule for rule in self.rules if rule.id == rule_id), None)
+
+    def threshold_rules_for(self, unit_id: str, level: str, ancestors: list[str]) -> list[ThresholdRule]:
+        return [r for r in self.rules if isinstance(r, ThresholdRule) and r.covers(unit_id, level, ancestors)]
+
+    def near_due_rules_for(self, unit_id: str, level: str, ancestors: list[str]) -> list[NearDueRule]:
+        return [r for r in self.rules if isinstance(r, NearDueRule) and r.covers(unit_id, level, ancestors)]
+
+
+def load_rules(text: str, source: str = "<alert rules>") -> RuleSet:
+    """Parse a rules document: `{version: 1, rules: [...]}`. All problems are reported at once.
+
+    The adapter reads the file (`load_rules(path.read_text("utf-8"), source=str(path))`); the domain does no I/O.
+    """
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
+        raise RuleFileError(source, [RuleProblem(where, f"not valid YAML: {error}")]) from None
+    if not isinstance(document, Mapping):
+        raise RuleFileError(source, [RuleProblem("<root>", "expected a mapping with a `rules` list")])
+    problems: list[RuleProblem] = []
+    unknown = sorted(set(document) - {"version", "rules"})
+    if unknown:
+        problems.append(RuleProblem("<root>", f"unknown key(s): {', '.join(map(str, unknown))}"))
+    if document.get("version", 1) != 1:
+        problems.append(RuleProblem("version", "only version 1 is understood"))
+    raw_rules = document.get("rules")
+    if not isinstance(raw_rules, list):
+        problems.append(RuleProblem("rules", "expected a list of rules"))
+        raw_rules = []
+    rules: list[Rule] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_rules):
+        path = f"rules[{index}]"
+        try:
+            rule = parse_rule(raw, path)
+        except RuleFileError as error:
+            problems.extend(error.problems)
+            continue
+        if rule.id in seen:
+            problems.append(RuleProblem(f"{path}.id", f"duplicate id {rule.id!r} (first at rules[{seen[rule.id]}])"))
+            continue
+        seen[rule.id] = index
+        rules.append(rule)
+    if problems:
+        raise RuleFileError(source, problems)
+    return RuleSet(tuple(rules))

@@ -1,0 +1,269 @@
+"""Monthly counters (SPEC §4) as one dossier's contribution, built for incremental maintenance.
+
+The service stores per-(unit, month, counter) sums. When a dossier gains events it adds
+``contribution(new_state, now) - contribution(old_state, now)``; when the calendar month changes it re-applies
+the open dossiers (a roll-over). Units are the ones named on the facts; adding to ancestors is the adapter's
+job (or ``expand_to_ancestors``).
+
+Progress counters are time-dependent; the contribution makes them depend on ``now`` only through month(now):
+
+- an ENDED dossier is in play from its receipt month to its end month; in its end month it is on time iff it
+  ended at or before its effective due; in every earlier month M it is evaluated at M's end E (due ≥ E or on
+  hold at E) — exactly the SPEC's T = min(now, E) = E once E has passed;
+- an OPEN dossier is in play from its receipt month through month(now), every month evaluated at its end E,
+  the current month included — "as if the month had already ended".
+
+Past months are therefore final; only the current month needs the live correction of
+``progress_correction`` (on time at now minus on time at E), which the query side adds. With it,
+stored + correction equals the SPEC definition at any now, for every month up to month(now).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from services.scoring.domain.facts import PAYMENT, SATISFIED_LEVELS
+from services.scoring.domain.state import DossierState
+from services.scoring.domain.timebase import (
+    DAY_US,
+    Instant,
+    month_end,
+    month_label,
+    month_label_of,
+    month_of,
+    to_instant,
+)
+
+COUNTER_NAMES: tuple[str, ...] = (
+    "received",
+    "received_online",
+    "received_digitized",
+    "received_reused",
+    "resolved",
+    "resolved_with_due",
+    "resolved_on_time",
+    "resolved_e_result",
+    "payments",
+    "payments_online",
+    "ratings",
+    "ratings_satisfied",
+    "events",
+    "events_timely",
+    "progress_total",
+    "progress_on_time",
+)
+PROGRESS_COUNTERS: frozenset[str] = frozenset({"progress_total", "progress_on_time"})
+LIVE_COUNTER_NAMES: tuple[str, ...] = ("open", "overdue_open", "due_soon")
+
+CounterKey = tuple[str, str, str]
+"""(unit_id, month "YYYY-MM", counter name)."""
+Contribution = dict[CounterKey, int]
+
+
+def _instant(now: datetime | Instant) -> Instant:
+    return now if isinstance(now, int) else to_instant(now)
+
+
+def contribution(state: DossierState, now: datetime | Instant) -> Contribution:
+    """One dossier's counts, keyed by (unit named on the fact, month, counter); zero counts are omitted.
+
+    Only month(now) matters, so the old and new contributions of a diff must use a ``now`` in the month the
+    stored table is rolled to.
+    """
+    current_month = month_of(_instant(now))
+    out: Contribution = {}
+    get = out.get
+
+    for record in state.records:
+        unit = record.unit_id
+        label = month_label_of(record.occurred_at)
+        key = (unit, label, "events")
+        out[key] = get(key, 0) + 1
+        if record.ingested_at - record.occurred_at <= DAY_US:
+            key = (unit, label, "events_timely")
+            out[key] = get(key, 0) + 1
+        if record.type == PAYMENT:
+            key = (unit, label, "payments")
+            out[key] = get(key, 0) + 1
+            if record.method == "online":
+                key = (unit, label, "payments_online")
+                out[key] = get(key, 0) + 1
+
+    receipt = state.receipt
+    due = state.effective_due
+    if receipt is not None:
+        unit = receipt.unit_id
+        label = month_label_of(receipt.received_at)
+        out[(unit, label, "received")] = 1
+        if receipt.channel == "online":
+            out[(unit, label, "received_online")] = 1
+        if receipt.digitized:
+            out[(unit, label, "received_digitized")] = 1
+        if receipt.reused_data:
+            out[(unit, label, "received_reused")] = 1
+
+    resolution = state.resolution
+    if resolution is not None:
+        unit = resolution.unit_id
+        label = month_label_of(resolution.resolved_at)
+        # Distinct keys from the receipt's even when unit and month coincide, so plain assignment is safe.
+        out[(unit, label, "resolved")] = 1
+        if receipt is not None and due is not None:
+            out[(unit, label, "resolved_with_due")] = 1
+            if resolution.resolved_at <= due:
+                out[(unit, label, "resolved_on_time")] = 1
+        if resolution.e_result:
+            out[(unit, label, "resolved_e_result")] = 1
+
+    rating = state.rating
+    if rating is not None:
+        label = month_label_of(rating.rated_at)
+        out[(rating.unit_id, label, "ratings")] = 1
+        if rating.level in SATISFIED_LEVELS:
+            out[(rating.unit_id, label, "ratings_satisfied")] = 1
+
+    if receipt is not None and due is not None:
+        _add_progress(out, state, receipt.unit_id, receipt.received_at, due, current_month)
+    return out
+
+
+def _add_progress(
+    out: Contribution, state: DossierState, home: str, received_at: Instant, due: Instant, current_month: int
+) -> None:
+    ended = state.ended_at
+    last_month = month_of(ended) if ended is not None else current_month
+    has_holds = bool(state.hold_flips)
+    for month in range(month_of(received_at), last_month + 1):
+        label = month_label(month)
+        out[(home, label, "progress_total")] = 1
+        if ended is not None and month == last_month:
+            on_time = ended <= due
+        else:
+            end = month_end(month)
+            on_time = due >= end or (has_holds and state.on_hold_at(end))
+        if on_time:
+            out[(home, label, "progress_on_time")] = 1
+
+
+def depends_on_now(state: DossierState) -> bool:
+    """Whether the contribution changes when the month rolls over: open dossiers only."""
+    return state.receipt is not None and state.ended_at is None
+
+
+def contribution_delta(old: Mapping[CounterKey, int] | None, new: Mapping[CounterKey, int]) -> Contribution:
+    """``new - old`` without zero entries: what to add to the stored sums."""
+    delta: Contribution = dict(new)
+    if old:
+        for key, value in old.items():
+            remaining = delta.get(key, 0) - value
+            if remaining:
+                delta[key] = remaining
+            else:
+                delta.pop(key, None)
+    return delta
+
+
+def add_into(table: dict[CounterKey, int], delta: Mapping[CounterKey, int]) -> None:
+    """Add a delta to a counter table in place, dropping entries that reach zero."""
+    for key, value in delta.items():
+        total = table.get(key, 0) + value
+        if total:
+            table[key] = total
+        else:
+            table.pop(key, None)
+
+
+def _on_time_at(state: DossierState, due: Instant, instant: Instant) -> bool:
+    return due >= instant or state.on_hold_at(instant)
+
+
+def progress_correction(state: DossierState, now: datetime | Instant) -> int:
+    """This dossier's live correction to progress_on_time of month(now), at its home unit.
+
+    The stored value evaluates every in-play dossier that has not ended before E at E; the SPEC evaluates
+    it at T = now. The correction is on_time(now) − on_time(E). When no event is dated after ``now`` it is
+    +1 exactly for open dossiers not on hold now with now ≤ effective due < E, and 0 otherwise.
+    """
+    receipt = state.receipt
+    due = state.effective_due
+    if receipt is None or due is None:
+        return 0
+    now_instant = _instant(now)
+    end = month_end(month_of(now_instant))
+    if receipt.received_at >= end:
+        return 0
+    ended = state.ended_at
+    if ended is not None and ended < end:
+        return 0
+    return int(_on_time_at(state, due, now_instant)) - int(_on_time_at(state, due, end))
+
+
+def current_month_progress_correction(states: Iterable[DossierState], now: datetime | Instant) -> dict[CounterKey, int]:
+    """Sum of ``progress_correction`` per home unit, keyed like a contribution; zero entries omitted."""
+    now_instant = _instant(now)
+    label = month_label(month_of(now_instant))
+    out: dict[CounterKey, int] = {}
+    for state in states:
+        correction = progress_correction(state, now_instant)
+        if correction and state.receipt is not None:
+            key = (state.receipt.unit_id, label, "progress_on_time")
+            total = out.get(key, 0) + correction
+            if total:
+                out[key] = total
+            else:
+                del out[key]
+    return out
+
+
+def live_counters(state: DossierState, now: datetime | Instant) -> dict[str, int]:
+    """SPEC §4 live counters of one dossier at ``now`` (0/1 each), for its home unit.
+
+    "Open" means a receipt is known and neither a resolution nor a withdrawal is known, whatever their
+    timestamps; "on hold now" and the due comparisons are evaluated at ``now``.
+    """
+    counts = dict.fromkeys(LIVE_COUNTER_NAMES, 0)
+    due = state.effective_due
+    if state.receipt is None or due is None or state.ended_at is not None:
+        return counts
+    counts["open"] = 1
+    now_instant = _instant(now)
+    if state.on_hold_at(now_instant):
+        return counts
+    if due < now_instant:
+        counts["overdue_open"] = 1
+    elif due < now_instant + DAY_US:
+        counts["due_soon"] = 1
+    return counts
+
+
+def live_counters_by_unit(states: Iterable[DossierState], now: datetime | Instant) -> dict[str, dict[str, int]]:
+    """Live counters summed per home unit (units named on receipts; ancestors not added)."""
+    now_instant = _instant(now)
+    out: dict[str, dict[str, int]] = {}
+    for state in states:
+        if state.receipt is None:
+            continue
+        counts = live_counters(state, now_instant)
+        if not counts["open"]:
+            continue
+        unit_counts = out.setdefault(state.receipt.unit_id, dict.fromkeys(LIVE_COUNTER_NAMES, 0))
+        for name, value in counts.items():
+            unit_counts[name] += value
+    return out
+
+
+def expand_to_ancestors(counts: Mapping[CounterKey, int], parent_of: Mapping[str, str | None]) -> dict[CounterKey, int]:
+    """Add every count to its unit and all the unit's ancestors (SPEC §1: a unit covers its descendants)."""
+    out: dict[CounterKey, int] = {}
+    for (unit, month, name), value in counts.items():
+        seen: set[str] = set()
+        current: str | None = unit
+        while current is not None:
+            if current in seen:
+                raise ValueError(f"cây đơn vị có vòng lặp tại {current} / unit tree has a cycle at {current}")
+            seen.add(current)
+            key = (current, month, name)
+            out[key] = out.get(key, 0) + value
+            current = parent_of.get(current)
+    return {key: value for key, value in out.items() if value}

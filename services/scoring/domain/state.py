@@ -1,0 +1,239 @@
+"""Dossier state: the order-independent merge of a dossier's events (SPEC §3).
+
+The state keeps every distinct event (its winning copy, SPEC §2) as a compact ``FactRecord`` and derives the
+rest from them. Keeping the records — not just the derived fields — is what makes merging more events into a
+stored state exact: a late duplicate with an earlier ingested_at can replace a copy that already counted, and
+an event dated earlier can take over the receipt, the resolution or the effective due.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from operator import attrgetter
+from typing import Any, NamedTuple
+
+from services.scoring.domain.facts import (
+    HOLD_TYPES,
+    PAYMENT,
+    RATING,
+    RECEIVED,
+    RELEASE_TYPES,
+    RESOLVED,
+    WITHDRAWN,
+    EventFact,
+    FactRecord,
+    record_from_fact,
+)
+from services.scoring.domain.timebase import Instant, to_instant
+
+STATE_FORMAT_VERSION = 1
+_HOLD_OR_RELEASE = HOLD_TYPES | RELEASE_TYPES
+_SPEC_ORDER = attrgetter("occurred_at", "event_id")
+
+
+class Receipt(NamedTuple):
+    """Tiếp nhận: the earliest ``received`` event. Its unit is the dossier's home unit."""
+
+    event_id: str
+    unit_id: str
+    received_at: Instant
+    channel: str
+    digitized: bool
+    reused_data: bool
+
+
+class Resolution(NamedTuple):
+    """Có kết quả: the earliest ``resolved`` event."""
+
+    event_id: str
+    unit_id: str
+    resolved_at: Instant
+    outcome: str
+    e_result: bool
+
+
+class Withdrawal(NamedTuple):
+    """Rút hồ sơ: the earliest ``withdrawn`` event."""
+
+    event_id: str
+    unit_id: str
+    withdrawn_at: Instant
+
+
+class Rating(NamedTuple):
+    """Đánh giá: the latest ``rating`` event (a new rating replaces the old one)."""
+
+    event_id: str
+    unit_id: str
+    rated_at: Instant
+    level: str
+
+
+@dataclass(frozen=True, slots=True)
+class DossierState:
+    """Everything scoring knows about one dossier; equal event sets give equal states.
+
+    Times are ``Instant`` (integer microseconds, UTC); see ``timebase.to_datetime``.
+    """
+
+    dossier_id: str
+    records: tuple[FactRecord, ...]
+    """Every distinct event (winning copy), in SPEC order: occurred_at, then event_id."""
+    procedure_id: str | None
+    """From the receipt if it names one, else from the first event (SPEC order) that does."""
+    receipt: Receipt | None
+    effective_due: Instant | None
+    """due_at of the latest event (SPEC order) that carries one."""
+    resolution: Resolution | None
+    withdrawal: Withdrawal | None
+    hold_flips: tuple[Instant, ...]
+    """Instants where "on hold" flips, starting from not on hold: on hold at t iff an odd number are ≤ t."""
+    payments: tuple[FactRecord, ...]
+    rating: Rating | None
+
+    @property
+    def home_unit(self) -> str | None:
+        return self.receipt.unit_id if self.receipt is not None else None
+
+    @property
+    def ended_at(self) -> Instant | None:
+        """A dossier ends at the earlier of its resolution and its withdrawal (SPEC §4)."""
+        resolved = self.resolution.resolved_at if self.resolution is not None else None
+        withdrawn = self.withdrawal.withdrawn_at if self.withdrawal is not None else None
+        if resolved is None:
+            return withdrawn
+        if withdrawn is None:
+            return resolved
+        return min(resolved, withdrawn)
+
+    @property
+    def is_open(self) -> bool:
+        """Has a receipt and no resolution or withdrawal is known (live counter ``open``)."""
+        return self.receipt is not None and self.resolution is None and self.withdrawal is None
+
+    def on_hold_at(self, instant: Instant) -> bool:
+        """SPEC §3: the latest hold event at or before t is later than the latest release event at or before t."""
+        return bisect_right(self.hold_flips, instant) % 2 == 1
+
+    def on_hold_at_datetime(self, moment: datetime) -> bool:
+        return self.on_hold_at(to_instant(moment))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A compact JSON-able form (the adapter stores it as JSONB); the derived fields are rebuilt on load."""
+        return {
+            "v": STATE_FORMAT_VERSION,
+            "dossier_id": self.dossier_id,
+            "events": [record.to_row() for record in self.records],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DossierState:
+        if data.get("v") != STATE_FORMAT_VERSION:
+            raise ValueError(f"phiên bản trạng thái không hỗ trợ / unsupported state version: {data.get('v')!r}")
+        records = [FactRecord.from_row(row) for row in data["events"]]
+        return derive_state(str(data["dossier_id"]), records)
+
+
+def merge(events: Iterable[EventFact], base: DossierState | None = None) -> DossierState:
+    """Merge events of one dossier, optionally into a stored state (SPEC §3).
+
+    The result depends only on the set of distinct event_ids and, per event_id, on the copy with the earliest
+    ingested_at — never on arrival order. When ``base`` is given and nothing changes (every event is a losing
+    duplicate), ``base`` itself is returned, so callers can skip work with an ``is`` check.
+    """
+    winners: dict[str, FactRecord] = {}
+    dossier_id: str | None = None
+    if base is not None:
+        dossier_id = base.dossier_id
+        winners = {record.event_id: record for record in base.records}
+    changed = False
+    for fact in events:
+        if dossier_id is None:
+            dossier_id = fact.dossier_id
+        elif fact.dossier_id != dossier_id:
+            raise ValueError(
+                f"sự kiện {fact.event_id} thuộc hồ sơ khác ({fact.dossier_id} ≠ {dossier_id}) / "
+                f"event {fact.event_id} belongs to another dossier ({fact.dossier_id} != {dossier_id})"
+            )
+        record = record_from_fact(fact)
+        current = winners.get(record.event_id)
+        if current is None or _wins_over(record, current):
+            winners[record.event_id] = record
+            changed = True
+    if dossier_id is None:
+        raise ValueError("không có sự kiện nào để hợp nhất / nothing to merge: no events and no base state")
+    if base is not None and not changed:
+        return base
+    return derive_state(dossier_id, winners.values())
+
+
+def _wins_over(candidate: FactRecord, current: FactRecord) -> bool:
+    if candidate.ingested_at != current.ingested_at:
+        return candidate.ingested_at < current.ingested_at
+    return candidate.copy_key() < current.copy_key()
+
+
+def derive_state(dossier_id: str, records: Iterable[FactRecord]) -> DossierState:
+    """Build the state from distinct records (one per event_id) in a single pass in SPEC order."""
+    ordered = sorted(records, key=_SPEC_ORDER)
+    receipt: Receipt | None = None
+    resolution: Resolution | None = None
+    withdrawal: Withdrawal | None = None
+    rating: Rating | None = None
+    due: Instant | None = None
+    first_procedure: str | None = None
+    receipt_procedure: str | None = None
+    payments: list[FactRecord] = []
+    # Per instant, the hold status left by the last hold/release event at that instant (SPEC order).
+    hold_status_at: dict[Instant, bool] = {}
+    for record in ordered:
+        kind = record.type
+        if record.due_at is not None:
+            due = record.due_at
+        if first_procedure is None and record.procedure_id is not None:
+            first_procedure = record.procedure_id
+        if kind in _HOLD_OR_RELEASE:
+            hold_status_at[record.occurred_at] = kind in HOLD_TYPES
+        elif kind == PAYMENT:
+            payments.append(record)
+        elif kind == RATING:
+            rating = Rating(record.event_id, record.unit_id, record.occurred_at, record.level or "")
+        elif kind == RECEIVED:
+            if receipt is None:
+                receipt = Receipt(
+                    record.event_id,
+                    record.unit_id,
+                    record.occurred_at,
+                    record.channel or "",
+                    record.digitized,
+                    record.reused_data,
+                )
+                receipt_procedure = record.procedure_id
+        elif kind == RESOLVED:
+            if resolution is None:
+                resolution = Resolution(
+                    record.event_id, record.unit_id, record.occurred_at, record.outcome or "", record.e_result
+                )
+        elif kind == WITHDRAWN and withdrawal is None:
+            withdrawal = Withdrawal(record.event_id, record.unit_id, record.occurred_at)
+    flips: list[Instant] = []
+    on_hold = False
+    for instant, status in hold_status_at.items():
+        if status != on_hold:
+            flips.append(instant)
+            on_hold = status
+    return DossierState(
+        dossier_id=dossier_id,
+        records=tuple(ordered),
+        procedure_id=receipt_procedure if receipt_procedure is not None else first_procedure,
+        receipt=receipt,
+        effective_due=due,
+        resolution=resolution,
+        withdrawal=withdrawal,
+        hold_flips=tuple(flips),
+        payments=tuple(payments),
+        rating=rating,
+    )

@@ -6,7 +6,7 @@ Built inside a service's lifespan (never at import time) and closed when the lif
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -35,10 +35,19 @@ class Resources:
 
 
 @contextlib.asynccontextmanager
-async def open_resources(settings: ServiceSettings, broker: KafkaBroker) -> AsyncIterator[Resources]:
-    """Open the pool and start the broker (with whatever subscribers the service registered on it)."""
+async def open_resources(
+    settings: ServiceSettings,
+    broker: KafkaBroker,
+    before_broker_start: Callable[[asyncpg.Pool], Awaitable[None]] | None = None,
+) -> AsyncIterator[Resources]:
+    """Open the pool and start the broker (with whatever subscribers the service registered on it).
+
+    `before_broker_start` builds what the subscribers need (it gets the pool), so no message arrives before it.
+    """
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
     try:
+        if before_broker_start is not None:
+            await before_broker_start(pool)
         await broker.start()
         try:
             yield Resources(pool=pool, broker=broker)

@@ -1,26 +1,100 @@
-"""Composition root of the scoring service: builds its connections in the lifespan and wires the routes."""
+"""Composition root of the scoring service: connections, the stream consumer, the publisher and the API."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
+import asyncpg
 from fastapi import FastAPI
 
+from services.scoring.adapters.metrics import METRICS
+from services.scoring.adapters.units import UnitDirectory
+from services.scoring.applier import BatchApplier, DeadLetter
+from services.scoring.entrypoints.api import build_router
+from services.scoring.entrypoints.consumer import register_consumer
+from services.scoring.publisher import IndicatorsPublisher
+from services.scoring.reading import ProfileStore, ScoringReader
 from services.scoring.settings import ScoringSettings
 from shared.http import install_error_handlers, install_health_routes
 from shared.kafka import make_broker
 from shared.resources import open_resources, readiness_of
 
+log = logging.getLogger(__name__)
+ROLL_OVER_CHECK_S = 60.0
+
+
+@dataclass
+class Components:
+    applier: BatchApplier
+    reader: ScoringReader
+    publisher: IndicatorsPublisher
+
 
 def create_app(settings: ScoringSettings) -> FastAPI:
     broker = make_broker(settings.kafka_bootstrap_servers, client_id="tthc-scoring")
+    dlq_publisher = broker.publisher(settings.dlq_topic, title="scoring/dossier-events-dlq",
+                                     description="Records of dossier-events that broke the contract")  # fmt: skip
+    indicators_publisher = broker.publisher(
+        settings.indicators_topic,
+        title="scoring/unit-indicators",
+        description="One unit's current-month figures (shared/indicators.py)",
+    )
+    parts: dict[str, Components] = {}
+
+    async def publish_dead_letters(letters: Sequence[DeadLetter]) -> None:
+        for letter in letters:
+            record, rejection = letter.record, letter.rejection
+            await dlq_publisher.publish(
+                record.value or b"",
+                key=record.key,
+                headers={
+                    "x-error": str(rejection.error),
+                    "x-detail": rejection.detail,
+                    "x-source": f"{record.topic}/{record.partition}/{record.offset}",
+                },
+            )
+
+    async def publish_indicators(value: bytes, key: str) -> None:
+        await indicators_publisher.publish(value, key=key.encode(), headers={"content-type": "application/json"})
+
+    async def build(pool: asyncpg.Pool) -> None:
+        directory = UnitDirectory(pool)
+        await directory.load()
+        reader = ScoringReader(pool, directory, ProfileStore(settings.profile_path))
+        applier = BatchApplier(pool, directory, publish_dead_letters)
+        parts["c"] = Components(applier, reader, IndicatorsPublisher(reader, publish_indicators,
+                                                                     settings.indicators_interval_s))  # fmt: skip
+
+    register_consumer(broker, settings, lambda: parts["c"].applier, lambda: parts["c"].publisher)
+
+    async def roll_over_forever() -> None:
+        while True:
+            try:
+                rolled = await parts["c"].applier.roll_over_open_dossiers()
+                if rolled:
+                    log.info("rolled %d open dossiers into the new month", rolled)
+            except Exception:
+                log.exception("month roll-over failed")
+            await asyncio.sleep(ROLL_OVER_CHECK_S)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(settings, broker) as resources:
+        async with open_resources(settings, broker, before_broker_start=build) as resources:
             app.state.resources = resources
-            yield
+            components = parts["c"]
+            components.publisher.start()
+            roller = asyncio.create_task(roll_over_forever(), name="month-roll-over")
+            try:
+                yield
+            finally:
+                roller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await roller
+                await components.publisher.stop()
 
     app = FastAPI(
         title="TTHC Pulse — scoring",
@@ -30,4 +104,5 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     )
     install_error_handlers(app)
     install_health_routes(app, lambda: readiness_of(app))
+    app.include_router(build_router(lambda: parts["c"].reader, settings.admin_token, METRICS.render))
     return app

@@ -1,13 +1,36 @@
-"""The scoring service's one settings class (environment variables; bad or placeholder values fail at start)."""
+"""The scoring service's one settings class (environment variables; bad values fail at start)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from shared.kafka import DOSSIER_EVENTS, DOSSIER_EVENTS_DLQ, UNIT_INDICATORS
 from shared.settings import AdminSettingsMixin, ServiceSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ScoringSettings(ServiceSettings, AdminSettingsMixin):
     scoring_port: Annotated[int, Field(ge=1, le=65535, description="HTTP port (SPEC §0)")] = 8002
+    events_topic: Annotated[str, Field(description="Topic of dossier status events")] = DOSSIER_EVENTS
+    dlq_topic: Annotated[str, Field(description="Topic invalid records are copied to")] = DOSSIER_EVENTS_DLQ
+    indicators_topic: Annotated[str, Field(description="Topic unit indicators are published to")] = UNIT_INDICATORS
+    consumer_group: Annotated[str, Field(min_length=1, description="Kafka consumer group")] = "scoring"
+    batch_max_records: Annotated[int, Field(ge=1, le=50_000, description="Records per consumed batch")] = 5000
+    batch_timeout_ms: Annotated[int, Field(ge=1, le=10_000, description="Wait for a batch to fill")] = 200
+    profile_path: Annotated[Path, Field(description="Score profile YAML (SPEC §5), reloaded when it changes")] = (
+        REPO_ROOT / "config" / "score_profile.yaml"
+    )
+    indicators_interval_s: Annotated[
+        float, Field(ge=0.05, le=60, description="Least time between two unit-indicators publications")
+    ] = 1.0
+
+    @field_validator("profile_path")
+    @classmethod
+    def _profile_exists(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"score profile file not found: {value}")
+        return value

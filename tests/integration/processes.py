@@ -64,6 +64,10 @@ async def service_process(name: str, **env_overrides: str) -> AsyncIterator[Runn
     service = RunningService(name, process, f"http://127.0.0.1:{port}", output)
     try:
         yield service
+    except BaseException:
+        # The service's own words are the best clue when a test fails.
+        print(f"----- last output of {name} -----\n" + "\n".join(output[-60:]))
+        raise
     finally:
         if process.returncode is None:
             process.kill()

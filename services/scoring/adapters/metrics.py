@@ -1,0 +1,88 @@
+"""Prometheus metrics of the scoring service (`GET /metrics`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from services.scoring.applier import DeadLetter
+
+
+class ScoringMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.records = Counter("tthc_scoring_records", "Kafka records consumed", registry=self.registry)
+        self.applied = Counter("tthc_scoring_events_applied", "Distinct events applied", registry=self.registry)
+        self.duplicates = Counter(
+            "tthc_scoring_events_duplicate", "Events that changed nothing (already applied)", registry=self.registry
+        )
+        self.dead = Counter(
+            "tthc_scoring_dlq_records", "Records sent to the dead-letter queue", ["reason"], registry=self.registry
+        )
+        self.batch_seconds = Histogram(
+            "tthc_scoring_batch_seconds",
+            "Time to apply one consumed batch (decode, transaction, dead letters)",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "tthc_scoring_batch_records",
+            "Records per consumed batch",
+            buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000),
+            registry=self.registry,
+        )
+        self.lag = Gauge(
+            "tthc_scoring_consumer_lag",
+            "Records not yet consumed, per partition",
+            ["partition"],
+            registry=self.registry,
+        )
+        self.unit_score = Gauge(
+            "tthc_unit_score", "Current-month score (0–100) per unit", ["unit_id", "level"], registry=self.registry
+        )
+        self.unit_rate = Gauge(
+            "tthc_unit_rate", "Current-month rate per unit", ["unit_id", "level", "rate"], registry=self.registry
+        )
+        self.unit_live = Gauge(
+            "tthc_unit_live", "Live counters per unit", ["unit_id", "level", "counter"], registry=self.registry
+        )
+
+    def observe_batch(
+        self, records: int, applied: int, duplicates: int, dead: Sequence[DeadLetter], seconds: float
+    ) -> None:
+        self.records.inc(records)
+        self.applied.inc(applied)
+        self.duplicates.inc(duplicates)
+        for letter in dead:
+            self.dead.labels(reason=str(letter.rejection.error)).inc()
+        self.batch_seconds.observe(seconds)
+        self.batch_size.observe(records)
+
+    def set_lag(self, lag_by_partition: Mapping[int, int]) -> None:
+        for partition, lag in lag_by_partition.items():
+            self.lag.labels(partition=str(partition)).set(lag)
+
+    def set_unit(
+        self,
+        unit_id: str,
+        level: str,
+        score: float | None,
+        rates: Mapping[str, float | None],
+        live: Iterable[tuple[str, int]],
+    ) -> None:
+        if score is not None:
+            self.unit_score.labels(unit_id=unit_id, level=level).set(score)
+        for name, value in rates.items():
+            if value is not None:
+                self.unit_rate.labels(unit_id=unit_id, level=level, rate=name).set(value)
+        for name, value in live:
+            self.unit_live.labels(unit_id=unit_id, level=level, counter=name).set(value)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+METRICS = ScoringMetrics()

@@ -1,0 +1,165 @@
+"""HTTP routes of the scoring API (SPEC §6 plus the dashboard's reads). Thin: parse, call the reader, shape."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from services.scoring.adapters import queries
+from services.scoring.entrypoints import schemas
+from services.scoring.reading import Period, ScoringReader, resolve_period
+from shared.http import ApiError, ErrorBody, require_admin
+from shared.units import Unit
+
+Level = Literal["city", "department", "district", "commune"]
+PeriodParam = Annotated[str | None, Query(description="Month YYYY-MM (Vietnam time); default: the current month")]
+ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+
+
+def build_router(
+    reader: Callable[[], ScoringReader], admin_token: str, render_metrics: Callable[[], bytes]
+) -> APIRouter:
+    router = APIRouter()
+
+    def period_of(label: str | None) -> Period:
+        try:
+            return resolve_period(label, reader().clock())
+        except ValueError:
+            raise ApiError(
+                422, "invalid_period", f"Kỳ không hợp lệ, cần YYYY-MM / malformed period: {label!r}"
+            ) from None
+
+    async def unit_of(unit_id: str) -> Unit:
+        unit = await reader().unit(unit_id)
+        if unit is None:
+            raise ApiError(404, "unknown_unit", f"Không có đơn vị {unit_id!r} / unknown unit {unit_id!r}")
+        return unit
+
+    @router.get("/v1/units", response_model=schemas.UnitList, tags=["units"], summary="The unit registry (tree)")
+    async def units() -> schemas.UnitList:
+        registry = reader().directory.registry
+        return schemas.UnitList(
+            items=[
+                schemas.UnitNode(
+                    unit_id=u.unit_id,
+                    name=u.name,
+                    level=str(u.level),
+                    parent_id=u.parent_id,
+                    children=registry.children(u.unit_id),
+                )
+                for u in registry
+            ]
+        )
+
+    @router.get(
+        "/v1/units/{unit_id}/indicators",
+        response_model=schemas.Indicators,
+        responses=ERRORS,
+        tags=["indicators"],
+        summary="A unit's counters, live counters, rates, group points, score and rank for a month",
+    )
+    async def indicators(unit_id: str, period: PeriodParam = None) -> dict:
+        resolved = period_of(period)
+        return await reader().indicators(await unit_of(unit_id), resolved)
+
+    @router.get(
+        "/v1/rankings",
+        response_model=schemas.Rankings,
+        responses=ERRORS,
+        tags=["indicators"],
+        summary="Units of one level in rank order for a month",
+    )
+    async def rankings(level: Level = "district", period: PeriodParam = None) -> dict:
+        return await reader().rankings(level, period_of(period))
+
+    @router.get("/v1/summary", response_model=schemas.Summary, responses=ERRORS, tags=["indicators"],
+                summary="City-level figures for a month, with the live dashboard counts")  # fmt: skip
+    async def summary(period: PeriodParam = None) -> dict:
+        result = await reader().summary(period_of(period))
+        if result.get("unit_id") is None:
+            raise ApiError(404, "no_registry", "Chưa nạp danh mục đơn vị / no unit registry loaded")
+        return result
+
+    @router.get("/v1/units/{unit_id}/history", response_model=schemas.History, responses=ERRORS,
+                tags=["indicators"], summary="Monthly trend of a unit")  # fmt: skip
+    async def history(unit_id: str, months: Annotated[int, Query(ge=1, le=60)] = 12) -> dict:
+        return await reader().history(await unit_of(unit_id), months)
+
+    @router.get("/v1/units/{unit_id}/dossiers", response_model=schemas.DossierPage, responses=ERRORS,
+                tags=["dossiers"], summary="Overdue or soon-due open dossiers of a unit (paged)")  # fmt: skip
+    async def dossiers(
+        unit_id: str,
+        state: Literal["overdue", "due_soon"] = "overdue",
+        within_hours: Annotated[float, Query(gt=0, le=24 * 30, description="Horizon for due_soon")] = 24,
+        subtree: Annotated[bool, Query(description="Include the units below")] = True,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    ) -> schemas.DossierPage:
+        unit = await unit_of(unit_id)
+        after = _decode_cursor(cursor)
+        now = reader().clock()
+        async with reader().pool.acquire() as conn:
+            rows = await queries.dossiers(conn, unit_id=unit.unit_id, state=state, now=now, subtree=subtree,
+                                          after=after, limit=limit, within=timedelta(hours=within_hours))  # fmt: skip
+        items = [
+            schemas.DossierItem(
+                dossier_id=r["dossier_id"],
+                procedure_id=r["procedure_id"],
+                unit_id=r["home_unit"],
+                due_at=r["due_at"],
+                received_at=r["received_at"],
+                days_late=(now - r["due_at"]).total_seconds() / 86400,
+            )
+            for r in rows
+        ]
+        next_cursor = _encode_cursor(items[-1].due_at, items[-1].dossier_id) if len(items) == limit else None
+        return schemas.DossierPage(unit_id=unit.unit_id, state=state, as_of=now, items=items, next_cursor=next_cursor)
+
+    @router.get("/v1/dlq", response_model=schemas.DeadLetters, tags=["admin"],
+                summary="Records that broke the contract (admin token)")  # fmt: skip
+    async def dlq(
+        request: Request,
+        before: Annotated[int | None, Query(description="Return rows with a smaller id")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> schemas.DeadLetters:
+        require_admin(request, admin_token)
+        async with reader().pool.acquire() as conn:
+            total, rows = await queries.dead_letters(conn, before, limit)
+        return schemas.DeadLetters(total=total, items=[schemas.DeadLetter(**dict(r)) for r in rows])
+
+    @router.post("/v1/admin/profile/reload", tags=["admin"], summary="Re-read the score profile file")
+    async def reload_profile(request: Request) -> dict:
+        require_admin(request, admin_token)
+        try:
+            profile = reader().profiles.reload()
+        except (OSError, ValueError) as exc:
+            raise ApiError(422, "invalid_profile", str(exc)) from None
+        return {"name": profile.name, "groups": [g.key for g in profile.groups]}
+
+    @router.get("/v1/profile", tags=["indicators"], summary="The score profile in force")
+    async def profile() -> dict:
+        return reader().profiles.current().model_dump()
+
+    @router.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(render_metrics(), media_type="text/plain; version=0.0.4")
+
+    return router
+
+
+def _encode_cursor(due: datetime, dossier_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{due.isoformat()}|{dossier_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if cursor is None:
+        return None
+    try:
+        due, _, dossier_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(due), dossier_id
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(422, "invalid_cursor", "Con trỏ trang không hợp lệ / invalid cursor") from None

@@ -1,0 +1,105 @@
+"""Publishes `unit-indicators`: after applied batches, one message per changed unit, coalesced.
+
+Batches mark the units they touched; a single task wakes up, waits until at least `interval_s` has passed since
+its last run (so a burst of batches becomes one message per unit), computes each dirty unit's current-month
+figures and publishes them keyed by unit_id. A unit touched again while publishing is picked up by the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+
+from services.scoring.adapters.metrics import METRICS
+from services.scoring.domain.timebase import month_label
+from services.scoring.reading import ScoringReader, current_month, resolve_period
+from shared.indicators import UnitIndicators
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[bytes, str], Awaitable[None]]
+"""(value, key) → sent."""
+
+
+class IndicatorsPublisher:
+    def __init__(self, reader: ScoringReader, publish: Publish, interval_s: float) -> None:
+        self._reader = reader
+        self._publish = publish
+        self._interval_s = interval_s
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+
+    def mark(self, unit_ids: Iterable[str]) -> None:
+        before = len(self._dirty)
+        self._dirty.update(unit_ids)
+        if len(self._dirty) != before:
+            self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="unit-indicators-publisher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            started = loop.time()
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, set()
+            try:
+                await self.publish_units(sorted(dirty))
+            except Exception:
+                log.exception("publishing unit-indicators failed; will retry")
+                self.mark(dirty)
+            await asyncio.sleep(max(0.0, self._interval_s - (loop.time() - started)))
+
+    async def publish_units(self, unit_ids: list[str]) -> None:
+        reader = self._reader
+        now = reader.clock()
+        period = resolve_period(None, now)
+        previous = resolve_period(month_label(current_month(now) - 1), now)
+        for unit_id in unit_ids:
+            unit = reader.directory.registry.get(unit_id)
+            if unit is None:
+                continue
+            figures = await reader.indicators(unit, period)
+            _, previous_details = await reader.level_table(str(unit.level), previous)
+            previous_card = previous_details.get(unit_id)
+            message = build_message(figures, reader.directory.ancestors.chain(unit_id)[1:],
+                                    previous_card[1].score if previous_card else None, now)  # fmt: skip
+            await self._publish(message.model_dump_json().encode(), unit_id)
+            METRICS.set_unit(unit_id, str(unit.level), figures["score"], figures["rates"],
+                             ((k, figures["live"][k]) for k in ("open", "overdue_open", "due_soon")))  # fmt: skip
+            self.published += 1
+
+
+def build_message(
+    figures: dict, ancestors: Iterable[str], previous_score: float | None, now: datetime
+) -> UnitIndicators:
+    return UnitIndicators.model_validate(
+        {
+            "unit_id": figures["unit_id"],
+            "name": figures["name"],
+            "level": figures["level"],
+            "ancestors": list(ancestors),
+            "period": figures["period"],
+            "counters": figures["counters"],
+            "rates": figures["rates"],
+            "live": figures["live"],
+            "score": figures["score"],
+            "rank": figures["rank"],
+            "rank_of": figures["rank_of"],
+            "previous_score": previous_score,
+            "computed_at": now,
+        }
+    )

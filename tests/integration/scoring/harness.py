@@ -1,0 +1,125 @@
+"""A scoring service under test: its own database, topics and consumer group on the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from shared.db import apply_migrations
+from tests.integration.conftest import unique
+from tests.integration.processes import RunningService, service_process, wait_ready
+from tests.integration.registry import insert_units, small_registry
+
+VN = timedelta(hours=7)
+
+
+@dataclass
+class ScoringTopics:
+    events: str
+    dlq: str
+    indicators: str
+    group: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "EVENTS_TOPIC": self.events,
+            "DLQ_TOPIC": self.dlq,
+            "INDICATORS_TOPIC": self.indicators,
+            "CONSUMER_GROUP": self.group,
+            "INDICATORS_INTERVAL_S": "0.2",
+            "BATCH_TIMEOUT_MS": "100",
+        }
+
+
+async def create_topics(bootstrap: str, partitions: int = 4) -> ScoringTopics:
+    topics = ScoringTopics(unique("events"), unique("dlq"), unique("indicators"), unique("scoring"))
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [
+                NewTopic(topics.events, num_partitions=partitions, replication_factor=1),
+                NewTopic(topics.dlq, num_partitions=1, replication_factor=1),
+                NewTopic(topics.indicators, num_partitions=1, replication_factor=1),
+            ]
+        )
+    finally:
+        await admin.close()
+    return topics
+
+
+async def prepare_database(database_url: str, prefix: str) -> None:
+    await asyncio.to_thread(apply_migrations, database_url)
+    await insert_units(database_url, small_registry(prefix))
+
+
+def vn(text: str) -> str:
+    """'2026-09-02 09:00' (Vietnam time) → RFC 3339 with +07:00."""
+    return datetime.fromisoformat(text).strftime("%Y-%m-%dT%H:%M:%S+07:00")
+
+
+def utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def ingested_after(occurred: str, delay: timedelta = timedelta(hours=1)) -> str:
+    return utc(datetime.fromisoformat(occurred) + delay)
+
+
+async def produce(
+    bootstrap: str, topic: str, events: Sequence[dict[str, Any] | bytes], *, shuffle: int | None = None
+) -> None:
+    """Send events keyed by dossier_id (raw bytes are sent as they are, keyed 'poison')."""
+    items = list(events)
+    if shuffle is not None:
+        random.Random(shuffle).shuffle(items)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for item in items:
+            if isinstance(item, bytes):
+                await producer.send(topic, item, key=b"poison")
+            else:
+                await producer.send(topic, orjson.dumps(item), key=str(item["dossier_id"]).encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def wait_for(probe: Callable[[], Awaitable[Any]], accept: Callable[[Any], bool], timeout_s: float = 60.0) -> Any:
+    """Poll `probe` until `accept(result)`; fail with the last result after `timeout_s`."""
+    last: Any = None
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                last = await probe()
+                if accept(last):
+                    return last
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise AssertionError(f"condition not met within {timeout_s}s; last value: {last!r}") from None
+
+
+@contextlib.asynccontextmanager
+async def scoring_service(database_url: str, bootstrap: str, topics: ScoringTopics) -> AsyncIterator[RunningService]:
+    async with service_process(
+        "scoring", DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=bootstrap, **topics.env()
+    ) as service:
+        await wait_ready(service)
+        yield service
+
+
+async def get_json(service: RunningService, path: str, **params: Any) -> Any:
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
+        response = await client.get(path, params=params)
+        return response.json() if response.status_code == 200 else {"status": response.status_code, **response.json()}

@@ -107,7 +107,8 @@ def test_ancestor_chain_of_unknown_unit_is_itself_and_cycles_stop() -> None:
 @settings(max_examples=40, deadline=None)
 @given(st.randoms(use_true_random=False), st.integers(min_value=1, max_value=5))
 def test_any_split_into_batches_gives_the_same_table(rng: random.Random, batches: int) -> None:
-    events = events_of_two_dossiers() + [
+    events = [
+        *events_of_two_dossiers(),
         fact("a2", "resolved", "2026-09-03 10:00", unit="COMM", dossier="A", outcome="approved", e_result=True,
              ingested="2026-09-03 10:00"),  # an earlier-ingested copy of a2 wins
         fact("b3", "supplement_received", "2026-09-05 09:00", unit="DEPT", dossier="B", due_at="2026-09-08 17:00"),

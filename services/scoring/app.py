@@ -16,6 +16,7 @@ from services.scoring.adapters.units import UnitDirectory
 from services.scoring.applier import BatchApplier, DeadLetter
 from services.scoring.entrypoints.api import build_router
 from services.scoring.entrypoints.consumer import register_consumer
+from services.scoring.entrypoints.stream import Broadcaster, build_stream_router
 from services.scoring.publisher import IndicatorsPublisher
 from services.scoring.reading import ProfileStore, ScoringReader
 from services.scoring.settings import ScoringSettings
@@ -58,8 +59,11 @@ def create_app(settings: ScoringSettings) -> FastAPI:
                 },
             )
 
+    broadcaster = Broadcaster()
+
     async def publish_indicators(value: bytes, key: str) -> None:
         await indicators_publisher.publish(value, key=key.encode(), headers={"content-type": "application/json"})
+        broadcaster.send("indicators", value.decode())
 
     async def build(pool: asyncpg.Pool) -> None:
         directory = UnitDirectory(pool)
@@ -105,4 +109,5 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     install_error_handlers(app)
     install_health_routes(app, lambda: readiness_of(app))
     app.include_router(build_router(lambda: parts["c"].reader, settings.admin_token, METRICS.render))
+    app.include_router(build_stream_router(broadcaster))
     return app

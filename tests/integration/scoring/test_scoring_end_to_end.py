@@ -7,9 +7,12 @@ against arithmetic a reader can redo.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+import orjson
 import pytest
 
 from tests.integration.conftest import unique
@@ -155,3 +158,35 @@ async def test_unknown_unit_is_404_and_malformed_period_is_422(scenario, kafka_b
         assert missing["status"] == 404 and missing["error"] == "unknown_unit"
         malformed = await get_json(svc, f"/v1/units/{p}.H26/indicators", period="2026-13")
         assert malformed["status"] == 422 and malformed["error"] == "invalid_period"
+
+
+async def test_live_stream_pushes_indicators_of_changed_units(scenario, kafka_bootstrap: str) -> None:
+    p, database_url, topics = scenario
+    now = datetime.now(UTC)
+    async with scoring_service(database_url, kafka_bootstrap, topics) as svc:
+        seen: dict[str, dict] = {}
+        connected = asyncio.Event()
+
+        async def listen() -> None:
+            async with (
+                httpx.AsyncClient(base_url=svc.base_url, timeout=None) as client,
+                client.stream("GET", "/v1/stream") as response,
+            ):
+                assert response.headers["content-type"].startswith("text/event-stream")
+                event = None
+                async for line in response.aiter_lines():
+                    connected.set()  # the server's first line ("retry: …") means we are subscribed
+                    if line.startswith("event: "):
+                        event = line[7:]
+                    elif line.startswith("data: ") and event == "indicators":
+                        body = orjson.loads(line[6:])
+                        seen[body["unit_id"]] = body
+                        if {f"{p}.BV.TT", f"{p}.BV", f"{p}.H26"} <= set(seen):
+                            return
+
+        listener = asyncio.create_task(listen())
+        await asyncio.wait_for(connected.wait(), 10)
+        await produce(kafka_bootstrap, topics.events, live_events(p, now)[:1])
+        await asyncio.wait_for(listener, 30)
+        assert seen[f"{p}.BV"]["live"]["overdue_open"] == 1
+        assert seen[f"{p}.BV"]["ancestors"] == [f"{p}.H26"]

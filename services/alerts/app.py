@@ -1,26 +1,77 @@
-"""Composition root of the alerts service: builds its connections in the lifespan and wires the routes."""
+"""Composition root of the alerts service: builds its connections in the lifespan and wires the routes.
+
+Configuration files (rules, receivers and their secrets) are read and validated in `create_app`, before any
+connection: a bad file or a missing secret stops the process at start with a precise message.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
+import httpx
 from fastapi import FastAPI
 
+from services.alerts.adapters.evaluation import Evaluator
+from services.alerts.adapters.outbox import Dispatcher
+from services.alerts.adapters.receivers import Receivers, load_receivers
+from services.alerts.adapters.rule_store import RuleBook, activate_at_start
+from services.alerts.domain.rules import load_rules
+from services.alerts.entrypoints.api import install_api_routes
+from services.alerts.entrypoints.context import AlertsContext, Clock, system_clock
+from services.alerts.entrypoints.loops import start_loops
+from services.alerts.entrypoints.stream import install_stream_route
+from services.alerts.entrypoints.subscriber import register_indicators_subscriber
 from services.alerts.settings import AlertsSettings
 from shared.http import install_error_handlers, install_health_routes
 from shared.kafka import make_broker
 from shared.resources import open_resources, readiness_of
 
+log = logging.getLogger(__name__)
 
-def create_app(settings: AlertsSettings) -> FastAPI:
+
+def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receivers: Receivers | None = None) -> FastAPI:
+    """`clock` and `receivers` are for tests (a clock they can advance); production reads both from settings."""
+    load_rules(settings.alert_rules_file.read_text("utf-8"), source=str(settings.alert_rules_file))
+    ctx = AlertsContext(
+        settings=settings,
+        receivers=receivers if receivers is not None else load_receivers(settings.receivers_file),
+        clock=clock,
+    )
     broker = make_broker(settings.kafka_bootstrap_servers, client_id="tthc-alerts")
+    register_indicators_subscriber(broker, settings, ctx.ready_evaluator, ctx.metrics)
+
+    def on_commit(transitions: int, notifications: int) -> None:
+        ctx.metrics.transitions.inc(transitions)
+        if transitions or notifications:
+            ctx.changed.fire()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(settings, broker) as resources:
+        async with (
+            open_resources(settings, broker) as resources,
+            httpx.AsyncClient(headers={"User-Agent": "tthc-pulse-alerts"}) as webhooks,
+            httpx.AsyncClient(base_url=str(settings.scoring_url), timeout=10.0) as scoring,
+        ):
             app.state.resources = resources
-            yield
+            ctx.pool = resources.pool
+            active = await activate_at_start(resources.pool, settings.alert_rules_file)
+            log.info("rule set %d active (%s, %d rules)", active.rule_set_id, active.source, len(active.rules.rules))
+            ctx.rule_book = RuleBook(active)
+            ctx.evaluator = Evaluator(resources.pool, ctx.rule_book, ctx.receivers, clock, on_commit)
+            dispatcher = Dispatcher(
+                resources.pool, ctx.receivers, clock, settings.external_url, webhooks, ctx.metrics.record_outcome
+            )
+            ctx.started.set()
+            tasks = start_loops(ctx, dispatcher, scoring)
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     app = FastAPI(
         title="TTHC Pulse — alerts",
@@ -30,4 +81,7 @@ def create_app(settings: AlertsSettings) -> FastAPI:
     )
     install_error_handlers(app)
     install_health_routes(app, lambda: readiness_of(app))
+    install_api_routes(app, ctx)
+    install_stream_route(app, ctx)
+    app.state.alerts = ctx
     return app

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field, HttpUrl
 
+from shared.kafka import UNIT_INDICATORS
 from shared.settings import AdminSettingsMixin, ServiceSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class AlertsSettings(ServiceSettings, AdminSettingsMixin):
@@ -14,3 +18,31 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin):
     scoring_url: Annotated[HttpUrl, Field(description="Base URL of the scoring API the rules read")] = HttpUrl(
         "http://127.0.0.1:8002"
     )
+    alert_rules_file: Annotated[Path, Field(description="Rules loaded at start (docs/alerts.md §2)")] = (
+        REPO_ROOT / "config" / "alert_rules.yaml"
+    )
+    receivers_file: Annotated[
+        Path | None, Field(description="Webhook and e-mail receivers (docs/alerts.md §5); unset = none")
+    ] = REPO_ROOT / "config" / "receivers.yaml"
+    external_url: Annotated[
+        str, Field(description="Public base URL of the alerts UI/API, used in externalURL and generatorURL")
+    ] = "http://127.0.0.1:8003"
+    indicators_topic: Annotated[str, Field(min_length=1, description="Topic of UnitIndicators messages")] = (
+        UNIT_INDICATORS
+    )
+    consumer_group: Annotated[str, Field(min_length=1, description="Kafka consumer group of the evaluator")] = (
+        "tthc-alerts"
+    )
+    indicators_offset_reset: Annotated[
+        Literal["earliest", "latest"], Field(description="Where a NEW consumer group starts reading")
+    ] = "earliest"
+    indicators_max_age_s: Annotated[
+        float, Field(gt=0, description="Messages older than this (computed_at) are skipped, e.g. on a replay")
+    ] = 6 * 3600
+    tick_interval_s: Annotated[
+        float, Field(gt=0, le=300, description="Clock-driven evaluation: pending→firing, repeats, silences")
+    ] = 10.0
+    near_due_interval_s: Annotated[
+        float, Field(gt=0, le=3600, description="How often near-due lists are fetched from scoring")
+    ] = 60.0
+    sender_interval_s: Annotated[float, Field(gt=0, le=60, description="How often the outbox is looked at")] = 1.0

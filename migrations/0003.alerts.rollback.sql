@@ -1,0 +1,9 @@
+DROP TABLE alert_unit_live;
+DROP TABLE alert_group_flushes;
+DROP TABLE alert_deliveries;
+DROP TABLE alert_outbox;
+DROP TABLE alert_notifications;
+DROP TABLE alert_silences;
+DROP TABLE alert_transitions;
+DROP TABLE alert_states;
+DROP TABLE alert_rule_sets;

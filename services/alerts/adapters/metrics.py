@@ -1,0 +1,61 @@
+"""Prometheus metrics of the alerts service (one registry per app, so tests can run several apps)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import asyncpg
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+ALERT_STATES = ("inactive", "pending", "firing", "resolved")
+
+
+class AlertMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.alerts = Gauge("tthc_alerts", "Alerts (rule × unit) by lifecycle state", ["state"], registry=self.registry)
+        self.notifications = Counter(
+            "tthc_alert_notifications",
+            "Delivery attempts of group messages per receiver: sent, failed (given up or rejected), retrying",
+            ["receiver", "outcome"],
+            registry=self.registry,
+        )
+        self.outbox_waiting = Gauge(
+            "tthc_alert_outbox_pending", "Group messages not yet delivered, per receiver", ["receiver"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.evaluation_seconds = Histogram(
+            "tthc_alert_evaluation_seconds",
+            "Duration of one evaluation step (transaction included)",
+            ["trigger"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.messages = Counter(
+            "tthc_alert_indicator_messages",
+            "unit-indicators messages by outcome (evaluated, invalid, too_old)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.transitions = Counter("tthc_alert_transitions", "Transitions recorded", registry=self.registry)
+        self.near_due_fetch_errors = Counter(
+            "tthc_alert_near_due_fetch_errors", "Failed near-due list requests to scoring", registry=self.registry
+        )
+
+    def record_outcome(self, receiver: str, outcome: str) -> None:
+        self.notifications.labels(receiver=receiver, outcome=outcome).inc()
+
+    async def refresh(self, pool: asyncpg.Pool, receivers: Iterable[str]) -> None:
+        """Gauges that are facts of the database, read at scrape time (true across restarts and replicas)."""
+        async with pool.acquire() as conn:
+            counts = dict(await conn.fetch("SELECT state, count(*) FROM alert_states GROUP BY state"))
+            pending = dict(
+                await conn.fetch("SELECT receiver, count(*) FROM alert_deliveries WHERE status = 'pending' GROUP BY 1")
+            )
+        for state in ALERT_STATES:
+            self.alerts.labels(state=state).set(counts.get(state, 0))
+        for receiver in {*receivers, *pending}:
+            self.outbox_waiting.labels(receiver=receiver).set(pending.get(receiver, 0))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,253 @@
+"""The durable outbox: group waiting notifications into messages, send them, retry with backoff.
+
+Two phases, each its own transaction, so a crash anywhere repeats work but never loses it:
+1. plan — per receiver, the domain's `plan_groups` says which group messages are due; each is rendered ONCE
+   (webhook body or MIME e-mail), stored in `alert_deliveries` with its delivery id, and the notifications it
+   consumed are marked in the outbox.
+2. send — pending messages whose time has come are sent; success marks them delivered, failure schedules the
+   next attempt with the domain's backoff (full jitter, cap, Retry-After) or parks them as dead.
+
+Within one (receiver, group) messages go out in order: a later message waits until the earlier one is delivered
+or dead, so a receiver never sees "resolved" before the "firing" it closes.
+A crash between a successful send and the commit that records it sends that message again with the same
+`X-TTHC-Delivery` id (at-least-once); receivers drop it by that id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+import httpx
+
+from services.alerts.adapters.receivers import (
+    EmailReceiver,
+    Receivers,
+    WebhookReceiver,
+    email_recipients,
+)
+from services.alerts.adapters.transports import SendResult, build_email, send_email, send_webhook
+from services.alerts.domain.backoff import next_retry
+from services.alerts.domain.grouping import DueGroup, plan_groups
+from services.alerts.domain.mail import render_email
+from services.alerts.domain.notifications import Notification
+from services.alerts.domain.signing import delivery_id
+from services.alerts.domain.webhook import build_webhook_payload, encode_payload
+
+log = logging.getLogger(__name__)
+
+# Planning takes its own advisory lock: two processes must not group the same waiting rows.
+PLANNING_LOCK = 0x7474_6863_2D6F_62
+
+Clock = Callable[[], datetime]
+OutcomeHook = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class _Pending:
+    receiver: str
+    delivery_id: str
+    group_key: str
+    channel: str
+    payload: bytes
+    recipients: list[str]
+    notification_ids: list[str]
+    attempts: int
+    first_attempt_at: datetime | None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        receivers: Receivers,
+        clock: Clock,
+        external_url: str,
+        http: httpx.AsyncClient,
+        on_outcome: OutcomeHook = lambda receiver, outcome: None,
+        concurrency: int = 8,
+    ) -> None:
+        self.pool = pool
+        self.receivers = receivers
+        self.clock = clock
+        self.external_url = external_url
+        self.http = http
+        self.on_outcome = on_outcome
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def run_once(self) -> datetime | None:
+        """Plan, then send what is due; returns the earliest time anything else becomes due (None = unknown)."""
+        next_plan = await self.plan()
+        next_send = await self.send_due()
+        times = [t for t in (next_plan, next_send) if t is not None]
+        return min(times) if times else None
+
+    # --- plan ---------------------------------------------------------------------------------------------
+
+    async def plan(self) -> datetime | None:
+        next_check: datetime | None = None
+        for receiver in self.receivers.all:
+            check = await self._plan_receiver(receiver)
+            if check is not None and (next_check is None or check < next_check):
+                next_check = check
+        return next_check
+
+    async def _plan_receiver(self, receiver: WebhookReceiver | EmailReceiver) -> datetime | None:
+        policy = self.receivers.grouping_policy(receiver)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", PLANNING_LOCK)
+            rows = await conn.fetch(
+                """SELECT n.body, n.subtree FROM alert_outbox o JOIN alert_notifications n USING (notification_id)
+                   WHERE o.receiver = $1 AND o.delivery_id IS NULL""",
+                receiver.name,
+            )
+            if not rows:
+                return None
+            now = self.clock()
+            waiting: list[Notification] = []
+            subtrees: dict[str, list[str]] = {}
+            for row in rows:
+                notification = Notification.model_validate(row["body"])
+                waiting.append(notification)
+                subtrees[notification.id] = list(row["subtree"])
+            flushed = {
+                r["group_key"]: r["flushed_at"]
+                for r in await conn.fetch(
+                    "SELECT group_key, flushed_at FROM alert_group_flushes WHERE receiver = $1", receiver.name
+                )
+            }
+            plan = plan_groups(policy, waiting, flushed, now)
+            for group in plan.due:
+                await self._store_message(conn, receiver, group, subtrees, now)
+                await conn.execute(
+                    """INSERT INTO alert_group_flushes (receiver, group_key, flushed_at) VALUES ($1, $2, $3)
+                       ON CONFLICT (receiver, group_key) DO UPDATE SET flushed_at = EXCLUDED.flushed_at""",
+                    receiver.name, group.group_key, plan.flushed_at[group.group_key],
+                )  # fmt: skip
+            return plan.next_check_at
+
+    async def _store_message(
+        self,
+        conn: asyncpg.Connection,
+        receiver: WebhookReceiver | EmailReceiver,
+        group: DueGroup,
+        subtrees: dict[str, list[str]],
+        now: datetime,
+    ) -> None:
+        ids = list(group.consumed_ids)
+        message_id = delivery_id(ids)
+        recipients: list[str] = []
+        if isinstance(receiver, WebhookReceiver):
+            channel = "webhook"
+            body = build_webhook_payload(
+                receiver.name, group.group_labels, group.notifications, self.external_url, receiver.grouping.max_alerts
+            )
+            payload = encode_payload(body)
+        else:
+            channel = "email"
+            for notification in group.notifications:
+                for address in email_recipients(receiver, subtrees.get(notification.id, [notification.unit_id])):
+                    if address not in recipients:
+                        recipients.append(address)
+            assert self.receivers.document.smtp is not None
+            content = render_email(group, self.external_url)
+            payload = build_email(self.receivers.document.smtp, recipients, content, message_id, now)
+        await conn.execute(
+            """INSERT INTO alert_deliveries (receiver, delivery_id, group_key, channel, payload, recipients,
+                   notification_ids, created_at, next_attempt_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT DO NOTHING""",
+            receiver.name, message_id, group.group_key, channel, payload, recipients, ids, now,
+        )  # fmt: skip
+        await conn.execute(
+            """UPDATE alert_outbox SET delivery_id = $3
+               WHERE receiver = $1 AND notification_id = ANY($2::text[]) AND delivery_id IS NULL""",
+            receiver.name, ids, message_id,
+        )  # fmt: skip
+
+    # --- send ---------------------------------------------------------------------------------------------
+
+    async def send_due(self) -> datetime | None:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT DISTINCT ON (receiver, group_key) receiver, delivery_id, group_key, channel, payload,
+                       recipients, notification_ids, attempts, first_attempt_at, next_attempt_at
+                   FROM alert_deliveries WHERE status = 'pending'
+                   ORDER BY receiver, group_key, seq"""
+            )
+        now = self.clock()
+        due: list[_Pending] = []
+        later: datetime | None = None
+        for r in rows:
+            if self.receivers.by_name(r["receiver"]) is None:
+                continue  # receiver removed from the file: its messages wait in case it comes back
+            if r["next_attempt_at"] > now:
+                later = r["next_attempt_at"] if later is None else min(later, r["next_attempt_at"])
+                continue
+            due.append(
+                _Pending(
+                    r["receiver"],
+                    r["delivery_id"],
+                    r["group_key"],
+                    r["channel"],
+                    bytes(r["payload"]),
+                    list(r["recipients"]),
+                    list(r["notification_ids"]),
+                    r["attempts"],
+                    r["first_attempt_at"],
+                )
+            )
+        await asyncio.gather(*(self._attempt(p) for p in due))
+        if due:
+            return now  # a delivered message may unblock the next one of its group
+        return later
+
+    async def _attempt(self, pending: _Pending) -> None:
+        receiver = self.receivers.by_name(pending.receiver)
+        assert receiver is not None
+        async with self._slots:
+            if isinstance(receiver, WebhookReceiver):
+                result = await send_webhook(
+                    self.http, receiver, self.receivers.secrets[receiver.name], pending.payload,
+                    pending.notification_ids,
+                )  # fmt: skip
+            else:
+                result = await send_email(self.receivers, receiver, pending.recipients, pending.payload)
+        await self._record(receiver, pending, result)
+
+    async def _record(self, receiver: WebhookReceiver | EmailReceiver, pending: _Pending, result: SendResult) -> None:
+        now = self.clock()
+        attempts = pending.attempts + 1
+        first = pending.first_attempt_at or now
+        outcome = result.outcome
+        next_at: datetime | None = None
+        status = "pending"
+        if outcome == "delivered":
+            status = "delivered"
+        elif outcome == "reject":
+            status = "dead"
+        else:
+            decision = next_retry(receiver.retry, attempts, first, now, retry_after_seconds=result.retry_after_s)
+            if decision.give_up:
+                status, outcome = "dead", "reject"
+            else:
+                next_at = decision.retry_at
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                """UPDATE alert_deliveries SET status = $3, attempts = $4, first_attempt_at = $5,
+                       next_attempt_at = COALESCE($6, next_attempt_at), last_error = $7,
+                       delivered_at = CASE WHEN $3 = 'delivered' THEN $8 ELSE delivered_at END
+                   WHERE receiver = $1 AND delivery_id = $2""",
+                pending.receiver, pending.delivery_id, status, attempts, first, next_at,
+                None if status == "delivered" else result.detail, now,
+            )  # fmt: skip
+        label = {"delivered": "sent", "retry": "retrying", "reject": "failed"}[outcome]
+        self.on_outcome(pending.receiver, label)
+        if outcome != "delivered":
+            wait = "" if next_at is None else f"; next attempt in {(next_at - now) / timedelta(seconds=1):.1f}s"
+            log.warning(
+                "delivery %s to %s: %s (%s)%s", pending.delivery_id, pending.receiver, label, result.detail, wait
+            )

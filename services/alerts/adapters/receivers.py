@@ -1,0 +1,189 @@
+"""Receivers file (`config/receivers.yaml`): where notifications go, loaded and checked once at start.
+
+Secrets are never in the file: a webhook names the environment variable holding its HMAC secret, and a missing,
+short or placeholder secret stops the service at start (not at 3 a.m. when the first alert fires).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+
+from services.alerts.domain.backoff import RetryPolicy
+from services.alerts.domain.grouping import GroupingPolicy
+from services.alerts.domain.notifications import Notification
+from services.alerts.domain.rules import Duration
+from services.alerts.domain.silences import Matcher
+from shared.indicators import UnitId
+from shared.settings import check_secret
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+class Grouping(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group_by: tuple[str, ...] = Field(("unit_id",), description="Labels forming a group; ['...'] = every alert alone")
+    group_wait: Duration = Field(timedelta(seconds=30), description="Wait for a new group to fill")
+    group_interval: Duration = Field(timedelta(minutes=5), description="Minimum gap between messages of a group")
+    max_alerts: int = Field(0, ge=0, description="Alerts per message, 0 = unlimited")
+
+
+class _ReceiverBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$", description="Receiver name")
+    matchers: list[Matcher] = Field(
+        default_factory=list, description="Route: all must match (silence syntax, incl. subtree); empty = every alert"
+    )
+    grouping: Grouping = Field(default_factory=Grouping, description="Alertmanager-style grouping")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Backoff of failed deliveries")
+
+
+class WebhookReceiver(_ReceiverBase):
+    type: Literal["webhook"] = Field(description="Alertmanager v4 JSON over HTTP POST")
+    url: HttpUrl = Field(description="Endpoint receiving the POST")
+    secret_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$", description="Environment variable with the HMAC secret")
+    timeout: Duration = Field(timedelta(seconds=10), description="Whole-request timeout")
+
+
+class EmailReceiver(_ReceiverBase):
+    type: Literal["email"] = Field(description="Plain-text e-mail through the SMTP server of the file")
+    recipients: dict[UnitId, list[str]] = Field(
+        description="Per unit: addresses that receive the alerts of that unit and of every unit below it"
+    )
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        bad = sorted({a for addresses in value.values() for a in addresses if not _EMAIL.match(a)})
+        if bad:
+            raise ValueError(f"not e-mail addresses: {', '.join(bad)}")
+        return value
+
+
+class SmtpServer(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    host: str = Field(min_length=1, description="SMTP server host")
+    port: int = Field(25, ge=1, le=65535, description="SMTP port (25, 587 with STARTTLS, 465 with TLS)")
+    sender: str = Field(alias="from", min_length=3, description="From address, e.g. 'TTHC Pulse <canhbao@…>'")
+    security: Literal["none", "starttls", "tls"] = Field("none", description="Transport security")
+    username: str | None = Field(None, description="Login name, if the server needs one")
+    password_env: str | None = Field(None, description="Environment variable holding the password")
+    timeout: Duration = Field(timedelta(seconds=30), description="Per-command timeout")
+
+
+Receiver = Annotated[WebhookReceiver | EmailReceiver, Field(discriminator="type")]
+
+
+class ReceiversDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1] = Field(1, description="File format version")
+    smtp: SmtpServer | None = Field(None, description="Needed when any e-mail receiver exists")
+    receivers: list[Receiver] = Field(default_factory=list, description="Webhook and e-mail receivers")
+
+
+class ReceiversConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Receivers:
+    """The validated file plus the secrets read from the environment."""
+
+    document: ReceiversDocument = field(default_factory=ReceiversDocument)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    smtp_password: str | None = None
+
+    @property
+    def all(self) -> Sequence[WebhookReceiver | EmailReceiver]:
+        return self.document.receivers
+
+    def by_name(self, name: str) -> WebhookReceiver | EmailReceiver | None:
+        return next((r for r in self.document.receivers if r.name == name), None)
+
+    def grouping_policy(self, receiver: WebhookReceiver | EmailReceiver) -> GroupingPolicy:
+        g = receiver.grouping
+        return GroupingPolicy(
+            receiver=receiver.name,
+            group_by=g.group_by,
+            group_wait=g.group_wait,
+            group_interval=g.group_interval,
+            max_alerts=g.max_alerts,
+        )
+
+
+def email_recipients(receiver: EmailReceiver, subtree: Sequence[str]) -> list[str]:
+    """Addresses of the unit and of its ancestors, each once, in a stable order."""
+    found: list[str] = []
+    for unit_id in subtree:
+        for address in receiver.recipients.get(unit_id, []):
+            if address not in found:
+                found.append(address)
+    return found
+
+
+def routes_for(receivers: Receivers, notification: Notification, subtree: Sequence[str]) -> list[str]:
+    """Receivers a notification goes to: matchers match, and an e-mail receiver has someone to write to."""
+    subtree_ids = frozenset(subtree)
+    names: list[str] = []
+    for receiver in receivers.all:
+        if not all(m.matches(notification.labels, subtree_ids) for m in receiver.matchers):
+            continue
+        if isinstance(receiver, EmailReceiver) and not email_recipients(receiver, subtree):
+            continue
+        names.append(receiver.name)
+    return names
+
+
+def parse_receivers(text: str, environ: Mapping[str, str], source: str = "<receivers>") -> Receivers:
+    """Validate the document and resolve its secrets; every problem is reported at once."""
+    try:
+        raw: Any = yaml.safe_load(text) or {}
+        document = ReceiversDocument.model_validate(raw)
+    except yaml.YAMLError as error:
+        raise ReceiversConfigError(f"{source}: not valid YAML: {error}") from None
+    except ValidationError as error:
+        lines = [f"  - {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
+        raise ReceiversConfigError(f"{source}: invalid receivers\n" + "\n".join(lines)) from None
+    problems: list[str] = []
+    names = [r.name for r in document.receivers]
+    problems.extend(f"receiver name {n!r} is used twice" for n in sorted({n for n in names if names.count(n) > 1}))
+    secrets: dict[str, str] = {}
+    for receiver in document.receivers:
+        if isinstance(receiver, WebhookReceiver):
+            try:
+                secrets[receiver.name] = check_secret(environ.get(receiver.secret_env, ""), receiver.secret_env)
+            except ValueError as error:
+                problems.append(f"receiver {receiver.name}: {error}")
+        elif document.smtp is None:
+            problems.append(f"receiver {receiver.name}: e-mail receivers need an `smtp` section")
+    password: str | None = None
+    if document.smtp is not None and document.smtp.password_env is not None:
+        password = environ.get(document.smtp.password_env) or None
+        if password is None:
+            problems.append(f"smtp: environment variable {document.smtp.password_env} is not set")
+    if problems:
+        raise ReceiversConfigError(f"{source}: invalid receivers\n" + "\n".join(f"  - {p}" for p in problems))
+    return Receivers(document=document, secrets=secrets, smtp_password=password)
+
+
+def load_receivers(path: Path | None, environ: Mapping[str, str] | None = None) -> Receivers:
+    if path is None:
+        return Receivers()
+    env = os.environ if environ is None else environ
+    try:
+        text = path.read_text("utf-8")
+    except OSError as error:
+        raise ReceiversConfigError(f"{path}: cannot read receivers file: {error}") from None
+    return parse_receivers(text, env, str(path))

@@ -1,0 +1,54 @@
+"""Near-due lists from the scoring API: `GET /v1/units/{unit_id}/dossiers?state=due_soon&within_hours=…`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from pydantic import AwareDatetime, BaseModel, Field
+
+from shared.indicators import NearDueDossier, UnitNearDue
+
+PAGE_LIMIT = 500
+MAX_PAGES = 20
+MAX_HOURS = 24 * 30  # the most scoring accepts
+
+
+class UnitInfo(BaseModel):
+    unit_id: str = Field(description="Unit")
+    name: str = Field(description="Unit name")
+    level: str = Field(description="Unit level")
+    ancestors: list[str] = Field(default_factory=list, description="Ancestors, nearest first")
+
+
+class _DossierPage(BaseModel):
+    unit_id: str = Field(description="Unit asked about")
+    as_of: AwareDatetime = Field(description="Instant the list was taken")
+    items: list[NearDueDossier] = Field(default_factory=list, description="Dossiers (extra fields ignored)")
+    next_cursor: str | None = Field(None, description="Opaque cursor of the next page")
+
+
+async def fetch_near_due(client: httpx.AsyncClient, unit: UnitInfo, horizon: timedelta) -> UnitNearDue:
+    """The unit's OWN open, not-on-hold dossiers due within `horizon`, following the pages."""
+    params: dict[str, str | int] = {
+        "state": "due_soon",
+        "within_hours": min(MAX_HOURS, horizon.total_seconds() / 3600),
+        "subtree": "false",
+        "limit": PAGE_LIMIT,
+    }
+    dossiers: list[NearDueDossier] = []
+    as_of = None
+    for _ in range(MAX_PAGES):
+        response = await client.get(f"/v1/units/{unit.unit_id}/dossiers", params=params)
+        response.raise_for_status()
+        page = _DossierPage.model_validate(response.json())
+        as_of = as_of or page.as_of
+        dossiers.extend(page.items)
+        if not page.next_cursor:
+            break
+        params["cursor"] = page.next_cursor
+    assert as_of is not None
+    return UnitNearDue(
+        unit_id=unit.unit_id, name=unit.name, level=unit.level, ancestors=unit.ancestors, as_of=as_of,  # type: ignore[arg-type]
+        dossiers=dossiers,
+    )  # fmt: skip

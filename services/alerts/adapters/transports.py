@@ -1,0 +1,105 @@
+"""Sending one frozen group message: an HTTP POST (webhook) or an SMTP transaction (e-mail)."""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+import aiosmtplib
+import httpx
+
+from services.alerts.adapters.receivers import EmailReceiver, Receivers, SmtpServer, WebhookReceiver
+from services.alerts.domain.backoff import DeliveryOutcome, classify_http_status
+from services.alerts.domain.mail import EmailContent
+from services.alerts.domain.signing import DELIVERY_HEADER, webhook_headers
+
+NOTIFICATIONS_HEADER = "X-TTHC-Notification-Ids"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: DeliveryOutcome
+    detail: str
+    retry_after_s: float | None = None
+
+
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds or as an HTTP date."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - now).total_seconds()) if when.tzinfo else None
+
+
+async def send_webhook(
+    client: httpx.AsyncClient,
+    receiver: WebhookReceiver,
+    secret: str,
+    payload: bytes,
+    notification_ids: list[str],
+) -> SendResult:
+    headers = webhook_headers(payload, secret, notification_ids)
+    headers[NOTIFICATIONS_HEADER] = ",".join(notification_ids)
+    try:
+        response = await client.post(
+            str(receiver.url), content=payload, headers=headers, timeout=receiver.timeout.total_seconds()
+        )
+    except httpx.HTTPError as error:
+        return SendResult("retry", f"no response: {type(error).__name__}: {error}")
+    outcome = classify_http_status(response.status_code)
+    retry_after = _retry_after(response.headers.get("retry-after"), datetime.now(UTC))
+    return SendResult(outcome, f"HTTP {response.status_code}", retry_after)
+
+
+def build_email(
+    smtp: SmtpServer, recipients: list[str], content: EmailContent, delivery_id: str, created_at: datetime
+) -> bytes:
+    """The whole MIME message, frozen in the outbox: a retry sends the same Message-ID (receivers' mail systems
+    drop the duplicate)."""
+    message = EmailMessage()
+    message["From"] = smtp.sender
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = content.subject
+    message["Date"] = email.utils.format_datetime(created_at)
+    domain = smtp.sender.rsplit("@", 1)[-1].strip("> ") or "tthc-pulse.local"
+    message["Message-ID"] = f"<{delivery_id}@{domain}>"
+    message[DELIVERY_HEADER] = delivery_id
+    message.set_content(content.body, charset="utf-8")
+    return message.as_bytes()
+
+
+async def send_email(
+    receivers: Receivers, receiver: EmailReceiver, recipients: list[str], payload: bytes
+) -> SendResult:
+    smtp = receivers.document.smtp
+    if smtp is None:  # excluded when the file is loaded
+        return SendResult("reject", "no smtp server configured")
+    try:
+        await aiosmtplib.send(
+            payload,
+            sender=email.utils.parseaddr(smtp.sender)[1],
+            recipients=recipients,
+            hostname=smtp.host,
+            port=smtp.port,
+            username=smtp.username,
+            password=receivers.smtp_password,
+            use_tls=smtp.security == "tls",
+            start_tls=smtp.security == "starttls",
+            timeout=smtp.timeout.total_seconds(),
+        )
+    except aiosmtplib.SMTPResponseException as error:
+        # 5xx is permanent (mailbox unknown, message refused); 4xx is "try again later".
+        outcome: DeliveryOutcome = "reject" if 500 <= error.code < 600 else "retry"
+        return SendResult(outcome, f"SMTP {error.code}: {error.message}")
+    except aiosmtplib.SMTPRecipientsRefused as error:
+        return SendResult("reject", f"recipients refused: {error}")
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+        return SendResult("retry", f"{type(error).__name__}: {error}")
+    return SendResult("delivered", "SMTP accepted")

@@ -1,0 +1,238 @@
+"""HTTP routes: alerts and their history, acknowledgements, silences, rules, metrics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from services.alerts.adapters import queries
+from services.alerts.adapters.evaluation import active_silences
+from services.alerts.adapters.rule_store import ActiveRules, replace_rules
+from services.alerts.domain.lifecycle import AcknowledgementError
+from services.alerts.domain.rules import RuleFileError, RuleSet
+from services.alerts.domain.silences import Silence
+from services.alerts.domain.state import AlertState
+from services.alerts.entrypoints.context import AlertsContext
+from services.alerts.entrypoints.schemas import (
+    AckRequest,
+    AlertDetail,
+    AlertList,
+    AlertView,
+    RuleErrorBody,
+    RuleSetView,
+    SilenceList,
+    SilenceRequest,
+    SilenceView,
+    TransitionList,
+    TransitionView,
+)
+from shared.http import ApiError, ErrorBody, require_admin
+
+STATES = ("inactive", "pending", "firing", "resolved")
+MAX_RULES_BODY = 1_000_000
+
+
+def transition_view(row: Any, rules: RuleSet) -> TransitionView:
+    rule = rules.by_id(row["rule_id"])
+    return TransitionView(**dict(row.items()), severity=rule.severity if rule else None)
+
+
+def silence_view(row: Any, now: datetime) -> SilenceView:
+    return SilenceView(
+        id=row["silence_id"], matchers=row["matchers"], starts_at=row["starts_at"], ends_at=row["ends_at"],
+        comment=row["comment"], author=row["author"], created_at=row["created_at"], expired_at=row["expired_at"],
+        status=queries.silence_status(row, now),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def rule_set_view(active: ActiveRules) -> RuleSetView:
+    return RuleSetView(
+        rule_set_id=active.rule_set_id,
+        source=active.source,
+        origin=active.origin,
+        activated_at=active.activated_at,
+        rules=[rule.model_dump(mode="json", by_alias=True) for rule in active.rules.rules],
+    )
+
+
+def _states_param(state: str | None, since: datetime | None) -> list[str]:
+    if state is None:
+        # Without a filter: what is live now; with `since`, everything that moved since then.
+        return [] if since is not None else ["pending", "firing"]
+    wanted = [s.strip() for s in state.split(",") if s.strip()]
+    unknown = sorted(set(wanted) - set(STATES))
+    if unknown:
+        raise ApiError(422, "invalid_state", f"Trạng thái không hợp lệ / unknown state(s): {', '.join(unknown)}")
+    return wanted
+
+
+ALERT_BY_ID = "SELECT alert_id, data, updated_at FROM alert_states WHERE alert_id = $1"
+NOT_FOUND = {404: {"model": ErrorBody}}
+ADMIN = {401: {"model": ErrorBody}, 403: {"model": ErrorBody}}
+
+
+def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
+    settings = ctx.settings
+
+    async def _alert_views(rows: list[Any]) -> list[AlertView]:
+        now = ctx.clock()
+        async with ctx.db().acquire() as conn:
+            silences = await active_silences(conn, now)
+        rules = ctx.rules().rules
+        return [
+            AlertView(
+                **queries.alert_view(
+                    r["alert_id"], AlertState.from_dict(r["data"]), r["updated_at"], rules, silences, now
+                )
+            )
+            for r in rows
+        ]
+
+    @app.get("/v1/alerts", response_model=AlertList, tags=["alerts"], summary="Current alerts, or all that moved since")
+    async def list_alerts(
+        state: Annotated[str | None, Query(description="Comma-separated states; default pending,firing")] = None,
+        unit_id: Annotated[str | None, Query(description="Only this unit")] = None,
+        subtree: Annotated[bool, Query(description="With unit_id: the unit and every unit below it")] = False,
+        rule_id: Annotated[str | None, Query(description="Only this rule")] = None,
+        since: Annotated[datetime | None, Query(description="Alerts with a transition at or after (RFC 3339)")] = None,
+        limit: Annotated[int, Query(ge=1, le=5000, description="At most this many")] = 1000,
+    ) -> AlertList:
+        if since is not None and since.tzinfo is None:
+            raise ApiError(422, "invalid_since", "`since` cần múi giờ / `since` needs an offset, e.g. +07:00")
+        async with ctx.db().acquire() as conn:
+            rows = await queries.list_alerts(
+                conn, states=_states_param(state, since), unit_id=unit_id, subtree=subtree, rule_id=rule_id,
+                since=since, limit=limit,
+            )  # fmt: skip
+        return AlertList(items=await _alert_views(rows))
+
+    @app.get("/v1/alerts/{alert_id}", response_model=AlertDetail, responses=NOT_FOUND, tags=["alerts"],
+             summary="One alert with its history")  # fmt: skip
+    async def get_alert(alert_id: int) -> AlertDetail:
+        async with ctx.db().acquire() as conn:
+            row = await conn.fetchrow(ALERT_BY_ID, alert_id)
+            if row is None:
+                raise ApiError(404, "unknown_alert", f"Không có cảnh báo {alert_id} / no alert {alert_id}")
+            history = await queries.transitions(conn, alert_id=alert_id)
+        [view] = await _alert_views([row])
+        rules = ctx.rules().rules
+        return AlertDetail(**view.model_dump(), history=[transition_view(h, rules) for h in history])
+
+    @app.get("/v1/transitions", response_model=TransitionList, tags=["alerts"], summary="History of transitions")
+    async def list_transitions(
+        after: Annotated[int, Query(ge=0, description="Only transitions with seq greater than this")] = 0,
+        unit_id: Annotated[str | None, Query(description="Only this unit")] = None,
+        rule_id: Annotated[str | None, Query(description="Only this rule")] = None,
+        since: Annotated[datetime | None, Query(description="Only transitions at or after (RFC 3339)")] = None,
+        limit: Annotated[int, Query(ge=1, le=5000, description="At most this many")] = 500,
+    ) -> TransitionList:
+        async with ctx.db().acquire() as conn:
+            rows = await queries.transitions(
+                conn, after_seq=after, unit_id=unit_id, rule_id=rule_id, since=since, limit=limit
+            )
+        rules = ctx.rules().rules
+        items = [transition_view(r, rules) for r in rows]
+        return TransitionList(items=items, next_after=items[-1].seq if items else after)
+
+    @app.post("/v1/alerts/{alert_id}/ack", response_model=AlertView, tags=["alerts"],
+              responses={**NOT_FOUND, **ADMIN, 409: {"model": ErrorBody}},
+              summary="Acknowledge: stop repeats until the episode resolves (admin token)")  # fmt: skip
+    async def ack_alert(alert_id: int, body: AckRequest, request: Request) -> AlertView:
+        require_admin(request, settings.admin_token)
+        evaluator = await ctx.ready_evaluator()
+        try:
+            state = await evaluator.acknowledge(alert_id, body.by, body.comment)
+        except AcknowledgementError as error:
+            raise ApiError(409, "not_firing", f"Chỉ xác nhận được cảnh báo đang kích hoạt / {error}") from None
+        if state is None:
+            raise ApiError(404, "unknown_alert", f"Không có cảnh báo {alert_id} / no alert {alert_id}")
+        ctx.changed.fire()
+        async with ctx.db().acquire() as conn:
+            row = await conn.fetchrow(ALERT_BY_ID, alert_id)
+        [view] = await _alert_views([row])
+        return view
+
+    @app.post("/v1/silences", response_model=SilenceView, status_code=201, tags=["silences"],
+              responses={**ADMIN, 422: {"model": ErrorBody}}, summary="Create a silence (admin token)")  # fmt: skip
+    async def create_silence(body: SilenceRequest, request: Request) -> SilenceView:
+        require_admin(request, settings.admin_token)
+        now = ctx.clock()
+        try:
+            silence = Silence(
+                id=queries.new_silence_id(), matchers=body.matchers, starts_at=body.starts_at or now,
+                ends_at=body.ends_at, comment=body.comment, author=body.author,
+            )  # fmt: skip
+        except ValidationError as error:
+            message = error.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ApiError(422, "invalid_silence", f"Khoảng thời gian không hợp lệ / {message}") from None
+        if silence.ends_at <= now:
+            raise ApiError(422, "invalid_silence", "ends_at đã qua / ends_at is in the past")
+        async with ctx.db().acquire() as conn:
+            row = await queries.create_silence(conn, silence)
+        return silence_view(row, now)
+
+    @app.get("/v1/silences", response_model=SilenceList, tags=["silences"], summary="Silences")
+    async def list_silences(
+        include_expired: Annotated[bool, Query(description="Also list expired silences")] = False,
+    ) -> SilenceList:
+        now = ctx.clock()
+        async with ctx.db().acquire() as conn:
+            rows = await queries.list_silences(conn, include_expired, now)
+        return SilenceList(items=[silence_view(r, now) for r in rows])
+
+    @app.get("/v1/silences/{silence_id}", response_model=SilenceView, responses=NOT_FOUND, tags=["silences"],
+             summary="One silence")  # fmt: skip
+    async def get_silence(silence_id: str) -> SilenceView:
+        async with ctx.db().acquire() as conn:
+            row = await queries.get_silence(conn, silence_id)
+        if row is None:
+            raise ApiError(404, "unknown_silence", f"Không có silence {silence_id} / no silence {silence_id}")
+        return silence_view(row, ctx.clock())
+
+    @app.delete("/v1/silences/{silence_id}", response_model=SilenceView, responses={**NOT_FOUND, **ADMIN},
+                tags=["silences"], summary="Expire a silence now (admin token); it stays listed")  # fmt: skip
+    async def expire_silence(silence_id: str, request: Request) -> SilenceView:
+        require_admin(request, settings.admin_token)
+        now = ctx.clock()
+        async with ctx.db().acquire() as conn:
+            row = await queries.expire_silence(conn, silence_id, now)
+        if row is None:
+            raise ApiError(404, "unknown_silence", f"Không có silence {silence_id} / no silence {silence_id}")
+        return silence_view(row, now)
+
+    @app.get("/v1/rules", response_model=RuleSetView, tags=["rules"], summary="The active rule set")
+    async def get_rules() -> RuleSetView:
+        return rule_set_view(ctx.rules().active)
+
+    @app.put("/v1/admin/rules", response_model=RuleSetView, tags=["rules"],
+             responses={**ADMIN, 422: {"model": RuleErrorBody}},
+             summary="Replace the rule set (admin token; YAML or JSON body as in config/alert_rules.yaml)")  # fmt: skip
+    async def put_rules(request: Request) -> Any:
+        require_admin(request, settings.admin_token)
+        raw = await request.body()
+        if len(raw) > MAX_RULES_BODY:
+            raise ApiError(413, "too_large", "Tài liệu quá lớn / rules document larger than 1 MB")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(422, "invalid_rules", "Nội dung không phải UTF-8 / body is not UTF-8") from None
+        try:
+            active = await replace_rules(ctx.db(), text, "admin API")
+        except RuleFileError as error:
+            body = RuleErrorBody(
+                error="invalid_rules",
+                detail=f"Bộ quy tắc có {len(error.problems)} lỗi / {len(error.problems)} problem(s) in the rules",
+                problems=[{"path": p.path, "message": p.message} for p in error.problems],  # type: ignore[misc]
+            )
+            return JSONResponse(body.model_dump(), 422)
+        ctx.rules().active = active
+        return rule_set_view(active)
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        await ctx.metrics.refresh(ctx.db(), [r.name for r in ctx.receivers.all])
+        return Response(ctx.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")

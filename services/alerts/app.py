@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from services.alerts.adapters.evaluation import Evaluator
 from services.alerts.adapters.outbox import Dispatcher
@@ -78,6 +79,13 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
         description="Cảnh báo sớm theo ngưỡng chỉ số / Threshold warnings for units",
         version="0.1.0",
         lifespan=lifespan,
+    )
+    # The dashboard (served by scoring on another port) reads alerts and their stream from the browser.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
+        allow_methods=["GET"],
+        allow_headers=["Last-Event-ID"],
     )
     install_error_handlers(app)
     install_health_routes(app, lambda: readiness_of(app))

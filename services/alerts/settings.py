@@ -46,3 +46,7 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin):
         float, Field(gt=0, le=3600, description="How often near-due lists are fetched from scoring")
     ] = 60.0
     sender_interval_s: Annotated[float, Field(gt=0, le=60, description="How often the outbox is looked at")] = 1.0
+    cors_origins: Annotated[
+        str,
+        Field(description="Comma-separated origins whose pages may read alerts (GET, SSE), e.g. the dashboard's"),
+    ] = "http://127.0.0.1:8002,http://localhost:8002"

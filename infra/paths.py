@@ -8,7 +8,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("TTHC_VAR_DIR", REPO_ROOT / "var")).resolve()
 
-CACHE = VAR / "cache"
+# Downloaded jars can be shared between stacks (e.g. a nested stack in the tests) without re-fetching.
+CACHE = Path(os.environ.get("TTHC_CACHE_DIR", VAR / "cache")).resolve()
 KAFKA_LIBS = CACHE / "kafka-libs"
 KAFKA_DATA = VAR / "kafka"
 PG_DATA = VAR / "postgres"

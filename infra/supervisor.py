@@ -38,6 +38,8 @@ class Child:
     pump: asyncio.Task[None] | None = None
     log: TextIO | None = None
     expected_exit: bool = False
+    critical: bool = True
+    """A critical child's unexpected exit stops the whole stack; another's is only reported."""
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Supervisor:
         stop_signal: signal.Signals = signal.SIGTERM,
         stop_grace_s: float = 20.0,
         echo: bool = True,
+        critical: bool = True,
     ) -> Child:
         paths.ensure_dirs()
         log = (paths.LOGS / f"{name}.log").open("a", encoding="utf-8")
@@ -74,13 +77,23 @@ class Supervisor:
             start_new_session=True,
             limit=1 << 20,
         )
-        child = Child(name, argv, stop_signal, stop_grace_s, process, log=log)
+        child = Child(name, argv, stop_signal, stop_grace_s, process, log=log, critical=critical)
         colour = _COLOURS[self._colour_index % len(_COLOURS)]
         self._colour_index += 1
         child.pump = asyncio.create_task(self._pump(child, colour, echo))
         self.children.append(child)
         self._record()
         return child
+
+    async def run_once(self, name: str, argv: list[str], **kwargs: object) -> int:
+        """Run a one-shot child (e.g. a back-fill) to completion; it is forgotten once done."""
+        child = await self.start(name, argv, **kwargs)  # type: ignore[arg-type]
+        assert child.process is not None
+        code = await child.process.wait()
+        await self.stop(child)
+        self.children.remove(child)
+        self._record()
+        return code
 
     async def _pump(self, child: Child, colour: str, echo: bool) -> None:
         assert child.process is not None and child.process.stdout is not None and child.log is not None
@@ -91,6 +104,9 @@ class Supervisor:
             child.log.flush()
             if echo:
                 print(prefix + line, flush=True)
+        if not child.critical and not child.expected_exit:
+            code = await child.process.wait()
+            print(f"{prefix}exited with code {code} (the rest of the stack keeps running)", flush=True)
 
     def _record(self) -> None:
         """Write the PIDs of live children, so `make down` and the next run can stop them after a crash."""

@@ -1,0 +1,72 @@
+"""`python -m infra up` (what `make demo` runs) brings every service to ready, and `python -m infra down` leaves
+none of its processes behind. A nested stack on other ports, with its own data directory, so it cannot disturb the
+servers this test run itself uses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import httpx
+import psutil
+
+from infra import paths
+from tests.integration.conftest import free_port
+from tests.integration.processes import REPO_ROOT
+
+
+async def test_up_reaches_all_services_ready_and_down_leaves_nothing(tmp_path: Path) -> None:
+    ports = {name: str(free_port()) for name in ("INGEST_PORT", "SCORING_PORT", "ALERTS_PORT")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "ADMIN_TOKEN"}
+    }
+    env.update(ports)
+    env.update(
+        TTHC_VAR_DIR=str(tmp_path / "var"),
+        TTHC_CACHE_DIR=str(paths.CACHE),
+        TTHC_PG_PORT=str(free_port()),
+        TTHC_KAFKA_PORT=str(free_port()),
+        TTHC_KAFKA_CONTROLLER_PORT=str(free_port()),
+    )
+    up = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "infra", "up", cwd=REPO_ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert up.stdout is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(180):
+            async for raw in up.stdout:
+                lines.append(raw.decode(errors="replace").rstrip())
+                if "all services ready" in lines[-1]:
+                    break
+        assert any("all services ready" in line for line in lines), "\n".join(lines[-40:])
+        async with httpx.AsyncClient(timeout=5) as client:
+            for port in ports.values():
+                assert (await client.get(f"http://127.0.0.1:{port}/healthz")).json()["status"] == "ok"
+        record = json.loads((tmp_path / "var" / "run" / "stack.json").read_text())
+        assert {"postgres", "kafka", "ingest", "scoring", "alerts", "supervisor"} <= set(record)
+        pids = [int(entry["pid"]) for entry in record.values()]
+
+        down = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "infra", "down", cwd=REPO_ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        output, _ = await asyncio.wait_for(down.communicate(), 120)
+        assert down.returncode == 0, output.decode()
+        assert await asyncio.wait_for(up.wait(), 60) == 0
+        alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+        assert alive == [], f"still running: {alive}"
+        assert not (tmp_path / "var" / "run" / "stack.json").exists()
+        # Nothing of ours is left listening on the nested stack's ports either.
+        listening = {c.laddr.port for c in psutil.net_connections("tcp") if c.status == psutil.CONN_LISTEN}
+        assert not {int(p) for p in (env["TTHC_PG_PORT"], env["TTHC_KAFKA_PORT"], *ports.values())} & listening
+    finally:
+        if up.returncode is None:
+            up.kill()
+            await up.wait()

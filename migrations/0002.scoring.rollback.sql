@@ -1,4 +1,3 @@
-DROP TABLE scoring_meta;
 DROP TABLE dlq_records;
 DROP TABLE unit_month_counters;
 DROP TABLE dossiers;

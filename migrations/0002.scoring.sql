@@ -49,9 +49,3 @@ CREATE TABLE dlq_records (
     dead_at      timestamptz NOT NULL DEFAULT now(),
     UNIQUE (topic, "partition", "offset")
 );
-
--- Small bookkeeping values (e.g. the last month open dossiers were rolled into).
-CREATE TABLE scoring_meta (
-    key    text PRIMARY KEY,
-    value  jsonb NOT NULL
-);

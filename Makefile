@@ -15,6 +15,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	@bash infra/chromium.sh
 	$(PY) -m infra test $(PYTEST_ARGS)
 
 down:

@@ -16,6 +16,7 @@ from services.scoring.adapters.units import UnitDirectory
 from services.scoring.applier import BatchApplier, DeadLetter
 from services.scoring.entrypoints.api import build_router
 from services.scoring.entrypoints.consumer import register_consumer
+from services.scoring.entrypoints.dashboard import build_dashboard_router
 from services.scoring.entrypoints.stream import Broadcaster, build_stream_router
 from services.scoring.publisher import IndicatorsPublisher
 from services.scoring.reading import ProfileStore, ScoringReader
@@ -110,4 +111,5 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     install_health_routes(app, lambda: readiness_of(app))
     app.include_router(build_router(lambda: parts["c"].reader, settings.admin_token, METRICS.render))
     app.include_router(build_stream_router(broadcaster))
+    app.include_router(build_dashboard_router(lambda: parts["c"].reader, settings))
     return app

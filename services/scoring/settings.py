@@ -27,6 +27,13 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin):
     indicators_interval_s: Annotated[
         float, Field(ge=0.05, le=60, description="Least time between two unit-indicators publications")
     ] = 1.0
+    alerts_public_url: Annotated[
+        str,
+        Field(
+            pattern=r"^https?://[^\s]+$",
+            description="Base URL of the alerts service as the dashboard's browser reaches it (alerts panel)",
+        ),
+    ] = "http://127.0.0.1:8003"
 
     @field_validator("profile_path")
     @classmethod

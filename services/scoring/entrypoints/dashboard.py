@@ -1,0 +1,86 @@
+"""The live dashboard's page and static assets, and the monthly publication (`GET /v1/reports/monthly`).
+
+The dashboard is a plain client of the scoring API: static HTML, CSS and ES modules under `services/scoring/static/`
+(Chart.js vendored there, no build step, no network at run time). The only thing the server tells the page is
+`/dashboard/config.json`: where the browser reaches the alerts service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from services.scoring import reports
+from services.scoring.reading import ScoringReader, resolve_period
+from services.scoring.settings import ScoringSettings
+from shared.http import ApiError, ErrorBody
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+# The page and its modules change with every deploy; asking the server each time (a 304 when unchanged) keeps a
+# browser from mixing an old module with a new one. The vendored library is versioned by its file content.
+NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+def build_dashboard_router(reader: Callable[[], ScoringReader], settings: ScoringSettings) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/dashboard/", status_code=307)
+
+    @router.get("/dashboard", include_in_schema=False)
+    async def dashboard_no_slash() -> RedirectResponse:
+        return RedirectResponse("/dashboard/", status_code=307)
+
+    @router.get("/dashboard/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8", headers=NO_CACHE)
+
+    @router.get("/dashboard/config.json", tags=["dashboard"], summary="What the dashboard page needs to know")
+    async def dashboard_config() -> dict[str, str]:
+        return {"alerts_url": settings.alerts_public_url.rstrip("/")}
+
+    @router.get("/static/{path:path}", include_in_schema=False)
+    async def static(path: str) -> FileResponse:
+        target = (STATIC_DIR / path).resolve()
+        if not target.is_relative_to(STATIC_DIR) or not target.is_file():
+            raise ApiError(404, "not_found", f"Không có tệp / no such file: {path}")
+        media_type = "text/javascript; charset=utf-8" if target.suffix in {".js", ".mjs"} else None
+        return FileResponse(target, media_type=media_type, headers=NO_CACHE)
+
+    @router.get(
+        "/v1/reports/monthly",
+        tags=["reports"],
+        summary="The monthly ranking notice: every unit of every level, CSV, XLSX or JSON",
+        responses={
+            200: {
+                "description": "The notice as a file (Vietnamese headers)",
+                "content": {media: {} for media in reports.MEDIA_TYPES.values()},
+            },
+            422: {"model": ErrorBody},
+        },
+        response_class=Response,
+    )
+    async def monthly_report(
+        period: Annotated[str | None, Query(description="Month YYYY-MM (Vietnam time); default: current")] = None,
+        format: Annotated[Literal["csv", "xlsx", "json"], Query(description="File format")] = "xlsx",
+    ) -> Response:
+        try:
+            resolved = resolve_period(period, reader().clock())
+        except ValueError:
+            raise ApiError(
+                422, "invalid_period", f"Kỳ không hợp lệ, cần YYYY-MM / malformed period: {period!r}"
+            ) from None
+        report = await reports.load_report(reader(), resolved)
+        body = await asyncio.to_thread(reports.render, report, format)
+        headers = {"Cache-Control": "no-store"}
+        if format != "json":
+            headers["Content-Disposition"] = f'attachment; filename="{reports.file_name(report.period, format)}"'
+        return Response(body, media_type=reports.MEDIA_TYPES[format], headers=headers)
+
+    return router

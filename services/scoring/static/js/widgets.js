@@ -1,0 +1,125 @@
+// Pieces the overview and the unit page share: the live information fields, group bars, score head.
+import { t } from "./i18n.js";
+import * as fmt from "./format.js";
+
+const ratio = (n, d) => [n, d];
+
+/**
+ * The 11 fields of the city's real-time dashboard (HANOI_FACTS). `value` reads the figure from a summary-shaped
+ * object (the API's /v1/summary, or a unit's indicators with an equivalent `dashboard` block), `frac` its
+ * numerator and denominator for the hover text, `live` marks instantaneous counts (no monthly comparison).
+ */
+export const FIELDS = [
+  { key: "received_today", kind: "count", live: true, value: (s) => s.dashboard.received_today,
+    frac: (s) => ratio(s.dashboard.received_today, s.counters.received) },
+  { key: "received_this_month", kind: "count", value: (s) => s.dashboard.received_this_month,
+    frac: (s) => ratio(s.counters.received_online, s.counters.received) },
+  { key: "online_rate", kind: "rate", value: (s) => s.rates.online_rate,
+    frac: (s) => ratio(s.counters.received_online, s.counters.received) },
+  { key: "in_progress", kind: "count", live: true, value: (s) => s.dashboard.in_progress,
+    frac: (s) => ratio(s.dashboard.overdue, s.dashboard.in_progress) },
+  { key: "resolved_this_month", kind: "count", value: (s) => s.dashboard.resolved_this_month,
+    frac: (s) => ratio(s.counters.resolved_on_time, s.counters.resolved_with_due) },
+  { key: "on_time_rate", kind: "rate", value: (s) => s.rates.on_time_rate,
+    frac: (s) => ratio(s.counters.resolved_on_time, s.counters.resolved_with_due) },
+  { key: "overdue", kind: "count", live: true, lowerIsBetter: true, value: (s) => s.dashboard.overdue,
+    frac: (s) => ratio(s.dashboard.overdue, s.dashboard.in_progress) },
+  { key: "due_soon", kind: "count", live: true, lowerIsBetter: true, value: (s) => s.dashboard.due_soon,
+    frac: (s) => ratio(s.dashboard.due_soon, s.dashboard.in_progress) },
+  { key: "online_payment_rate", kind: "rate", value: (s) => s.rates.online_payment_rate,
+    frac: (s) => ratio(s.counters.payments_online, s.counters.payments) },
+  { key: "digitization_rate", kind: "rate", value: (s) => s.rates.digitization_rate,
+    frac: (s) => ratio(s.counters.received_digitized, s.counters.received) },
+  { key: "satisfaction_rate", kind: "rate", value: (s) => s.rates.satisfaction_rate,
+    frac: (s) => ratio(s.counters.ratings_satisfied, s.counters.ratings) },
+];
+
+/** A unit's indicators reshaped like /v1/summary (the unit API has no "received today"). */
+export function summaryShape(indicators, receivedToday = null) {
+  return {
+    ...indicators,
+    dashboard: {
+      received_today: receivedToday,
+      received_this_month: indicators.counters.received,
+      in_progress: indicators.live.open,
+      resolved_this_month: indicators.counters.resolved,
+      overdue: indicators.live.overdue_open,
+      due_soon: indicators.live.due_soon,
+    },
+  };
+}
+
+/** Apply a `unit-indicators` stream message (same JSON as shared/indicators.py) to a summary-shaped object. */
+export function withMessage(summary, message) {
+  const patched = { ...summary, counters: message.counters, rates: message.rates, live: message.live,
+    score: message.score, rank: message.rank, rank_of: message.rank_of };
+  return { ...patched, dashboard: { ...summaryShape(patched).dashboard, received_today: summary.dashboard.received_today } };
+}
+
+function tileValue(field, value) {
+  return field.kind === "rate" ? fmt.percent(value) : fmt.count(value);
+}
+
+function tileChange(field, value, previous, ctx) {
+  if (field.live) {
+    const note = ctx.isCurrent ? t("live_note", { time: fmt.time(ctx.asOf) }) : t("past_live_note");
+    return `<span class="badge live">${t("live_badge")}</span> <span class="muted">${fmt.escapeHtml(note)}</span>`;
+  }
+  const before = previous ? field.value(previous) : null;
+  if (value === null || before === null || before === undefined) return `<span class="muted">${t("no_change")}</span>`;
+  const diff = field.kind === "rate" ? (value - before) * 100 : value - before;
+  const text = field.kind === "rate" ? fmt.delta(diff, 1, t("pp")) : fmt.delta(diff, 0);
+  const css = fmt.deltaClass(diff, !field.lowerIsBetter, field.kind === "rate" ? 1 : 0);
+  return `<span class="delta ${css}">${text}</span> <span class="muted">${t("vs_prev", { period: fmt.monthName(previous.period) })}</span>`;
+}
+
+/** Render the field tiles. `ctx`: {isCurrent, asOf, skip: Set of keys not to show}. */
+export function renderTiles(container, summary, previous, ctx) {
+  const tiles = FIELDS.filter((f) => !ctx.skip?.has(f.key)).map((field) => {
+    const value = field.value(summary);
+    const [n, d] = field.frac(summary);
+    const hover = t(`h_${field.key}`, { n: fmt.count(n), d: fmt.count(d) });
+    return `
+      <article class="tile${field.live ? " is-live" : ""}" data-field="${field.key}" data-value="${value === null || value === undefined ? "null" : String(value)}"
+               data-numerator="${n ?? "null"}" data-denominator="${d ?? "null"}" tabindex="0" title="${fmt.escapeHtml(hover)}">
+        <h3>${t(`f_${field.key}`)}</h3>
+        <p class="value">${tileValue(field, value)}</p>
+        <p class="frac">${fmt.escapeHtml(hover)}</p>
+        <p class="change">${tileChange(field, value, previous, ctx)}</p>
+      </article>`;
+  });
+  container.innerHTML = tiles.join("");
+}
+
+/** Group points as bars against their maxima, group names from the profile in force. */
+export function renderGroups(container, groups, profile, lang) {
+  const order = profile?.groups?.map((g) => g.key) ?? Object.keys(groups);
+  const names = Object.fromEntries((profile?.groups ?? []).map((g) => [g.key, lang === "en" ? g.name_en : g.name_vi]));
+  container.innerHTML = order
+    .filter((key) => groups[key])
+    .map((key) => {
+      const { points, max } = groups[key];
+      const share = max > 0 ? Math.max(0, Math.min(1, points / max)) : 0;
+      return `
+        <div class="group" data-group="${key}" data-points="${points}" data-max="${max}">
+          <span class="group-name">${fmt.escapeHtml(names[key] ?? key)}</span>
+          <span class="bar" role="img" aria-label="${fmt.decimal(points, 2)} / ${fmt.decimal(max, 0)}"><span style="width:${(share * 100).toFixed(2)}%"></span></span>
+          <span class="group-points">${fmt.decimal(points, 2)} / ${fmt.decimal(max, 0)}</span>
+        </div>`;
+    })
+    .join("");
+}
+
+/** Score with its change against one or two earlier months. */
+export function scoreHead(score, earlier) {
+  const changes = earlier
+    .filter((e) => e && e.score !== null && e.score !== undefined && score !== null && score !== undefined)
+    .map((e) => {
+      const diff = score - e.score;
+      return `<span class="delta ${fmt.deltaClass(diff)}">${fmt.delta(diff, 2)}</span> <span class="muted">${t("vs_prev", { period: fmt.monthName(e.period) })}</span>`;
+    });
+  const value = score === null || score === undefined ? `<span class="muted">${t("score_null")}</span>` : `${fmt.score(score)}<small>${t("out_of_100")}</small>`;
+  return `
+    <div class="score" data-value="${score ?? "null"}">${value}</div>
+    <div class="score-changes">${changes.join(" · ")}</div>`;
+}

@@ -1,0 +1,223 @@
+"""The dashboard in a real headless Chromium against a running scoring service fed by the simulator.
+
+The page must show exactly the API's figures, open a unit's page from the rankings, follow the live stream without a
+reload, switch to English, say when the alerts service is unreachable, survive a lost connection, fit a phone and
+fetch nothing from outside the stack. Screenshots for docs/dashboard.md are saved on the way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from playwright.async_api import Page, expect
+
+from tests.integration.dashboard.conftest import SCREENSHOTS, DashboardStack
+
+TIMEOUT_MS = 30_000
+RATE_FIELDS = ("online_rate", "on_time_rate", "online_payment_rate", "digitization_rate", "satisfaction_rate")
+COUNT_FIELDS = ("received_today", "received_this_month", "in_progress", "resolved_this_month", "overdue", "due_soon")
+
+
+def expected_fields(summary: dict[str, Any]) -> dict[str, float | None]:
+    """The 11 fields as the API states them (SPEC §6 /v1/summary: rates and the dashboard block)."""
+    return {**{k: summary["dashboard"][k] for k in COUNT_FIELDS}, **{k: summary["rates"][k] for k in RATE_FIELDS}}
+
+
+def vi_count(value: int) -> str:
+    return f"{value:,}".replace(",", ".")
+
+
+async def shown_fields(page: Page) -> dict[str, float | None]:
+    raw = await page.eval_on_selector_all(
+        "#tiles .tile", "tiles => Object.fromEntries(tiles.map(t => [t.dataset.field, t.dataset.value]))"
+    )
+    return {key: None if value == "null" else float(value) for key, value in raw.items()}
+
+
+async def open_overview(page: Page, stack: DashboardStack) -> None:
+    await page.goto(f"{stack.base_url}/dashboard/")
+    await page.wait_for_selector("#tiles .tile[data-field='satisfaction_rate']", timeout=TIMEOUT_MS)
+    await expect(page.locator("#conn")).to_have_attribute("data-status", "live", timeout=TIMEOUT_MS)
+
+
+async def overview_matching_the_api(page: Page, stack: DashboardStack) -> dict[str, Any]:
+    """Load the overview until one API read before and one after agree with what the page shows.
+
+    Live counts move on their own when a due date passes; bracketing the page load with two reads tells such a
+    tick from a real difference."""
+    last: tuple[Any, Any] = (None, None)
+    for _ in range(5):
+        before = await stack.get("/v1/summary")
+        await open_overview(page, stack)
+        shown = await shown_fields(page)
+        after = await stack.get("/v1/summary")
+        for summary in (after, before):
+            if shown == expected_fields(summary):
+                return summary
+        last = (shown, expected_fields(after))
+    raise AssertionError(f"the overview never matched the API: shown {last[0]} vs API {last[1]}")
+
+
+async def test_overview_figures_equal_the_api_for_the_same_period(page: Page, stack: DashboardStack) -> None:
+    summary = await overview_matching_the_api(page, stack)
+    assert summary["counters"]["received"] > 0, "the simulator fed nothing into the current month"
+
+    score = await page.get_attribute("#city-score .score", "data-value")
+    assert float(score) == summary["score"]
+    groups = await page.eval_on_selector_all(
+        "#city-groups .group", "gs => gs.map(g => [g.dataset.group, +g.dataset.points, +g.dataset.max])"
+    )
+    profile = await stack.get("/v1/profile")
+    assert [g[0] for g in groups] == [g["key"] for g in profile["groups"]]
+    assert {key: (points, top) for key, points, top in groups} == {
+        key: (value["points"], value["max"]) for key, value in summary["groups"].items()
+    }
+
+    tile = page.locator("[data-field='received_this_month']")
+    assert await tile.locator(".value").inner_text() == vi_count(summary["dashboard"]["received_this_month"])
+    previous = await stack.get("/v1/summary", period=_previous_month(summary["period"]))
+    change = summary["counters"]["received"] - previous["counters"]["received"]
+    sign = "▲ +" if change > 0 else "▼ −" if change < 0 else "= "
+    assert (await tile.locator(".change").inner_text()).startswith(f"{sign}{vi_count(abs(change))}")
+
+    online = page.locator("[data-field='online_rate']")
+    await expect(online.locator(".frac")).to_be_hidden()
+    await online.hover()
+    counters = summary["counters"]
+    await expect(online.locator(".frac")).to_have_text(
+        f"{vi_count(counters['received_online'])} hồ sơ trực tuyến / {vi_count(counters['received'])} hồ sơ tiếp nhận"
+    )
+    await page.mouse.move(0, 0)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / "overview.png", full_page=True)
+
+
+async def test_alerts_panel_says_when_the_alerts_service_is_unreachable(page: Page, stack: DashboardStack) -> None:
+    await open_overview(page, stack)
+    panel = page.locator("#alerts")
+    await expect(panel).to_have_attribute("data-state", "unavailable", timeout=TIMEOUT_MS)
+    await expect(panel).to_contain_text("Không kết nối được dịch vụ cảnh báo / alerts service unavailable")
+
+
+async def test_rankings_are_the_apis_sortable_and_a_row_opens_the_unit_page(page: Page, stack: DashboardStack) -> None:
+    await page.goto(f"{stack.base_url}/dashboard/#/rankings/department")
+    ranking = await stack.get("/v1/rankings", level="department")
+    rows = page.locator("#rankings tbody tr[data-unit]")
+    await expect(rows).to_have_count(len(ranking["items"]), timeout=TIMEOUT_MS)
+    shown = await rows.evaluate_all("rs => rs.map(r => [r.dataset.unit, r.dataset.score])")
+    assert [unit for unit, _ in shown] == [item["unit_id"] for item in ranking["items"]]
+    assert [None if s == "null" else float(s) for _, s in shown] == [item["score"] for item in ranking["items"]]
+
+    report = await stack.get("/v1/reports/monthly", format="json")
+    await page.click("#rankings th[data-sort='overdue']")
+    by_overdue = sorted((r for r in report["items"] if r["level"] == "department"),
+                        key=lambda r: (-r["overdue"], r["rank"] or 10**6))  # fmt: skip
+    await expect(rows.first).to_have_attribute("data-unit", by_overdue[0]["unit_id"])
+    assert await rows.evaluate_all("rs => rs.map(r => r.dataset.unit)") == [r["unit_id"] for r in by_overdue]
+
+    target = by_overdue[0]["unit_id"]
+    await rows.first.click()
+    await page.wait_for_url(f"**/dashboard/#/unit/{target}", timeout=TIMEOUT_MS)
+    indicators = await stack.get(f"/v1/units/{target}/indicators")
+    await expect(page.locator("#unit-name")).to_have_text(indicators["name"], timeout=TIMEOUT_MS)
+    await page.wait_for_function("() => window.Chart && window.Chart.getChart('trend-chart')", timeout=TIMEOUT_MS)
+    history = await stack.get(f"/v1/units/{target}/history", months=12)
+    plotted = await page.evaluate("() => window.Chart.getChart('trend-chart').data.datasets[0].data")
+    assert plotted == [month["score"] for month in history["months"]]
+    assert float(await page.get_attribute("#unit-score .score", "data-value")) == indicators["score"]
+
+    overdue = await stack.get(f"/v1/units/{target}/dossiers", state="overdue", limit=20)
+    listed = page.locator("#overdue-list tr[data-dossier]")
+    if overdue["items"]:
+        await expect(listed.first).to_have_attribute("data-dossier", overdue["items"][0]["dossier_id"])
+        first_days = float((await listed.first.locator("td").last.inner_text()).replace(",", "."))
+        assert abs(first_days - overdue["items"][0]["days_late"]) < 0.1
+    else:
+        await expect(page.locator("#overdue-list")).to_contain_text("Không có hồ sơ.")
+    await expect(page.locator("#alerts")).to_have_attribute("data-state", "unavailable", timeout=TIMEOUT_MS)
+    await page.screenshot(path=SCREENSHOTS / "unit.png", full_page=True)
+
+
+async def test_a_new_event_changes_a_live_figure_without_reload(page: Page, stack: DashboardStack) -> None:
+    await open_overview(page, stack)
+    before = await shown_fields(page)
+    await page.evaluate("() => { window.__sameDocument = true; }")
+    now = datetime.now(UTC)
+    dossier = f"E2E-{uuid.uuid4().hex[:12]}"
+    await stack.send([{
+        "event_id": f"{dossier}-r", "dossier_id": dossier, "unit_id": "H26.DEP.STP", "type": "received",
+        "occurred_at": now.isoformat(), "ingested_at": now.isoformat(), "channel": "online",
+        "due_at": (now + timedelta(days=5)).isoformat(), "procedure_id": "1.000001",
+    }])  # fmt: skip
+    received = page.locator("[data-field='received_this_month']")
+    expected = str(int(before["received_this_month"]) + 1)
+    await expect(received).to_have_attribute("data-value", expected, timeout=TIMEOUT_MS)
+    await expect(page.locator("[data-field='received_today']")).to_have_attribute(
+        "data-value", str(int(before["received_today"]) + 1), timeout=TIMEOUT_MS
+    )
+    await expect(page.locator("[data-field='in_progress']")).not_to_have_attribute(
+        "data-value", str(int(before["in_progress"])), timeout=TIMEOUT_MS
+    )
+    assert await page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
+
+
+async def test_the_english_toggle_switches_labels_and_number_format(page: Page, stack: DashboardStack) -> None:
+    await open_overview(page, stack)
+    label = page.locator("[data-field='received_today'] h3")
+    await expect(label).to_have_text("Tiếp nhận hôm nay")
+    await page.click("#lang")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(label).to_have_text("Received today")
+    await expect(page.locator("[data-nav='overview']")).to_have_text("Overview")
+    await expect(page.locator("#lang")).to_have_text("Tiếng Việt")
+    await expect(page.locator("#conn")).to_have_text("Live")
+    count = int(await page.get_attribute("[data-field='received_this_month']", "data-value"))
+    await expect(page.locator("[data-field='received_this_month'] .value")).to_have_text(f"{count:,}")
+    await page.screenshot(path=SCREENSHOTS / "overview-en.png", full_page=True)
+
+    await page.reload()  # the choice is remembered
+    await expect(page.locator("[data-field='received_today'] h3")).to_have_text("Received today", timeout=TIMEOUT_MS)
+    await page.click("#lang")
+    await expect(page.locator("html")).to_have_attribute("lang", "vi")
+    await expect(page.locator("[data-field='received_today'] h3")).to_have_text("Tiếp nhận hôm nay")
+
+
+async def test_fits_a_phone_and_loads_nothing_from_outside_the_stack(page: Page, stack: DashboardStack) -> None:
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await open_overview(page, stack)
+    await page.goto(f"{stack.base_url}/dashboard/#/rankings/commune")
+    await page.wait_for_selector("#rankings tbody tr[data-unit]", timeout=TIMEOUT_MS)
+    await page.goto(f"{stack.base_url}/dashboard/#/unit/H26.DIS.BADINH")
+    await page.wait_for_function("() => window.Chart && window.Chart.getChart('trend-chart')", timeout=TIMEOUT_MS)
+    overflow = await page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"the page is {overflow}px wider than a phone screen"
+    outside = [url for url in requested if not url.startswith((stack.base_url, stack.alerts_url, "data:"))]
+    assert not outside, outside
+    assert any(url.endswith("/static/vendor/chart.umd.min.js") for url in requested)
+    await page.goto(f"{stack.base_url}/dashboard/")
+    await page.wait_for_selector("#tiles .tile[data-field='satisfaction_rate']", timeout=TIMEOUT_MS)
+    await page.screenshot(path=SCREENSHOTS / "overview-phone.png", full_page=True)
+
+
+async def test_a_lost_connection_shows_itself_and_reconnects(page: Page, stack: DashboardStack) -> None:
+    await open_overview(page, stack)
+    await stack.stop()
+    try:
+        await expect(page.locator("#conn")).to_have_attribute("data-status", "lost", timeout=TIMEOUT_MS)
+        await expect(page.locator("#conn")).to_contain_text("Mất kết nối")
+    finally:
+        await stack.start()
+    await expect(page.locator("#conn")).to_have_attribute("data-status", "live", timeout=60_000)
+    summary = await stack.get("/v1/summary")
+    await expect(page.locator("[data-field='received_this_month']")).to_have_attribute(
+        "data-value", str(summary["dashboard"]["received_this_month"]), timeout=TIMEOUT_MS
+    )
+
+
+def _previous_month(period: str) -> str:
+    year, month = map(int, period.split("-"))
+    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"

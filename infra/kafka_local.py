@@ -16,6 +16,7 @@ import shutil
 import sys
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -74,8 +75,8 @@ async def ensure_jars() -> None:
     (paths.KAFKA_LIBS / f".complete-{_pom_stamp()}").touch()
 
 
-def _server_properties(ports: KafkaPorts) -> str:
-    data = paths.KAFKA_DATA / "data"
+def _server_properties(ports: KafkaPorts, data_dir: Path | None = None) -> str:
+    data = (data_dir or paths.KAFKA_DATA) / "data"
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -111,15 +112,21 @@ def _java_argv(main_class: str, *args: str) -> list[str]:
     ]  # fmt: skip
 
 
-async def prepare(ports: KafkaPorts) -> list[str]:
-    """Write server.properties, format KRaft storage once; return the broker's command line."""
+async def prepare(ports: KafkaPorts, data_dir: Path | None = None) -> list[str]:
+    """Write server.properties, format KRaft storage once; return the broker's command line.
+
+    `data_dir` (default `var/kafka`) lets a test run a private broker of its own beside the shared one.
+    """
     await ensure_jars()
-    paths.KAFKA_DATA.mkdir(parents=True, exist_ok=True)
-    properties = paths.KAFKA_DATA / "server.properties"
-    properties.write_text(_server_properties(ports))
-    if not (paths.KAFKA_DATA / "data" / "meta.properties").exists():
+    home = data_dir or paths.KAFKA_DATA
+    home.mkdir(parents=True, exist_ok=True)
+    properties = home / "server.properties"
+    properties.write_text(_server_properties(ports, data_dir))
+    if not (home / "data" / "meta.properties").exists():
         # A KRaft cluster id is a base64url UUID without padding, which is what StorageTool random-uuid prints.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        while cluster_id.startswith("-"):  # StorageTool would read "-xyz…" as an option (1 run in 64)
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         proc = await asyncio.create_subprocess_exec(
             *_java_argv("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties),
                         "--ignore-formatted"),

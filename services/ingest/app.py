@@ -4,30 +4,73 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 
+from services.ingest.adapters.caches import ChangeListener, KeyCache, RegistryCache
+from services.ingest.adapters.metrics import IngestMetrics, LatencyMiddleware
+from services.ingest.adapters.producer import EventProducer, ProducerConfig
+from services.ingest.entrypoints import admin_routes, docs_routes, events_routes
+from services.ingest.entrypoints.runtime import IngestRuntime
 from services.ingest.settings import IngestSettings
 from shared.http import install_error_handlers, install_health_routes
 from shared.kafka import make_broker
 from shared.resources import open_resources, readiness_of
 
+VERSION = "0.2.0"
+
 
 def create_app(settings: IngestSettings) -> FastAPI:
     broker = make_broker(settings.kafka_bootstrap_servers, client_id="tthc-ingest")
+    docs_routes.declare_events_publisher(broker, settings.events_topic)
+    metrics = IngestMetrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings, broker) as resources:
             app.state.resources = resources
-            yield
+            producer = EventProducer(
+                ProducerConfig(
+                    bootstrap_servers=settings.kafka_bootstrap_servers,
+                    topic=settings.events_topic,
+                    timeout_s=settings.produce_timeout_s,
+                    linger_ms=settings.producer_linger_ms,
+                    compression=None if settings.producer_compression == "none" else settings.producer_compression,
+                )
+            )
+            await producer.start()
+            metrics.producer_connected.set_function(lambda: 1.0 if producer.connected else 0.0)
+            registry = RegistryCache(resources.pool, miss_refresh_s=settings.registry_miss_refresh_s)
+            keys = KeyCache(resources.pool, ttl_s=settings.key_cache_ttl_s)
+            listener = ChangeListener(settings.database_url, registry, keys, period_s=settings.registry_refresh_s)
+            try:
+                await registry.reload()
+                await listener.start()
+                app.state.ingest = IngestRuntime(settings, resources.pool, producer, registry, keys, metrics)
+                yield
+            finally:
+                app.state.ingest = None
+                await listener.stop()
+                await producer.stop()
 
     app = FastAPI(
         title="TTHC Pulse — ingest",
-        description="Cổng nhận sự kiện hồ sơ TTHC từ hệ thống Một cửa / Dossier status event gateway",
-        version="0.1.0",
+        description="Cổng nhận sự kiện hồ sơ TTHC từ hệ thống Một cửa / Dossier status event gateway. "
+        "Integrator guide: docs/ingest.md.",
+        version=VERSION,
         lifespan=lifespan,
     )
     install_error_handlers(app)
     install_health_routes(app, lambda: readiness_of(app))
+    app.include_router(events_routes.router)
+    app.include_router(admin_routes.router)
+    app.include_router(docs_routes.router)
+
+    @app.get("/asyncapi.json", tags=["ops"], summary="AsyncAPI 3.0 document of the Kafka topic ingest writes")
+    async def asyncapi() -> dict[str, Any]:
+        return docs_routes.asyncapi_document(broker, VERSION)
+
+    docs_routes.install_openapi(app)
+    app.add_middleware(LatencyMiddleware, metrics=metrics)
     return app

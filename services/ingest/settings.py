@@ -6,8 +6,59 @@ from typing import Annotated
 
 from pydantic import Field
 
+from shared.kafka import DOSSIER_EVENTS
 from shared.settings import AdminSettingsMixin, ServiceSettings
 
 
 class IngestSettings(ServiceSettings, AdminSettingsMixin):
     ingest_port: Annotated[int, Field(ge=1, le=65535, description="HTTP port (SPEC §0)")] = 8001
+    events_topic: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Za-z0-9._-]{1,249}$",
+            description="Kafka topic accepted events are written to (must exist; tests use a unique one)",
+        ),
+    ] = DOSSIER_EVENTS
+    produce_timeout_s: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=120,
+            description="How long a request waits for the broker's acks=all before answering 503; also the "
+            "producer's request timeout, so a batch the broker never took is dropped by then",
+        ),
+    ] = 10.0
+    producer_linger_ms: Annotated[
+        int, Field(ge=0, le=1000, description="Producer linger: how long a partial batch waits for company")
+    ] = 5
+    producer_compression: Annotated[
+        str, Field(pattern=r"^(none|gzip)$", description="Record batch compression: none (default) or gzip")
+    ] = "none"
+    retry_after_s: Annotated[
+        int, Field(ge=1, le=3600, description="Retry-After (seconds) sent with a 503 when the broker is down")
+    ] = 5
+    key_cache_ttl_s: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=60,
+            description="How long an API-key lookup is cached: the bound on how long a revoked key keeps working "
+            "in a process that missed the revocation notice",
+        ),
+    ] = 5.0
+    registry_refresh_s: Annotated[
+        float, Field(gt=0, le=3600, description="Period of the unit-registry reload from PostgreSQL (fallback)")
+    ] = 30.0
+    registry_miss_refresh_s: Annotated[
+        float,
+        Field(ge=0, le=60, description="Minimum gap between reloads triggered by an unknown unit_id in a request"),
+    ] = 2.0
+    max_event_bytes: Annotated[
+        int,
+        Field(
+            ge=1024,
+            le=8 * 1024 * 1024,
+            description="Largest encoded event accepted (bytes); keep it under the topic's max.message.bytes "
+            "(Kafka's default 1 MiB) minus batch overhead. Larger events are rejected with event_too_large",
+        ),
+    ] = 1_000_000

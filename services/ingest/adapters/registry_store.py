@@ -1,0 +1,99 @@
+"""The unit registry and its aliases in PostgreSQL (tables `units`, `unit_aliases` of migration 0001).
+
+Every write ends with `NOTIFY tthc_registry` in the same transaction, so every ingest process listening reloads
+its in-memory copy right after the commit (see `entrypoints/state.py`); the periodic reload is the fallback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import asyncpg
+
+from shared.units import MergeOutcome, Unit, UnitLevel, UnitRecord, UnitRegistry, merge_registry
+
+REGISTRY_CHANNEL = "tthc_registry"
+# Serialises registry writers across processes (CLI and any number of ingest replicas).
+_REGISTRY_LOCK_KEY = 0x7474_6863_0001
+
+SELECT_UNITS = "SELECT unit_id, name, level, parent_id FROM units"
+SELECT_ALIASES = "SELECT alias, unit_id FROM unit_aliases ORDER BY alias"
+# One statement for the whole registry; only rows that really change get a new updated_at.
+UPSERT_UNITS = """
+INSERT INTO units (unit_id, name, level, parent_id, path)
+SELECT u.unit_id, u.name, u.level, NULLIF(u.parent_id, ''), string_to_array(u.path, '/')
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(unit_id, name, level, parent_id, path)
+ON CONFLICT (unit_id) DO UPDATE
+   SET name = EXCLUDED.name, level = EXCLUDED.level, parent_id = EXCLUDED.parent_id, path = EXCLUDED.path,
+       updated_at = now()
+ WHERE (units.name, units.level, units.parent_id, units.path)
+       IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.level, EXCLUDED.parent_id, EXCLUDED.path)
+"""
+UPSERT_ALIASES = """
+INSERT INTO unit_aliases (alias, unit_id)
+SELECT * FROM unnest($1::text[], $2::text[])
+ON CONFLICT (alias) DO UPDATE SET unit_id = EXCLUDED.unit_id
+"""
+DELETE_ALIAS = "DELETE FROM unit_aliases WHERE alias = $1"
+NOTIFY_REGISTRY = "SELECT pg_notify($1, $2)"
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySnapshot:
+    registry: UnitRegistry
+    aliases: dict[str, str]
+
+
+async def load_snapshot(conn: asyncpg.Connection | asyncpg.Pool) -> RegistrySnapshot:
+    """The registry and aliases as stored (assumed valid: they were validated as a tree when written)."""
+    rows = await conn.fetch(SELECT_UNITS)
+    units = [Unit(r["unit_id"], r["name"], UnitLevel(r["level"]), r["parent_id"]) for r in rows]
+    aliases = {r["alias"]: r["unit_id"] for r in await conn.fetch(SELECT_ALIASES)}
+    return RegistrySnapshot(UnitRegistry(units), aliases)
+
+
+def unit_path(registry: UnitRegistry, unit_id: str) -> list[str]:
+    """Ancestors from the city down to the unit, inclusive (the `units.path` column scoring relies on)."""
+    return [*reversed(registry.ancestors(unit_id)), unit_id]
+
+
+async def upsert_units(pool: asyncpg.Pool, incoming: Iterable[UnitRecord]) -> MergeOutcome:
+    """Merge `incoming` over the stored registry, validated as one tree; write it all or nothing.
+
+    Units missing from `incoming` are kept (SPEC §1: ids never disappear while events may reference them).
+    """
+    incoming = list(incoming)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _REGISTRY_LOCK_KEY)
+        stored = await load_snapshot(conn)
+        outcome = merge_registry(stored.registry if len(stored.registry) else None, incoming)
+        if outcome.registry is None:
+            return outcome
+        registry = outcome.registry
+        units = list(registry)
+        await conn.execute(
+            UPSERT_UNITS,
+            [u.unit_id for u in units],
+            [u.name for u in units],
+            [str(u.level) for u in units],
+            [u.parent_id or "" for u in units],
+            ["/".join(unit_path(registry, u.unit_id)) for u in units],
+        )
+        await conn.execute(NOTIFY_REGISTRY, REGISTRY_CHANNEL, "units")
+        return outcome
+
+
+async def upsert_aliases(pool: asyncpg.Pool, aliases: Mapping[str, str]) -> None:
+    """Add or re-point aliases (the caller checked that every target unit exists)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _REGISTRY_LOCK_KEY)
+        await conn.execute(UPSERT_ALIASES, list(aliases), list(aliases.values()))
+        await conn.execute(NOTIFY_REGISTRY, REGISTRY_CHANNEL, "aliases")
+
+
+async def delete_alias(pool: asyncpg.Pool, alias: str) -> bool:
+    async with pool.acquire() as conn, conn.transaction():
+        status = await conn.execute(DELETE_ALIAS, alias)
+        await conn.execute(NOTIFY_REGISTRY, REGISTRY_CHANNEL, "aliases")
+    return status.endswith(" 1")

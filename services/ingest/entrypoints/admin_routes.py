@@ -1,0 +1,214 @@
+"""Operator endpoints (Bearer = ADMIN_TOKEN): the unit registry, unit aliases and API keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from services.ingest.adapters import key_store, registry_store
+from services.ingest.domain.aliases import parse_aliases_csv, parse_aliases_json, validate_aliases
+from services.ingest.domain.api_keys import validate_key_request
+from services.ingest.entrypoints.runtime import authenticate_admin, media_kind, read_body, runtime_of
+from services.ingest.entrypoints.schemas import (
+    AliasList,
+    ApiKeyCreated,
+    ApiKeyInfo,
+    ApiKeyList,
+    ApiKeyRequest,
+    RegistryRejected,
+    UnitsLoaded,
+)
+from shared.http import ApiError, ErrorBody
+from shared.units import UnitError, parse_units_csv, parse_units_json
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No bearer token"},
+    403: {"model": ErrorBody, "description": "A token that is not the admin token (API keys included)"},
+}
+_UNITS_BODY = {
+    "required": True,
+    "content": {
+        "text/csv": {
+            "schema": {"type": "string", "description": "Header exactly unit_id,name,level,parent_id (SPEC §1)"},
+            "example": "unit_id,name,level,parent_id\nH26,Thành phố Hà Nội,city,\nH26.D01,Quận Ba Đình,district,H26\n",
+        },
+        "application/json": {
+            "schema": {"type": "array", "items": {"type": "object"}},
+            "example": [
+                {"unit_id": "H26", "name": "Thành phố Hà Nội", "level": "city", "parent_id": None},
+                {"unit_id": "H26.D01", "name": "Quận Ba Đình", "level": "district", "parent_id": "H26"},
+            ],
+        },
+    },
+}
+_ALIASES_BODY = {
+    "required": True,
+    "content": {
+        "text/csv": {"schema": {"type": "string"}, "example": "alias,unit_id\nUBND quận Ba Đình,H26.D01\n"},
+        "application/json": {
+            "schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]},
+            "example": {"UBND quận Ba Đình": "H26.D01", "000.00.31.H26": "H26.D01"},
+        },
+    },
+}
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+def _rejected(code: str, what_vi: str, what_en: str, errors: list[UnitError]) -> Response:
+    body = {
+        "error": code,
+        "detail": f"{what_vi}: {len(errors)} lỗi, không có thay đổi nào / {what_en}: {len(errors)} error(s), "
+        "nothing applied",
+        "errors": [error.as_dict() for error in errors],
+    }
+    return _json(body, 422)
+
+
+async def _json_body(request: Request) -> object:
+    try:
+        return orjson.loads(await read_body(request))
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "invalid_json", "Nội dung không phải JSON hợp lệ / body is not valid JSON") from None
+
+
+@router.put(
+    "/units",
+    summary="Nạp danh mục đơn vị / load (upsert) the unit registry",
+    description="CSV (text/csv) or a JSON array with unit_id, name, level, parent_id. Merged over the stored "
+    "registry (units not in the body are kept) and validated as one tree; any error → 422 with every "
+    "problem and nothing applied.",
+    response_model=UnitsLoaded,
+    responses={**_ADMIN_ERRORS, 422: {"model": RegistryRejected}},
+    openapi_extra={"requestBody": _UNITS_BODY},
+)
+async def put_units(request: Request) -> Response:
+    runtime = runtime_of(request)
+    authenticate_admin(request, runtime)
+    kind = media_kind(request)
+    if kind == "csv":
+        parsed = parse_units_csv(await read_body(request))
+    elif kind == "json":
+        parsed = parse_units_json(await _json_body(request))
+    else:
+        raise ApiError(415, "unsupported_media_type", "Cần text/csv hoặc JSON / text/csv or JSON required")
+    if parsed.errors:
+        return _rejected("invalid_registry", "Danh mục không hợp lệ", "invalid registry", parsed.errors)
+    outcome = await registry_store.upsert_units(runtime.pool, parsed.records)
+    if outcome.registry is None:
+        return _rejected("invalid_registry", "Danh mục không hợp lệ", "invalid registry", outcome.errors)
+    await runtime.registry.reload()
+    return _json({"units": len(outcome.registry), "added": outcome.added, "updated": outcome.updated})
+
+
+@router.get("/unit-aliases", summary="Bí danh đơn vị / list unit aliases", response_model=AliasList,
+            responses=_ADMIN_ERRORS)  # fmt: skip
+async def get_aliases(request: Request) -> Response:
+    runtime = runtime_of(request)
+    authenticate_admin(request, runtime)
+    await runtime.registry.reload()
+    aliases = runtime.registry.snapshot.aliases
+    return _json({"items": [{"alias": alias, "unit_id": unit_id} for alias, unit_id in sorted(aliases.items())]})
+
+
+@router.put(
+    "/unit-aliases",
+    summary="Thêm bí danh đơn vị / add or re-point unit aliases (DVCQG DonViXuLy)",
+    description="CSV `alias,unit_id`, a JSON object {alias: unit_id} or an array of {alias, unit_id}. Upsert; "
+    "any error → 422 with every problem and nothing applied.",
+    response_model=AliasList,
+    responses={**_ADMIN_ERRORS, 422: {"model": RegistryRejected}},
+    openapi_extra={"requestBody": _ALIASES_BODY},
+)
+async def put_aliases(request: Request) -> Response:
+    runtime = runtime_of(request)
+    authenticate_admin(request, runtime)
+    kind = media_kind(request)
+    if kind == "ndjson":
+        raise ApiError(415, "unsupported_media_type", "Cần text/csv hoặc JSON / text/csv or JSON required")
+    if kind == "csv":
+        rows, unreadable = parse_aliases_csv(await read_body(request))
+    else:
+        rows, unreadable = parse_aliases_json(await _json_body(request))
+    if unreadable:
+        return _rejected("invalid_aliases", "Bí danh không hợp lệ", "invalid aliases", unreadable)
+    await runtime.registry.reload()
+    parsed = validate_aliases(rows, runtime.registry.registry)
+    if parsed.errors:
+        return _rejected("invalid_aliases", "Bí danh không hợp lệ", "invalid aliases", parsed.errors)
+    await registry_store.upsert_aliases(runtime.pool, parsed.aliases)
+    await runtime.registry.reload()
+    items = [{"alias": alias, "unit_id": unit_id} for alias, unit_id in sorted(parsed.aliases.items())]
+    return _json({"items": items})
+
+
+@router.delete("/unit-aliases/{alias}", summary="Xóa bí danh / delete an alias", status_code=204,
+               responses={**_ADMIN_ERRORS, 404: {"model": ErrorBody}})  # fmt: skip
+async def delete_alias(alias: str, request: Request) -> Response:
+    runtime = runtime_of(request)
+    authenticate_admin(request, runtime)
+    if not await registry_store.delete_alias(runtime.pool, alias):
+        raise ApiError(404, "unknown_alias", f"Không có bí danh '{alias}' / no alias '{alias}'")
+    await runtime.registry.reload()
+    return Response(status_code=204)
+
+
+@router.post(
+    "/api-keys",
+    summary="Tạo khóa API / create an API key",
+    description="The key is in the response this once; only its SHA-256 is stored. It may send events for the "
+    "listed units and everything below them.",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    responses={**_ADMIN_ERRORS, 422: {"model": ErrorBody}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": ApiKeyRequest.model_json_schema()}},
+        }
+    },
+)
+async def create_api_key(request: Request) -> Response:
+    runtime = runtime_of(request)
+    authenticate_admin(request, runtime)
+    body = await _json_body(request)
+    name, units = (body.get("name"), body.get("units")) if isinstance(body, dict) else (None, None)
+    await runtime.registry.reload()
+    errors = validate_key_request(name, units, runtime.registry.registry)
+    if errors:
+        raise ApiError(422, "invalid_request", "; ".join(errors))
+    assert isinstance(name, str) and isinstance(units, list)
+    new, stored = await key_store.create_key(runtime.pool, name.strip(), sorted(set(units)))
+    return _json({**stored.as_dict(), "key": new.key}, 201)
+
+
+@router.get("/api-keys", summary="Danh sách khóa API / list API keys (no secrets)", response_model=ApiKeyList,
+            responses=_ADMIN_ERRORS)  # fmt: skip
+async def list_api_keys(request: Request) -> Response:
+    runtime = runtime_of(request)
+    authenticate_admin(request, runtime)
+    return _json({"items": [key.as_dict() for key in await key_store.list_keys(runtime.pool)]})
+
+
+@router.delete(
+    "/api-keys/{key_id}",
+    summary="Thu hồi khóa API / revoke an API key",
+    description="Idempotent. Every ingest process is notified at once; a process that missed the notice stops "
+    "accepting the key within KEY_CACHE_TTL_S (default 5 s).",
+    response_model=ApiKeyInfo,
+    responses={**_ADMIN_ERRORS, 404: {"model": ErrorBody}},
+)
+async def revoke_api_key(key_id: str, request: Request) -> Response:
+    runtime = runtime_of(request)
+    authenticate_admin(request, runtime)
+    stored = await key_store.revoke_key(runtime.pool, key_id)
+    if stored is None:
+        raise ApiError(404, "unknown_api_key", f"Không có khóa '{key_id}' / no API key '{key_id}'")
+    runtime.keys.clear()
+    return _json(stored.as_dict())

@@ -16,9 +16,11 @@ from infra import paths
 from infra.supervisor import Supervisor
 
 REGISTRY = paths.REPO_ROOT / "data" / "hanoi_units.csv"
-BACKFILL_DAYS = int(os.environ.get("TTHC_DEMO_BACKFILL_DAYS", "90"))
-DEMO_SCALE = os.environ.get("TTHC_DEMO_SCALE", "0.01")
-LIVE_RATE = os.environ.get("TTHC_DEMO_RATE", "5")
+# History: 60 days at 5 % of Hanoi's volume (≈ 130 k events, a few seconds to load). Live: about 3 events a
+# second — some 75× the history's pace, so that the dashboard visibly moves during a demo; rates stay realistic.
+BACKFILL_DAYS = int(os.environ.get("TTHC_DEMO_BACKFILL_DAYS", "60"))
+DEMO_SCALE = os.environ.get("TTHC_DEMO_SCALE", "0.05")
+LIVE_RATE = os.environ.get("TTHC_DEMO_RATE", "3")
 
 
 def say(message: str) -> None:
@@ -79,7 +81,8 @@ async def start_demo_feed(supervisor: Supervisor, env: dict[str, str]) -> None:
         say("history already back-filled by an earlier demo (delete var/run/demo_backfilled to redo)")
     await supervisor.start(
         "feed",
-        [*simulator, "--rate", LIVE_RATE, "--sink", "http", "--url", ingest_url, "--api-key", key],
+        # The history already holds the stuck backlog; the live run adds only new dossiers.
+        [*simulator, "--rate", LIVE_RATE, "--no-backlog", "--sink", "http", "--url", ingest_url, "--api-key", key],
         env=env, cwd=paths.REPO_ROOT, critical=False,
     )  # fmt: skip
     say(f"live traffic: about {LIVE_RATE} events/s through {ingest_url}/v1/events")

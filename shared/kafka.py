@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from faststream.kafka import KafkaBroker
@@ -29,7 +30,9 @@ TOPIC_SPECS: tuple[TopicSpec, ...] = (
 
 def make_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
     """A FastStream Kafka broker. Nothing connects until `await broker.start()` in a service's lifespan."""
-    return KafkaBroker(bootstrap_servers, client_id=client_id, request_timeout_ms=15_000)
+    # FastStream logs every consumed message at `log_level`; DEBUG keeps that out of INFO logs (one line per batch
+    # per service would drown everything else), while errors are still logged as errors.
+    return KafkaBroker(bootstrap_servers, client_id=client_id, request_timeout_ms=15_000, log_level=logging.DEBUG)
 
 
 async def broker_reachable(broker: KafkaBroker, timeout_s: float = 2.0) -> bool:

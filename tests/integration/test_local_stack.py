@@ -1,5 +1,6 @@
-"""`python -m infra up` (what `make demo` runs) brings every service to ready, and `python -m infra down` leaves
-none of its processes behind. A nested stack on other ports, with its own data directory, so it cannot disturb the
+"""`python -m infra up --demo` (what `make demo` runs) brings every service to ready, feeds the simulated Hanoi
+stream through the real interfaces until the scoring API shows it, and `python -m infra down` leaves none of its
+processes behind. A nested stack on other ports, with its own data directory, so it cannot disturb the
 servers this test run itself uses."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tests.integration.conftest import free_port
 from tests.integration.processes import REPO_ROOT
 
 
-async def test_up_reaches_all_services_ready_and_down_leaves_nothing(tmp_path: Path) -> None:
+async def test_demo_reaches_ready_feeds_the_stream_and_down_leaves_nothing(tmp_path: Path) -> None:
     ports = {name: str(free_port()) for name in ("INGEST_PORT", "SCORING_PORT", "ALERTS_PORT")}
     env = {
         key: value
@@ -32,9 +33,12 @@ async def test_up_reaches_all_services_ready_and_down_leaves_nothing(tmp_path: P
         TTHC_PG_PORT=str(free_port()),
         TTHC_KAFKA_PORT=str(free_port()),
         TTHC_KAFKA_CONTROLLER_PORT=str(free_port()),
+        # A small demo: a week of history at 0.5 % of Hanoi, then the live feed.
+        TTHC_DEMO_BACKFILL_DAYS="7",
+        TTHC_DEMO_SCALE="0.005",
     )
     up = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "infra", "up", cwd=REPO_ROOT, env=env,
+        sys.executable, "-m", "infra", "up", "--demo", cwd=REPO_ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     assert up.stdout is not None
@@ -43,14 +47,21 @@ async def test_up_reaches_all_services_ready_and_down_leaves_nothing(tmp_path: P
         async with asyncio.timeout(180):
             async for raw in up.stdout:
                 lines.append(raw.decode(errors="replace").rstrip())
-                if "all services ready" in lines[-1]:
+                if "live traffic:" in lines[-1]:
                     break
         assert any("all services ready" in line for line in lines), "\n".join(lines[-40:])
+        assert any("demo API key" in line for line in lines), "\n".join(lines[-40:])
+        drain = asyncio.create_task(_drain(up.stdout))  # keep reading so the stack never blocks on a full pipe
         async with httpx.AsyncClient(timeout=5) as client:
             for port in ports.values():
                 assert (await client.get(f"http://127.0.0.1:{port}/healthz")).json()["status"] == "ok"
+            # The back-filled week reaches the scoring API through Kafka.
+            summary_url = f"http://127.0.0.1:{ports['SCORING_PORT']}/v1/summary"
+            async with asyncio.timeout(90):
+                while (await client.get(summary_url)).json().get("counters", {}).get("events", 0) == 0:
+                    await asyncio.sleep(0.5)
         record = json.loads((tmp_path / "var" / "run" / "stack.json").read_text())
-        assert {"postgres", "kafka", "ingest", "scoring", "alerts", "supervisor"} <= set(record)
+        assert {"postgres", "kafka", "ingest", "scoring", "alerts", "feed", "supervisor"} <= set(record)
         pids = [int(entry["pid"]) for entry in record.values()]
 
         down = await asyncio.create_subprocess_exec(
@@ -60,6 +71,7 @@ async def test_up_reaches_all_services_ready_and_down_leaves_nothing(tmp_path: P
         output, _ = await asyncio.wait_for(down.communicate(), 120)
         assert down.returncode == 0, output.decode()
         assert await asyncio.wait_for(up.wait(), 60) == 0
+        drain.cancel()
         alive = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
         assert alive == [], f"still running: {alive}"
         assert not (tmp_path / "var" / "run" / "stack.json").exists()
@@ -70,3 +82,8 @@ async def test_up_reaches_all_services_ready_and_down_leaves_nothing(tmp_path: P
         if up.returncode is None:
             up.kill()
             await up.wait()
+
+
+async def _drain(stream: asyncio.StreamReader) -> None:
+    async for _ in stream:
+        pass

@@ -17,6 +17,7 @@ import psutil
 from infra import paths
 from tests.integration.conftest import free_port
 from tests.integration.processes import REPO_ROOT
+from tests.integration.scoring.harness import wait_for
 
 
 async def test_demo_reaches_ready_feeds_the_stream_and_down_leaves_nothing(tmp_path: Path) -> None:
@@ -57,9 +58,9 @@ async def test_demo_reaches_ready_feeds_the_stream_and_down_leaves_nothing(tmp_p
                 assert (await client.get(f"http://127.0.0.1:{port}/healthz")).json()["status"] == "ok"
             # The back-filled week reaches the scoring API through Kafka.
             summary_url = f"http://127.0.0.1:{ports['SCORING_PORT']}/v1/summary"
-            async with asyncio.timeout(90):
-                while (await client.get(summary_url)).json().get("counters", {}).get("events", 0) == 0:
-                    await asyncio.sleep(0.5)
+            await wait_for(
+                lambda: client.get(summary_url), lambda r: r.json().get("counters", {}).get("events", 0) > 0, 90
+            )
         record = json.loads((tmp_path / "var" / "run" / "stack.json").read_text())
         assert {"postgres", "kafka", "ingest", "scoring", "alerts", "feed", "supervisor"} <= set(record)
         pids = [int(entry["pid"]) for entry in record.values()]

@@ -11,8 +11,9 @@ processes), and history sequence numbers are committed in order, which the event
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -141,26 +142,36 @@ class Evaluator:
         self.clock = clock
         self.on_commit = on_commit
 
-    async def apply_indicators(self, messages: Sequence[UnitIndicators]) -> tuple[int, int]:
-        """One batch of `unit-indicators` messages, in order, in one transaction."""
-        if not messages:
+    async def _evaluate_units(
+        self,
+        items: Sequence[UnitIndicators] | Sequence[UnitNearDue],
+        step: Callable[..., list[EvaluationResult]],
+        after_each: Callable[[asyncpg.Connection, Any], Awaitable[None]] | None = None,
+    ) -> tuple[int, int]:
+        """Evaluate per-unit inputs in order, in one transaction: states, history and outbox rows together."""
+        if not items:
             return 0, 0
         rules = self.rule_book.rules
         async with self.pool.acquire() as conn, conn.transaction():
             await lock_evaluation(conn)
             now = self.clock()
             silences = await active_silences(conn, now)
-            states = await _states_of_units(conn, sorted({m.unit_id for m in messages}))
+            states = await _states_of_units(conn, sorted({item.unit_id for item in items}))
             results: list[EvaluationResult] = []
-            for message in messages:
-                unit_states = states.setdefault(message.unit_id, {})
-                for result in engine.evaluate_indicators(rules, unit_states, message, now, silences):
+            for item in items:
+                unit_states = states.setdefault(item.unit_id, {})
+                for result in step(rules, unit_states, item, now, silences):
                     unit_states[result.state.rule_id] = result.state
                     results.append(result)
-                await _remember_live(conn, message)
+                if after_each is not None:
+                    await after_each(conn, item)
             counts = await persist_results(conn, results, self.receivers, now)
         self.on_commit(*counts)
         return counts
+
+    async def apply_indicators(self, messages: Sequence[UnitIndicators]) -> tuple[int, int]:
+        """One batch of `unit-indicators` messages, in order, in one transaction."""
+        return await self._evaluate_units(messages, engine.evaluate_indicators, _remember_live)
 
     async def tick(self) -> tuple[int, int]:
         """The clock alone: pending alerts whose `for` elapsed fire, repeats, silences that ended."""
@@ -177,23 +188,7 @@ class Evaluator:
         return counts
 
     async def apply_near_due(self, snapshots: Sequence[UnitNearDue]) -> tuple[int, int]:
-        if not snapshots:
-            return 0, 0
-        rules = self.rule_book.rules
-        async with self.pool.acquire() as conn, conn.transaction():
-            await lock_evaluation(conn)
-            now = self.clock()
-            silences = await active_silences(conn, now)
-            states = await _states_of_units(conn, sorted({s.unit_id for s in snapshots}))
-            results: list[EvaluationResult] = []
-            for snapshot in snapshots:
-                unit_states = states.setdefault(snapshot.unit_id, {})
-                for result in engine.evaluate_near_due(rules, unit_states, snapshot, now, silences):
-                    unit_states[result.state.rule_id] = result.state
-                    results.append(result)
-            counts = await persist_results(conn, results, self.receivers, now)
-        self.on_commit(*counts)
-        return counts
+        return await self._evaluate_units(snapshots, engine.evaluate_near_due)
 
     async def acknowledge(self, alert_id: int, by: str, comment: str | None) -> AlertState | None:
         """Stop repeats of the current episode; None when there is no such alert. AcknowledgementError when

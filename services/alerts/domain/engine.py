@@ -7,12 +7,12 @@ adapter writes nothing for the (usual) quiet case.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from services.alerts.domain.lifecycle import EvaluationResult, evaluate
-from services.alerts.domain.observations import observe, observe_near_due
-from services.alerts.domain.rules import RuleSet
+from services.alerts.domain.observations import Observation, observe, observe_near_due
+from services.alerts.domain.rules import Rule, RuleSet
 from services.alerts.domain.silences import Silence
 from services.alerts.domain.state import AlertState
 from shared.indicators import UnitIndicators, UnitNearDue
@@ -20,6 +20,24 @@ from shared.indicators import UnitIndicators, UnitNearDue
 
 def _changed(before: AlertState, result: EvaluationResult) -> bool:
     return bool(result.transitions or result.notifications or result.state != before)
+
+
+def _evaluate_rules(
+    rules: Iterable[Rule],
+    states: Mapping[str, AlertState],
+    unit_id: str,
+    observation_of: Callable[[Rule], Observation],
+    now: datetime,
+    silences: Iterable[Silence],
+) -> list[EvaluationResult]:
+    active_silences = tuple(silences)
+    results: list[EvaluationResult] = []
+    for rule in rules:
+        before = states.get(rule.id) or AlertState.new(rule.id, unit_id)
+        result = evaluate(before, observation_of(rule), now, rule, active_silences)
+        if _changed(before, result):
+            results.append(result)
+    return results
 
 
 def evaluate_indicators(
@@ -30,14 +48,8 @@ def evaluate_indicators(
     silences: Iterable[Silence] = (),
 ) -> list[EvaluationResult]:
     """Every enabled threshold rule whose scope covers the message's unit."""
-    active_silences = tuple(silences)
-    results: list[EvaluationResult] = []
-    for rule in rules.threshold_rules_for(message.unit_id, message.level, message.ancestors):
-        before = states.get(rule.id) or AlertState.new(rule.id, message.unit_id)
-        result = evaluate(before, observe(rule, message), now, rule, active_silences)
-        if _changed(before, result):
-            results.append(result)
-    return results
+    scoped = rules.threshold_rules_for(message.unit_id, message.level, message.ancestors)
+    return _evaluate_rules(scoped, states, message.unit_id, lambda rule: observe(rule, message), now, silences)
 
 
 def evaluate_near_due(
@@ -47,14 +59,11 @@ def evaluate_near_due(
     now: datetime,
     silences: Iterable[Silence] = (),
 ) -> list[EvaluationResult]:
-    active_silences = tuple(silences)
-    results: list[EvaluationResult] = []
-    for rule in rules.near_due_rules_for(snapshot.unit_id, snapshot.level, snapshot.ancestors):
-        before = states.get(rule.id) or AlertState.new(rule.id, snapshot.unit_id)
-        result = evaluate(before, observe_near_due(rule, snapshot), now, rule, active_silences)
-        if _changed(before, result):
-            results.append(result)
-    return results
+    """Every enabled near-due rule whose scope covers the snapshot's unit."""
+    scoped = rules.near_due_rules_for(snapshot.unit_id, snapshot.level, snapshot.ancestors)
+    return _evaluate_rules(
+        scoped, states, snapshot.unit_id, lambda rule: observe_near_due(rule, snapshot), now, silences
+    )
 
 
 def tick(

@@ -7,7 +7,7 @@ ancestor, because a unit's figures cover its subtree (SPEC §1). A batch made on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,8 +17,8 @@ from services.scoring.domain.counters import (
     contribution,
     contribution_delta,
 )
-from services.scoring.domain.facts import EventFact
-from services.scoring.domain.state import DossierState, merge
+from services.scoring.domain.facts import EventFact, FactRecord, record_from_fact
+from services.scoring.domain.state import DossierState, merge_records
 from services.scoring.domain.timebase import Instant, month_label, month_of, to_instant
 
 ContributionRows = list[list[object]]
@@ -26,11 +26,13 @@ ContributionRows = list[list[object]]
 
 
 def contribution_to_rows(table: Mapping[CounterKey, int]) -> ContributionRows:
-    return [[unit, month, name, value] for (unit, month, name), value in sorted(table.items())]
+    # Sorting the keys alone (not the items) is the same order, keys being unique, and a fifth cheaper.
+    return [[*key, table[key]] for key in sorted(table)]
 
 
 def contribution_from_rows(rows: Iterable[list[object]]) -> Contribution:
-    return {(str(unit), str(month), str(name)): int(value) for unit, month, name, value in rows}  # type: ignore[call-overload]
+    """Inverse of ``contribution_to_rows`` (rows as JSON decodes them: strings and integers)."""
+    return {(unit, month, name): value for unit, month, name, value in rows}  # type: ignore[misc]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,18 +85,20 @@ class AncestorLookup:
 
 
 def expand(delta: Mapping[CounterKey, int], ancestors: AncestorLookup, into: dict[CounterKey, int]) -> None:
+    """Add every non-zero entry of ``delta`` to its unit and the unit's ancestors in ``into``; entries of ``into``
+    that reach zero are removed."""
+    chain = ancestors.chain
+    get = into.get
     for (unit, month, name), value in delta.items():
-        for owner in ancestors.chain(unit):
+        if not value:
+            continue
+        for owner in chain(unit):
             key = (owner, month, name)
-            total = into.get(key, 0) + value
+            total = get(key, 0) + value
             if total:
                 into[key] = total
             else:
-                into.pop(key, None)
-
-
-def _units_of(state: DossierState) -> set[str]:
-    return {record.unit_id for record in state.records}
+                del into[key]
 
 
 def apply_facts(
@@ -105,41 +109,98 @@ def apply_facts(
     ancestors: AncestorLookup,
 ) -> BatchOutcome:
     """Merge a batch of facts into the stored dossiers it touches (``stored`` holds those that exist)."""
-    now_instant = now if isinstance(now, int) else to_instant(now)
-    current_month = month_label(month_of(now_instant))
-    by_dossier: dict[str, list[EventFact]] = {}
-    count = 0
-    for fact in facts:
-        by_dossier.setdefault(fact.dossier_id, []).append(fact)
-        count += 1
+    return apply_records(
+        ((fact.dossier_id, record_from_fact(fact)) for fact in facts), stored, now=now, ancestors=ancestors
+    )
 
-    outcome = BatchOutcome()
-    own_delta: dict[CounterKey, int] = {}
-    distinct_new = 0
-    for dossier_id, dossier_facts in by_dossier.items():
-        previous = stored.get(dossier_id)
-        base = previous.state if previous is not None else None
-        state = merge(dossier_facts, base)
-        if previous is not None and state is base:
-            continue
-        distinct_new += len(state.records) - (len(base.records) if base is not None else 0)
-        new_contribution = contribution(state, now_instant)
-        delta = contribution_delta(previous.contribution if previous else None, new_contribution)
-        for key, value in delta.items():
-            total = own_delta.get(key, 0) + value
-            if total:
-                own_delta[key] = total
+
+def apply_records(
+    records: Iterable[tuple[str, FactRecord]],
+    stored: Mapping[str, StoredDossier],
+    *,
+    now: datetime | Instant,
+    ancestors: AncestorLookup,
+) -> BatchOutcome:
+    """``apply_facts`` for (dossier_id, record) pairs already converted (what the consumer decodes to)."""
+    by_dossier, count = group_by_dossier(records)
+    application = BatchApplication(stored, now=now, ancestors=ancestors, events=count)
+    application.apply(by_dossier.items())
+    return application.outcome()
+
+
+def group_by_dossier(records: Iterable[tuple[str, FactRecord]]) -> tuple[dict[str, list[FactRecord]], int]:
+    """The records of each dossier (in arrival order), and how many records there were."""
+    by_dossier: dict[str, list[FactRecord]] = {}
+    count = 0
+    for dossier_id, record in records:
+        by_dossier.setdefault(dossier_id, []).append(record)
+        count += 1
+    return by_dossier, count
+
+
+class BatchApplication:
+    """One batch applied in as many parts as the caller likes (the consumer writes each part's changes while it
+    computes the next); the outcome is the same as applying the whole batch at once.
+
+    Every dossier must come in exactly one part (with all its records of the batch); ``events`` is the number
+    of records in the whole batch.
+    """
+
+    def __init__(
+        self, stored: Mapping[str, StoredDossier], *, now: datetime | Instant, ancestors: AncestorLookup, events: int
+    ) -> None:
+        self._stored = stored
+        self._now = now if isinstance(now, int) else to_instant(now)
+        self._month = month_label(month_of(self._now))
+        self._ancestors = ancestors
+        self._events = events
+        self._distinct_new = 0
+        # Per changed dossier, its new contribution is added and its stored one subtracted; zeros are dropped
+        # once, by ``expand`` in ``outcome``, which leaves the same table as dropping them after every dossier.
+        self._own_delta: dict[CounterKey, int] = {}
+        self._units_seen: set[str] = set()
+        self._changes: list[DossierChange] = []
+        self._touched: set[str] = set()
+
+    def apply(self, part: Iterable[tuple[str, Sequence[FactRecord]]]) -> list[DossierChange]:
+        """Merge and count the dossiers of one part; returns the changes to write for it."""
+        stored, now, month, chain = self._stored, self._now, self._month, self._ancestors.chain
+        own_delta, units_seen, touched = self._own_delta, self._units_seen, self._touched
+        get = own_delta.get
+        changes: list[DossierChange] = []
+        distinct_new = 0
+        for dossier_id, dossier_records in part:
+            previous = stored.get(dossier_id)
+            base = previous.state if previous is not None else None
+            state = merge_records(dossier_id, dossier_records, base)
+            if previous is not None and state is base:
+                continue
+            new_contribution = contribution(state, now)
+            for key, value in new_contribution.items():
+                own_delta[key] = get(key, 0) + value
+            units = {record.unit_id for record in state.records}
+            if previous is not None:
+                distinct_new += len(state.records) - len(previous.state.records)
+                for key, value in previous.contribution.items():
+                    own_delta[key] = get(key, 0) - value
+                units.update(record.unit_id for record in previous.state.records)
             else:
-                own_delta.pop(key, None)
-        outcome.changes.append(DossierChange(state, new_contribution, current_month))
-        units = _units_of(state)
-        if base is not None:
-            units |= _units_of(base)
-        for unit in units:
-            outcome.touched_units.update(ancestors.chain(unit))
-    expand(own_delta, ancestors, outcome.counter_delta)
-    outcome.duplicates = count - distinct_new
-    return outcome
+                distinct_new += len(state.records)
+            changes.append(DossierChange(state, new_contribution, month))
+            # A batch touches each unit many times; its ancestors need adding once.
+            for unit in units - units_seen:
+                units_seen.add(unit)
+                touched.update(chain(unit))
+        self._distinct_new += distinct_new
+        self._changes.extend(changes)
+        return changes
+
+    def outcome(self) -> BatchOutcome:
+        """Everything applied so far: all changes, the counter delta expanded to ancestors, touched units."""
+        outcome = BatchOutcome(changes=list(self._changes), touched_units=set(self._touched))
+        expand(self._own_delta, self._ancestors, outcome.counter_delta)
+        outcome.duplicates = self._events - self._distinct_new
+        return outcome
 
 
 def roll_over(

@@ -126,64 +126,98 @@ class FactRecord(NamedTuple):
         return cls(*row)
 
 
-def _require(condition: bool, fact: EventFact, field: str) -> None:
+def _require(condition: bool, event_id: str, kind: str, field: str) -> None:
     if not condition:
         raise ValueError(
-            f"sự kiện {fact.event_id} ({fact.type}) thiếu hoặc sai trường {field} / "
-            f"event {fact.event_id} ({fact.type}) has a missing or invalid {field}"
+            f"sự kiện {event_id} ({kind}) thiếu hoặc sai trường {field} / "
+            f"event {event_id} ({kind}) has a missing or invalid {field}"
         )
 
 
 def record_from_fact(fact: EventFact) -> FactRecord:
     """Validate the type-specific fields scoring depends on and convert times to instants."""
-    kind = fact.type
-    _require(kind in EVENT_TYPES, fact, "type")
-    occurred = to_instant(fact.occurred_at)
-    ingested = to_instant(fact.ingested_at)
-    due = to_instant(fact.due_at) if fact.due_at is not None and kind in DUE_CARRYING_TYPES else None
+    return make_record(
+        fact.event_id,
+        fact.type,
+        fact.unit_id,
+        to_instant(fact.occurred_at),
+        to_instant(fact.ingested_at),
+        to_instant(fact.due_at) if fact.due_at is not None and fact.type in DUE_CARRYING_TYPES else None,
+        fact.procedure_id,
+        fact.channel,
+        fact.digitized,
+        fact.reused_data,
+        fact.outcome,
+        fact.e_result,
+        fact.method,
+        fact.amount,
+        fact.level,
+    )
+
+
+def make_record(
+    event_id: str,
+    kind: str,
+    unit_id: str,
+    occurred: Instant,
+    ingested: Instant,
+    due: Instant | None,
+    procedure_id: str | None,
+    channel: str | None,
+    digitized: bool | None,
+    reused_data: bool | None,
+    outcome: str | None,
+    e_result: bool | None,
+    method: str | None,
+    amount: int | None,
+    level: str | None,
+) -> FactRecord:
+    """``record_from_fact`` for values already in instants (the consumer decodes straight to these): the same
+    checks, and the fields that do not belong to the type dropped."""
+    _require(kind in EVENT_TYPES, event_id, kind, "type")
+    if kind not in DUE_CARRYING_TYPES:
+        due = None
     if kind == RECEIVED:
-        _require(due is not None, fact, "due_at")
-        _require(fact.channel in CHANNELS, fact, "channel")
+        _require(due is not None, event_id, kind, "due_at")
+        _require(channel in CHANNELS, event_id, kind, "channel")
         return FactRecord(
-            fact.event_id,
+            event_id,
             kind,
-            fact.unit_id,
+            unit_id,
             occurred,
             ingested,
             due,
-            fact.procedure_id,
-            fact.channel,
-            bool(fact.digitized),
-            bool(fact.reused_data),
+            procedure_id,
+            channel,
+            bool(digitized),
+            bool(reused_data),
         )
     if kind == RESOLVED:
-        _require(fact.outcome in OUTCOMES, fact, "outcome")
+        _require(outcome in OUTCOMES, event_id, kind, "outcome")
         return FactRecord(
-            fact.event_id,
+            event_id,
             kind,
-            fact.unit_id,
+            unit_id,
             occurred,
             ingested,
-            procedure_id=fact.procedure_id,
-            outcome=fact.outcome,
-            e_result=bool(fact.e_result),
+            procedure_id=procedure_id,
+            outcome=outcome,
+            e_result=bool(e_result),
         )
     if kind == PAYMENT:
-        _require(fact.method in PAYMENT_METHODS, fact, "method")
-        _require(fact.amount is None or fact.amount >= 0, fact, "amount")
+        _require(method in PAYMENT_METHODS, event_id, kind, "method")
+        _require(amount is None or amount >= 0, event_id, kind, "amount")
         return FactRecord(
-            fact.event_id,
+            event_id,
             kind,
-            fact.unit_id,
+            unit_id,
             occurred,
             ingested,
-            procedure_id=fact.procedure_id,
-            method=fact.method,
-            amount=fact.amount,
+            procedure_id=procedure_id,
+            method=method,
+            amount=amount,
         )
     if kind == RATING:
-        _require(fact.level in RATING_LEVELS, fact, "level")
-        return FactRecord(
-            fact.event_id, kind, fact.unit_id, occurred, ingested, procedure_id=fact.procedure_id, level=fact.level
-        )
-    return FactRecord(fact.event_id, kind, fact.unit_id, occurred, ingested, due, fact.procedure_id)
+        _require(level in RATING_LEVELS, event_id, kind, "level")
+        return FactRecord(event_id, kind, unit_id, occurred, ingested, procedure_id=procedure_id, level=level)
+    return FactRecord(event_id, kind, unit_id, occurred, ingested, due, procedure_id)

@@ -144,12 +144,8 @@ def merge(events: Iterable[EventFact], base: DossierState | None = None) -> Doss
     ingested_at — never on arrival order. When ``base`` is given and nothing changes (every event is a losing
     duplicate), ``base`` itself is returned, so callers can skip work with an ``is`` check.
     """
-    winners: dict[str, FactRecord] = {}
-    dossier_id: str | None = None
-    if base is not None:
-        dossier_id = base.dossier_id
-        winners = {record.event_id: record for record in base.records}
-    changed = False
+    dossier_id: str | None = base.dossier_id if base is not None else None
+    records: list[FactRecord] = []
     for fact in events:
         if dossier_id is None:
             dossier_id = fact.dossier_id
@@ -158,13 +154,24 @@ def merge(events: Iterable[EventFact], base: DossierState | None = None) -> Doss
                 f"sự kiện {fact.event_id} thuộc hồ sơ khác ({fact.dossier_id} ≠ {dossier_id}) / "
                 f"event {fact.event_id} belongs to another dossier ({fact.dossier_id} != {dossier_id})"
             )
-        record = record_from_fact(fact)
+        records.append(record_from_fact(fact))
+    if dossier_id is None:
+        raise ValueError("không có sự kiện nào để hợp nhất / nothing to merge: no events and no base state")
+    return merge_records(dossier_id, records, base)
+
+
+def merge_records(dossier_id: str, records: Iterable[FactRecord], base: DossierState | None = None) -> DossierState:
+    """``merge`` for records already converted (``record_from_fact`` / ``make_record``) of the dossier
+    ``dossier_id``; ``base``, when given, must be that dossier's stored state."""
+    winners: dict[str, FactRecord] = {}
+    if base is not None:
+        winners = {record.event_id: record for record in base.records}
+    changed = False
+    for record in records:
         current = winners.get(record.event_id)
         if current is None or _wins_over(record, current):
             winners[record.event_id] = record
             changed = True
-    if dossier_id is None:
-        raise ValueError("không có sự kiện nào để hợp nhất / nothing to merge: no events and no base state")
     if base is not None and not changed:
         return base
     return derive_state(dossier_id, winners.values())

@@ -71,6 +71,14 @@ _LABELS: list[str] = [
 # Months whose start AND end are in the table: the index range where the fast paths below are exact.
 _TABLE_MONTHS = len(_MONTH_STARTS) - 1
 
+# The same tables for the hottest loop (counters.contribution), which indexes them inline rather than paying a
+# function call per fact: month index i covers [MONTH_TABLE_STARTS[i], MONTH_TABLE_STARTS[i + 1]) and is
+# labelled MONTH_TABLE_LABELS[i], valid for 0 <= i < MONTH_TABLE_SIZE. Read-only.
+MONTH_TABLE_BASE: Month = _TABLE_BASE
+MONTH_TABLE_STARTS: list[Instant] = _MONTH_STARTS
+MONTH_TABLE_LABELS: list[str] = _LABELS
+MONTH_TABLE_SIZE: int = _TABLE_MONTHS
+
 
 def month_of(instant: Instant) -> Month:
     """The Vietnam-time calendar month containing an instant."""

@@ -1,0 +1,158 @@
+"""The scoring consumer's Python hot path alone, without broker or database: where its CPU goes, per event.
+
+    .venv/bin/python bench/scoring_hotpath.py [--events 300000] [--batch 5000] [--profile]
+
+Simulated Hanoi records (as the Kafka benchmark preloads them) go through exactly the code the consumer runs for a
+batch — decode, load the stored dossiers from their JSON columns, merge and count, build the write parameters —
+with the database replaced by a dict of the JSON texts PostgreSQL would hold. Prints µs per event for each stage
+and checks the fast decode path against the pydantic one on every record (valid and invalid alike).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import pstats
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+import orjson  # noqa: E402
+
+from bench.scoring_setup import HANOI_REGISTRY, simulation_for  # noqa: E402
+from services.scoring.adapters import store  # noqa: E402
+from services.scoring.applier import cyclic_gc_paused, decode_batch, to_fact  # noqa: E402
+from services.scoring.domain.apply import AncestorLookup, apply_records  # noqa: E402
+from shared.contract import DossierEvent, EventRejection, decode_record  # noqa: E402
+from simulator.registry import load_units  # noqa: E402
+from simulator.stream import Simulator  # noqa: E402
+from simulator.worktime import Rfc3339  # noqa: E402
+
+
+@dataclass(frozen=True, slots=True)
+class FakeRecord:
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+
+
+def simulated_records(count: int, seed: int, invalid_share: float) -> list[FakeRecord]:
+    config = simulation_for(count, 1.0, seed)
+    if invalid_share:
+        from dataclasses import replace
+
+        config = replace(config, invalid_share=invalid_share)
+    fmt = Rfc3339()
+    records = []
+    stamp = int(time.time() * 1000)
+    for offset, delivery in enumerate(Simulator(config, load_units(HANOI_REGISTRY))):
+        value = orjson.dumps({**delivery.event, "ingested_at": fmt.utc(delivery.deliver_at)})
+        records.append(FakeRecord("t", 0, offset, stamp, delivery.event["dossier_id"].encode(), value))
+        if len(records) >= count:
+            break
+    return records
+
+
+def check_fast_decode(records: list[FakeRecord], unit_exists) -> int:
+    """The consumer's decode must answer exactly what decode_record + to_fact answer, rejections included."""
+    facts, rejected = decode_batch(records, unit_exists)
+    expected_facts, expected_rejected = [], []
+    for record in records:
+        outcome = decode_record(record.value or b"", record.timestamp, unit_exists=unit_exists)
+        if isinstance(outcome, EventRejection):
+            expected_rejected.append((record, outcome))
+        else:
+            assert isinstance(outcome, DossierEvent)
+            expected_facts.append(to_fact(outcome))
+    from services.scoring.domain.facts import record_from_fact
+
+    assert [(f.dossier_id, record_from_fact(f)) for f in expected_facts] == facts, "fast decode differs"
+    assert expected_rejected == rejected, "fast decode rejects differently"
+    return len(rejected)
+
+
+def run(
+    records: list[FakeRecord], batch: int, ancestors: AncestorLookup, unit_exists, gc_paused: bool = True
+) -> dict[str, float]:
+    database: dict[str, tuple[str, str]] = {}  # dossier_id → (state, contribution) as the SELECT returns them
+    spent: dict[str, float] = defaultdict(float)
+    now = datetime.now(UTC)
+    for start in range(0, len(records), batch):
+        with cyclic_gc_paused() if gc_paused else contextlib.nullcontext():
+            one_batch(records[start : start + batch], database, spent, now, ancestors, unit_exists)
+    return spent
+
+
+def one_batch(chunk, database, spent, now, ancestors, unit_exists) -> None:
+    clock = time.perf_counter
+    t0 = clock()
+    facts, _ = decode_batch(chunk, unit_exists)
+    t1 = clock()
+    ids = sorted({dossier_id for dossier_id, _ in facts})
+    rows = [(i, *row) for i in ids if (row := database.get(i)) is not None]
+    t2 = clock()
+    stored = store.stored_from_rows(rows)
+    t3 = clock()
+    outcome = apply_records(facts, stored, now=now, ancestors=ancestors)
+    t4 = clock()
+    rows = store.change_rows(outcome.changes)
+    orjson.dumps(rows).decode()
+    store.counter_columns(outcome.counter_delta)
+    t5 = clock()
+    for row in rows:
+        database[row["i"]] = (orjson.dumps(row["s"]).decode(), orjson.dumps(row["c"]).decode())
+    t6 = clock()
+    stages = {"decode": t1 - t0, "(fake select)": t2 - t1, "load states": t3 - t2, "apply (merge+count)": t4 - t3}
+    stages.update({"write params": t5 - t4, "(fake db)": t6 - t5})
+    for name, seconds in stages.items():
+        spent[name] += seconds
+    spent["counter rows"] += len(outcome.counter_delta)
+    spent["changed dossiers"] += len(outcome.changes)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--profile", action="store_true", help="cProfile the run and print the top functions")
+    parser.add_argument("--gc-on", action="store_true", help="leave the cyclic GC running (as before the fix)")
+    args = parser.parse_args()
+    units = load_units(HANOI_REGISTRY)
+    known = {u.unit_id for u in units}
+    ancestors = AncestorLookup({u.unit_id: u.parent_id for u in units})
+    records = simulated_records(args.events, args.seed, 0.0)
+    invalid = check_fast_decode(simulated_records(20_000, args.seed + 1, 0.05), known.__contains__)
+    print(f"fast decode == pydantic decode on 20,000 records ({invalid} invalid)")
+    profiler = cProfile.Profile() if args.profile else None
+    started = time.process_time()
+    if profiler:
+        profiler.enable()
+    spent = run(records, args.batch, ancestors, known.__contains__, gc_paused=not args.gc_on)
+    if profiler:
+        profiler.disable()
+    total = time.process_time() - started
+    n = len(records)
+    for name, seconds in spent.items():
+        if name in ("counter rows", "changed dossiers"):
+            print(f"{name:>22}: {seconds / (n / args.batch):,.0f} per batch")
+        else:
+            print(f"{name:>22}: {seconds / n * 1e6:6.1f} µs/event")
+    print(f"{'total CPU':>22}: {total / n * 1e6:6.1f} µs/event  ({n / total:,.0f} events/s on one core)")
+    if profiler:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""Measurements of the scoring benchmark: one scoring process timed until its group has committed the end of the
+topic (with its RSS and the CPU of PostgreSQL and Kafka sampled meanwhile), and the raw aiokafka consume rate."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench.scoring_setup import REPO_ROOT
+
+SAMPLE_EVERY_S = 0.5
+CPU_SAMPLE_EVERY = 6  # samples between two CPU readings (every ~3 s)
+STALL_S = 120.0  # no commit for this long (after the first) means the scoring process is stuck: give up
+
+
+@dataclass
+class Progress:
+    """(seconds since the process started, records committed by the group)."""
+
+    samples: list[tuple[float, int]] = field(default_factory=list)
+    cpu: list[tuple[int, float, float]] = field(default_factory=list)
+    """(records committed, CPU seconds of the scoring process, of PostgreSQL) every few seconds."""
+
+    def cpu_per_event_between(self, low: int, high: int) -> tuple[float, float] | None:
+        """µs of scoring CPU and of PostgreSQL CPU per event between two committed counts (nearest samples)."""
+        start = next((c for c in self.cpu if c[0] >= low), None)
+        end = next((c for c in self.cpu if c[0] >= high), None)
+        if start is None or end is None or end[0] <= start[0]:
+            return None
+        events = end[0] - start[0]
+        return (end[1] - start[1]) / events * 1e6, (end[2] - start[2]) / events * 1e6
+
+    def time_at(self, count: int) -> float | None:
+        """When the committed count first reached `count` (linear between samples)."""
+        previous = (0.0, 0)
+        for moment, done in self.samples:
+            if done >= count:
+                (t0, c0), (t1, c1) = previous, (moment, done)
+                return t1 if c1 == c0 else t0 + (t1 - t0) * (count - c0) / (c1 - c0)
+            previous = (moment, done)
+        return None
+
+    def rate_between(self, low: int, high: int) -> float | None:
+        start, end = self.time_at(low) if low else self.first_commit_time(), self.time_at(high)
+        if start is None or end is None or end <= start:
+            return None
+        first_count = low if low else self.first_commit_count()
+        return (high - first_count) / (end - start)
+
+    def first_commit_time(self) -> float | None:
+        return next((moment for moment, done in self.samples if done > 0), None)
+
+    def first_commit_count(self) -> int:
+        return next((done for _, done in self.samples if done > 0), 0)
+
+
+@dataclass
+class ScoringRun:
+    total: int
+    startup_s: float
+    """From spawning the process to its first commit (imports, pool, registry, group join)."""
+    consume_s: float
+    """From the first commit seen to the last: the steady part the rate is computed on."""
+    events_per_s: float
+    wall_events_per_s: float
+    peak_rss_mb: float
+    """VmHWM of the process (kernel-tracked peak), read just before stopping it."""
+    max_sampled_rss_mb: float
+    process_cpu_s: float
+    postgres_cpu_s: float
+    kafka_cpu_s: float
+    machine_busy: float
+    """Share of both cores busy during the consuming part (1.0 = both saturated)."""
+    per_million: list[float]
+    cpu_per_million: list[tuple[float, float]]
+    """µs per event of scoring CPU and of PostgreSQL CPU, for each million (robust to other load on the machine)."""
+    progress: Progress
+    output_tail: list[str]
+
+
+async def committed_total(admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition]) -> int:
+    offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
+    return sum(meta.offset for tp, meta in offsets.items() if meta is not None and meta.offset > 0)
+
+
+async def end_offsets(bootstrap: str, topic: str) -> tuple[list[TopicPartition], int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return partitions, sum(ends.values())
+
+
+def _cpu_by_pid(names: tuple[str, ...]) -> dict[int, float]:
+    """CPU seconds so far of every process whose name contains one of `names`."""
+    out: dict[int, float] = {}
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        with contextlib.suppress(psutil.Error):
+            times = proc.info["cpu_times"]
+            if times is not None and any(name in (proc.info["name"] or "") for name in names):
+                out[proc.pid] = times.user + times.system
+    return out
+
+
+def _cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two snapshots by the processes alive at the second (a new one counts in full; one that
+    ended meanwhile is left out, as a restarted broker of another team would otherwise count negative)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def _peak_rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _pump(stream: asyncio.StreamReader, sink: list[str]) -> None:
+    async for raw in stream:
+        sink.append(raw.decode("utf-8", "replace").rstrip())
+        del sink[:-200]
+
+
+async def run_scoring(
+    env: dict[str, str], bootstrap: str, topic: str, group: str, profile: str | None, profile_out: Path | None
+) -> ScoringRun:
+    partitions, total = await end_offsets(bootstrap, topic)
+    command = [sys.executable]
+    if profile == "pyinstrument":
+        assert profile_out is not None
+        command += ["-m", "pyinstrument", "-r", "text", "--show-all", "-o", str(profile_out)]
+    elif profile == "cprofile":
+        assert profile_out is not None
+        command += ["-m", "cProfile", "-o", str(profile_out)]
+    command += ["-m", "services.scoring"]
+    pg_before, kafka_before = _cpu_by_pid(("postgres",)), _cpu_by_pid(("java",))
+    machine_before = psutil.cpu_times()
+    started = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        *command, cwd=REPO_ROOT, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output: list[str] = []
+    assert process.stdout is not None
+    pump = asyncio.create_task(_pump(process.stdout, output))
+    watched = psutil.Process(process.pid)
+    progress = Progress()
+    max_rss = 0
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    machine_at_first: psutil._common.scputimes | None = None
+    try:
+        while True:
+            if process.returncode is not None:
+                raise RuntimeError("scoring exited early:\n" + "\n".join(output[-40:]))
+            with contextlib.suppress(psutil.Error):
+                max_rss = max(max_rss, watched.memory_info().rss)
+            done = await committed_total(admin, group, partitions)
+            now = time.perf_counter() - started
+            if progress.samples and done == progress.samples[-1][1]:
+                stalled = next((t for t, d in reversed(progress.samples) if d != done), 0.0)
+                if now - stalled > STALL_S:
+                    raise RuntimeError(f"no progress for {STALL_S:.0f} s:\n" + "\n".join(output[-40:]))
+            progress.samples.append((now, done))
+            if len(progress.samples) % CPU_SAMPLE_EVERY == 1 or done >= total:
+                with contextlib.suppress(psutil.Error):
+                    times = watched.cpu_times()
+                    postgres = sum(_cpu_by_pid(("postgres",)).values())
+                    progress.cpu.append((done, times.user + times.system, postgres))
+            if done > 0 and machine_at_first is None:
+                machine_at_first = psutil.cpu_times()
+            if done >= total:
+                break
+            await asyncio.sleep(SAMPLE_EVERY_S)
+        finished = time.perf_counter() - started
+        machine_after = psutil.cpu_times()
+        peak = _peak_rss_mb(process.pid)
+        cpu = watched.cpu_times()
+        pg_after, kafka_after = _cpu_by_pid(("postgres",)), _cpu_by_pid(("java",))
+    finally:
+        await admin.close()
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)  # graceful: uvicorn shuts down, a profiler writes its report
+            try:
+                await asyncio.wait_for(process.wait(), 120)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(pump, 5)
+
+    first_time = progress.first_commit_time() or 0.0
+    steady = finished - first_time
+    busy_base = machine_at_first or machine_before
+    idle = (machine_after.idle - busy_base.idle) + (machine_after.iowait - busy_base.iowait)
+    elapsed_cores = sum(machine_after) - sum(busy_base)
+    per_million = []
+    cpu_per_million: list[tuple[float, float]] = []
+    for million in range(1_000_000, total + 1, 1_000_000):
+        rate = progress.rate_between(million - 1_000_000, million)
+        per_million.append(round(rate or 0.0))
+        segment_cpu = progress.cpu_per_event_between(million - 1_000_000, million)
+        cpu_per_million.append((round(segment_cpu[0], 1), round(segment_cpu[1], 1)) if segment_cpu else (0.0, 0.0))
+    del machine_before
+    return ScoringRun(
+        total=total,
+        startup_s=first_time,
+        consume_s=steady,
+        events_per_s=(total - progress.first_commit_count()) / steady if steady > 0 else 0.0,
+        wall_events_per_s=total / finished,
+        peak_rss_mb=peak,
+        max_sampled_rss_mb=max_rss / 2**20,
+        process_cpu_s=cpu.user + cpu.system,
+        postgres_cpu_s=_cpu_delta(pg_before, pg_after),
+        kafka_cpu_s=_cpu_delta(kafka_before, kafka_after),
+        machine_busy=1 - idle / elapsed_cores if elapsed_cores else 0.0,
+        per_million=per_million,
+        cpu_per_million=cpu_per_million,
+        progress=progress,
+        output_tail=output[-200:],
+    )
+
+
+@dataclass
+class RawRun:
+    records: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds
+
+
+async def raw_consume(bootstrap: str, topic: str, max_records: int) -> RawRun:
+    """A plain aiokafka consumer, no group, no processing: getmany until every partition's end offset."""
+    partitions, total = await end_offsets(bootstrap, topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        count = 0
+        started = time.perf_counter()
+        while count < total:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=max_records)
+            for records in batch.values():
+                count += len(records)
+        seconds = time.perf_counter() - started
+    finally:
+        await consumer.stop()
+    return RawRun(count, seconds)

@@ -81,7 +81,9 @@ def prepare(port: int) -> PostgresPlan:
         _bin("postgres"), "-D", str(data),
         "-c", "listen_addresses=127.0.0.1", "-c", f"port={port}",
         "-c", "unix_socket_directories=",  # TCP only: no socket-path length or permission trouble
-        "-c", "max_connections=300", "-c", "shared_buffers=256MB",
+        "-c", "max_connections=300", "-c", "shared_buffers=1GB",
+        # Fewer checkpoints, so fewer full-page images in the WAL under the scoring consumer's steady updates.
+        "-c", "max_wal_size=4GB", "-c", "checkpoint_timeout=15min", "-c", "wal_compression=on",
         "-c", "logging_collector=off", "-c", "log_min_messages=fatal",
         "-c", "log_checkpoints=off",
     ]  # fmt: skip

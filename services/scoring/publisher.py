@@ -15,7 +15,7 @@ from datetime import datetime
 
 from services.scoring.adapters.metrics import METRICS
 from services.scoring.domain.timebase import month_label
-from services.scoring.reading import ScoringReader, current_month, resolve_period
+from services.scoring.reading import ScoringReader, current_month, live_json, resolve_period
 from shared.indicators import UnitIndicators
 
 log = logging.getLogger(__name__)
@@ -64,23 +64,53 @@ class IndicatorsPublisher:
             await asyncio.sleep(max(0.0, self._interval_s - (loop.time() - started)))
 
     async def publish_units(self, unit_ids: list[str]) -> None:
+        """One message per unit, computed level by level: two statements per level instead of several per unit."""
         reader = self._reader
         now = reader.clock()
         period = resolve_period(None, now)
         previous = resolve_period(month_label(current_month(now) - 1), now)
+        by_level: dict[str, list[str]] = {}
         for unit_id in unit_ids:
             unit = reader.directory.registry.get(unit_id)
-            if unit is None:
-                continue
-            figures = await reader.indicators(unit, period)
-            _, previous_details = await reader.level_table(str(unit.level), previous)
-            previous_card = previous_details.get(unit_id)
-            message = build_message(figures, reader.directory.ancestors.chain(unit_id)[1:],
-                                    previous_card[1].score if previous_card else None, now)  # fmt: skip
-            await self._publish(message.model_dump_json().encode(), unit_id)
-            METRICS.set_unit(unit_id, str(unit.level), figures["score"], figures["rates"],
-                             ((k, figures["live"][k]) for k in ("open", "overdue_open", "due_soon")))  # fmt: skip
-            self.published += 1
+            if unit is not None:
+                by_level.setdefault(str(unit.level), []).append(unit_id)
+        for level, members in by_level.items():
+            ranked, details = await reader.level_table(level, period, fresh=True)
+            _, previous_details = await reader.level_table(level, previous)
+            ranks = {entry.unit_id: entry for entry in ranked}
+            for unit_id in members:
+                unit = reader.directory.registry.get(unit_id)
+                if unit is None or unit_id not in details:
+                    continue
+                counters, card, live = details[unit_id]
+                previous_card = previous_details.get(unit_id)
+                figures = {
+                    "unit_id": unit_id,
+                    "name": unit.name,
+                    "level": level,
+                    "period": period.label,
+                    "counters": counters,
+                    "rates": card.rates,
+                    "live": live_json(live, now),
+                    "score": card.score,
+                    "rank": ranks[unit_id].rank,
+                    "rank_of": ranks[unit_id].rank_of,
+                }
+                message = build_message(
+                    figures,
+                    reader.directory.ancestors.chain(unit_id)[1:],
+                    previous_card[1].score if previous_card else None,
+                    now,
+                )
+                await self._publish(message.model_dump_json().encode(), unit_id)
+                METRICS.set_unit(
+                    unit_id,
+                    level,
+                    card.score,
+                    card.rates,
+                    (("open", live.open), ("overdue_open", live.overdue_open), ("due_soon", live.due_soon)),
+                )
+                self.published += 1
 
 
 def build_message(

@@ -113,16 +113,22 @@ class ScoringReader:
             found = self.directory.registry.get(unit_id)
         return found
 
-    async def level_table(self, level: str, period: Period) -> tuple[list[RankedUnit], dict[str, Any]]:
-        """Every unit of a level with its counters and score card for a period, ranked (cached briefly)."""
+    async def level_table(
+        self, level: str, period: Period, *, fresh: bool = False
+    ) -> tuple[list[RankedUnit], dict[str, Any]]:
+        """Every unit of a level with its counters, score card and live figures for a period, ranked.
+
+        Cached for `ranking_ttl_s` (API reads); `fresh=True` recomputes now and refreshes the cache (the
+        publisher, right after a batch changed the figures).
+        """
         key = (level, period.label)
         cached = self._ranking_cache.get(key)
-        if cached is not None and time.monotonic() - cached[0] < self._ranking_ttl_s:
+        if not fresh and cached is not None and time.monotonic() - cached[0] < self._ranking_ttl_s:
             return cached[1], cached[2]
         lock = self._ranking_locks.setdefault(key, asyncio.Lock())
         async with lock:
             cached = self._ranking_cache.get(key)
-            if cached is not None and time.monotonic() - cached[0] < self._ranking_ttl_s:
+            if not fresh and cached is not None and time.monotonic() - cached[0] < self._ranking_ttl_s:
                 return cached[1], cached[2]
             now = self.clock()
             unit_ids = [u.unit_id for u in self.directory.registry if str(u.level) == level]

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
+from services.scoring.adapters.metrics import METRICS
 from services.scoring.applier import BatchApplier
 from services.scoring.publisher import IndicatorsPublisher
 from services.scoring.settings import ScoringSettings
@@ -57,3 +59,18 @@ def register_consumer(
             await asyncio.sleep(RETRY_PAUSE_S)
             raise
         publisher().mark(report.touched_units)
+        METRICS.set_lag(lag_after(msg.consumer, records))
+
+
+def lag_after(consumer: Any, records: Sequence[Any]) -> dict[int, int]:
+    """Records left on each partition of this batch: the broker's high watermark (as of the last fetch) minus the
+    offset after the batch's last record there."""
+    next_offset: dict[int, int] = {}
+    for record in records:
+        next_offset[record.partition] = max(next_offset.get(record.partition, 0), record.offset + 1)
+    lag: dict[int, int] = {}
+    for partition, offset in next_offset.items():
+        highwater = consumer.highwater(TopicPartition(records[0].topic, partition))
+        if highwater is not None:
+            lag[partition] = max(0, highwater - offset)
+    return lag

@@ -139,6 +139,18 @@ async def test_events_on_kafka_appear_in_the_api_with_exact_figures(scenario, ka
         assert [item["dossier_id"] for item in overdue["items"]] == [f"{p}-D4"]
         assert overdue["items"][0]["days_late"] == pytest.approx(1.0, abs=0.01)
 
+        # Prometheus: events applied, dead letters none, consumer lag per partition, per-unit score gauges.
+        async def metrics_text() -> str:
+            async with httpx.AsyncClient(base_url=svc.base_url) as client:
+                return (await client.get("/metrics")).text
+
+        # Gauges are of the current month: Ba Vì has this month's open dossiers (Sở Tư pháp only September's).
+        ba_vi_gauge = f'tthc_unit_live{{counter="overdue_open",level="district",unit_id="{p}.BV"}} 1.0'
+        metrics = await wait_for(metrics_text, lambda text: ba_vi_gauge in text)
+        assert _metric(metrics, "tthc_scoring_events_applied_total") == 16
+        assert _metric(metrics, "tthc_scoring_events_duplicate_total") == 2
+        assert "tthc_scoring_consumer_lag{partition=" in metrics
+
         # A late event changes a past month: D3 is rated "very satisfied" on 20 September, synced only now.
         late = {"event_id": f"{p}-3e", "dossier_id": f"{p}-D3", "unit_id": f"{p}.BD.PX", "type": "rating",
                 "occurred_at": vn("2026-09-20 10:00"), "ingested_at": utc(now), "level": "very_satisfied"}  # fmt: skip
@@ -190,3 +202,11 @@ async def test_live_stream_pushes_indicators_of_changed_units(scenario, kafka_bo
         await asyncio.wait_for(listener, 30)
         assert seen[f"{p}.BV"]["live"]["overdue_open"] == 1
         assert seen[f"{p}.BV"]["ancestors"] == [f"{p}.H26"]
+
+
+def _metric(text: str, name: str) -> float:
+    """The value of an unlabelled Prometheus sample."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not exported")

@@ -18,12 +18,11 @@ import asyncpg
 from services.scoring.adapters import queries
 from services.scoring.adapters.queries import LiveFigures
 from services.scoring.adapters.units import UnitDirectory
-from services.scoring.domain.counters import COUNTER_NAMES
 from services.scoring.domain.profile import ScoreProfile, parse_profile
 from services.scoring.domain.rank import RankedUnit, RankEntry, rank_units
 from services.scoring.domain.score import ScoreCard, score_counters
 from services.scoring.domain.timebase import month_end, month_label, month_of, parse_month, to_datetime, to_instant
-from shared.indicators import VIETNAM_TZ
+from shared.indicators import COUNTER_NAMES, VIETNAM_TZ
 from shared.units import Unit
 
 

@@ -39,27 +39,9 @@ from services.scoring.domain.timebase import (
     month_of,
     to_instant,
 )
+from shared.indicators import LIVE_COUNTER_NAMES  # the names are the shared contract's
 
-COUNTER_NAMES: tuple[str, ...] = (
-    "received",
-    "received_online",
-    "received_digitized",
-    "received_reused",
-    "resolved",
-    "resolved_with_due",
-    "resolved_on_time",
-    "resolved_e_result",
-    "payments",
-    "payments_online",
-    "ratings",
-    "ratings_satisfied",
-    "events",
-    "events_timely",
-    "progress_total",
-    "progress_on_time",
-)
 PROGRESS_COUNTERS: frozenset[str] = frozenset({"progress_total", "progress_on_time"})
-LIVE_COUNTER_NAMES: tuple[str, ...] = ("open", "overdue_open", "due_soon")
 
 CounterKey = tuple[str, str, str]
 """(unit_id, month "YYYY-MM", counter name)."""

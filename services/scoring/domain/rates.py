@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-RATE_DEFINITIONS: dict[str, tuple[str, str]] = {
-    "progress_rate": ("progress_on_time", "progress_total"),
-    "on_time_rate": ("resolved_on_time", "resolved_with_due"),
-    "online_rate": ("received_online", "received"),
-    "digitization_rate": ("received_digitized", "received"),
-    "data_reuse_rate": ("received_reused", "received"),
-    "e_result_rate": ("resolved_e_result", "resolved"),
-    "online_payment_rate": ("payments_online", "payments"),
-    "satisfaction_rate": ("ratings_satisfied", "ratings"),
-    "timely_sync_rate": ("events_timely", "events"),
-}
+from shared.indicators import RATE_FRACTIONS
+
+# The names are part of the message contract shared with alerts and the API (shared/indicators.py): one list.
+RATE_DEFINITIONS: dict[str, tuple[str, str]] = RATE_FRACTIONS
 """rate name → (numerator counter, denominator counter), in SPEC order."""
 
 RATE_NAMES: tuple[str, ...] = tuple(RATE_DEFINITIONS)

@@ -51,7 +51,7 @@ def register_consumer(
         description="Merge dossier status events and maintain per-unit counters (SPEC §3–§4)",
     )
     async def on_dossier_events(body: Any, msg: KafkaMessage) -> None:
-        records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+        records = raw_records_of(msg.raw_message)
         try:
             report = await applier().apply(records)
         except Exception:
@@ -62,6 +62,16 @@ def register_consumer(
         METRICS.set_lag(lag_after(msg.consumer, records))
 
 
+def raw_records_of(raw: Any) -> tuple[Any, ...]:
+    """The batch's ConsumerRecords. aiokafka gives a tuple of records; FastStream's in-memory test broker nests
+    them in one more list, so one level is flattened."""
+    items = raw if isinstance(raw, tuple | list) else (raw,)
+    flat: list[Any] = []
+    for item in items:
+        flat.extend(item if isinstance(item, tuple | list) else (item,))
+    return tuple(flat)
+
+
 def lag_after(consumer: Any, records: Sequence[Any]) -> dict[int, int]:
     """Records left on each partition of this batch: the broker's high watermark (as of the last fetch) minus the
     offset after the batch's last record there."""
@@ -69,8 +79,11 @@ def lag_after(consumer: Any, records: Sequence[Any]) -> dict[int, int]:
     for record in records:
         next_offset[record.partition] = max(next_offset.get(record.partition, 0), record.offset + 1)
     lag: dict[int, int] = {}
+    highwater_of = getattr(consumer, "highwater", None)  # absent on FastStream's in-memory test consumer
+    if highwater_of is None:
+        return lag
     for partition, offset in next_offset.items():
-        highwater = consumer.highwater(TopicPartition(records[0].topic, partition))
+        highwater = highwater_of(TopicPartition(records[0].topic, partition))
         if highwater is not None:
             lag[partition] = max(0, highwater - offset)
     return lag

@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", choices=["pyinstrument", "cprofile"], default=None)
     parser.add_argument("--profile-out", type=Path, default=REPO_ROOT / "var" / "scoring-profile")
     parser.add_argument("--skip-raw", action="store_true", help="do not measure the raw aiokafka rate")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="scoring processes in the consumer group (12 partitions to share)"
+    )
     parser.add_argument("--verbose", action="store_true", help="print the last lines the scoring process wrote")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     return parser
@@ -136,7 +139,9 @@ async def main(args: argparse.Namespace) -> int:
                 args.profile_out.parent.mkdir(parents=True, exist_ok=True)
                 profile_out = args.profile_out.with_suffix(".txt" if args.profile == "pyinstrument" else ".prof")
             started = time.perf_counter()
-            run = await run_scoring(env, bootstrap, topics.events, group, args.profile, profile_out)
+            run = await run_scoring(
+                env, bootstrap, topics.events, group, args.profile, profile_out, extra_processes=args.processes - 1
+            )
             print(f"scoring done in {time.perf_counter() - started:.0f} s")
             if args.verbose:
                 print("\n".join(run.output_tail))

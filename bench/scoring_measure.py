@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -139,8 +140,16 @@ async def _pump(stream: asyncio.StreamReader, sink: list[str]) -> None:
 
 
 async def run_scoring(
-    env: dict[str, str], bootstrap: str, topic: str, group: str, profile: str | None, profile_out: Path | None
+    env: dict[str, str],
+    bootstrap: str,
+    topic: str,
+    group: str,
+    profile: str | None,
+    profile_out: Path | None,
+    extra_processes: int = 0,
 ) -> ScoringRun:
+    """Time the group to the end offsets. `extra_processes` more scoring processes join the same consumer group
+    (throughput is the group's; RSS and CPU figures are the first process's)."""
     partitions, total = await end_offsets(bootstrap, topic)
     command = [sys.executable]
     if profile == "pyinstrument":
@@ -160,6 +169,18 @@ async def run_scoring(
     output: list[str] = []
     assert process.stdout is not None
     pump = asyncio.create_task(_pump(process.stdout, output))
+    extras = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.scoring",
+            cwd=REPO_ROOT,
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1", "SCORING_PORT": str(_free_port())},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(extra_processes)
+    ]
     watched = psutil.Process(process.pid)
     progress = Progress()
     max_rss = 0
@@ -196,6 +217,14 @@ async def run_scoring(
         pg_after, kafka_after = _cpu_by_pid(("postgres",)), _cpu_by_pid(("java",))
     finally:
         await admin.close()
+        for extra in extras:
+            if extra.returncode is None:
+                extra.send_signal(signal.SIGINT)
+        for extra in extras:
+            try:
+                await asyncio.wait_for(extra.wait(), 60)
+            except TimeoutError:
+                extra.kill()
         if process.returncode is None:
             process.send_signal(signal.SIGINT)  # graceful: uvicorn shuts down, a profiler writes its report
             try:
@@ -266,3 +295,9 @@ async def raw_consume(bootstrap: str, topic: str, max_records: int) -> RawRun:
     finally:
         await consumer.stop()
     return RawRun(count, seconds)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

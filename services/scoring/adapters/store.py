@@ -23,10 +23,21 @@ from services.scoring.domain.apply import (
 from services.scoring.domain.counters import CounterKey
 from services.scoring.domain.state import DossierState
 
+# Row locks are what keep two consumers (during a rebalance, a batch can be in flight in both) from merging the
+# same dossier from the same old state. A dossier seen for the first time has no row to lock yet, so every id of
+# the batch is first claimed with a placeholder row (in id order, so two claimers cannot deadlock): the second
+# claimer waits for the first one's transaction, then finds its real row. Placeholders never outlive the
+# transaction: the batch's upsert replaces them (evaluated_month '' marks them).
+CLAIM_DOSSIERS = """
+INSERT INTO dossiers (dossier_id, state, contribution, evaluated_month)
+SELECT id, '{}'::jsonb, '[]'::jsonb, '' FROM unnest($1::text[]) AS id ORDER BY id
+ON CONFLICT (dossier_id) DO NOTHING
+"""
+
 SELECT_DOSSIERS_FOR_UPDATE = """
 SELECT dossier_id, state::text, contribution::text
 FROM dossiers
-WHERE dossier_id = ANY($1::text[])
+WHERE dossier_id = ANY($1::text[]) AND evaluated_month <> ''
 ORDER BY dossier_id
 FOR UPDATE
 """
@@ -98,7 +109,10 @@ def stored_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, StoredDossier]:
 
 
 async def load_for_update(conn: asyncpg.Connection, dossier_ids: Sequence[str]) -> dict[str, StoredDossier]:
-    return stored_from_rows(await conn.fetch(SELECT_DOSSIERS_FOR_UPDATE, list(dossier_ids)))
+    """Lock every dossier of the batch (claiming new ids) and load those that already exist. Ids sorted."""
+    ids = list(dossier_ids)
+    await conn.execute(CLAIM_DOSSIERS, ids)
+    return stored_from_rows(await conn.fetch(SELECT_DOSSIERS_FOR_UPDATE, ids))
 
 
 async def load_open_to_roll(conn: asyncpg.Connection, month: str, limit: int) -> dict[str, StoredDossier]:

@@ -12,32 +12,21 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from services.scoring.domain.timebase import Instant, to_instant
+from shared.contract import EventType
 
-RECEIVED = "received"
-SUPPLEMENT_REQUESTED = "supplement_requested"
-SUPPLEMENT_RECEIVED = "supplement_received"
-PAUSED = "paused"
-RESUMED = "resumed"
-RESOLVED = "resolved"
-RETURNED = "returned"
-WITHDRAWN = "withdrawn"
-PAYMENT = "payment"
-RATING = "rating"
+# The type names are the event contract's (shared/contract.py); plain str values keep comparisons and JSON cheap.
+RECEIVED: str = EventType.RECEIVED.value
+SUPPLEMENT_REQUESTED: str = EventType.SUPPLEMENT_REQUESTED.value
+SUPPLEMENT_RECEIVED: str = EventType.SUPPLEMENT_RECEIVED.value
+PAUSED: str = EventType.PAUSED.value
+RESUMED: str = EventType.RESUMED.value
+RESOLVED: str = EventType.RESOLVED.value
+RETURNED: str = EventType.RETURNED.value
+WITHDRAWN: str = EventType.WITHDRAWN.value
+PAYMENT: str = EventType.PAYMENT.value
+RATING: str = EventType.RATING.value
 
-EVENT_TYPES: frozenset[str] = frozenset(
-    {
-        RECEIVED,
-        SUPPLEMENT_REQUESTED,
-        SUPPLEMENT_RECEIVED,
-        PAUSED,
-        RESUMED,
-        RESOLVED,
-        RETURNED,
-        WITHDRAWN,
-        PAYMENT,
-        RATING,
-    }
-)
+EVENT_TYPES: frozenset[str] = frozenset(kind.value for kind in EventType)
 HOLD_TYPES: frozenset[str] = frozenset({SUPPLEMENT_REQUESTED, PAUSED})
 RELEASE_TYPES: frozenset[str] = frozenset({SUPPLEMENT_RECEIVED, RESUMED})
 DUE_CARRYING_TYPES: frozenset[str] = frozenset({RECEIVED, SUPPLEMENT_RECEIVED, RESUMED})

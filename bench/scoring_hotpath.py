@@ -84,7 +84,7 @@ def check_fast_decode(records: list[FakeRecord], unit_exists) -> int:
 def run(
     records: list[FakeRecord], batch: int, ancestors: AncestorLookup, unit_exists, gc_paused: bool = True
 ) -> dict[str, float]:
-    database: dict[str, tuple[str, str]] = {}  # dossier_id → (state, contribution) as the SELECT returns them
+    database: dict[str, tuple[str, str]] = {}  # dossier_id → (state, evaluated_month) as the SELECT returns them
     spent: dict[str, float] = defaultdict(float)
     now = datetime.now(UTC)
     for start in range(0, len(records), batch):
@@ -105,12 +105,11 @@ def one_batch(chunk, database, spent, now, ancestors, unit_exists) -> None:
     t3 = clock()
     outcome = apply_records(facts, stored, now=now, ancestors=ancestors)
     t4 = clock()
-    rows = store.change_rows(outcome.changes)
-    orjson.dumps(rows).decode()
+    store.change_documents(outcome.changes)
     store.counter_columns(outcome.counter_delta)
     t5 = clock()
-    for row in rows:
-        database[row["i"]] = (orjson.dumps(row["s"]).decode(), orjson.dumps(row["c"]).decode())
+    for change in outcome.changes:
+        database[change.state.dossier_id] = (orjson.dumps(change.state.to_dict()).decode(), change.evaluated_month)
     t6 = clock()
     stages = {"decode": t1 - t0, "(fake select)": t2 - t1, "load states": t3 - t2, "apply (merge+count)": t4 - t3}
     stages.update({"write params": t5 - t4, "(fake db)": t6 - t5})

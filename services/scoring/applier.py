@@ -205,7 +205,12 @@ class BatchApplier:
         async with self._pool.acquire() as conn, conn.transaction():
             stored = await store.load_for_update(conn, sorted(by_dossier))
             application = BatchApplication(stored, now=now, ancestors=self._directory.ancestors, events=count)
-            await _apply_in_parts(conn, application, list(by_dossier.items()), self._part_dossiers)
+            # In id order, the order new dossiers are inserted in: two consumers inserting the same new ids wait
+            # for each other in one direction only.
+            dossiers = sorted(by_dossier.items())
+            conflicts = await _apply_in_parts(conn, application, dossiers, self._part_dossiers)
+            if conflicts:
+                await _reapply_created_meanwhile(conn, application, conflicts)
             outcome = application.outcome()
             await store.add_counter_delta(conn, outcome)
             await store.insert_dead_letters(conn, [_dlq_row(d) for d in report.dead])
@@ -239,30 +244,46 @@ async def _apply_in_parts(
     application: BatchApplication,
     dossiers: list[tuple[str, list[FactRecord]]],
     part_size: int,
-) -> None:
-    """Merge and count the batch part by part, writing each part's changes while the next part is computed.
+) -> set[str]:
+    """Merge and count the batch part by part, writing each part's changes while the next part is computed;
+    returns the ids of new dossiers that another transaction created meanwhile (see store.write_changes).
 
     One connection runs one statement at a time, but PostgreSQL executes it on the other core: handing it the
     upsert of part n before computing part n + 1 overlaps the two instead of leaving one idle. Same transaction,
     same rows, same statements as writing everything at the end.
     """
-    writing: asyncio.Future[None] | None = None
+    writing: asyncio.Future[set[str]] | None = None
+    conflicts: set[str] = set()
     try:
         for start in range(0, len(dossiers), part_size):
             changes = application.apply(dossiers[start : start + part_size])
             if writing is not None:
-                await writing
+                conflicts |= await writing
                 writing = None
             if changes:
                 writing = asyncio.ensure_future(store.write_changes(conn, changes))
                 await asyncio.sleep(0)  # let the task send the statement before the next part's computation
         if writing is not None:
-            await writing
+            conflicts |= await writing
             writing = None
+        return conflicts
     finally:
         if writing is not None:  # a part failed to compute: let the statement in flight end before rolling back
             with contextlib.suppress(Exception):
                 await writing
+
+
+async def _reapply_created_meanwhile(
+    conn: asyncpg.Connection, application: BatchApplication, conflicts: set[str]
+) -> None:
+    """New dossiers of this batch that another consumer inserted first (its transaction has committed: the insert
+    waited for it). Lock those rows now and merge this batch's records into them."""
+    found = await store.load_for_update(conn, sorted(conflicts))
+    if set(found) != conflicts:  # a row can only vanish if someone deletes dossiers: refuse to guess
+        raise RuntimeError(f"dossiers vanished during the batch: {sorted(conflicts - set(found))[:5]}")
+    log.info("%d new dossiers of this batch were created meanwhile by another consumer: merged", len(found))
+    remaining = await store.write_changes(conn, application.reapply_existing(found))
+    assert not remaining  # updates only
 
 
 def _dlq_row(dead: DeadLetter) -> tuple[Any, ...]:

@@ -3,11 +3,12 @@ any difference from the incrementally maintained figures (there must be none).
 
 Three views are compared, key by key ((unit, month, counter), ancestors included):
   table      — `unit_month_counters` as the consumer maintained it;
-  stored     — the sum of every dossier's stored contribution (what the consumer believes it added);
+  stored     — the sum of every dossier's contribution evaluated in the month its row was written in (what the
+               consumer added: the row keeps its state and that month, see migration 0005);
   rebuilt    — the sum of contributions recomputed from each dossier's merged events at `now`.
 table ≠ stored means an increment was lost or doubled; stored ≠ rebuilt means a dossier's contribution is stale (for
-open dossiers only before the month roll-over has run). `--fix` rewrites the table and the contributions from the
-rebuilt view in one transaction.
+open dossiers only before the month roll-over has run, or after a change of the counting rules). `--fix` rewrites
+the table from the rebuilt view and moves the stale dossiers to the current month, in one transaction.
 """
 
 from __future__ import annotations
@@ -24,20 +25,20 @@ import asyncpg
 import orjson
 
 from services.scoring.adapters.units import UnitDirectory
-from services.scoring.domain.apply import contribution_from_rows, contribution_to_rows, expand
+from services.scoring.domain.apply import StoredDossierLoader, expand
 from services.scoring.domain.counters import CounterKey, contribution
 from services.scoring.domain.state import DossierState
 from services.scoring.domain.timebase import month_label, month_of, to_instant
 from shared.db import create_pool
 
 SELECT_TABLE = "SELECT unit_id, month, counter, value FROM unit_month_counters WHERE value <> 0"
-DOSSIER_CURSOR = "SELECT dossier_id, state, contribution FROM dossiers ORDER BY dossier_id"
+DOSSIER_CURSOR = "SELECT dossier_id, state, evaluated_month FROM dossiers ORDER BY dossier_id"
 CLEAR_TABLE = "DELETE FROM unit_month_counters"
 WRITE_TABLE = """
 INSERT INTO unit_month_counters (unit_id, month, counter, value)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
 """
-WRITE_CONTRIBUTION = "UPDATE dossiers SET contribution = $2::jsonb, evaluated_month = $3 WHERE dossier_id = $1"
+MOVE_TO_MONTH = "UPDATE dossiers SET evaluated_month = $2 WHERE dossier_id = ANY($1::text[])"
 
 
 @dataclass
@@ -58,13 +59,14 @@ async def compare(pool: asyncpg.Pool, now: datetime) -> Comparison:
     await directory.load()
     result = Comparison()
     now_instant = to_instant(now)
+    loader = StoredDossierLoader()
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         for row in await conn.fetch(SELECT_TABLE):
             result.table[(row["unit_id"], row["month"], row["counter"])] = row["value"]
         async for row in conn.cursor(DOSSIER_CURSOR, prefetch=2000):
             result.dossiers += 1
-            state = DossierState.from_dict(row["state"])
-            stored = contribution_from_rows(row["contribution"])
+            state = DossierState.from_dict(orjson.loads(row["state"]))
+            stored = loader.load(state, row["evaluated_month"]).contribution
             fresh = contribution(state, now_instant)
             expand(stored, directory.ancestors, result.stored)
             expand(fresh, directory.ancestors, result.rebuilt)
@@ -81,10 +83,7 @@ async def fix(pool: asyncpg.Pool, result: Comparison, now: datetime) -> None:
         await conn.execute(CLEAR_TABLE)
         await conn.execute(WRITE_TABLE, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
                            [result.rebuilt[k] for k in keys])  # fmt: skip
-        for dossier_id, _, fresh in result.stale:
-            await conn.execute(
-                WRITE_CONTRIBUTION, dossier_id, orjson.dumps(contribution_to_rows(fresh)).decode(), month
-            )
+        await conn.execute(MOVE_TO_MONTH, [dossier_id for dossier_id, _, _ in result.stale], month)
 
 
 def report(result: Comparison) -> int:

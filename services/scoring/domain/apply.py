@@ -19,26 +19,30 @@ from services.scoring.domain.counters import (
 )
 from services.scoring.domain.facts import EventFact, FactRecord, record_from_fact
 from services.scoring.domain.state import DossierState, merge_records
-from services.scoring.domain.timebase import Instant, month_label, month_of, to_instant
-
-ContributionRows = list[list[object]]
-"""A contribution as stored (JSON): ``[[unit_id, month, counter, n], ...]`` sorted."""
-
-
-def contribution_to_rows(table: Mapping[CounterKey, int]) -> ContributionRows:
-    # Sorting the keys alone (not the items) is the same order, keys being unique, and a fifth cheaper.
-    return [[*key, table[key]] for key in sorted(table)]
-
-
-def contribution_from_rows(rows: Iterable[list[object]]) -> Contribution:
-    """Inverse of ``contribution_to_rows`` (rows as JSON decodes them: strings and integers)."""
-    return {(unit, month, name): value for unit, month, name, value in rows}  # type: ignore[misc]
+from services.scoring.domain.timebase import Instant, month_label, month_of, month_start, parse_month, to_instant
 
 
 @dataclass(frozen=True, slots=True)
 class StoredDossier:
+    """A dossier as stored, with the contribution it currently makes to the counter table."""
+
     state: DossierState
     contribution: Contribution
+
+
+class StoredDossierLoader:
+    """Rebuilds stored dossiers from (state, evaluated month): the row does not carry its contribution, because
+    ``contribution`` depends on now only through month(now) — evaluated in the same month, the same state gives
+    back exactly what was added when the row was written."""
+
+    def __init__(self) -> None:
+        self._month_instants: dict[str, Instant] = {}
+
+    def load(self, state: DossierState, evaluated_month: str) -> StoredDossier:
+        instant = self._month_instants.get(evaluated_month)
+        if instant is None:
+            instant = self._month_instants[evaluated_month] = month_start(parse_month(evaluated_month))
+        return StoredDossier(state, contribution(state, instant))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,9 @@ class DossierChange:
     state: DossierState
     contribution: Contribution
     evaluated_month: str
+    created: bool = False
+    """No stored row was known when the batch was loaded: the adapter inserts it (if another consumer created the
+    row meanwhile, ``BatchApplication.reapply_existing`` merges into that one instead)."""
 
 
 @dataclass
@@ -161,43 +168,75 @@ class BatchApplication:
         self._units_seen: set[str] = set()
         self._changes: list[DossierChange] = []
         self._touched: set[str] = set()
+        self._created: dict[str, DossierChange] = {}
+        self._superseded: set[int] = set()  # ids of changes replaced by reapply_existing
 
     def apply(self, part: Iterable[tuple[str, Sequence[FactRecord]]]) -> list[DossierChange]:
         """Merge and count the dossiers of one part; returns the changes to write for it."""
-        stored, now, month, chain = self._stored, self._now, self._month, self._ancestors.chain
-        own_delta, units_seen, touched = self._own_delta, self._units_seen, self._touched
-        get = own_delta.get
+        stored, apply_one, created = self._stored, self._apply_one, self._created
         changes: list[DossierChange] = []
-        distinct_new = 0
         for dossier_id, dossier_records in part:
-            previous = stored.get(dossier_id)
-            base = previous.state if previous is not None else None
-            state = merge_records(dossier_id, dossier_records, base)
-            if previous is not None and state is base:
-                continue
-            new_contribution = contribution(state, now)
-            for key, value in new_contribution.items():
-                own_delta[key] = get(key, 0) + value
-            units = {record.unit_id for record in state.records}
-            if previous is not None:
-                distinct_new += len(state.records) - len(previous.state.records)
-                for key, value in previous.contribution.items():
-                    own_delta[key] = get(key, 0) - value
-                units.update(record.unit_id for record in previous.state.records)
-            else:
-                distinct_new += len(state.records)
-            changes.append(DossierChange(state, new_contribution, month))
-            # A batch touches each unit many times; its ancestors need adding once.
-            for unit in units - units_seen:
-                units_seen.add(unit)
-                touched.update(chain(unit))
-        self._distinct_new += distinct_new
+            change = apply_one(dossier_id, dossier_records, stored.get(dossier_id))
+            if change is not None:
+                changes.append(change)
+                if change.created:
+                    created[dossier_id] = change
         self._changes.extend(changes)
         return changes
 
+    def reapply_existing(self, found: Mapping[str, StoredDossier]) -> list[DossierChange]:
+        """Dossiers this batch took for new exist after all: another consumer created them after the batch was
+        loaded (during a rebalance two consumers can hold the same records). Undo what was counted for each as a
+        new dossier and merge the same records into the row that exists (``found``, locked by the caller).
+        Returns the changes to write for them (all updates of existing rows)."""
+        own_delta = self._own_delta
+        get = own_delta.get
+        changes: list[DossierChange] = []
+        for dossier_id, previous in found.items():
+            assumed = self._created.pop(dossier_id)
+            self._superseded.add(id(assumed))
+            for key, value in assumed.contribution.items():
+                own_delta[key] = get(key, 0) - value
+            self._distinct_new -= len(assumed.state.records)
+            # The winning copies of this batch's records merge into the row exactly as the records would.
+            change = self._apply_one(dossier_id, assumed.state.records, previous)
+            if change is not None:
+                changes.append(change)
+        self._changes.extend(changes)
+        return changes
+
+    def _apply_one(
+        self, dossier_id: str, dossier_records: Sequence[FactRecord], previous: StoredDossier | None
+    ) -> DossierChange | None:
+        base = previous.state if previous is not None else None
+        state = merge_records(dossier_id, dossier_records, base)
+        if previous is not None and state is base:
+            return None
+        own_delta = self._own_delta
+        get = own_delta.get
+        new_contribution = contribution(state, self._now)
+        for key, value in new_contribution.items():
+            own_delta[key] = get(key, 0) + value
+        units = {record.unit_id for record in state.records}
+        if previous is not None:
+            self._distinct_new += len(state.records) - len(previous.state.records)
+            for key, value in previous.contribution.items():
+                own_delta[key] = get(key, 0) - value
+            units.update(record.unit_id for record in previous.state.records)
+        else:
+            self._distinct_new += len(state.records)
+        # A batch touches each unit many times; its ancestors need adding once.
+        units_seen = self._units_seen
+        for unit in units - units_seen:
+            units_seen.add(unit)
+            self._touched.update(self._ancestors.chain(unit))
+        return DossierChange(state, new_contribution, self._month, created=previous is None)
+
     def outcome(self) -> BatchOutcome:
         """Everything applied so far: all changes, the counter delta expanded to ancestors, touched units."""
-        outcome = BatchOutcome(changes=list(self._changes), touched_units=set(self._touched))
+        superseded = self._superseded
+        changes = [change for change in self._changes if id(change) not in superseded] if superseded else self._changes
+        outcome = BatchOutcome(changes=list(changes), touched_units=set(self._touched))
         expand(self._own_delta, self._ancestors, outcome.counter_delta)
         outcome.duplicates = self._events - self._distinct_new
         return outcome

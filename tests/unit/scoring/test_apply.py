@@ -9,14 +9,15 @@ from hypothesis import strategies as st
 
 from services.scoring.domain.apply import (
     AncestorLookup,
+    BatchApplication,
     StoredDossier,
+    StoredDossierLoader,
     apply_facts,
-    contribution_from_rows,
-    contribution_to_rows,
+    group_by_dossier,
     roll_over,
 )
 from services.scoring.domain.counters import contribution, expand_to_ancestors
-from services.scoring.domain.facts import EventFact
+from services.scoring.domain.facts import EventFact, record_from_fact
 from tests.unit.scoring.builders import fact, received, vn
 
 PARENTS = {"CITY": None, "DIST": "CITY", "COMM": "DIST", "DEPT": "CITY"}
@@ -25,10 +26,14 @@ NOW = vn("2026-09-20 10:00")
 
 
 def store(outcome, stored: dict[str, StoredDossier]) -> dict[str, StoredDossier]:
-    """What the adapter persists after a batch: each changed dossier's state and contribution."""
+    """What the adapter persists after a batch — each changed dossier's state and evaluated month — as it loads it
+    back (the contribution recomputed by StoredDossierLoader)."""
     updated = dict(stored)
+    loader = StoredDossierLoader()
     for change in outcome.changes:
-        updated[change.state.dossier_id] = StoredDossier(change.state, change.contribution)
+        loaded = loader.load(change.state, change.evaluated_month)
+        assert loaded.contribution == change.contribution  # what was added is what a load gives back
+        updated[change.state.dossier_id] = loaded
     return updated
 
 
@@ -92,11 +97,52 @@ def test_roll_over_brings_open_dossiers_into_the_new_month() -> None:
     assert [c.evaluated_month for c in outcome.changes] == ["2026-10"]
 
 
-def test_contribution_rows_round_trip() -> None:
-    state_contribution = contribution(
-        apply_facts(events_of_two_dossiers(), {}, now=NOW, ancestors=TREE).changes[0].state, NOW
-    )
-    assert contribution_from_rows(contribution_to_rows(state_contribution)) == state_contribution
+def test_loaded_contribution_is_the_one_of_the_evaluated_month_not_of_now() -> None:
+    changes = apply_facts(events_of_two_dossiers(), {}, now=NOW, ancestors=TREE).changes
+    open_b = next(change for change in changes if change.state.dossier_id == "B")
+    assert open_b.evaluated_month == "2026-09"
+    # Loaded in November, B (still open) must give back its September contribution: no October/November progress.
+    loaded = StoredDossierLoader().load(open_b.state, "2026-09")
+    assert loaded.contribution == open_b.contribution
+    assert ("DEPT", "2026-10", "progress_total") not in loaded.contribution
+    assert loaded.contribution != contribution(open_b.state, vn("2026-11-02 09:00"))
+
+
+def records_by_dossier(events: list[EventFact]) -> list[tuple[str, list]]:
+    grouped, _ = group_by_dossier((event.dossier_id, record_from_fact(event)) for event in events)
+    return sorted(grouped.items())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_dossiers_created_meanwhile_by_another_consumer_are_merged_not_overwritten(rng: random.Random) -> None:
+    """Two consumers load the same new dossiers (nothing stored yet); the first one's rows win the insert, the
+    second merges its records into them (reapply_existing): the table ends as if one consumer applied both."""
+    events = [
+        *events_of_two_dossiers(),
+        fact("b3", "supplement_received", "2026-09-05 09:00", unit="DEPT", dossier="B", due_at="2026-09-08 17:00"),
+        fact("b4", "rating", "2026-09-09 09:00", unit="DEPT", dossier="B", level="satisfied"),
+    ]
+    mine = [event for event in events if rng.random() < 0.6]
+    theirs = [event for event in events if rng.random() < 0.6]
+    first = apply_facts(theirs, {}, now=NOW, ancestors=TREE)
+    committed = store(first, {})
+    table: dict = {}
+    add(table, first.counter_delta)
+
+    second = BatchApplication({}, now=NOW, ancestors=TREE, events=len(mine))
+    created = second.apply(records_by_dossier(mine))
+    conflicts = {change.state.dossier_id for change in created if change.created} & set(committed)
+    second.reapply_existing({dossier_id: committed[dossier_id] for dossier_id in sorted(conflicts)})
+    outcome = second.outcome()
+    add(table, outcome.counter_delta)
+    final = store(outcome, committed)
+
+    expected_outcome = apply_facts(theirs + mine, {}, now=NOW, ancestors=TREE)
+    assert table == expected_outcome.counter_delta
+    assert {k: v.state for k, v in final.items()} == {c.state.dossier_id: c.state for c in expected_outcome.changes}
+    assert outcome.duplicates == len(mine) - len({e.event_id for e in mine} - {e.event_id for e in theirs})
+    assert all(not change.created for change in outcome.changes if change.state.dossier_id in conflicts)
 
 
 def test_ancestor_chain_of_unknown_unit_is_itself_and_cycles_stop() -> None:

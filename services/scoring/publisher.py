@@ -66,7 +66,8 @@ class IndicatorsPublisher:
     async def publish_units(self, unit_ids: list[str]) -> None:
         """One message per unit, computed level by level: two statements per level instead of several per unit."""
         reader = self._reader
-        now = reader.clock()
+        snapshot = await reader.live_snapshot(fresh=True)
+        now = snapshot.now
         period = resolve_period(None, now)
         previous = resolve_period(month_label(current_month(now) - 1), now)
         by_level: dict[str, list[str]] = {}
@@ -75,7 +76,7 @@ class IndicatorsPublisher:
             if unit is not None:
                 by_level.setdefault(str(unit.level), []).append(unit_id)
         for level, members in by_level.items():
-            ranked, details = await reader.level_table(level, period, fresh=True)
+            ranked, details = await reader.level_table(level, period, fresh=True, live=snapshot)
             _, previous_details = await reader.level_table(level, previous)
             ranks = {entry.unit_id: entry for entry in ranked}
             for unit_id in members:

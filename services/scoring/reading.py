@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,6 +85,29 @@ def live_json(live: LiveFigures, now: datetime) -> dict[str, Any]:
     return {"open": live.open, "overdue_open": live.overdue_open, "due_soon": live.due_soon, "as_of": now.isoformat()}
 
 
+def roll_up_live(
+    by_home_unit: Mapping[str, LiveFigures], chain: Callable[[str], tuple[str, ...]]
+) -> dict[str, LiveFigures]:
+    """Each unit's live figures including its subtree (SPEC §1), from the figures of the dossiers' home units."""
+    totals: dict[str, list[int]] = {}
+    for home, live in by_home_unit.items():
+        for unit_id in chain(home):
+            total = totals.setdefault(unit_id, [0, 0, 0, 0])
+            total[0] += live.open
+            total[1] += live.overdue_open
+            total[2] += live.due_soon
+            total[3] += live.progress_correction
+    return {unit_id: LiveFigures(*total) for unit_id, total in totals.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSnapshot:
+    """Live figures of every unit (subtree included) at one instant."""
+
+    now: datetime
+    by_unit: dict[str, LiveFigures]
+
+
 def groups_json(card: ScoreCard) -> dict[str, Any]:
     return {key: {"points": group.points, "max": group.max} for key, group in card.groups.items()}
 
@@ -105,6 +128,22 @@ class ScoringReader:
         self._ranking_ttl_s = ranking_ttl_s
         self._ranking_cache: dict[tuple[str, str], tuple[float, list[RankedUnit], dict[str, Any]]] = {}
         self._ranking_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._live: tuple[float, LiveSnapshot] | None = None
+        self._live_lock = asyncio.Lock()
+
+    async def live_snapshot(self, *, fresh: bool = False) -> LiveSnapshot:
+        """Live figures of all units from one pass over the open dossiers; cached for `ranking_ttl_s` unless
+        `fresh`. Every level table of one publisher run reads the same snapshot."""
+        async with self._live_lock:
+            cached = self._live
+            if not fresh and cached is not None and time.monotonic() - cached[0] < self._ranking_ttl_s:
+                return cached[1]
+            now = self.clock()
+            async with self.pool.acquire() as conn:
+                by_home = await queries.live_by_home_unit(conn, now, to_datetime(month_end(current_month(now))))
+            snapshot = LiveSnapshot(now, roll_up_live(by_home, self.directory.ancestors.chain))
+            self._live = (time.monotonic(), snapshot)
+            return snapshot
 
     async def unit(self, unit_id: str) -> Unit | None:
         found = self.directory.registry.get(unit_id)
@@ -113,12 +152,12 @@ class ScoringReader:
         return found
 
     async def level_table(
-        self, level: str, period: Period, *, fresh: bool = False
+        self, level: str, period: Period, *, fresh: bool = False, live: LiveSnapshot | None = None
     ) -> tuple[list[RankedUnit], dict[str, Any]]:
         """Every unit of a level with its counters, score card and live figures for a period, ranked.
 
         Cached for `ranking_ttl_s` (API reads); `fresh=True` recomputes now and refreshes the cache (the
-        publisher, right after a batch changed the figures).
+        publisher, right after a batch changed the figures, passing the `live` snapshot it took for the run).
         """
         key = (level, period.label)
         cached = self._ranking_cache.get(key)
@@ -129,16 +168,18 @@ class ScoringReader:
             cached = self._ranking_cache.get(key)
             if not fresh and cached is not None and time.monotonic() - cached[0] < self._ranking_ttl_s:
                 return cached[1], cached[2]
-            now = self.clock()
             unit_ids = [u.unit_id for u in self.directory.registry if str(u.level) == level]
             async with self.pool.acquire() as conn:
                 stored = await queries.level_counters(conn, level, period.label)
-                live = await queries.live_by_unit(conn, unit_ids, now, period.end) if period.is_current else {}
+            live_by_unit: Mapping[str, LiveFigures] = {}
+            if period.is_current:
+                live_by_unit = (live if live is not None else await self.live_snapshot(fresh=fresh)).by_unit
             profile = self.profiles.current()
             details: dict[str, Any] = {}
             for unit_id in unit_ids:
-                counters = counters_with_live(stored.get(unit_id, {}), live.get(unit_id, LiveFigures()), period)
-                details[unit_id] = (counters, score_counters(counters, profile), live.get(unit_id, LiveFigures()))
+                unit_live = live_by_unit.get(unit_id, LiveFigures())
+                counters = counters_with_live(stored.get(unit_id, {}), unit_live, period)
+                details[unit_id] = (counters, score_counters(counters, profile), unit_live)
             ranked = rank_units(
                 RankEntry(uid, card.score, card.rates.get("progress_rate")) for uid, (_, card, _) in details.items()
             )

@@ -24,17 +24,19 @@ FROM unit_month_counters c JOIN units u ON u.unit_id = c.unit_id
 WHERE u.level = $1 AND c.month = $2
 """
 
-# Open dossiers of a unit's subtree, as of $2. "On hold now": a hold that started at or before now and has not been
-# released (hold_since is set from the latest known events). $3 is the end of the current month: open dossiers not
+# Open dossiers, as of {now}. "On hold now": a hold that started at or before now and has not been released
+# (hold_since is set from the latest known events). {month_end} is the end of the current month: open dossiers not
 # on hold with now <= due < month end are on time now although stored as late at the month's end (SPEC §4, T = now).
-_LIVE_COLUMNS = """
+_LIVE_COLUMNS_TEMPLATE = """
     count(*) AS open,
-    count(*) FILTER (WHERE NOT (d.hold_since IS NOT NULL AND d.hold_since <= $2) AND d.due_at < $2) AS overdue_open,
-    count(*) FILTER (WHERE NOT (d.hold_since IS NOT NULL AND d.hold_since <= $2)
-                     AND d.due_at >= $2 AND d.due_at < $2 + interval '24 hours') AS due_soon,
-    count(*) FILTER (WHERE NOT (d.hold_since IS NOT NULL AND d.hold_since <= $2)
-                     AND d.due_at >= $2 AND d.due_at < $3) AS progress_correction
+    count(*) FILTER (WHERE NOT (d.hold_since IS NOT NULL AND d.hold_since <= {now})
+                     AND d.due_at < {now}) AS overdue_open,
+    count(*) FILTER (WHERE NOT (d.hold_since IS NOT NULL AND d.hold_since <= {now})
+                     AND d.due_at >= {now} AND d.due_at < {now} + interval '24 hours') AS due_soon,
+    count(*) FILTER (WHERE NOT (d.hold_since IS NOT NULL AND d.hold_since <= {now})
+                     AND d.due_at >= {now} AND d.due_at < {month_end}) AS progress_correction
 """
+_LIVE_COLUMNS = _LIVE_COLUMNS_TEMPLATE.format(now="$2", month_end="$3")
 
 SELECT_LIVE_FOR_UNIT = f"""
 SELECT {_LIVE_COLUMNS}
@@ -42,11 +44,14 @@ FROM dossiers d JOIN units u ON u.unit_id = d.home_unit
 WHERE d.received_at IS NOT NULL AND d.ended_at IS NULL AND u.path @> ARRAY[$1::text]
 """
 
-SELECT_LIVE_BY_UNIT = f"""
-SELECT ancestor AS unit_id, {_LIVE_COLUMNS}
-FROM dossiers d JOIN units u ON u.unit_id = d.home_unit CROSS JOIN LATERAL unnest(u.path) AS ancestor
-WHERE d.received_at IS NOT NULL AND d.ended_at IS NULL AND ancestor = ANY($1::text[])
-GROUP BY ancestor
+# Every open dossier counted once, at its home unit (the caller adds each unit's figures to its ancestors): one
+# pass over the open dossiers for all units at once — joining the unit paths instead would count each dossier
+# once per ancestor, and per level.
+SELECT_LIVE_BY_HOME_UNIT = f"""
+SELECT d.home_unit AS unit_id, {_LIVE_COLUMNS_TEMPLATE.format(now="$1", month_end="$2")}
+FROM dossiers d
+WHERE d.received_at IS NOT NULL AND d.ended_at IS NULL
+GROUP BY d.home_unit
 """
 
 SELECT_RECEIVED_SINCE = """
@@ -123,10 +128,9 @@ async def live_for_unit(conn: asyncpg.Connection, unit_id: str, now: datetime, m
     return _live(await conn.fetchrow(SELECT_LIVE_FOR_UNIT, unit_id, now, month_end))
 
 
-async def live_by_unit(
-    conn: asyncpg.Connection, unit_ids: Sequence[str], now: datetime, month_end: datetime
-) -> dict[str, LiveFigures]:
-    rows = await conn.fetch(SELECT_LIVE_BY_UNIT, list(unit_ids), now, month_end)
+async def live_by_home_unit(conn: asyncpg.Connection, now: datetime, month_end: datetime) -> dict[str, LiveFigures]:
+    """Live figures of the open dossiers per home unit, subtrees NOT included."""
+    rows = await conn.fetch(SELECT_LIVE_BY_HOME_UNIT, now, month_end)
     return {row["unit_id"]: _live(row) for row in rows}
 
 

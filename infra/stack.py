@@ -36,11 +36,16 @@ class ServiceSpec:
     module: str
     port_env: str
     default_port: int
+    listens_on: str | None = None
+    """The variable the service reads its port from, when it is not `port_env` (a second instance)."""
 
 
 SERVICES = (
     ServiceSpec("ingest", "services.ingest", "INGEST_PORT", 8001),
     ServiceSpec("scoring", "services.scoring", "SCORING_PORT", 8002),
+    # A second scoring process in the same consumer group (the 12 partitions are shared): one process is
+    # Python-bound at ~17 k events/s on two cores, two reach 26–31 k (docs/benchmarks.md). It serves the same API.
+    ServiceSpec("scoring-2", "services.scoring", "SCORING_2_PORT", 8012, listens_on="SCORING_PORT"),
     ServiceSpec("alerts", "services.alerts", "ALERTS_PORT", 8003),
 )
 
@@ -125,7 +130,9 @@ async def wait_http_ready(url: str, alive: Callable[[], bool], timeout_s: float 
 
 async def start_services(supervisor: Supervisor, env: dict[str, str]) -> None:
     for spec in SERVICES:
-        child = await supervisor.start(spec.name, [sys.executable, "-m", spec.module], env=env, cwd=paths.REPO_ROOT)
+        child_env = env if spec.listens_on is None else {**env, spec.listens_on: str(port_of(spec))}
+        argv = [sys.executable, "-m", spec.module]
+        child = await supervisor.start(spec.name, argv, env=child_env, cwd=paths.REPO_ROOT)
         assert child.process is not None
         process = child.process
         await wait_http_ready(f"http://127.0.0.1:{port_of(spec)}/readyz", alive=lambda p=process: p.returncode is None)
@@ -173,7 +180,7 @@ async def cmd_up(demo: bool) -> int:
     async def after_start() -> None:
         say("all services ready")
         for spec in SERVICES:
-            say(f"  {spec.name:<8} http://127.0.0.1:{port_of(spec)}  (/healthz, /readyz, /docs)")
+            say(f"  {spec.name:<9} http://127.0.0.1:{port_of(spec)}  (/healthz, /readyz, /docs)")
         say(f"  admin token: {env['ADMIN_TOKEN']}")
         if demo:
             from infra.demo import start_demo_feed

@@ -17,7 +17,7 @@ from services.scoring.applier import BatchApplier, DeadLetter
 from services.scoring.entrypoints.api import build_router
 from services.scoring.entrypoints.consumer import register_consumer
 from services.scoring.entrypoints.dashboard import build_dashboard_router
-from services.scoring.entrypoints.stream import Broadcaster, build_stream_router
+from services.scoring.entrypoints.stream import Broadcaster, build_stream_router, register_indicators_relay
 from services.scoring.publisher import IndicatorsPublisher
 from services.scoring.reading import ProfileStore, ScoringReader
 from services.scoring.settings import ScoringSettings
@@ -64,7 +64,6 @@ def create_app(settings: ScoringSettings) -> FastAPI:
 
     async def publish_indicators(value: bytes, key: str) -> None:
         await indicators_publisher.publish(value, key=key.encode(), headers={"content-type": "application/json"})
-        broadcaster.send("indicators", value.decode())
 
     async def build(pool: asyncpg.Pool) -> None:
         directory = UnitDirectory(pool)
@@ -75,6 +74,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
                                                                      settings.indicators_interval_s))  # fmt: skip
 
     register_consumer(broker, settings, lambda: parts["c"].applier, lambda: parts["c"].publisher)
+    register_indicators_relay(broker, settings.indicators_topic, broadcaster)
 
     async def roll_over_forever() -> None:
         while True:

@@ -93,3 +93,9 @@ def test_kafka_image_matches_the_local_stack_version(compose: dict[str, Any]) ->
 def test_postgres_is_version_16_and_the_migration_step_runs_first(compose: dict[str, Any]) -> None:
     assert compose["services"]["postgres"]["image"] == "postgres:16"
     assert "python -m shared.migrate" in " ".join(compose["services"]["migrate"]["command"])
+
+
+def test_second_scoring_process_is_the_first_one_on_another_host_port(compose: dict[str, Any]) -> None:
+    first, second = compose["services"]["scoring"], compose["services"]["scoring-2"]
+    assert {k: v for k, v in second.items() if k != "ports"} == {k: v for k, v in first.items() if k != "ports"}
+    assert second["ports"] == ["8012:8002"]

@@ -1,9 +1,13 @@
 """`GET /v1/stream`: server-sent events of unit figures, for live dashboards.
 
-Every `unit-indicators` message the publisher sends is also pushed to the connected browsers as an SSE event
-`indicators` (data = the same JSON). A slow client never slows the publisher: each client has a bounded queue and,
-when it overflows, gets a `resync` event telling it to re-read the API. Comments every 15 s keep proxies from
-closing an idle stream; a reconnecting client re-reads the API (figures are state, not a log to replay).
+Every `unit-indicators` message is pushed to the connected browsers as an SSE event `indicators` (data = the same
+JSON). Each scoring process relays the TOPIC (a consumer without a group, from the latest offset), not only what
+its own publisher sends: with several scoring processes in the consumer group, each publishes the units its own
+batches touched, and a browser connected to any of them must see them all.
+
+A slow client never slows the relay: each client has a bounded queue and, when it overflows, gets a `resync`
+event telling it to re-read the API. Comments every 15 s keep proxies from closing an idle stream; a reconnecting
+client re-reads the API (figures are state, not a log to replay).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
 
 HEARTBEAT_S = 15.0
 QUEUE_SIZE = 1000
@@ -53,6 +59,26 @@ class Broadcaster:
                 yield f"id: {next(self._ids)}\nevent: {event}\ndata: {data}\n\n"
         finally:
             self._clients.discard(queue)
+
+
+async def _raw(_: object) -> None:
+    """Skip FastStream's JSON decoding: the bytes are relayed as they are."""
+    return None
+
+
+def register_indicators_relay(broker: KafkaBroker, topic: str, broadcaster: Broadcaster) -> None:
+    @broker.subscriber(
+        topic,
+        group_id=None,  # every process sees every partition; nothing is committed
+        auto_offset_reset="latest",  # figures are state: a (re)started process only needs what comes next
+        ack_policy=AckPolicy.MANUAL,
+        decoder=_raw,
+        title="scoring/unit-indicators-relay",
+        description="Relays every unit-indicators message to this process's /v1/stream clients",
+    )
+    async def relay_indicators(body: object, msg: KafkaMessage) -> None:
+        if broadcaster.clients:
+            broadcaster.send("indicators", bytes(msg.body).decode())
 
 
 def build_stream_router(broadcaster: Broadcaster) -> APIRouter:

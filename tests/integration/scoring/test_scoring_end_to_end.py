@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from tests.integration.conftest import unique
 from tests.integration.scoring.harness import (
@@ -202,6 +203,49 @@ async def test_live_stream_pushes_indicators_of_changed_units(scenario, kafka_bo
         await asyncio.wait_for(listener, 30)
         assert seen[f"{p}.BV"]["live"]["overdue_open"] == 1
         assert seen[f"{p}.BV"]["ancestors"] == [f"{p}.H26"]
+
+
+async def test_live_stream_relays_indicators_published_by_another_scoring_process(
+    scenario, kafka_bootstrap: str
+) -> None:
+    """With several scoring processes, each publishes the units its own batches touched: a browser connected to
+    this one must also get what another one publishes (the relay reads the topic, not the local publisher)."""
+    p, database_url, topics = scenario
+    async with scoring_service(database_url, kafka_bootstrap, topics) as svc:
+        received: list[dict] = []
+        connected = asyncio.Event()
+
+        async def listen() -> None:
+            async with (
+                httpx.AsyncClient(base_url=svc.base_url, timeout=None) as client,
+                client.stream("GET", "/v1/stream") as response,
+            ):
+                event = None
+                async for line in response.aiter_lines():
+                    connected.set()
+                    if line.startswith("event: "):
+                        event = line[7:]
+                    elif line.startswith("data: ") and event == "indicators":
+                        received.append(orjson.loads(line[6:]))
+                        return
+
+        listener = asyncio.create_task(listen())
+        await asyncio.wait_for(connected.wait(), 10)
+        from_elsewhere = {"unit_id": f"{p}.BD", "published_by": "another scoring process"}
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            # The relay starts at the latest offset once its fetcher has looked it up: a message sent in the
+            # instant before that is (rightly) not replayed, so send again until one arrives.
+            for _ in range(15):
+                await producer.send_and_wait(topics.indicators, orjson.dumps(from_elsewhere), key=f"{p}.BD".encode())
+                done, _ = await asyncio.wait({listener}, timeout=2)
+                if done:
+                    break
+        finally:
+            await producer.stop()
+        await asyncio.wait_for(listener, 5)
+        assert received == [from_elsewhere]
 
 
 def _metric(text: str, name: str) -> float:

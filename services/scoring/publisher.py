@@ -35,6 +35,8 @@ class IndicatorsPublisher:
         self.published = 0
 
     def mark(self, unit_ids: Iterable[str]) -> None:
+        """After a committed batch: these units' figures changed."""
+        self._reader.figures_changed()
         before = len(self._dirty)
         self._dirty.update(unit_ids)
         if len(self._dirty) != before:

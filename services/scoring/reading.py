@@ -131,6 +131,12 @@ class ScoringReader:
         self._live: tuple[float, LiveSnapshot] | None = None
         self._live_lock = asyncio.Lock()
 
+    def figures_changed(self) -> None:
+        """Forget cached tables: this process just committed a batch (reads after it must see it). Another
+        scoring process's commits are seen within `ranking_ttl_s`."""
+        self._ranking_cache.clear()
+        self._live = None
+
     async def live_snapshot(self, *, fresh: bool = False) -> LiveSnapshot:
         """Live figures of all units from one pass over the open dossiers; cached for `ranking_ttl_s` unless
         `fresh`. Every level table of one publisher run reads the same snapshot."""

@@ -198,6 +198,8 @@ class FakeReader:
     profile: ScoreProfile
     counters: dict[tuple[str, str], dict[str, dict[str, int]]]
     asked: list[tuple[str, str]] = field(default_factory=list)
+    snapshots: list[object] = field(default_factory=list)
+    stale_reads: int = 0
 
     def __post_init__(self) -> None:
         units = [Unit("C", "Hà Nội", UnitLevel.CITY, None), Unit("D1", "Sở Tư pháp", UnitLevel.DEPARTMENT, "C"),
@@ -208,8 +210,17 @@ class FakeReader:
     def clock(self) -> datetime:
         return NOW
 
-    async def level_table(self, level: str, period: Period) -> tuple[list[Any], dict[str, Any]]:
+    async def live_snapshot(self, *, fresh: bool = False) -> object:
+        snapshot = object()
+        self.snapshots.append(snapshot)
+        return snapshot
+
+    async def level_table(
+        self, level: str, period: Period, *, fresh: bool = False, live: object | None = None
+    ) -> tuple[list[Any], dict[str, Any]]:
         self.asked.append((level, period.label))
+        if not fresh or live is None or live is not self.snapshots[-1]:
+            self.stale_reads += 1
         table = self.counters.get((level, period.label), {})
         details = {uid: (c, score_counters(c, self.profile), None) for uid, c in table.items()}
         ranked = rank_units(
@@ -232,6 +243,8 @@ async def test_load_report_reads_three_months_of_every_level_and_the_city_total(
          "2026-08")} | {("city", "2026-10")}
     )  # fmt: skip
     assert report.city_overdue == 7
+    # A notice is exact as of its generation: fresh tables (not the API's cache), all on one live snapshot.
+    assert len(reader.snapshots) == 1 and reader.stale_reads == 0
     assert report.groups == group_columns(profile)
     assert [(r.unit_id, r.name, r.rank, r.rank_change_1, r.overdue) for r in report.rows] == [
         ("D2", "Sở Xây dựng", 1, 1, 1),

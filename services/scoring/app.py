@@ -27,6 +27,8 @@ from shared.resources import open_resources, readiness_of
 
 log = logging.getLogger(__name__)
 ROLL_OVER_CHECK_S = 60.0
+# How soon a registry change (a renamed unit, a unit moved to another parent) reaches this process's figures.
+REGISTRY_SYNC_S = 5.0
 
 
 @dataclass
@@ -86,6 +88,17 @@ def create_app(settings: ScoringSettings) -> FastAPI:
                 log.exception("month roll-over failed")
             await asyncio.sleep(ROLL_OVER_CHECK_S)
 
+    async def follow_registry_forever() -> None:
+        while True:
+            await asyncio.sleep(REGISTRY_SYNC_S)
+            try:
+                components = parts["c"]
+                if await components.reader.directory.load():
+                    components.publisher.mark(unit.unit_id for unit in components.reader.directory.registry)
+                components.reader.figures_changed()  # names and levels may have changed too
+            except Exception:
+                log.exception("reading the unit registry failed; will retry")
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings, broker, before_broker_start=build) as resources:
@@ -93,12 +106,14 @@ def create_app(settings: ScoringSettings) -> FastAPI:
             components = parts["c"]
             components.publisher.start()
             roller = asyncio.create_task(roll_over_forever(), name="month-roll-over")
+            follower = asyncio.create_task(follow_registry_forever(), name="registry-follower")
             try:
                 yield
             finally:
-                roller.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await roller
+                for task in (roller, follower):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 await components.publisher.stop()
 
     app = FastAPI(

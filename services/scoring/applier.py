@@ -203,8 +203,9 @@ class BatchApplier:
         now = self._clock()
         by_dossier, count = group_by_dossier(facts)
         async with self._pool.acquire() as conn, conn.transaction():
+            ancestors = await self._directory.hold_tree(conn)
             stored = await store.load_for_update(conn, sorted(by_dossier))
-            application = BatchApplication(stored, now=now, ancestors=self._directory.ancestors, events=count)
+            application = BatchApplication(stored, now=now, ancestors=ancestors, events=count)
             # In id order, the order new dossiers are inserted in: two consumers inserting the same new ids wait
             # for each other in one direction only.
             dossiers = sorted(by_dossier.items())
@@ -230,10 +231,11 @@ class BatchApplier:
         rolled = 0
         while True:
             async with self._pool.acquire() as conn, conn.transaction():
+                ancestors = await self._directory.hold_tree(conn)
                 stored = await store.load_open_to_roll(conn, month, chunk)
                 if not stored:
                     return rolled
-                outcome = roll_over(stored, now=self._clock(), ancestors=self._directory.ancestors)
+                outcome = roll_over(stored, now=self._clock(), ancestors=ancestors)
                 await store.write_changes(conn, outcome.changes)
                 await store.add_counter_delta(conn, outcome)
             rolled += len(stored)

@@ -1,0 +1,2 @@
+DROP TABLE scoring_tree_state;
+DROP TABLE scoring_unit_tree;

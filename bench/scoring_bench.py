@@ -95,6 +95,8 @@ def report(args: argparse.Namespace, load: Preload, run: ScoringRun, raw: RawRun
         "peak_rss_mb": round(run.peak_rss_mb, 1),
         "max_sampled_rss_mb": round(run.max_sampled_rss_mb, 1),
         "scoring_cpu_s": round(run.process_cpu_s, 1),
+        "scoring_cpu_s_all_processes": round(run.all_processes_cpu_s, 1),
+        "peak_rss_mb_each_process": [round(mb, 1) for mb in run.peak_rss_mb_each],
         "postgres_cpu_s": round(run.postgres_cpu_s, 1),
         "kafka_cpu_s": round(run.kafka_cpu_s, 1),
         "machine_busy": round(run.machine_busy, 2),

@@ -78,6 +78,9 @@ class ScoringRun:
     """VmHWM of the process (kernel-tracked peak), read just before stopping it."""
     max_sampled_rss_mb: float
     process_cpu_s: float
+    all_processes_cpu_s: float
+    """CPU of every scoring process of the run (the first one and the --processes extras)."""
+    peak_rss_mb_each: list[float]
     postgres_cpu_s: float
     kafka_cpu_s: float
     machine_busy: float
@@ -214,6 +217,12 @@ async def run_scoring(
         machine_after = psutil.cpu_times()
         peak = _peak_rss_mb(process.pid)
         cpu = watched.cpu_times()
+        extra_peaks, extra_cpu_s = [], 0.0
+        for extra in extras:
+            with contextlib.suppress(psutil.Error):
+                extra_peaks.append(_peak_rss_mb(extra.pid))
+                times = psutil.Process(extra.pid).cpu_times()
+                extra_cpu_s += times.user + times.system
         pg_after, kafka_after = _cpu_by_pid(("postgres",)), _cpu_by_pid(("java",))
     finally:
         await admin.close()
@@ -257,6 +266,8 @@ async def run_scoring(
         peak_rss_mb=peak,
         max_sampled_rss_mb=max_rss / 2**20,
         process_cpu_s=cpu.user + cpu.system,
+        all_processes_cpu_s=cpu.user + cpu.system + extra_cpu_s,
+        peak_rss_mb_each=[peak, *extra_peaks],
         postgres_cpu_s=_cpu_delta(pg_before, pg_after),
         kafka_cpu_s=_cpu_delta(kafka_before, kafka_after),
         machine_busy=1 - idle / elapsed_cores if elapsed_cores else 0.0,

@@ -14,6 +14,7 @@ import time
 
 import asyncpg
 
+from services.scoring.adapters import store
 from services.scoring.domain.apply import AncestorLookup
 from services.scoring.domain.tree import retree_delta
 from shared.units import Unit, UnitLevel, UnitRegistry
@@ -27,11 +28,6 @@ SELECT_GENERATION = "SELECT generation FROM scoring_tree_state WHERE id = 1"
 HOLD_TREE = "SELECT generation FROM scoring_tree_state WHERE id = 1 FOR SHARE"
 LOCK_TREE = "SELECT generation FROM scoring_tree_state WHERE id = 1 FOR UPDATE"
 SELECT_ALL_COUNTERS = "SELECT unit_id, month, counter, value FROM unit_month_counters WHERE value <> 0"
-ADD_TO_COUNTERS = """
-INSERT INTO unit_month_counters (unit_id, month, counter, value)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
-ON CONFLICT (unit_id, month, counter) DO UPDATE SET value = unit_month_counters.value + EXCLUDED.value
-"""
 # Units never leave the registry (ingest only upserts), but a unit missing from it keeps its place in the tree.
 UPSERT_TREE = """
 INSERT INTO scoring_unit_tree (unit_id, parent_id) SELECT * FROM unnest($1::text[], $2::text[])
@@ -112,9 +108,7 @@ class UnitDirectory:
                 new_tree = {**stored, **registry}
                 delta = retree_delta(table, stored, new_tree)
                 if delta:
-                    keys = sorted(delta)
-                    await conn.execute(ADD_TO_COUNTERS, [k[0] for k in keys], [k[1] for k in keys],
-                                       [k[2] for k in keys], [delta[k] for k in keys])  # fmt: skip
+                    await conn.execute(store.ADD_TO_COUNTERS, *store.counter_columns(delta))
                 changed = sorted(unit for unit, parent in registry.items() if stored.get(unit, parent) != parent)
                 await conn.execute(UPSERT_TREE, list(registry), list(registry.values()))
                 await conn.execute(BUMP_GENERATION)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from services.scoring.domain.apply import AncestorLookup, expand
-from services.scoring.domain.counters import CounterKey
+from services.scoring.domain.counters import CounterKey, contribution_delta
 
 ParentMap = Mapping[str, str | None]
 
@@ -37,11 +37,4 @@ def retree_delta(
         return {}
     rebuilt: dict[CounterKey, int] = {}
     expand(own_shares(table, old_parent_of), AncestorLookup(new_parent_of), rebuilt)
-    delta = dict(rebuilt)
-    for key, value in table.items():
-        remaining = delta.get(key, 0) - value
-        if remaining:
-            delta[key] = remaining
-        else:
-            delta.pop(key, None)
-    return delta
+    return contribution_delta(table, rebuilt)

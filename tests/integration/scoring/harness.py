@@ -15,12 +15,47 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.db import apply_migrations
+from services.scoring.adapters.units import UnitDirectory
+from services.scoring.applier import BatchApplier
+from shared.db import apply_migrations, create_pool
 from tests.integration.conftest import unique
 from tests.integration.processes import RunningService, service_process, wait_ready
 from tests.integration.registry import insert_units, small_registry
 
 VN = timedelta(hours=7)
+
+
+@dataclass
+class RawRecord:
+    """A consumed record as the applier reads it (aiokafka's ConsumerRecord has these fields)."""
+
+    value: bytes
+    key: bytes
+    offset: int
+    topic: str = "dossier-events"
+    partition: int = 0
+    timestamp: int = 1_790_000_000_000
+
+
+async def no_dead_letters(_: object) -> None:
+    raise AssertionError("no record here is invalid")
+
+
+@contextlib.asynccontextmanager
+async def in_process_appliers(database_url: str, count: int) -> AsyncIterator[list[BatchApplier]]:
+    """`count` appliers as separate scoring processes would have them: each its own pool and registry copy.
+    Any dead letter fails the test."""
+    pools = [await create_pool(database_url, max_size=3) for _ in range(count)]
+    try:
+        appliers = []
+        for pool in pools:
+            directory = UnitDirectory(pool)
+            await directory.load()
+            appliers.append(BatchApplier(pool, directory, no_dead_letters))
+        yield appliers
+    finally:
+        for pool in pools:
+            await pool.close()
 
 
 @dataclass

@@ -4,7 +4,6 @@ on the new one."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -15,22 +14,12 @@ from services.scoring.applier import BatchApplier
 from services.scoring.recompute import Comparison, compare
 from shared.db import create_pool
 from tests.integration.conftest import unique
-from tests.integration.scoring.harness import prepare_database
+from tests.integration.scoring.harness import RawRecord, no_dead_letters, prepare_database
 
 
-@dataclass
-class Record:
-    value: bytes
-    key: bytes
-    offset: int
-    topic: str = "dossier-events"
-    partition: int = 0
-    timestamp: int = 1_790_000_000_000
-
-
-def receipts(unit: str, dossiers: list[str]) -> list[Record]:
+def receipts(unit: str, dossiers: list[str]) -> list[RawRecord]:
     return [
-        Record(
+        RawRecord(
             orjson.dumps({"event_id": f"{d}-rcv", "dossier_id": d, "unit_id": unit, "type": "received",
                           "occurred_at": "2026-09-02T09:00:00+07:00", "ingested_at": "2026-09-02T02:00:00Z",
                           "channel": "online", "due_at": "2026-09-10T17:00:00+07:00"}),
@@ -46,10 +35,6 @@ async def received(conn: asyncpg.Connection, unit: str) -> int:
         "SELECT value FROM unit_month_counters WHERE unit_id = $1 AND month = '2026-09' AND counter = 'received'", unit
     )
     return int(value or 0)
-
-
-async def no_dead_letters(_: object) -> None:
-    raise AssertionError("no record here is invalid")
 
 
 async def test_moving_a_commune_re_rolls_its_history_and_later_events_follow_the_new_tree(

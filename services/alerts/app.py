@@ -15,10 +15,11 @@ import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from services.alerts.adapters.activation import activate_at_start
 from services.alerts.adapters.evaluation import Evaluator
 from services.alerts.adapters.outbox import Dispatcher
 from services.alerts.adapters.receivers import Receivers, load_receivers
-from services.alerts.adapters.rule_store import RuleBook, activate_at_start
+from services.alerts.adapters.rule_store import RuleBook
 from services.alerts.domain.rules import load_rules
 from services.alerts.entrypoints.api import install_api_routes
 from services.alerts.entrypoints.context import AlertsContext, Clock, system_clock
@@ -58,7 +59,7 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
         ):
             app.state.resources = resources
             ctx.pool = resources.pool
-            active = await activate_at_start(resources.pool, settings.alert_rules_file)
+            active = await activate_at_start(resources.pool, settings.alert_rules_file, ctx.receivers, clock, on_commit)
             log.info("rule set %d active (%s, %d rules)", active.rule_set_id, active.source, len(active.rules.rules))
             ctx.rule_book = RuleBook(active)
             ctx.evaluator = Evaluator(resources.pool, ctx.rule_book, ctx.receivers, clock, on_commit)

@@ -6,7 +6,10 @@ committed only after it, so a crash replays the batch; the replayed messages are
 already used, and notification ids are stable, so nothing is lost and nothing is doubled.
 
 All writers take one transaction-scoped advisory lock first: evaluations never interleave (even across
-processes), and history sequence numbers are committed in order, which the event stream relies on.
+processes), and history sequence numbers are committed in order, which the event stream relies on. Under that
+lock each evaluation first follows the newest rule set (`RuleBook.refresh`): activating a set takes the same
+lock, so once another process has activated a set no evaluation anywhere uses the one it replaced (which could
+otherwise reopen alerts of a rule just removed).
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ async def _insert_transition(
                (alert_id, rule_id, unit_id, from_state, to_state, at, value, reason, silenced_by, actor, comment)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
         alert_id, t.rule_id, t.unit_id, t.from_state, t.to_state, t.at, t.value, t.reason, t.silenced_by,
-        t.actor, comment,
+        t.actor, comment if comment is not None else t.comment,
     )  # fmt: skip
 
 
@@ -151,9 +154,10 @@ class Evaluator:
         """Evaluate per-unit inputs in order, in one transaction: states, history and outbox rows together."""
         if not items:
             return 0, 0
-        rules = self.rule_book.rules
         async with self.pool.acquire() as conn, conn.transaction():
             await lock_evaluation(conn)
+            await self.rule_book.refresh(conn)
+            rules = self.rule_book.rules
             now = self.clock()
             silences = await active_silences(conn, now)
             states = await _states_of_units(conn, sorted({item.unit_id for item in items}))
@@ -175,9 +179,10 @@ class Evaluator:
 
     async def tick(self) -> tuple[int, int]:
         """The clock alone: pending alerts whose `for` elapsed fire, repeats, silences that ended."""
-        rules = self.rule_book.rules
         async with self.pool.acquire() as conn, conn.transaction():
             await lock_evaluation(conn)
+            await self.rule_book.refresh(conn)
+            rules = self.rule_book.rules
             now = self.clock()
             silences = await active_silences(conn, now)
             rows = await conn.fetch("SELECT data FROM alert_states WHERE state IN ('pending', 'firing')")

@@ -24,11 +24,14 @@ DUE_SOON_HORIZON = timedelta(hours=24)
 async def near_due_pass(
     pool: asyncpg.Pool, evaluator: Evaluator, client: httpx.AsyncClient, metrics: AlertMetrics, concurrency: int = 8
 ) -> tuple[int, int]:
-    rules = evaluator.rule_book.rules
-    near_due_ids = [r.id for r in rules.rules if isinstance(r, NearDueRule) and r.enabled]
-    if not near_due_ids:
-        return 0, 0
     async with pool.acquire() as conn:
+        # Which units to ask depends on the rules: follow a set activated by another process first. (The
+        # evaluation itself checks again under the lock.)
+        await evaluator.rule_book.refresh(conn)
+        rules = evaluator.rule_book.rules
+        near_due_ids = [r.id for r in rules.rules if isinstance(r, NearDueRule) and r.enabled]
+        if not near_due_ids:
+            return 0, 0
         live = await conn.fetch("SELECT unit_id, name, level, ancestors, open, due_soon FROM alert_unit_live")
         active = {
             r["unit_id"]

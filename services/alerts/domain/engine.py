@@ -70,8 +70,8 @@ def tick(
     rules: RuleSet, states: Iterable[AlertState], now: datetime, silences: Iterable[Silence] = ()
 ) -> list[EvaluationResult]:
     """The clock alone: pending alerts whose `for` elapsed fire; firing ones repeat or get delivered once a
-    silence ends. Only pending and firing states can change on a tick. States of rules that no longer exist
-    or are disabled are left alone (the adapter lists them as orphans for an operator to close)."""
+    silence ends. Only pending and firing states can change on a tick. States of disabled rules are left as
+    they are; those of removed rules are closed when the rule set that drops them is activated (retirement)."""
     active_silences = tuple(silences)
     results: list[EvaluationResult] = []
     for before in states:

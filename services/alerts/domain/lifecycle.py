@@ -22,12 +22,14 @@ Decisions (see docs/alerts.md):
   resume on their normal schedule. A resolved notification is sent whenever the firing one was delivered, even
   under a silence: it only closes what receivers already have open, and a ticket left open forever is worse.
 - Acknowledgement stops repeats and refreshes until the episode resolves; the next episode starts unacknowledged.
+- A rule that leaves the active rule set closes its episodes (`close`) the way an ordinary resolution would:
+  pending ends silently, firing resolves and sends "resolved" exactly when the firing message went out.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -101,10 +103,21 @@ def _is_stale(state: AlertState, observation: Observation, at: datetime) -> bool
 class _Step:
     """One evaluation: accumulates transitions and notifications while the state is advanced."""
 
-    def __init__(self, rule: Rule, now: datetime, silences: Iterable[Silence]) -> None:
+    def __init__(
+        self,
+        rule: Rule,
+        now: datetime,
+        silences: Iterable[Silence],
+        comment: str | None = None,
+        annotations: Mapping[str, str] | None = None,
+    ) -> None:
         self.rule = rule
         self.now = now
         self.silences = tuple(silences)
+        # Set only when the system ends an episode for a cause outside the rule (e.g. the rule was removed):
+        # the words go on the transitions and into the notifications' annotations.
+        self.comment = comment
+        self.annotations = dict(annotations or {})
         self.transitions: list[Transition] = []
         self.notifications: list[Notification] = []
 
@@ -125,6 +138,7 @@ class _Step:
                 value=value,
                 reason=reason,
                 silenced_by=self.silenced_by(state),
+                comment=self.comment,
             )
         )
 
@@ -141,7 +155,7 @@ class _Step:
                 unit_id=state.unit_id,
                 severity=self.rule.severity,
                 labels=labels_of(self.rule, state),
-                annotations=annotations_for(self.rule, state, value),
+                annotations={**annotations_for(self.rule, state, value), **self.annotations},
                 starts_at=state.fired_at,
                 ends_at=state.resolved_at if resolved else None,
                 created_at=self.now,
@@ -195,8 +209,7 @@ class _Step:
         if state.state == "pending":
             if fires:
                 return state
-            self.record(state, "inactive", at, value, "no_data" if value is None else "condition_cleared")
-            return state.model_copy(update={"state": "inactive", "pending_since": None, "active_since": None})
+            return self.drop_pending(state, value, at, "no_data" if value is None else "condition_cleared")
         # firing
         if value is None:
             no_data_resolves = isinstance(self.rule, ThresholdRule) and self.rule.on_no_data == "resolve"
@@ -223,6 +236,12 @@ class _Step:
                 "firing_delivered": False,
             }
         )
+
+    def drop_pending(
+        self, state: AlertState, value: float | None, at: datetime, reason: TransitionReason
+    ) -> AlertState:
+        self.record(state, "inactive", at, value, reason)
+        return state.model_copy(update={"state": "inactive", "pending_since": None, "active_since": None})
 
     def resolve(self, state: AlertState, value: float | None, at: datetime, reason: TransitionReason) -> AlertState:
         self.record(state, "resolved", at, value, reason)
@@ -283,6 +302,33 @@ def evaluate(
         state = step.absorb(state, observation)
     state = step.advance_pending(state)
     state = step.notify_while_firing(state)
+    return EvaluationResult(state, step.transitions, step.notifications)
+
+
+def close(
+    state: AlertState,
+    rule: Rule,
+    at: datetime,
+    reason: TransitionReason,
+    silences: Iterable[Silence] = (),
+    *,
+    comment: str | None = None,
+    annotations: Mapping[str, str] | None = None,
+) -> EvaluationResult:
+    """End the current episode for a cause outside the rule's condition (its rule left the active set), with the
+    outcome an ordinary resolution has: pending → inactive and nothing sent (receivers never heard of it);
+    firing → resolved, with a resolved message whenever the firing one went out — silenced or acknowledged
+    alike, since it only closes what receivers already hold open. `rule` is the rule as it was last in force, so
+    the message carries the labels (hence the fingerprint) of the firing one. Other states are left as they are.
+    `comment` goes on the transition, `annotations` are added to the resolved message's."""
+    _require_aware(at)
+    if state.rule_id != rule.id:
+        raise ValueError(f"state of rule {state.rule_id!r} closed with rule {rule.id!r}")
+    step = _Step(rule, at, silences, comment=comment, annotations=annotations)
+    if state.state == "pending":
+        state = step.drop_pending(state, state.last_value, at, reason)
+    elif state.state == "firing":
+        state = step.resolve(state, state.last_value, at, reason)
     return EvaluationResult(state, step.transitions, step.notifications)
 
 

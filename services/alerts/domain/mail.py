@@ -55,6 +55,10 @@ def _section(notifications: Sequence[Notification], language: Language, external
         lines.append(f"[{kinds[n.kind]}] [{severity}] {summary or n.annotations.get('summary', n.rule_id)}")
         text = description or n.annotations.get("description", "")
         lines.extend(f"    {line}" for line in text.splitlines())
+        # Why an alert ended when it was not its condition (e.g. its rule was removed from the rule set).
+        reason = n.annotations.get("resolved_reason" if language == "vi" else "resolved_reason_en")
+        if reason:
+            lines.append(f"    {reason}")
         if language == "vi":
             lines.append(f"    Bắt đầu: {format_due(n.starts_at, 'vi')}")
             if n.ends_at is not None:

@@ -9,7 +9,7 @@ Two kinds of rule:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Literal
@@ -338,3 +338,24 @@ def load_rules(text: str, source: str = "<alert rules>") -> RuleSet:
     if problems:
         raise RuleFileError(source, problems)
     return RuleSet(tuple(rules))
+
+
+def rule_definitions(text: str, wanted: Collection[str]) -> dict[str, Rule]:
+    """The rules with these ids in a STORED rules document, each validated on its own. A document stored under an
+    older version of the service may no longer pass as a whole while the one rule needed still does; whatever
+    does not parse is skipped (the caller looks further back, or does without)."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    raw_rules = document.get("rules") if isinstance(document, Mapping) else None
+    found: dict[str, Rule] = {}
+    for index, raw in enumerate(raw_rules if isinstance(raw_rules, list) else []):
+        rule_id = raw.get("id") if isinstance(raw, Mapping) else None
+        if rule_id not in wanted or rule_id in found:
+            continue
+        try:
+            found[rule_id] = parse_rule(raw, f"rules[{index}]")
+        except RuleFileError:
+            continue
+    return found

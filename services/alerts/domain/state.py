@@ -13,7 +13,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from shared.indicators import NearDueDossier
 
 AlertStatus = Literal["inactive", "pending", "firing", "resolved"]
-TransitionReason = Literal["condition_met", "for_elapsed", "condition_cleared", "no_data", "acknowledged"]
+TransitionReason = Literal[
+    "condition_met", "for_elapsed", "condition_cleared", "no_data", "acknowledged", "rule_removed"
+]
 
 
 class GrowthSample(BaseModel):
@@ -88,3 +90,4 @@ class Transition(BaseModel):
     reason: TransitionReason = Field(description="Why")
     silenced_by: list[str] = Field(default_factory=list, description="Silences muting the alert at that moment")
     actor: str | None = Field(None, description="Who acted (acknowledgements)")
+    comment: str | None = Field(None, description="Why, in words (Vietnamese / English) when the system acted")

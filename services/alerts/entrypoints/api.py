@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from services.alerts.adapters import queries
+from services.alerts.adapters.activation import replace_rules
 from services.alerts.adapters.evaluation import active_silences
-from services.alerts.adapters.rule_store import ActiveRules, replace_rules
+from services.alerts.adapters.rule_store import ActiveRules
 from services.alerts.domain.lifecycle import AcknowledgementError
 from services.alerts.domain.rules import RuleFileError, RuleSet
 from services.alerts.domain.silences import Silence
@@ -82,6 +83,8 @@ def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
         now = ctx.clock()
         async with ctx.db().acquire() as conn:
             silences = await active_silences(conn, now)
+            # rule_exists, names and labels as per the set in force, even if another process activated it.
+            await ctx.rules().refresh(conn)
         rules = ctx.rules().rules
         return [
             AlertView(
@@ -206,6 +209,8 @@ def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
 
     @app.get("/v1/rules", response_model=RuleSetView, tags=["rules"], summary="The active rule set")
     async def get_rules() -> RuleSetView:
+        async with ctx.db().acquire() as conn:
+            await ctx.rules().refresh(conn)  # a set activated through another alerts process shows at once
         return rule_set_view(ctx.rules().active)
 
     @app.put("/v1/admin/rules", response_model=RuleSetView, tags=["rules"],
@@ -221,7 +226,8 @@ def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
         except UnicodeDecodeError:
             raise ApiError(422, "invalid_rules", "Nội dung không phải UTF-8 / body is not UTF-8") from None
         try:
-            active = await replace_rules(ctx.db(), text, "admin API")
+            # Also closes the alerts of the rules the new set drops, in the same transaction.
+            active = await replace_rules(await ctx.ready_evaluator(), text, "admin API")
         except RuleFileError as error:
             body = RuleErrorBody(
                 error="invalid_rules",
@@ -229,7 +235,6 @@ def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
                 problems=[{"path": p.path, "message": p.message} for p in error.problems],  # type: ignore[misc]
             )
             return JSONResponse(body.model_dump(), 422)
-        ctx.rules().active = active
         return rule_set_view(active)
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)

@@ -51,10 +51,14 @@ class TransitionView(BaseModel):
     to_state: AlertStatus = Field(description="State after (equal for acknowledgements)")
     at: AwareDatetime = Field(description="When it happened (event time)")
     value: float | None = Field(description="Compared value at that moment")
-    reason: str = Field(description="condition_met, for_elapsed, condition_cleared, no_data or acknowledged")
+    reason: str = Field(
+        description="condition_met, for_elapsed, condition_cleared, no_data, acknowledged or rule_removed"
+    )
     silenced_by: list[str] = Field(description="Silences muting the alert at that moment")
     actor: str | None = Field(description="Who acted (acknowledgements)")
-    comment: str | None = Field(description="Comment given with an acknowledgement")
+    comment: str | None = Field(
+        description="Comment given with an acknowledgement, or why the system closed the alert (vi / en)"
+    )
     recorded_at: AwareDatetime = Field(description="When it was written")
 
 

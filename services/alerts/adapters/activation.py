@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 OnCommit = Callable[[int, int], None]
 
-# Uses the partial index on live states; the rules in force are excluded here and checked again by the domain.
+# Uses the partial index on live states; the enabled rules in force are excluded here and checked again by the
+# domain (a disabled rule's alerts close like a removed one's).
 LIVE_STATES_OF_OTHER_RULES = """SELECT alert_id, data FROM alert_states
     WHERE state IN ('pending', 'firing') AND NOT (rule_id = ANY($1::text[]))"""
 # Only for the fallback when no definition of a removed rule is left: the labels receivers know the alert by.
@@ -48,11 +49,11 @@ async def retire_removed(
 ) -> tuple[int, int]:
     """Close the live alerts of rules not in `active`; inside the activation's transaction, under the lock.
     Returns (transitions, notifications) written."""
-    rows = await conn.fetch(LIVE_STATES_OF_OTHER_RULES, [rule.id for rule in active.rules.rules])
+    rows = await conn.fetch(LIVE_STATES_OF_OTHER_RULES, [rule.id for rule in active.rules.rules if rule.enabled])
     if not rows:
         return 0, 0
     states = {row["alert_id"]: AlertState.from_dict(row["data"]) for row in rows}
-    removed_ids = {state.rule_id for state in states.values()}
+    removed_ids = {state.rule_id for state in states.values() if active.rules.by_id(state.rule_id) is None}
     definitions = await rule_store.last_definitions(conn, removed_ids, active.rule_set_id)
     last_notices: dict[tuple[str, str], Notification] = {}
     for alert_id, state in states.items():

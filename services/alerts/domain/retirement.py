@@ -25,17 +25,26 @@ from services.alerts.domain.silences import Silence
 from services.alerts.domain.state import AlertState, Transition, TransitionReason
 
 REASON: TransitionReason = "rule_removed"
+DISABLED_REASON: TransitionReason = "rule_disabled"
 
 
 @dataclass(frozen=True)
 class Removal:
-    """Why an episode was closed: rule `rule_id` is not in rule set `rule_set_id`."""
+    """Why an episode was closed: rule `rule_id` is not in rule set `rule_set_id`, or is there but disabled
+    (`enabled: false`) — either way nothing would ever evaluate, and so resolve, its alerts again."""
 
     rule_id: str
     rule_set_id: int
+    disabled: bool = False
+
+    @property
+    def reason(self) -> TransitionReason:
+        return DISABLED_REASON if self.disabled else REASON
 
     @property
     def text_vi(self) -> str:
+        if self.disabled:
+            return f"Quy tắc {self.rule_id} đã bị tắt trong bộ quy tắc số {self.rule_set_id}; cảnh báo được đóng."
         return (
             f"Quy tắc {self.rule_id} đã bị gỡ khỏi bộ quy tắc đang áp dụng (bộ số {self.rule_set_id}); "
             "cảnh báo được đóng."
@@ -43,6 +52,8 @@ class Removal:
 
     @property
     def text_en(self) -> str:
+        if self.disabled:
+            return f"Rule {self.rule_id} was disabled in rule set {self.rule_set_id}; alert closed."
         return f"Rule {self.rule_id} was removed from the active rule set (set {self.rule_set_id}); alert closed."
 
     @property
@@ -57,8 +68,11 @@ class Removal:
 
 
 def is_orphan(state: AlertState, rules: RuleSet) -> bool:
-    """A live episode whose rule is not in the set. A disabled rule is still in the set: its alerts are kept."""
-    return state.state in ("pending", "firing") and rules.by_id(state.rule_id) is None
+    """A live episode whose rule is not in the set, or is disabled there."""
+    if state.state not in ("pending", "firing"):
+        return False
+    rule = rules.by_id(state.rule_id)
+    return rule is None or not rule.enabled
 
 
 def _resolved_copy(last: Notification, state: AlertState, now: datetime, removal: Removal) -> Notification:
@@ -88,7 +102,7 @@ def close_without_rule(
     to_state = "inactive" if state.state == "pending" else "resolved"
     transition = Transition(
         rule_id=state.rule_id, unit_id=state.unit_id, from_state=state.state, to_state=to_state, at=now,
-        value=state.last_value, reason=REASON, comment=removal.comment,
+        value=state.last_value, reason=removal.reason, comment=removal.comment,
     )  # fmt: skip
     if to_state == "inactive":
         ended = state.model_copy(update={"state": "inactive", "pending_since": None, "active_since": None})
@@ -116,7 +130,8 @@ def retire_orphans(
     last_notices: Mapping[tuple[str, str], Notification] | None = None,
     silences: Iterable[Silence] = (),
 ) -> list[EvaluationResult]:
-    """Close every pending/firing state whose rule is not in `rules` (rule set `rule_set_id`, now active).
+    """Close every pending/firing state whose rule is not in `rules` (rule set `rule_set_id`, now active) or is
+    disabled there.
     `definitions`: the removed rules as last in force, by id; `last_notices`: the last message of each
     (rule_id, unit_id) episode, needed only where a definition is missing."""
     active_silences = tuple(silences)
@@ -125,12 +140,22 @@ def retire_orphans(
     for state in states:
         if not is_orphan(state, rules):
             continue
-        removal = Removal(state.rule_id, rule_set_id)
-        rule = definitions.get(state.rule_id)
+        in_set = rules.by_id(state.rule_id)
+        removal = Removal(state.rule_id, rule_set_id, disabled=in_set is not None)
+        # A disabled rule is its own definition; a removed one is as it was last in force.
+        rule = in_set if in_set is not None else definitions.get(state.rule_id)
         if rule is None:
             results.append(close_without_rule(state, removal, now, notices.get((state.rule_id, state.unit_id))))
             continue
         results.append(
-            close(state, rule, now, REASON, active_silences, comment=removal.comment, annotations=removal.annotations)
+            close(
+                state,
+                rule,
+                now,
+                removal.reason,
+                active_silences,
+                comment=removal.comment,
+                annotations=removal.annotations,
+            )
         )
     return results

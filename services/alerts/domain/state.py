@@ -14,7 +14,7 @@ from shared.indicators import NearDueDossier
 
 AlertStatus = Literal["inactive", "pending", "firing", "resolved"]
 TransitionReason = Literal[
-    "condition_met", "for_elapsed", "condition_cleared", "no_data", "acknowledged", "rule_removed"
+    "condition_met", "for_elapsed", "condition_cleared", "no_data", "acknowledged", "rule_removed", "rule_disabled"
 ]
 
 

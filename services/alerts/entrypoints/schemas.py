@@ -52,7 +52,8 @@ class TransitionView(BaseModel):
     at: AwareDatetime = Field(description="When it happened (event time)")
     value: float | None = Field(description="Compared value at that moment")
     reason: str = Field(
-        description="condition_met, for_elapsed, condition_cleared, no_data, acknowledged or rule_removed"
+        description="condition_met, for_elapsed, condition_cleared, no_data, acknowledged, rule_removed or "
+        "rule_disabled"
     )
     silenced_by: list[str] = Field(description="Silences muting the alert at that moment")
     actor: str | None = Field(description="Who acted (acknowledgements)")

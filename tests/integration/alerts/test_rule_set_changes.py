@@ -141,6 +141,33 @@ async def test_a_put_without_a_rule_closes_its_alerts_at_once_and_resolves_them_
     assert {a["labels"]["unit_id"] for a in receiver.alerts()} == {BA_DINH["unit_id"]}
 
 
+async def test_a_put_that_disables_a_rule_closes_its_alerts_in_receivers_too(
+    database: str, kafka_bootstrap: str, topic: Topic, sink: tuple[WebhookSink, str], tmp_path: Path
+) -> None:
+    receiver, url = sink
+    path = tmp_path / "alert_rules.yaml"
+    path.write_text(_document(PAY_LOW), "utf-8")
+    settings = alerts_settings(database, kafka_bootstrap, topic.name, path)
+    async with running_alerts(settings, webhook_receivers(url), AdjustableClock()) as api:
+        await topic.publish(indicators(BA_DINH, 0.30))
+        await eventually(lambda: state_is(api, "pay-low", BA_DINH["unit_id"], "firing"), what="firing")
+        [firing] = await eventually(lambda: _truthy(receiver.alerts("firing")), what="the firing message")
+
+        disabled = PAY_LOW.replace("    repeat_interval: 5m\n", "    repeat_interval: 5m\n    enabled: false\n")
+        assert "enabled: false" in disabled
+        replaced = await api.put("/v1/admin/rules", content=_document(disabled))
+        assert replaced.status_code == 200, replaced.text
+
+        assert (await api.get("/v1/alerts")).json()["items"] == []
+        alert = await alert_of(api, "pay-low", BA_DINH["unit_id"])
+        assert alert is not None and alert["state"] == "resolved" and alert["rule_exists"] is True
+        last = await _last_transition(api, alert["id"])
+        assert last["reason"] == "rule_disabled"
+        [resolved] = await eventually(lambda: _truthy(receiver.alerts("resolved")), what="the resolved message")
+        assert resolved["fingerprint"] == firing["fingerprint"]
+        assert resolved["annotations"]["resolved_reason_en"].startswith("Rule pay-low was disabled in rule set")
+
+
 async def test_a_changed_rules_file_at_start_closes_the_alerts_of_the_rules_it_dropped_once(
     database: str, kafka_bootstrap: str, topic: Topic, sink: tuple[WebhookSink, str], tmp_path: Path
 ) -> None:

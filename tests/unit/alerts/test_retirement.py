@@ -75,14 +75,29 @@ def test_a_pending_alert_just_ends_and_sends_nothing() -> None:
     assert (transition.from_state, transition.to_state, transition.reason) == ("pending", "inactive", "rule_removed")
 
 
-def test_only_live_states_of_rules_outside_the_set_are_touched() -> None:
-    disabled = threshold_rule(id="disabled-rule", enabled=False)
-    kept = _firing().state  # its rule stays in the set
-    off = kept.model_copy(update={"rule_id": "disabled-rule"})  # disabled is not removed
+def test_only_live_states_of_rules_outside_the_set_or_disabled_are_touched() -> None:
+    kept = _firing().state  # its rule stays in the set, enabled
     quiet = AlertState.new("gone", "quan-ba-dinh")
     resolved = kept.model_copy(update={"rule_id": "gone", "state": "resolved"})
-    rules = RuleSet((RULE, disabled))
-    assert retire_orphans([kept, off, quiet, resolved], rules, 9, LATER, {"gone": RULE}) == []
+    disabled_quiet = AlertState.new("disabled-rule", "quan-ba-dinh")
+    rules = RuleSet((RULE, threshold_rule(id="disabled-rule", enabled=False)))
+    assert retire_orphans([kept, quiet, resolved, disabled_quiet], rules, 9, LATER, {"gone": RULE}) == []
+
+
+def test_a_rule_disabled_in_the_new_set_closes_its_firing_alert_with_its_own_labels() -> None:
+    run = _firing()
+    disabled = RULE.model_copy(update={"enabled": False})
+    [result] = retire_orphans([run.state], RuleSet((disabled,)), 11, LATER, {})
+
+    assert result.state.state == "resolved"
+    [transition] = result.transitions
+    assert (transition.from_state, transition.to_state, transition.reason) == ("firing", "resolved", "rule_disabled")
+    vietnamese, english = transition.comment.split(" / ")  # type: ignore[union-attr]
+    assert vietnamese.startswith("Quy tắc online-payment-low đã bị tắt trong bộ quy tắc số 11")
+    assert english.startswith("Rule online-payment-low was disabled in rule set 11")
+    [resolved] = result.notifications
+    assert resolved.kind == "resolved" and resolved.labels == run.notifications[0].labels
+    assert resolved.annotations["resolved_reason_en"] == english
 
 
 def test_firing_under_a_silence_since_the_start_resolves_without_a_message() -> None:

@@ -19,9 +19,11 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin):
     dlq_topic: Annotated[str, Field(description="Topic invalid records are copied to")] = DOSSIER_EVENTS_DLQ
     indicators_topic: Annotated[str, Field(description="Topic unit indicators are published to")] = UNIT_INDICATORS
     consumer_group: Annotated[str, Field(min_length=1, description="Kafka consumer group")] = "scoring"
-    # 20,000: bigger batches share the per-batch costs (commit, counter rows of busy units) over more records;
-    # measured in docs/benchmarks.md (≈ 260 MB peak RSS).
-    batch_max_records: Annotated[int, Field(ge=1, le=50_000, description="Records per consumed batch")] = 20_000
+    # 40,000: bigger batches share the per-batch costs (commit, the locking select, counter rows of busy units)
+    # over more records. With the narrow dossier row, two processes at 40,000 made 25–27 k events/s against
+    # 20–21 k at 20,000 in back-to-back pairs, at the same ≈ 240 MB peak RSS (docs/benchmarks.md). Live traffic
+    # rarely fills a batch: it is taken as it comes (batch_timeout_ms).
+    batch_max_records: Annotated[int, Field(ge=1, le=50_000, description="Records per consumed batch")] = 40_000
     batch_timeout_ms: Annotated[int, Field(ge=1, le=10_000, description="Wait for a batch to fill")] = 200
     profile_path: Annotated[Path, Field(description="Score profile YAML (SPEC §5), reloaded when it changes")] = (
         REPO_ROOT / "config" / "score_profile.yaml"

@@ -7,8 +7,9 @@
    `dossier-events`).
 2. Preloads `--events` simulated Hanoi events (simulator back-fill at `--scale`, 1.0 = the whole city) as a trusted
    producer: key = dossier_id, `ingested_at` = the simulated delivery time.
-3. Runs ONE scoring process (`python -m services.scoring`) from the beginning of the topic and times it until its
-   consumer group has committed the end offsets; samples its RSS and the CPU of PostgreSQL and Kafka meanwhile.
+3. Runs `--processes` scoring processes (`python -m services.scoring`; default 2, as the local stack and compose
+   deploy it) in one consumer group from the beginning of the topic and times them until the group has committed
+   the end offsets; samples their RSS and CPU, and the CPU of PostgreSQL and Kafka, meanwhile.
 4. Reads the same topic with a raw aiokafka consumer (getmany loop, no processing): the ceiling for one Python
    process on this machine.
 5. Checks the result (the city's `events` counter equals the number of distinct event_ids, no dead letters),
@@ -48,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile-out", type=Path, default=REPO_ROOT / "var" / "scoring-profile")
     parser.add_argument("--skip-raw", action="store_true", help="do not measure the raw aiokafka rate")
     parser.add_argument(
-        "--processes", type=int, default=1, help="scoring processes in the consumer group (12 partitions to share)"
+        "--processes",
+        type=int,
+        default=2,
+        help="scoring processes in the consumer group (12 partitions to share); 2 is how scoring is deployed",
     )
     parser.add_argument("--verbose", action="store_true", help="print the last lines the scoring process wrote")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")

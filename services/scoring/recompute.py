@@ -9,6 +9,9 @@ Three views are compared, key by key ((unit, month, counter), ancestors included
 table ≠ stored means an increment was lost or doubled; stored ≠ rebuilt means a dossier's contribution is stale (for
 open dossiers only before the month roll-over has run, or after a change of the counting rules). `--fix` rewrites
 the table from the rebuilt view and moves the stale dossiers to the current month, in one transaction.
+
+Ancestors are those of the current registry: like the service every 5 s, it first brings the counters' unit tree
+to the registry's (adapters/units.py re-rolls the sums when a unit moved), so both sides compare on one tree.
 """
 
 from __future__ import annotations

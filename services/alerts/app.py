@@ -18,7 +18,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from services.alerts.adapters.activation import activate_at_start
 from services.alerts.adapters.evaluation import Evaluator
 from services.alerts.adapters.outbox import Dispatcher
-from services.alerts.adapters.receivers import Receivers, load_receivers
+from services.alerts.adapters.receivers import Receivers
+from services.alerts.adapters.receivers_reload import ReceiversWatcher
 from services.alerts.adapters.rule_store import RuleBook
 from services.alerts.domain.rules import load_rules
 from services.alerts.entrypoints.api import install_api_routes
@@ -35,13 +36,14 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receivers: Receivers | None = None) -> FastAPI:
-    """`clock` and `receivers` are for tests (a clock they can advance); production reads both from settings."""
+    """`clock` and `receivers` are for tests (a clock they can advance); production reads both from settings.
+    Receivers read from RECEIVERS_FILE are re-read when the file changes; receivers given here are fixed."""
     load_rules(settings.alert_rules_file.read_text("utf-8"), source=str(settings.alert_rules_file))
-    ctx = AlertsContext(
-        settings=settings,
-        receivers=receivers if receivers is not None else load_receivers(settings.receivers_file),
-        clock=clock,
-    )
+    watcher: ReceiversWatcher | None = None
+    if receivers is None and settings.receivers_file is not None:
+        watcher = ReceiversWatcher.for_file(settings.receivers_file)
+        receivers = watcher.current
+    ctx = AlertsContext(settings=settings, receivers=receivers if receivers is not None else Receivers(), clock=clock)
     broker = make_broker(settings.kafka_bootstrap_servers, client_id="tthc-alerts")
     register_indicators_subscriber(broker, settings, ctx.ready_evaluator, ctx.metrics)
 
@@ -67,7 +69,7 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
                 resources.pool, ctx.receivers, clock, settings.external_url, webhooks, ctx.metrics.record_outcome
             )
             ctx.started.set()
-            tasks = start_loops(ctx, dispatcher, scoring)
+            tasks = start_loops(ctx, dispatcher, scoring, watcher)
             try:
                 yield
             finally:

@@ -46,6 +46,16 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin):
         float, Field(gt=0, le=3600, description="How often near-due lists are fetched from scoring")
     ] = 60.0
     sender_interval_s: Annotated[float, Field(gt=0, le=60, description="How often the outbox is looked at")] = 1.0
+    outbox_retention_days: Annotated[
+        float,
+        Field(ge=1, le=3650, description="Delivered or given-up group messages are purged after this many days"),
+    ] = 30.0
+    outbox_retention_interval_s: Annotated[
+        float, Field(gt=0, le=86400, description="How often the outbox retention pass runs")
+    ] = 3600.0
+    receivers_check_interval_s: Annotated[
+        float, Field(gt=0, le=60, description="How often RECEIVERS_FILE is checked for changes (its mtime)")
+    ] = 5.0
     cors_origins: Annotated[
         str,
         Field(description="Comma-separated origins whose pages may read alerts (GET, SSE), e.g. the dashboard's"),

@@ -38,6 +38,13 @@ class AlertMetrics:
             registry=self.registry,
         )
         self.transitions = Counter("tthc_alert_transitions", "Transitions recorded", registry=self.registry)
+        self.outbox_purged = Counter(
+            "tthc_alert_outbox_purged",
+            "Delivery bookkeeping deleted by the retention pass: table = alert_deliveries (finished group messages) "
+            "or alert_outbox (their notification rows)",
+            ["table"],
+            registry=self.registry,
+        )
         self.near_due_fetch_errors = Counter(
             "tthc_alert_near_due_fetch_errors", "Failed near-due list requests to scoring", registry=self.registry
         )

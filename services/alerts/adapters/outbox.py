@@ -11,6 +11,10 @@ Within one (receiver, group) messages go out in order: a later message waits unt
 or dead, so a receiver never sees "resolved" before the "firing" it closes.
 A crash between a successful send and the commit that records it sends that message again with the same
 `X-TTHC-Delivery` id (at-least-once); receivers drop it by that id.
+
+The receivers can be replaced while the service runs (adapters/receivers_reload.py): each pass works on the set
+in force when it began, and a message waits (is not sent, not dropped) while no receiver of its name and channel
+exists. Finished messages are purged after OUTBOX_RETENTION_DAYS (`purge_finished_chunk`, domain/retention.py).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from services.alerts.domain.backoff import next_retry
 from services.alerts.domain.grouping import DueGroup, plan_groups
 from services.alerts.domain.mail import render_email
 from services.alerts.domain.notifications import Notification
+from services.alerts.domain.retention import Purged
 from services.alerts.domain.signing import delivery_id
 from services.alerts.domain.webhook import build_webhook_payload, encode_payload
 
@@ -45,6 +50,39 @@ PLANNING_LOCK = 0x7474_6863_2D6F_62
 
 Clock = Callable[[], datetime]
 OutcomeHook = Callable[[str, str], None]
+
+# One chunk of the retention pass, one statement (hence one short transaction). Only finished messages go; a dead
+# message's next_attempt_at is when it was given up (set by `_record`). The outbox rows are found through the
+# message's own notification_ids (the primary key), and only those that point at this message. SKIP LOCKED: two
+# processes purging at once take different rows instead of queueing behind each other.
+PURGE_FINISHED_CHUNK = """
+WITH doomed AS (
+    SELECT receiver, delivery_id, notification_ids FROM alert_deliveries
+    WHERE status IN ('delivered', 'dead') AND COALESCE(delivered_at, next_attempt_at) < $1
+    ORDER BY seq LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), outbox AS (
+    DELETE FROM alert_outbox o USING doomed d, unnest(d.notification_ids) AS n (notification_id)
+    WHERE o.notification_id = n.notification_id AND o.receiver = d.receiver AND o.delivery_id = d.delivery_id
+    RETURNING 1
+), messages AS (
+    DELETE FROM alert_deliveries a USING doomed d
+    WHERE a.receiver = d.receiver AND a.delivery_id = d.delivery_id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM messages) AS messages, (SELECT count(*) FROM outbox) AS outbox_rows"""
+
+
+def _channel_of(receiver: WebhookReceiver | EmailReceiver) -> str:
+    return "webhook" if isinstance(receiver, WebhookReceiver) else "email"
+
+
+async def purge_finished_chunk(pool: asyncpg.Pool, cutoff: datetime, limit: int) -> Purged:
+    """Delete up to `limit` messages finished before `cutoff`, with their outbox rows."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(PURGE_FINISHED_CHUNK, cutoff, limit)
+    assert row is not None
+    return Purged(messages=row["messages"], outbox_rows=row["outbox_rows"])
 
 
 @dataclass(frozen=True)
@@ -90,14 +128,15 @@ class Dispatcher:
 
     async def plan(self) -> datetime | None:
         next_check: datetime | None = None
-        for receiver in self.receivers.all:
-            check = await self._plan_receiver(receiver)
+        receivers = self.receivers  # a reload during the pass applies from the next pass
+        for receiver in receivers.all:
+            check = await self._plan_receiver(receivers, receiver)
             if check is not None and (next_check is None or check < next_check):
                 next_check = check
         return next_check
 
-    async def _plan_receiver(self, receiver: WebhookReceiver | EmailReceiver) -> datetime | None:
-        policy = self.receivers.grouping_policy(receiver)
+    async def _plan_receiver(self, receivers: Receivers, receiver: WebhookReceiver | EmailReceiver) -> datetime | None:
+        policy = receivers.grouping_policy(receiver)
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", PLANNING_LOCK)
             rows = await conn.fetch(
@@ -122,7 +161,7 @@ class Dispatcher:
             }
             plan = plan_groups(policy, waiting, flushed, now)
             for group in plan.due:
-                await self._store_message(conn, receiver, group, subtrees, now)
+                await self._store_message(conn, receivers, receiver, group, subtrees, now)
                 await conn.execute(
                     """INSERT INTO alert_group_flushes (receiver, group_key, flushed_at) VALUES ($1, $2, $3)
                        ON CONFLICT (receiver, group_key) DO UPDATE SET flushed_at = EXCLUDED.flushed_at""",
@@ -133,6 +172,7 @@ class Dispatcher:
     async def _store_message(
         self,
         conn: asyncpg.Connection,
+        receivers: Receivers,
         receiver: WebhookReceiver | EmailReceiver,
         group: DueGroup,
         subtrees: dict[str, list[str]],
@@ -153,9 +193,9 @@ class Dispatcher:
                 for address in email_recipients(receiver, subtrees.get(notification.id, [notification.unit_id])):
                     if address not in recipients:
                         recipients.append(address)
-            assert self.receivers.document.smtp is not None
+            assert receivers.document.smtp is not None
             content = render_email(group, self.external_url)
-            payload = build_email(self.receivers.document.smtp, recipients, content, message_id, now)
+            payload = build_email(receivers.document.smtp, recipients, content, message_id, now)
         await conn.execute(
             """INSERT INTO alert_deliveries (receiver, delivery_id, group_key, channel, payload, recipients,
                    notification_ids, created_at, next_attempt_at)
@@ -179,11 +219,15 @@ class Dispatcher:
                    ORDER BY receiver, group_key, seq"""
             )
         now = self.clock()
+        receivers = self.receivers  # one set for the whole pass, even if a reload lands meanwhile
         due: list[_Pending] = []
         later: datetime | None = None
         for r in rows:
-            if self.receivers.by_name(r["receiver"]) is None:
-                continue  # receiver removed from the file: its messages wait in case it comes back
+            receiver = receivers.by_name(r["receiver"])
+            if receiver is None or _channel_of(receiver) != r["channel"]:
+                # Removed from the file (or now another kind of receiver under the same name): the message waits
+                # in case it comes back; a webhook body is never sent as an e-mail.
+                continue
             if r["next_attempt_at"] > now:
                 later = r["next_attempt_at"] if later is None else min(later, r["next_attempt_at"])
                 continue
@@ -200,22 +244,22 @@ class Dispatcher:
                     r["first_attempt_at"],
                 )
             )
-        await asyncio.gather(*(self._attempt(p) for p in due))
+        await asyncio.gather(*(self._attempt(receivers, p) for p in due))
         if due:
             return now  # a delivered message may unblock the next one of its group
         return later
 
-    async def _attempt(self, pending: _Pending) -> None:
-        receiver = self.receivers.by_name(pending.receiver)
+    async def _attempt(self, receivers: Receivers, pending: _Pending) -> None:
+        receiver = receivers.by_name(pending.receiver)
         assert receiver is not None
         async with self._slots:
             if isinstance(receiver, WebhookReceiver):
                 result = await send_webhook(
-                    self.http, receiver, self.receivers.secrets[receiver.name], pending.payload,
+                    self.http, receiver, receivers.secrets[receiver.name], pending.payload,
                     pending.notification_ids,
                 )  # fmt: skip
             else:
-                result = await send_email(self.receivers, receiver, pending.recipients, pending.payload)
+                result = await send_email(receivers, receiver, pending.recipients, pending.payload)
         await self._record(receiver, pending, result)
 
     async def _record(self, receiver: WebhookReceiver | EmailReceiver, pending: _Pending, result: SendResult) -> None:
@@ -236,9 +280,11 @@ class Dispatcher:
             else:
                 next_at = decision.retry_at
         async with self.pool.acquire() as conn:
+            # A dead message keeps in next_attempt_at the time it was given up: its retention clock.
             await conn.execute(
                 """UPDATE alert_deliveries SET status = $3, attempts = $4, first_attempt_at = $5,
-                       next_attempt_at = COALESCE($6, next_attempt_at), last_error = $7,
+                       next_attempt_at = CASE WHEN $3 = 'dead' THEN $8 ELSE COALESCE($6, next_attempt_at) END,
+                       last_error = $7,
                        delivered_at = CASE WHEN $3 = 'delivered' THEN $8 ELSE delivered_at END
                    WHERE receiver = $1 AND delivery_id = $2""",
                 pending.receiver, pending.delivery_id, status, attempts, first, next_at,

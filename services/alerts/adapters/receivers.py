@@ -1,4 +1,5 @@
-"""Receivers file (`config/receivers.yaml`): where notifications go, loaded and checked once at start.
+"""Receivers file (`config/receivers.yaml`): where notifications go, checked at start and at every reload
+(adapters/receivers_reload.py).
 
 Secrets are never in the file: a webhook names the environment variable holding its HMAC secret, and a missing,
 short or placeholder secret stops the service at start (not at 3 a.m. when the first alert fires).

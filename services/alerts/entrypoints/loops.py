@@ -1,4 +1,5 @@
-"""Background loops of the alerts service: the evaluation tick, the near-due pass, the outbox sender."""
+"""Background loops of the alerts service: the evaluation tick, the near-due pass, the outbox sender, the outbox
+retention pass and (when the receivers come from a file) the receivers file check."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 
 from services.alerts.adapters.near_due import near_due_pass
-from services.alerts.adapters.outbox import Dispatcher
+from services.alerts.adapters.outbox import Dispatcher, purge_finished_chunk
+from services.alerts.adapters.receivers_reload import ReceiversWatcher
+from services.alerts.domain.retention import RetentionPolicy, purge_finished
 from services.alerts.entrypoints.context import AlertsContext
 
 log = logging.getLogger(__name__)
@@ -37,9 +40,12 @@ async def _forever(name: str, interval_s: float, step: Callable[[], Awaitable[fl
             await wake(delay)
 
 
-def start_loops(ctx: AlertsContext, dispatcher: Dispatcher, scoring: httpx.AsyncClient) -> list[asyncio.Task[None]]:
+def start_loops(
+    ctx: AlertsContext, dispatcher: Dispatcher, scoring: httpx.AsyncClient, watcher: ReceiversWatcher | None = None
+) -> list[asyncio.Task[None]]:
     settings = ctx.settings
     metrics = ctx.metrics
+    retention = RetentionPolicy(max_age=timedelta(days=settings.outbox_retention_days))
 
     async def tick() -> None:
         evaluator = await ctx.ready_evaluator()
@@ -61,10 +67,44 @@ def start_loops(ctx: AlertsContext, dispatcher: Dispatcher, scoring: httpx.Async
             return None
         return (next_at - ctx.clock()).total_seconds()
 
-    return [
+    async def purge() -> float | None:
+        result = await purge_finished(
+            retention, ctx.clock(), lambda cutoff, limit: purge_finished_chunk(ctx.db(), cutoff, limit)
+        )
+        metrics.outbox_purged.labels(table="alert_deliveries").inc(result.purged.messages)
+        metrics.outbox_purged.labels(table="alert_outbox").inc(result.purged.outbox_rows)
+        if result.purged.messages:
+            log.info("outbox retention: %d finished messages, %d outbox rows deleted",
+                     result.purged.messages, result.purged.outbox_rows)  # fmt: skip
+        return 1.0 if result.more else None  # a backlog is worked off in passes a second apart
+
+    async def check_receivers() -> None:
+        assert watcher is not None
+        fresh = watcher.check()
+        if fresh is not None:
+            # Every holder switches at once (between awaits): routing of new notifications, planning, sending.
+            ctx.receivers = fresh
+            if ctx.evaluator is not None:
+                ctx.evaluator.receivers = fresh
+            dispatcher.receivers = fresh
+            ctx.changed.fire()  # waiting rows of a receiver just (re)added are planned now
+        return None
+
+    tasks = [
         asyncio.create_task(_forever("tick", settings.tick_interval_s, tick), name="alerts-tick"),
         asyncio.create_task(_forever("near-due", settings.near_due_interval_s, near_due), name="alerts-near-due"),
         asyncio.create_task(
             _forever("sender", settings.sender_interval_s, send, wake=ctx.changed.wait), name="alerts-sender"
         ),
+        asyncio.create_task(
+            _forever("outbox-retention", settings.outbox_retention_interval_s, purge), name="alerts-outbox-retention"
+        ),
     ]
+    if watcher is not None:
+        tasks.append(
+            asyncio.create_task(
+                _forever("receivers-file", settings.receivers_check_interval_s, check_receivers),
+                name="alerts-receivers-file",
+            )
+        )
+    return tasks

@@ -296,10 +296,16 @@ def alerts_settings(database_url: str, bootstrap: str, topic: str, rules: Path, 
 
 @contextlib.asynccontextmanager
 async def running_alerts(
-    settings: AlertsSettings, receivers: Receivers | None = None, clock: AdjustableClock | None = None
+    settings: AlertsSettings,
+    receivers: Receivers | None = None,
+    clock: AdjustableClock | None = None,
+    *,
+    receivers_from_file: bool = False,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The alerts app in this process; yields an HTTP client on it (admin token set)."""
-    app = create_app(settings, clock=clock or AdjustableClock(), receivers=receivers or Receivers())
+    """The alerts app in this process; yields an HTTP client on it (admin token set). With `receivers_from_file`
+    the app reads (and re-reads) settings.receivers_file like production."""
+    given = None if receivers_from_file else (receivers or Receivers())
+    app = create_app(settings, clock=clock or AdjustableClock(), receivers=given)
     async with serve_in_background(app) as base_url, httpx.AsyncClient(
         base_url=base_url, timeout=10.0, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
     ) as client:  # fmt: skip

@@ -32,11 +32,12 @@ import httpx  # noqa: E402
 import orjson  # noqa: E402
 import psutil  # noqa: E402
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # noqa: E402
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 
 from services.ingest.adapters.producer import EventProducer, ProducerConfig  # noqa: E402
+from shared import kafka  # noqa: E402
 from shared.contract import DossierEvent, encode_event, parse_event  # noqa: E402
 from shared.db import apply_migrations  # noqa: E402
+from shared.kafka import TopicSpec  # noqa: E402
 
 VN = timezone(timedelta(hours=7))
 
@@ -77,21 +78,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
-    finally:
-        await admin.close()
-
-
-async def delete_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics(names)
-    finally:
-        await admin.close()
+    await kafka.create_topics(bootstrap, [TopicSpec(name, partitions)])
 
 
 async def topic_size(bootstrap: str, topic: str) -> int:
@@ -302,7 +289,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.wait_for(process.wait(), 30)
         except TimeoutError:
             process.kill()
-        await delete_topics(bootstrap, [http_topic, raw_topic, batch_topic])
+        await kafka.delete_topics(bootstrap, [http_topic, raw_topic, batch_topic])
         await admin_conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         await admin_conn.close()
     return result

@@ -33,7 +33,8 @@ sys.path.insert(0, str(REPO_ROOT))
 import asyncpg  # noqa: E402
 
 from bench.scoring_measure import RawRun, ScoringRun, raw_consume, run_scoring  # noqa: E402
-from bench.scoring_setup import Preload, bench_database, create_topics, delete_topics, preload, unique  # noqa: E402
+from bench.scoring_setup import Preload, bench_database, create_topics, preload, unique  # noqa: E402
+from shared.kafka import delete_topics  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:

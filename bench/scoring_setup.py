@@ -17,10 +17,11 @@ from pathlib import Path
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 
+from shared import kafka
 from shared.db import apply_migrations
+from shared.kafka import TopicSpec
 from simulator.params import SimConfig
 from simulator.registry import load_units
 from simulator.stream import Simulator
@@ -95,28 +96,9 @@ async def load_registry(url: str) -> int:
 
 async def create_topics(bootstrap: str, partitions: int) -> BenchTopics:
     topics = BenchTopics(unique("bench-events"), unique("bench-dlq"), unique("bench-indicators"))
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [
-                NewTopic(topics.events, num_partitions=partitions, replication_factor=1),
-                NewTopic(topics.dlq, num_partitions=1, replication_factor=1),
-                NewTopic(topics.indicators, num_partitions=1, replication_factor=1),
-            ]
-        )
-    finally:
-        await admin.close()
+    specs = (TopicSpec(topics.events, partitions), TopicSpec(topics.dlq, 1), TopicSpec(topics.indicators, 1))
+    await kafka.create_topics(bootstrap, specs)
     return topics
-
-
-async def delete_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.delete_topics(names)
-    finally:
-        await admin.close()
 
 
 @dataclass

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import logging
 import os
@@ -18,11 +17,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from infra import paths
-from shared.kafka import TOPIC_SPECS
+from shared.kafka import TOPIC_SPECS, create_topics
 
 
 @dataclass(frozen=True)
@@ -160,20 +159,7 @@ async def wait_ready(bootstrap: str, timeout_s: float = 120.0) -> None:
 
 async def ensure_topics(bootstrap: str) -> None:
     """Create the product's topics (SPEC: dossier-events with 12 partitions, its DLQ, unit-indicators)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [
-            NewTopic(name=spec.name, num_partitions=spec.partitions, replication_factor=1,
-                     topic_configs=dict(spec.configs))
-            for spec in TOPIC_SPECS if spec.name not in existing
-        ]  # fmt: skip
-        if wanted:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(wanted)
-    finally:
-        await admin.close()
+    await create_topics(bootstrap, TOPIC_SPECS, if_missing=True)
 
 
 def reset_data() -> None:

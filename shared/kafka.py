@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 
 DOSSIER_EVENTS = "dossier-events"
@@ -38,3 +42,31 @@ def make_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
 async def broker_reachable(broker: KafkaBroker, timeout_s: float = 2.0) -> bool:
     """A real metadata round-trip with the cluster (used by /readyz)."""
     return await broker.ping(timeout=timeout_s)
+
+
+async def create_topics(bootstrap_servers: str, specs: Iterable[TopicSpec], *, if_missing: bool = False) -> None:
+    """Create topics (single-replica: the local broker, tests, benchmarks). `if_missing`: leave existing ones as they
+    are instead of failing."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics()) if if_missing else set()
+        wanted = [
+            NewTopic(name=spec.name, num_partitions=spec.partitions, replication_factor=1,
+                     topic_configs=dict(spec.configs))
+            for spec in specs if spec.name not in existing
+        ]  # fmt: skip
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError) if if_missing else contextlib.nullcontext():
+                await admin.create_topics(wanted)
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap_servers: str, names: Sequence[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        await admin.delete_topics(list(names))
+    finally:
+        await admin.close()

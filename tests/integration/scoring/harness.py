@@ -13,11 +13,12 @@ from typing import Any
 import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.scoring.adapters.units import UnitDirectory
 from services.scoring.applier import BatchApplier
+from shared import kafka
 from shared.db import apply_migrations, create_pool
+from shared.kafka import TopicSpec
 from tests.integration.conftest import unique
 from tests.integration.processes import RunningService, service_process, wait_ready
 from tests.integration.registry import insert_units, small_registry
@@ -78,18 +79,8 @@ class ScoringTopics:
 
 async def create_topics(bootstrap: str, partitions: int = 4) -> ScoringTopics:
     topics = ScoringTopics(unique("events"), unique("dlq"), unique("indicators"), unique("scoring"))
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics(
-            [
-                NewTopic(topics.events, num_partitions=partitions, replication_factor=1),
-                NewTopic(topics.dlq, num_partitions=1, replication_factor=1),
-                NewTopic(topics.indicators, num_partitions=1, replication_factor=1),
-            ]
-        )
-    finally:
-        await admin.close()
+    specs = (TopicSpec(topics.events, partitions), TopicSpec(topics.dlq, 1), TopicSpec(topics.indicators, 1))
+    await kafka.create_topics(bootstrap, specs)
     return topics
 
 

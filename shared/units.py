@@ -11,6 +11,7 @@ import io
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 CSV_HEADER = ("unit_id", "name", "level", "parent_id")
@@ -40,6 +41,21 @@ class Unit:
     name: str
     level: UnitLevel
     parent_id: str | None
+    valid_from: date | None = None
+    """The first day (Vietnam time) on which the unit exists; None: since always."""
+    valid_to: date | None = None
+    """The first day on which it no longer exists; None while it exists. Then `successor_id` is set."""
+    successor_id: str | None = None
+    """The unit that took over a retired unit's dossiers (SPEC §1)."""
+
+    def exists_on(self, day: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or day < self.valid_to)
+
+    def exists_during(self, first_day: date, end_day: date) -> bool:
+        """Whether the unit exists at some day of [first_day, end_day) (a month: its first day, the next's)."""
+        return (self.valid_from is None or self.valid_from < end_day) and (
+            self.valid_to is None or self.valid_to > first_day
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +134,26 @@ class UnitRegistry:
             found.append(current)
             stack.extend(reversed(self._children.get(current, ())))
         return found
+
+    def effective_unit(self, unit_id: str, day: date) -> str:
+        """SPEC §1: a fact dated `day` that names `unit_id` counts for it while it exists; once `day` ≥ its
+        valid_to, for its successor, followed until a unit that exists that day (a fact dated before a unit's
+        valid_from still counts for that unit). Unknown units map to themselves; a broken chain stops where it
+        breaks (a validated registry has none)."""
+        current = unit_id
+        seen: set[str] = set()
+        while True:
+            unit = self._units.get(current)
+            if unit is None or unit.valid_to is None or day < unit.valid_to or unit.successor_id is None:
+                return current
+            if current in seen:
+                return current
+            seen.add(current)
+            current = unit.successor_id
+
+    def predecessors(self, unit_id: str) -> list[str]:
+        """Units whose successor is `unit_id`, in id order (merged into it)."""
+        return sorted(u.unit_id for u in self._units.values() if u.successor_id == unit_id)
 
     def is_within(self, unit_id: str, root_id: str) -> bool:
         """True when `unit_id` is `root_id` or one of its descendants."""

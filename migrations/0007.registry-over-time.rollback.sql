@@ -1,6 +1,6 @@
 DROP INDEX dlq_records_status;
 DROP INDEX dlq_records_pending;
-ALTER TABLE dlq_records DROP COLUMN attempts, DROP COLUMN resolved_at, DROP COLUMN unit_id, DROP COLUMN status;
+ALTER TABLE dlq_records DROP COLUMN record_timestamp, DROP COLUMN attempts, DROP COLUMN resolved_at, DROP COLUMN unit_id, DROP COLUMN status;
 
 CREATE TABLE scoring_unit_tree (unit_id text PRIMARY KEY, parent_id text);
 INSERT INTO scoring_unit_tree (unit_id, parent_id) SELECT unit_id, parent_id FROM units;

@@ -36,7 +36,9 @@ ALTER TABLE dlq_records
         CHECK (status IN ('dead', 'pending', 'applied', 'discarded')),
     ADD COLUMN unit_id     text,
     ADD COLUMN resolved_at timestamptz,
-    ADD COLUMN attempts    integer NOT NULL DEFAULT 0;
+    ADD COLUMN attempts    integer NOT NULL DEFAULT 0,
+    -- The Kafka record's timestamp (ms): a record without ingested_at gets it when it is re-applied (SPEC §2).
+    ADD COLUMN record_timestamp bigint;
 UPDATE dlq_records
 SET status = 'pending', unit_id = convert_from(record_value, 'UTF8')::jsonb ->> 'unit_id'
 WHERE error = 'unknown_unit';

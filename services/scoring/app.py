@@ -27,8 +27,16 @@ from shared.resources import open_resources, readiness_of
 
 log = logging.getLogger(__name__)
 ROLL_OVER_CHECK_S = 60.0
-# How soon a registry change (a renamed unit, a unit moved to another parent) reaches this process's figures.
-REGISTRY_SYNC_S = 5.0
+# How soon a registry change (a renamed, moved, merged or retired unit) reaches this process's figures; a batch that
+# names a unit this process does not know yet reads the registry at once (adapters/units.py).
+REGISTRY_SYNC_S = 2.0
+# How often pending dead letters (records that named a unit before it was registered) are checked for a unit that
+# now exists, and applied (SPEC §1: exactly once, automatically).
+REDRIVE_PENDING_S = 1.0
+# The dead-letter topic gets at most this much of a record's value (the table keeps it whole, and the full bytes
+# stay in the source topic at the offset the headers name): any record the source topic can hold can be
+# dead-lettered, whatever the producer's or the DLQ topic's size limits (issue 12).
+DLQ_TOPIC_MAX_VALUE = 256 * 1024
 
 
 @dataclass
@@ -52,15 +60,18 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     async def publish_dead_letters(letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
             record, rejection = letter.record, letter.rejection
-            await dlq_publisher.publish(
-                record.value or b"",
-                key=record.key,
-                headers={
-                    "x-error": str(rejection.error),
-                    "x-detail": rejection.detail,
-                    "x-source": f"{record.topic}/{record.partition}/{record.offset}",
-                },
-            )
+            value = record.value or b""
+            headers = {
+                "x-error": str(rejection.error),
+                "x-detail": rejection.detail[:4096],
+                "x-source": f"{record.topic}/{record.partition}/{record.offset}",
+                "x-original-size": str(len(value)),
+            }
+            if len(value) > DLQ_TOPIC_MAX_VALUE:
+                headers["x-truncated"] = "true"
+                value = value[:DLQ_TOPIC_MAX_VALUE]
+            key = record.key if record.key is None or len(record.key) <= 4096 else record.key[:4096]
+            await dlq_publisher.publish(value, key=key, headers=headers)
 
     broadcaster = Broadcaster()
 
@@ -94,10 +105,21 @@ def create_app(settings: ScoringSettings) -> FastAPI:
             try:
                 components = parts["c"]
                 if await components.reader.directory.load():
+                    components.reader.figures_changed()  # names, the tree and successors may all have changed
                     components.publisher.mark(unit.unit_id for unit in components.reader.directory.registry)
-                components.reader.figures_changed()  # names and levels may have changed too
             except Exception:
                 log.exception("reading the unit registry failed; will retry")
+
+    async def redrive_pending_forever() -> None:
+        while True:
+            await asyncio.sleep(REDRIVE_PENDING_S)
+            try:
+                components = parts["c"]
+                report = await components.applier.redrive(pending_only=True)
+                if report.applied:
+                    components.publisher.mark(report.touched_units)
+            except Exception:
+                log.exception("re-applying pending dead letters failed; will retry")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -107,10 +129,11 @@ def create_app(settings: ScoringSettings) -> FastAPI:
             components.publisher.start()
             roller = asyncio.create_task(roll_over_forever(), name="month-roll-over")
             follower = asyncio.create_task(follow_registry_forever(), name="registry-follower")
+            redriver = asyncio.create_task(redrive_pending_forever(), name="pending-dead-letters")
             try:
                 yield
             finally:
-                for task in (roller, follower):
+                for task in (roller, follower, redriver):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
@@ -124,7 +147,15 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     )
     install_error_handlers(app)
     install_health_routes(app, lambda: readiness_of(app))
-    app.include_router(build_router(lambda: parts["c"].reader, settings.admin_token, METRICS.render))
+    app.include_router(
+        build_router(
+            lambda: parts["c"].reader,
+            settings.admin_token,
+            METRICS.render,
+            lambda: parts["c"].applier,
+            lambda units: parts["c"].publisher.mark(units),
+        )
+    )
     app.include_router(build_stream_router(broadcaster))
     app.include_router(build_dashboard_router(lambda: parts["c"].reader, settings))
     return app

@@ -19,11 +19,13 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import asyncpg
+import orjson
 
 from services.scoring.adapters import store
 from services.scoring.adapters.metrics import METRICS
 from services.scoring.adapters.units import UnitDirectory
-from services.scoring.domain.apply import BatchApplication, group_by_dossier, roll_over
+from services.scoring.domain.apply import AncestorLookup, BatchApplication, BatchOutcome, group_by_dossier, roll_over
+from services.scoring.domain.effective import touched_owners
 from services.scoring.domain.facts import EventFact, FactRecord, make_record
 from services.scoring.domain.timebase import month_label, month_of, to_instant
 from shared.contract import (
@@ -37,6 +39,7 @@ from shared.contract import (
     RatingLevel,
     decode_record_fields,
 )
+from shared.indicators import VIETNAM_TZ
 
 log = logging.getLogger(__name__)
 # Dossiers per part of a batch (see _apply_in_parts): about 3 MB of upsert parameters, which the loopback socket
@@ -67,6 +70,16 @@ class ApplyReport:
     duplicates: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
     touched_units: set[str] = field(default_factory=set)
+    """Units whose current figures may have changed: the named units' chains and their effective units'."""
+
+
+@dataclass
+class RedriveReport(ApplyReport):
+    still_rejected: int = 0
+
+
+# Facts are counted for the unit they name only: the stored counters are own counters (migration 0007).
+OWN_UNIT_ONLY = AncestorLookup({})
 
 
 def to_fact(event: DossierEvent) -> EventFact:
@@ -166,6 +179,27 @@ def cyclic_gc_paused() -> Iterator[None]:
 PublishDeadLetters = Callable[[Sequence[DeadLetter]], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A dead letter read back from `dlq_records`, in the shape of the Kafka record it was (RawRecord)."""
+
+    dead_letter_id: int
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+
+
+def unit_named_in(value: bytes | None) -> str | None:
+    """The unit_id a (valid but for its unit) record names: what a pending dead letter waits for."""
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        unit_id = orjson.loads(value or b"null").get("unit_id")
+        return unit_id if isinstance(unit_id, str) else None
+    return None
+
+
 class BatchApplier:
     def __init__(
         self,
@@ -181,8 +215,22 @@ class BatchApplier:
         self._publish_dead_letters = publish_dead_letters
         self._clock = clock
 
-    def _decode(self, records: Sequence[RawRecord]) -> Decoded:
-        return decode_batch(records, self._directory.exists)
+    async def _decode(self, records: Sequence[RawRecord]) -> Decoded:
+        """Decode against the registry as committed: a unit our copy does not know is looked up in the database
+        (and the copy re-read) before any record is dead-lettered for it (SPEC §1)."""
+        facts, rejected = decode_batch(records, self._directory.exists)
+        waiting = [(record, unit_named_in(record.value)) for record, r in rejected if r.error == ErrorCode.UNKNOWN_UNIT]
+        if not waiting:
+            return facts, rejected
+        known = await self._directory.known_in_database(sorted({unit for _, unit in waiting if unit is not None}))
+        if not known:
+            return facts, rejected
+        await self._directory.load()
+        retry = [record for record, unit in waiting if unit in known]
+        retried = {id(record) for record in retry}
+        rejected = [(record, r) for record, r in rejected if id(record) not in retried]
+        more_facts, more_rejected = decode_batch(retry, self._directory.exists)
+        return facts + more_facts, rejected + more_rejected
 
     async def apply(self, records: Sequence[RawRecord]) -> ApplyReport:
         with cyclic_gc_paused():
@@ -190,39 +238,70 @@ class BatchApplier:
 
     async def _apply(self, records: Sequence[RawRecord]) -> ApplyReport:
         started = time.perf_counter()
-        facts, rejected = self._decode(records)
-        # A unit registered a moment ago may not be in our copy yet: re-read the registry once and retry those.
-        if any(r.error == ErrorCode.UNKNOWN_UNIT for _, r in rejected) and await self._directory.refresh_if_stale():
-            retry = [record for record, r in rejected if r.error == ErrorCode.UNKNOWN_UNIT]
-            rejected = [(record, r) for record, r in rejected if r.error != ErrorCode.UNKNOWN_UNIT]
-            more_facts, more_rejected = self._decode(retry)
-            facts.extend(more_facts)
-            rejected.extend(more_rejected)
-
+        facts, rejected = await self._decode(records)
         report = ApplyReport(dead=[DeadLetter(record, rejection) for record, rejection in rejected])
-        now = self._clock()
-        by_dossier, count = group_by_dossier(facts)
         async with self._pool.acquire() as conn, conn.transaction():
-            ancestors = await self._directory.hold_tree(conn)
-            stored = await store.load_for_update(conn, sorted(by_dossier))
-            application = BatchApplication(stored, now=now, ancestors=ancestors, events=count)
-            # In id order, the order new dossiers are inserted in: two consumers inserting the same new ids wait
-            # for each other in one direction only.
-            dossiers = sorted(by_dossier.items())
-            conflicts = await _apply_in_parts(conn, application, dossiers, self._part_dossiers)
-            if conflicts:
-                await _reapply_created_meanwhile(conn, application, conflicts)
-            outcome = application.outcome()
-            await store.add_counter_delta(conn, outcome)
+            outcome = await self._apply_facts(conn, facts)
             await store.insert_dead_letters(conn, [_dlq_row(d) for d in report.dead])
         if report.dead:
             await self._publish_dead_letters(report.dead)
-        report.applied = len(facts) - outcome.duplicates
-        report.duplicates = outcome.duplicates
-        report.touched_units = outcome.touched_units
+        self._fill_report(report, facts, outcome)
         METRICS.observe_batch(
             len(records), report.applied, report.duplicates, report.dead, time.perf_counter() - started
         )
+        return report
+
+    def _fill_report(self, report: ApplyReport, facts: Sequence[object], outcome: BatchOutcome) -> None:
+        report.applied = len(facts) - outcome.duplicates
+        report.duplicates = outcome.duplicates
+        today = self._clock().astimezone(VIETNAM_TZ).date()
+        report.touched_units = touched_owners(outcome.touched_units, self._directory.view, today)
+
+    async def _apply_facts(self, conn: asyncpg.Connection, facts: list[tuple[str, FactRecord]]) -> BatchOutcome:
+        """Merge decoded facts into their dossiers and add the deltas to the OWN counters of the units named on
+        the facts (subtrees and successors are summed when read), inside the caller's transaction."""
+        by_dossier, count = group_by_dossier(facts)
+        stored = await store.load_for_update(conn, sorted(by_dossier))
+        application = BatchApplication(stored, now=self._clock(), ancestors=OWN_UNIT_ONLY, events=count)
+        # In id order, the order new dossiers are inserted in: two consumers inserting the same new ids wait
+        # for each other in one direction only.
+        dossiers = sorted(by_dossier.items())
+        conflicts = await _apply_in_parts(conn, application, dossiers, self._part_dossiers)
+        if conflicts:
+            await _reapply_created_meanwhile(conn, application, conflicts)
+        outcome = application.outcome()
+        await store.add_counter_delta(conn, outcome)
+        return outcome
+
+    async def redrive(
+        self, *, pending_only: bool, ids: Sequence[int] | None = None, limit: int = 5000
+    ) -> RedriveReport:
+        """Apply dead letters again, exactly once: the pending ones whose unit is now registered (`pending_only`,
+        what the service runs every second), or the given ids whatever their reason (an operator, once the cause
+        is fixed). Rows are locked (SKIP LOCKED: two processes never take the same row), applied and marked in
+        one transaction; a record that is still invalid keeps its row, with the reason of this attempt."""
+        with cyclic_gc_paused():
+            async with self._pool.acquire() as conn, conn.transaction():
+                rows = await store.lock_dead_letters(conn, pending_only=pending_only, ids=ids, limit=limit)
+                if not rows:
+                    return RedriveReport()
+                records = [StoredRecord(*row) for row in rows]
+                facts, rejected = await self._decode(records)
+                outcome = await self._apply_facts(conn, facts)
+                still = {record.dead_letter_id: rejection for record, rejection in rejected}  # type: ignore[attr-defined]
+                applied = [record.dead_letter_id for record in records if record.dead_letter_id not in still]
+                await store.mark_dead_letters_applied(conn, applied)
+                await store.mark_dead_letters_failed(
+                    conn,
+                    [(i, str(r.error), r.detail, "pending" if r.error == ErrorCode.UNKNOWN_UNIT else "dead")
+                     for i, r in still.items()],
+                )  # fmt: skip
+        report = RedriveReport(applied=len(applied), still_rejected=len(still))
+        self._fill_report(report, facts, outcome)
+        METRICS.observe_redrive(report.applied, report.still_rejected)
+        if report.applied:
+            log.info("re-applied %d dead letters (%d events new); %d still rejected", report.applied,
+                     report.applied - report.duplicates, report.still_rejected)  # fmt: skip
         return report
 
     async def roll_over_open_dossiers(self, chunk: int = 2000) -> int:
@@ -231,11 +310,10 @@ class BatchApplier:
         rolled = 0
         while True:
             async with self._pool.acquire() as conn, conn.transaction():
-                ancestors = await self._directory.hold_tree(conn)
                 stored = await store.load_open_to_roll(conn, month, chunk)
                 if not stored:
                     return rolled
-                outcome = roll_over(stored, now=self._clock(), ancestors=ancestors)
+                outcome = roll_over(stored, now=self._clock(), ancestors=OWN_UNIT_ONLY)
                 await store.write_changes(conn, outcome.changes)
                 await store.add_counter_delta(conn, outcome)
             rolled += len(stored)
@@ -290,6 +368,7 @@ async def _reapply_created_meanwhile(
 
 def _dlq_row(dead: DeadLetter) -> tuple[Any, ...]:
     record, rejection = dead.record, dead.rejection
+    pending = rejection.error == ErrorCode.UNKNOWN_UNIT
     return (
         record.topic,
         record.partition,
@@ -299,4 +378,7 @@ def _dlq_row(dead: DeadLetter) -> tuple[Any, ...]:
         rejection.event_id,
         str(rejection.error),
         rejection.detail,
+        "pending" if pending else "dead",
+        unit_named_in(record.value) if pending else None,
+        record.timestamp,
     )

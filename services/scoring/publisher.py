@@ -83,10 +83,11 @@ class IndicatorsPublisher:
             ranks = {entry.unit_id: entry for entry in ranked}
             for unit_id in members:
                 unit = reader.directory.registry.get(unit_id)
-                if unit is None or unit_id not in details:
-                    continue
-                counters, card, live = details[unit_id]
-                previous_card = previous_details.get(unit_id)
+                if unit is None or unit_id not in details or unit_id not in ranks:
+                    continue  # unknown, or retired before this month: it has no current figures to publish
+                mine = details[unit_id]
+                counters, card, live = mine.counters, mine.card, mine.live
+                previous_figures = previous_details.get(unit_id)
                 figures = {
                     "unit_id": unit_id,
                     "name": unit.name,
@@ -101,8 +102,8 @@ class IndicatorsPublisher:
                 }
                 message = build_message(
                     figures,
-                    reader.directory.ancestors.chain(unit_id)[1:],
-                    previous_card[1].score if previous_card else None,
+                    reader.directory.view.chain(unit_id)[1:],
+                    previous_figures.card.score if previous_figures else None,
                     now,
                 )
                 await self._publish(message.model_dump_json().encode(), unit_id)

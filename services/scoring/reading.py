@@ -9,7 +9,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,13 @@ import asyncpg
 from services.scoring.adapters import queries
 from services.scoring.adapters.queries import LiveFigures
 from services.scoring.adapters.units import UnitDirectory
+from services.scoring.domain.effective import (
+    TreeView,
+    month_first_day,
+    roll_up_by_home,
+    roll_up_month,
+    units_of_level_in_month,
+)
 from services.scoring.domain.profile import ScoreProfile, parse_profile
 from services.scoring.domain.rank import RankedUnit, RankEntry, rank_units
 from services.scoring.domain.score import ScoreCard, score_counters
@@ -85,19 +92,15 @@ def live_json(live: LiveFigures, now: datetime) -> dict[str, Any]:
     return {"open": live.open, "overdue_open": live.overdue_open, "due_soon": live.due_soon, "as_of": now.isoformat()}
 
 
-def roll_up_live(
-    by_home_unit: Mapping[str, LiveFigures], chain: Callable[[str], tuple[str, ...]]
-) -> dict[str, LiveFigures]:
-    """Each unit's live figures including its subtree (SPEC §1), from the figures of the dossiers' home units."""
-    totals: dict[str, list[int]] = {}
-    for home, live in by_home_unit.items():
-        for unit_id in chain(home):
-            total = totals.setdefault(unit_id, [0, 0, 0, 0])
-            total[0] += live.open
-            total[1] += live.overdue_open
-            total[2] += live.due_soon
-            total[3] += live.progress_correction
-    return {unit_id: LiveFigures(*total) for unit_id, total in totals.items()}
+def roll_up_live(by_home_unit: Mapping[str, LiveFigures], view: TreeView, day: date) -> dict[str, LiveFigures]:
+    """Each unit's live figures including its subtree and the units retired into it (SPEC §1), from the figures
+    of the dossiers' home units, resolved on `day`."""
+    rolled = roll_up_by_home(
+        {home: (f.open, f.overdue_open, f.due_soon, f.progress_correction) for home, f in by_home_unit.items()},
+        view,
+        day,
+    )
+    return {unit_id: LiveFigures(*figures) for unit_id, figures in rolled.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +112,19 @@ class LiveSnapshot:
 
 
 def groups_json(card: ScoreCard) -> dict[str, Any]:
+    """SPEC §6: a group none of whose indicators has a rate has points null."""
     return {key: {"points": group.points, "max": group.max} for key, group in card.groups.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class UnitFigures:
+    """One unit's figures for a period: counters (live correction included), score card, live counters, rank."""
+
+    counters: dict[str, int]
+    card: ScoreCard
+    live: LiveFigures
+    ranked: RankedUnit | None
+    """None when the unit does not exist in the period (it is then not listed in the period's rankings)."""
 
 
 class ScoringReader:
@@ -125,30 +140,53 @@ class ScoringReader:
         self.directory = directory
         self.profiles = profiles
         self.clock = clock
-        self._ranking_ttl_s = ranking_ttl_s
-        self._ranking_cache: dict[tuple[str, str], tuple[float, list[RankedUnit], dict[str, Any]]] = {}
-        self._ranking_locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self._live: tuple[float, LiveSnapshot] | None = None
+        self._ttl_s = ranking_ttl_s
+        self._months: dict[str, tuple[float, object, dict[str, dict[str, int]]]] = {}
+        self._month_locks: dict[str, asyncio.Lock] = {}
+        self._tables: dict[tuple[str, str], tuple[float, object, list[RankedUnit], dict[str, UnitFigures]]] = {}
+        self._live: tuple[float, object, LiveSnapshot] | None = None
         self._live_lock = asyncio.Lock()
 
     def figures_changed(self) -> None:
         """Forget cached tables: this process just committed a batch (reads after it must see it). Another
         scoring process's commits are seen within `ranking_ttl_s`."""
-        self._ranking_cache.clear()
+        self._months.clear()
+        self._tables.clear()
         self._live = None
+
+    def _fresh(self, entry: tuple[float, object, Any] | None) -> bool:
+        """A cached entry is good while it is younger than the TTL and was built on the registry in force."""
+        return entry is not None and time.monotonic() - entry[0] < self._ttl_s and entry[1] is self.directory.registry
+
+    async def month_figures(self, period: Period, *, fresh: bool = False) -> dict[str, dict[str, int]]:
+        """Every unit's stored counters for the period, subtrees and successors included (domain/effective.py)."""
+        cached = self._months.get(period.label)
+        if not fresh and self._fresh(cached):
+            return cached[2]  # type: ignore[index]
+        lock = self._month_locks.setdefault(period.label, asyncio.Lock())
+        async with lock:
+            cached = self._months.get(period.label)
+            if not fresh and self._fresh(cached):
+                return cached[2]  # type: ignore[index]
+            registry, view = self.directory.registry, self.directory.view
+            async with self.pool.acquire() as conn:
+                own = await queries.month_own_counters(conn, period.label)
+            figures = roll_up_month(own, view, period.month)
+            self._months[period.label] = (time.monotonic(), registry, figures)
+            return figures
 
     async def live_snapshot(self, *, fresh: bool = False) -> LiveSnapshot:
         """Live figures of all units from one pass over the open dossiers; cached for `ranking_ttl_s` unless
         `fresh`. Every level table of one publisher run reads the same snapshot."""
         async with self._live_lock:
-            cached = self._live
-            if not fresh and cached is not None and time.monotonic() - cached[0] < self._ranking_ttl_s:
-                return cached[1]
+            if not fresh and self._fresh(self._live):
+                return self._live[2]  # type: ignore[index]
             now = self.clock()
+            registry, view = self.directory.registry, self.directory.view
             async with self.pool.acquire() as conn:
                 by_home = await queries.live_by_home_unit(conn, now, to_datetime(month_end(current_month(now))))
-            snapshot = LiveSnapshot(now, roll_up_live(by_home, self.directory.ancestors.chain))
-            self._live = (time.monotonic(), snapshot)
+            snapshot = LiveSnapshot(now, roll_up_live(by_home, view, now.astimezone(VIETNAM_TZ).date()))
+            self._live = (time.monotonic(), registry, snapshot)
             return snapshot
 
     async def unit(self, unit_id: str) -> Unit | None:
@@ -157,63 +195,78 @@ class ScoringReader:
             found = self.directory.registry.get(unit_id)
         return found
 
+    def home_units_of(self, unit_id: str) -> list[str]:
+        """Home units whose open dossiers count for `unit_id` today: its subtree and the units retired into it."""
+        view = self.directory.view
+        today = self.clock().astimezone(VIETNAM_TZ).date()
+        return [u.unit_id for u in self.directory.registry if unit_id in view.owners(u.unit_id, today)]
+
     async def level_table(
         self, level: str, period: Period, *, fresh: bool = False, live: LiveSnapshot | None = None
-    ) -> tuple[list[RankedUnit], dict[str, Any]]:
-        """Every unit of a level with its counters, score card and live figures for a period, ranked.
+    ) -> tuple[list[RankedUnit], dict[str, UnitFigures]]:
+        """Every unit of a level with its figures for a period; the ones that exist in the period ranked (SPEC §5).
 
         Cached for `ranking_ttl_s` (API reads); `fresh=True` recomputes now and refreshes the cache (the
         publisher, right after a batch changed the figures, passing the `live` snapshot it took for the run).
         """
         key = (level, period.label)
-        cached = self._ranking_cache.get(key)
-        if not fresh and cached is not None and time.monotonic() - cached[0] < self._ranking_ttl_s:
-            return cached[1], cached[2]
-        lock = self._ranking_locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            cached = self._ranking_cache.get(key)
-            if not fresh and cached is not None and time.monotonic() - cached[0] < self._ranking_ttl_s:
-                return cached[1], cached[2]
-            unit_ids = [u.unit_id for u in self.directory.registry if str(u.level) == level]
-            async with self.pool.acquire() as conn:
-                stored = await queries.level_counters(conn, level, period.label)
-            live_by_unit: Mapping[str, LiveFigures] = {}
-            if period.is_current:
-                live_by_unit = (live if live is not None else await self.live_snapshot(fresh=fresh)).by_unit
-            profile = self.profiles.current()
-            details: dict[str, Any] = {}
-            for unit_id in unit_ids:
-                unit_live = live_by_unit.get(unit_id, LiveFigures())
-                counters = counters_with_live(stored.get(unit_id, {}), unit_live, period)
-                details[unit_id] = (counters, score_counters(counters, profile), unit_live)
-            ranked = rank_units(
-                RankEntry(uid, card.score, card.rates.get("progress_rate")) for uid, (_, card, _) in details.items()
-            )
-            self._ranking_cache[key] = (time.monotonic(), ranked, details)
-            return ranked, details
+        cached = self._tables.get(key)
+        if not fresh and self._fresh(cached):
+            return cached[2], cached[3]  # type: ignore[index]
+        registry = self.directory.registry
+        month = await self.month_figures(period, fresh=fresh)
+        live_by_unit: Mapping[str, LiveFigures] = {}
+        if period.is_current:
+            live_by_unit = (live if live is not None else await self.live_snapshot(fresh=fresh)).by_unit
+        profile = self.profiles.current()
+        existing = set(units_of_level_in_month(registry, level, period.month))
+        computed: dict[str, tuple[dict[str, int], ScoreCard, LiveFigures]] = {}
+        for unit in registry:
+            if str(unit.level) != level:
+                continue
+            unit_live = live_by_unit.get(unit.unit_id, LiveFigures())
+            counters = counters_with_live(month.get(unit.unit_id, {}), unit_live, period)
+            computed[unit.unit_id] = (counters, score_counters(counters, profile), unit_live)
+        ranked = rank_units(
+            (
+                RankEntry(uid, card.score, card.rates.get("progress_rate"), counters["progress_total"])
+                for uid, (counters, card, _) in computed.items()
+                if uid in existing
+            ),
+            min_dossiers=profile.min_dossiers,
+        )
+        by_id = {entry.unit_id: entry for entry in ranked}
+        details = {
+            uid: UnitFigures(counters, card, unit_live, by_id.get(uid))
+            for uid, (counters, card, unit_live) in computed.items()
+        }
+        self._tables[key] = (time.monotonic(), registry, ranked, details)
+        return ranked, details
 
     async def indicators(self, unit: Unit, period: Period) -> dict[str, Any]:
+        ranked, details = await self.level_table(str(unit.level), period)
+        mine = details.get(unit.unit_id)
+        if mine is None:  # the registry changed since the table was built
+            ranked, details = await self.level_table(str(unit.level), period, fresh=True)
+            mine = details[unit.unit_id]
+        live = mine.live if period.is_current else (await self.live_snapshot()).by_unit.get(unit.unit_id, LiveFigures())
         now = self.clock()
-        async with self.pool.acquire() as conn:
-            stored = (await queries.unit_counters(conn, unit.unit_id, [period.label]))[period.label]
-            live = await queries.live_for_unit(conn, unit.unit_id, now, to_datetime(month_end(current_month(now))))
-        counters = counters_with_live(stored, live, period)
-        card = score_counters(counters, self.profiles.current())
-        ranked, _ = await self.level_table(str(unit.level), period)
-        mine = next((r for r in ranked if r.unit_id == unit.unit_id), None)
+        entry = mine.ranked
         return {
             "unit_id": unit.unit_id,
             "name": unit.name,
             "level": str(unit.level),
             "period": period.label,
-            "counters": counters,
+            "counters": mine.counters,
             "live": live_json(live, now),
-            "rates": card.rates,
-            "groups": groups_json(card),
-            "points": card.points,
-            "score": card.score,
-            "rank": mine.rank if mine else None,
-            "rank_of": mine.rank_of if mine else len(ranked),
+            "rates": mine.card.rates,
+            "groups": groups_json(mine.card),
+            "points": mine.card.points,
+            "score": mine.card.score,
+            "rank": entry.rank if entry else None,
+            "rank_of": entry.rank_of if entry else sum(1 for r in ranked if r.rank is not None),
+            "unranked_reason": (entry.unranked_reason if entry else "not_in_period"),
+            "exists_in_period": entry is not None,
         }
 
     async def rankings(self, level: str, period: Period) -> dict[str, Any]:
@@ -221,35 +274,39 @@ class ScoringReader:
         items = []
         for entry in ranked:
             unit = self.directory.registry.get(entry.unit_id)
-            _counters, card, live = details[entry.unit_id]
+            figures = details[entry.unit_id]
             items.append(
                 {
                     "rank": entry.rank,
                     "unit_id": entry.unit_id,
                     "name": unit.name if unit else entry.unit_id,
-                    "score": card.score,
-                    "rates": card.rates,
-                    "groups": groups_json(card),
-                    "overdue_open": live.overdue_open if period.is_current else None,
+                    "score": figures.card.score,
+                    "rates": figures.card.rates,
+                    "groups": groups_json(figures.card),
+                    "progress_total": figures.counters["progress_total"],
+                    "unranked_reason": entry.unranked_reason,
+                    "overdue_open": figures.live.overdue_open if period.is_current else None,
                 }
             )
-        return {"level": level, "period": period.label, "rank_of": len(ranked), "items": items}
+        rank_of = sum(1 for entry in ranked if entry.rank is not None)
+        return {"level": level, "period": period.label, "rank_of": rank_of,
+                "min_dossiers": self.profiles.current().min_dossiers, "items": items}  # fmt: skip
 
     async def history(self, unit: Unit, months: int) -> dict[str, Any]:
         now = self.clock()
         last = current_month(now)
-        labels = [month_label(m) for m in range(last - months + 1, last + 1)]
-        async with self.pool.acquire() as conn:
-            stored = await queries.unit_counters(conn, unit.unit_id, labels)
-            live = await queries.live_for_unit(conn, unit.unit_id, now, to_datetime(month_end(last)))
+        snapshot = await self.live_snapshot()
+        live = snapshot.by_unit.get(unit.unit_id, LiveFigures())
         profile = self.profiles.current()
         items = []
-        for label in labels:
-            period = resolve_period(label, now)
-            counters = counters_with_live(stored[label], live, period)
+        for month in range(last - months + 1, last + 1):
+            period = resolve_period(month_label(month), now)
+            figures = await self.month_figures(period)
+            counters = counters_with_live(figures.get(unit.unit_id, {}), live, period)
             card = score_counters(counters, profile)
-            items.append({"period": label, "counters": counters, "rates": card.rates, "score": card.score,
-                          "groups": groups_json(card)})  # fmt: skip
+            first, end = month_first_day(month), month_first_day(month + 1)
+            items.append({"period": period.label, "counters": counters, "rates": card.rates, "score": card.score,
+                          "groups": groups_json(card), "exists": unit.exists_during(first, end)})  # fmt: skip
         return {"unit_id": unit.unit_id, "name": unit.name, "months": items}
 
     async def summary(self, period: Period) -> dict[str, Any]:
@@ -261,7 +318,7 @@ class ScoringReader:
         start_of_day = local.replace(hour=0, minute=0, second=0, microsecond=0)
         figures = await self.indicators(city, period)
         async with self.pool.acquire() as conn:
-            received_today = await queries.received_since(conn, city.unit_id, start_of_day)
+            received_today = await queries.received_since(conn, start_of_day)
         counters = figures["counters"]
         figures["dashboard"] = {
             "received_today": received_today,

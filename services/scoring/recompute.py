@@ -1,7 +1,8 @@
 """`python -m services.scoring.recompute [--fix]`: rebuild every counter from the stored dossier states and report
 any difference from the incrementally maintained figures (there must be none).
 
-Three views are compared, key by key ((unit, month, counter), ancestors included):
+Three views are compared, key by key ((unit named on the facts, month, counter): the stored counters are each
+unit's OWN, subtrees and successors are summed when read — domain/effective.py):
   table      — `unit_month_counters` as the consumer maintained it;
   stored     — the sum of every dossier's contribution evaluated in the month its row was written in (what the
                consumer added: the row keeps its state and that month, see migration 0005);
@@ -10,8 +11,7 @@ table ≠ stored means an increment was lost or doubled; stored ≠ rebuilt mean
 open dossiers only before the month roll-over has run, or after a change of the counting rules). `--fix` rewrites
 the table from the rebuilt view and moves the stale dossiers to the current month, in one transaction.
 
-Ancestors are those of the current registry: like the service every 5 s, it first brings the counters' unit tree
-to the registry's (adapters/units.py re-rolls the sums when a unit moved), so both sides compare on one tree.
+Own counters do not depend on the registry, so a unit moved, merged or retired changes nothing here.
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ from datetime import UTC, datetime
 import asyncpg
 import orjson
 
-from services.scoring.adapters.units import UnitDirectory
-from services.scoring.domain.apply import StoredDossierLoader, expand
-from services.scoring.domain.counters import CounterKey, contribution
+from services.scoring.domain.apply import StoredDossierLoader
+from services.scoring.domain.counters import CounterKey, add_into, contribution
 from services.scoring.domain.state import DossierState
 from services.scoring.domain.timebase import month_label, month_of, to_instant
 from shared.db import create_pool
@@ -58,8 +57,6 @@ class Comparison:
 
 
 async def compare(pool: asyncpg.Pool, now: datetime) -> Comparison:
-    directory = UnitDirectory(pool)
-    await directory.load()
     result = Comparison()
     now_instant = to_instant(now)
     loader = StoredDossierLoader()
@@ -71,8 +68,8 @@ async def compare(pool: asyncpg.Pool, now: datetime) -> Comparison:
             state = DossierState.from_dict(orjson.loads(row["state"]))
             stored = loader.load(state, row["evaluated_month"]).contribution
             fresh = contribution(state, now_instant)
-            expand(stored, directory.ancestors, result.stored)
-            expand(fresh, directory.ancestors, result.rebuilt)
+            add_into(result.stored, stored)
+            add_into(result.rebuilt, fresh)
             if stored != fresh:
                 result.stale.append((row["dossier_id"], state.dossier_id, fresh))
     return result

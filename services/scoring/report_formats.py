@@ -40,7 +40,7 @@ class UnitFigures:
     score: float | None
     rank: int | None
     rank_of: int
-    group_points: Mapping[str, float]
+    group_points: Mapping[str, float | None]
     overdue: int
     overdue_open: int | None = None
     """Open overdue dossiers at the moment of the report; only for the current month."""
@@ -61,7 +61,7 @@ class ReportRow:
     rank_change_1: int | None
     """previous rank − rank: positive means the unit moved up."""
     rank_change_2: int | None
-    group_points: tuple[float, ...]
+    group_points: tuple[float | None, ...]
     """In the order of `MonthlyReport.groups`."""
     overdue: int
     overdue_share: float | None

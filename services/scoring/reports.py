@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from services.scoring.domain.profile import ScoreProfile
 from services.scoring.domain.rank import RankedUnit
-from services.scoring.domain.score import ScoreCard
 from services.scoring.domain.timebase import month_label, parse_month
 from services.scoring.report_formats import (
     LEVEL_NAMES_VI,
@@ -85,7 +84,7 @@ def overdue_of(counters: Mapping[str, int]) -> int:
 
 def figures_from_table(
     ranked: Sequence[RankedUnit],
-    details: Mapping[str, tuple[Mapping[str, int], ScoreCard, Any]],
+    details: Mapping[str, Any],
     names: Mapping[str, str],
     current: bool = False,
 ) -> list[UnitFigures]:
@@ -93,7 +92,8 @@ def figures_from_table(
     input. `current`: the month is the current one, so the live open-overdue count belongs to it."""
     out = []
     for entry in ranked:
-        counters, card, live = details[entry.unit_id]
+        figures = details[entry.unit_id]
+        counters, card, live = figures.counters, figures.card, figures.live
         out.append(
             UnitFigures(
                 unit_id=entry.unit_id,
@@ -147,7 +147,7 @@ def build_report(
                     score_change_2=_difference(unit.score, two.score if two else None),
                     rank_change_1=_rank_change(unit.rank, one.rank if one else None),
                     rank_change_2=_rank_change(unit.rank, two.rank if two else None),
-                    group_points=tuple(float(unit.group_points.get(g.key, 0.0)) for g in groups),
+                    group_points=tuple(unit.group_points.get(g.key) for g in groups),
                     overdue=unit.overdue,
                     overdue_share=unit.overdue / city_overdue if city_overdue > 0 else None,
                     overdue_open=unit.overdue_open,
@@ -182,7 +182,7 @@ async def load_report(reader: ScoringReader, period: Period) -> MonthlyReport:
                    for month, (ranked, details) in zip(months, tables, strict=True)]  # fmt: skip
         levels[level] = (figures[0], figures[1], figures[2])
     _, city_details = await reader.level_table("city", period, fresh=True, live=snapshot)
-    city_overdue = sum(overdue_of(counters) for counters, _card, _live in city_details.values())
+    city_overdue = sum(overdue_of(figures.counters) for figures in city_details.values())
     profile = reader.profiles.current()
     return build_report(period.month, group_columns(profile), levels, city_overdue, profile.name, now)
 

@@ -22,6 +22,14 @@ class ScoringMetrics:
         self.dead = Counter(
             "tthc_scoring_dlq_records", "Records sent to the dead-letter queue", ["reason"], registry=self.registry
         )
+        self.redriven = Counter(
+            "tthc_scoring_dlq_reapplied",
+            "Dead letters applied again (pending ones whose unit was registered, or re-driven by an operator)",
+            registry=self.registry,
+        )
+        self.redrive_rejected = Counter(
+            "tthc_scoring_dlq_reapply_rejected", "Dead letters tried again and still rejected", registry=self.registry
+        )
         self.batch_seconds = Histogram(
             "tthc_scoring_batch_seconds",
             "Time to apply one consumed batch (decode, transaction, dead letters)",
@@ -60,6 +68,10 @@ class ScoringMetrics:
             self.dead.labels(reason=str(letter.rejection.error)).inc()
         self.batch_seconds.observe(seconds)
         self.batch_size.observe(records)
+
+    def observe_redrive(self, applied: int, still_rejected: int) -> None:
+        self.redriven.inc(applied)
+        self.redrive_rejected.inc(still_rejected)
 
     def set_lag(self, lag_by_partition: Mapping[int, int]) -> None:
         for partition, lag in lag_by_partition.items():

@@ -90,10 +90,40 @@ FOR UPDATE
 """
 
 INSERT_DLQ = """
-INSERT INTO dlq_records (topic, "partition", "offset", record_key, record_value, event_id, error, detail)
+INSERT INTO dlq_records (topic, "partition", "offset", record_key, record_value, event_id, error, detail, status,
+                         unit_id, record_timestamp)
 SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bytea[], $5::bytea[], $6::text[], $7::text[],
-                     $8::text[])
+                     $8::text[], $9::text[], $10::text[], $11::bigint[])
 ON CONFLICT (topic, "partition", "offset") DO NOTHING
+"""
+
+# Dead letters to apply again, locked for this transaction; SKIP LOCKED so that two scoring processes (or an
+# operator's re-drive and the service's) never take the same row: each is applied exactly once.
+_DEAD_LETTER_COLUMNS = """
+SELECT d.id, d.topic, d."partition", d."offset",
+       COALESCE(d.record_timestamp, (extract(epoch FROM d.dead_at) * 1000)::bigint), d.record_key, d.record_value
+FROM dlq_records d
+"""
+LOCK_PENDING_WITH_UNIT = f"""
+{_DEAD_LETTER_COLUMNS}
+WHERE d.status = 'pending' AND EXISTS (SELECT 1 FROM units u WHERE u.unit_id = d.unit_id)
+ORDER BY d.id
+LIMIT $1
+FOR UPDATE OF d SKIP LOCKED
+"""
+LOCK_DEAD_LETTERS_BY_ID = f"""
+{_DEAD_LETTER_COLUMNS}
+WHERE d.id = ANY($1::bigint[]) AND d.status IN ('pending', 'dead')
+ORDER BY d.id
+FOR UPDATE OF d SKIP LOCKED
+"""
+MARK_APPLIED = """
+UPDATE dlq_records SET status = 'applied', resolved_at = now(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])
+"""
+MARK_FAILED = """
+UPDATE dlq_records AS t SET error = f.error, detail = f.detail, status = f.status, attempts = t.attempts + 1
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS f (id, error, detail, status)
+WHERE t.id = f.id
 """
 
 
@@ -169,8 +199,30 @@ async def add_counter_delta(conn: asyncpg.Connection, outcome: BatchOutcome) -> 
 
 
 async def insert_dead_letters(conn: asyncpg.Connection, rows: Sequence[tuple]) -> None:
-    """rows: (topic, partition, offset, key, value, event_id, error, detail)."""
+    """rows: (topic, partition, offset, key, value, event_id, error, detail, status, unit_id, record_timestamp)."""
     if not rows:
         return
     columns = list(zip(*rows, strict=True))
     await conn.execute(INSERT_DLQ, *[list(column) for column in columns])
+
+
+async def lock_dead_letters(
+    conn: asyncpg.Connection, *, pending_only: bool, ids: Sequence[int] | None, limit: int
+) -> list[tuple[Any, ...]]:
+    """(id, topic, partition, offset, timestamp ms, key, value) of the dead letters to apply again, locked."""
+    if pending_only:
+        rows = await conn.fetch(LOCK_PENDING_WITH_UNIT, limit)
+    else:
+        rows = await conn.fetch(LOCK_DEAD_LETTERS_BY_ID, list(ids or ())[:limit])
+    return [tuple(row) for row in rows]
+
+
+async def mark_dead_letters_applied(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
+    if ids:
+        await conn.execute(MARK_APPLIED, list(ids))
+
+
+async def mark_dead_letters_failed(conn: asyncpg.Connection, rows: Sequence[tuple[int, str, str, str]]) -> None:
+    """rows: (id, error, detail, status) of dead letters that were tried again and are still rejected."""
+    if rows:
+        await conn.execute(MARK_FAILED, *[list(column) for column in zip(*rows, strict=True)])

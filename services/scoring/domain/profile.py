@@ -53,6 +53,12 @@ class ScoreProfile(_Frozen):
     name: str = Field(min_length=1, description="Profile name, shown with every score")
     description: str = Field(default="", description="What the profile measures and how it departs from 766")
     groups: tuple[IndicatorGroup, ...] = Field(min_length=1, description="Groups, in display order")
+    min_dossiers: int = Field(
+        default=20,
+        ge=0,
+        description="A unit with fewer dossiers in play in a month (progress_total) is not ranked for it "
+        "(SPEC §5, unranked_reason too_few_dossiers), so a commune with two dossiers cannot top the city",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> ScoreProfile:

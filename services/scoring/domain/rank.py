@@ -12,11 +12,17 @@ from dataclasses import dataclass
 _TIE_DECIMALS = 9
 
 
+UNRANKED_NO_DATA = "no_data"
+UNRANKED_TOO_FEW = "too_few_dossiers"
+
+
 @dataclass(frozen=True, slots=True)
 class RankEntry:
     unit_id: str
     score: float | None
     progress_rate: float | None
+    in_play: int | None = None
+    """progress_total of the unit in the month: fewer than `min_dossiers` leaves it unranked (None: not checked)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +31,11 @@ class RankedUnit:
     score: float | None
     progress_rate: float | None
     rank: int | None
-    """1 is best; None when the score is null."""
+    """1 is best; None when the unit is not ranked (see `unranked_reason`)."""
     rank_of: int
-    """Number of units of the level, ranked or not."""
+    """Number of ranked units of the level in the month (SPEC §5)."""
+    unranked_reason: str | None = None
+    """`no_data` (score null) or `too_few_dossiers` (fewer than min_dossiers in play); None when ranked."""
 
 
 def _checked(value: float | None, unit_id: str, what: str) -> float | None:
@@ -36,11 +44,22 @@ def _checked(value: float | None, unit_id: str, what: str) -> float | None:
     return value
 
 
-def rank_units(entries: Iterable[RankEntry | tuple[str, float | None, float | None]]) -> list[RankedUnit]:
-    """Order by score desc, then progress_rate desc (null last), then unit_id asc; null scores come last.
+def _unranked_reason(item: RankEntry, min_dossiers: int) -> str | None:
+    if item.score is None:
+        return UNRANKED_NO_DATA
+    if item.in_play is not None and item.in_play < min_dossiers:
+        return UNRANKED_TOO_FEW
+    return None
 
-    Units with a null score keep rank None and follow the ranked ones in unit_id order. Unit ids must be
-    unique, so every ranked unit gets a distinct rank 1..k.
+
+def rank_units(
+    entries: Iterable[RankEntry | tuple[str, float | None, float | None]], min_dossiers: int = 0
+) -> list[RankedUnit]:
+    """Order by score desc, then progress_rate desc (null last), then unit_id asc (SPEC §5).
+
+    A unit whose score is null, or with fewer than `min_dossiers` dossiers in play, is not ranked: rank None,
+    listed after the ranked ones in unit_id order with its reason. Unit ids must be unique, so every ranked unit
+    gets a distinct rank 1..k, and k is every entry's `rank_of`.
     """
     items = [entry if isinstance(entry, RankEntry) else RankEntry(*entry) for entry in entries]
     ids = [item.unit_id for item in items]
@@ -60,12 +79,16 @@ def rank_units(entries: Iterable[RankEntry | tuple[str, float | None, float | No
             item.unit_id,
         )
 
-    scored = sorted((item for item in items if item.score is not None), key=ranked_key)
-    unscored = sorted((item for item in items if item.score is None), key=lambda item: item.unit_id)
-    total = len(items)
+    reasons = {item.unit_id: _unranked_reason(item, min_dossiers) for item in items}
+    scored = sorted((item for item in items if reasons[item.unit_id] is None), key=ranked_key)
+    unscored = sorted((item for item in items if reasons[item.unit_id] is not None), key=lambda item: item.unit_id)
+    total = len(scored)
     result = [
         RankedUnit(item.unit_id, item.score, item.progress_rate, position, total)
         for position, item in enumerate(scored, start=1)
     ]
-    result.extend(RankedUnit(item.unit_id, None, item.progress_rate, None, total) for item in unscored)
+    result.extend(
+        RankedUnit(item.unit_id, item.score, item.progress_rate, None, total, reasons[item.unit_id])
+        for item in unscored
+    )
     return result

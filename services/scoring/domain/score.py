@@ -13,12 +13,13 @@ from services.scoring.domain.rates import compute_rates
 class GroupScore:
     """A group's points out of its max.
 
-    ``points`` sums the points of the group's indicators that have a rate (0.0 when none has);
+    ``points`` sums the points of the group's indicators that have a rate; None when none has (SPEC §6: shown
+    as "—", never 0 — the score is already re-weighted without the group);
     ``max`` is the sum of all the group's weights, reported even when rates are null; ``rated_max`` is the
     part of ``max`` whose indicators had a rate, so a client can tell "no data" (rated_max 0) from "0 points".
     """
 
-    points: float
+    points: float | None
     max: float
     rated_max: float
 
@@ -57,7 +58,9 @@ def score_counters(counters: Mapping[str, int], profile: ScoreProfile) -> ScoreC
             if earned is not None:
                 group_points += earned
                 group_rated += indicator.weight
-        groups[group.key] = GroupScore(points=group_points, max=group.max_points, rated_max=group_rated)
+        groups[group.key] = GroupScore(
+            points=group_points if group_rated > 0 else None, max=group.max_points, rated_max=group_rated
+        )
         points_sum += group_points
         rated_weight += group_rated
     score = 100.0 * points_sum / rated_weight if rated_weight > 0 else None

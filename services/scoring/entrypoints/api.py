@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from services.scoring.adapters import queries
+from services.scoring.applier import BatchApplier
 from services.scoring.entrypoints import schemas
 from services.scoring.reading import Period, ScoringReader, resolve_period
 from shared.http import ApiError, ErrorBody, require_admin
@@ -18,10 +19,16 @@ from shared.units import Unit
 Level = Literal["city", "department", "district", "commune"]
 PeriodParam = Annotated[str | None, Query(description="Month YYYY-MM (Vietnam time); default: the current month")]
 ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+ADMIN_ERRORS = {401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+DeadLetterStatus = Literal["dead", "pending", "applied", "discarded"]
 
 
 def build_router(
-    reader: Callable[[], ScoringReader], admin_token: str, render_metrics: Callable[[], bytes]
+    reader: Callable[[], ScoringReader],
+    admin_token: str,
+    render_metrics: Callable[[], bytes],
+    applier: Callable[[], BatchApplier],
+    on_applied: Callable[[set[str]], None],
 ) -> APIRouter:
     router = APIRouter()
 
@@ -39,7 +46,8 @@ def build_router(
             raise ApiError(404, "unknown_unit", f"Không có đơn vị {unit_id!r} / unknown unit {unit_id!r}")
         return unit
 
-    @router.get("/v1/units", response_model=schemas.UnitList, tags=["units"], summary="The unit registry (tree)")
+    @router.get("/v1/units", response_model=schemas.UnitList, tags=["units"],
+                summary="The unit registry (tree, validity, successors)")  # fmt: skip
     async def units() -> schemas.UnitList:
         registry = reader().directory.registry
         return schemas.UnitList(
@@ -50,6 +58,10 @@ def build_router(
                     level=str(u.level),
                     parent_id=u.parent_id,
                     children=registry.children(u.unit_id),
+                    valid_from=u.valid_from,
+                    valid_to=u.valid_to,
+                    successor_id=u.successor_id,
+                    predecessors=registry.predecessors(u.unit_id),
                 )
                 for u in registry
             ]
@@ -102,9 +114,10 @@ def build_router(
         unit = await unit_of(unit_id)
         after = _decode_cursor(cursor)
         now = reader().clock()
+        homes = reader().home_units_of(unit.unit_id) if subtree else [unit.unit_id]
         async with reader().pool.acquire() as conn:
-            rows = await queries.dossiers(conn, unit_id=unit.unit_id, state=state, now=now, subtree=subtree,
-                                          after=after, limit=limit, within=timedelta(hours=within_hours))  # fmt: skip
+            rows = await queries.dossiers(conn, home_units=homes, state=state, now=now, after=after, limit=limit,
+                                          within=timedelta(hours=within_hours))  # fmt: skip
         items = [
             schemas.DossierItem(
                 dossier_id=r["dossier_id"],
@@ -119,17 +132,52 @@ def build_router(
         next_cursor = _encode_cursor(items[-1].due_at, items[-1].dossier_id) if len(items) == limit else None
         return schemas.DossierPage(unit_id=unit.unit_id, state=state, as_of=now, items=items, next_cursor=next_cursor)
 
-    @router.get("/v1/dlq", response_model=schemas.DeadLetters, tags=["admin"],
-                summary="Records that broke the contract (admin token)")  # fmt: skip
+    @router.get(
+        "/v1/dlq",
+        response_model=schemas.DeadLetters,
+        responses=ADMIN_ERRORS,
+        tags=["admin"],
+        summary="Dead letters: records that broke the contract or wait for their unit (admin token)",
+    )
     async def dlq(
         request: Request,
-        before: Annotated[int | None, Query(description="Return rows with a smaller id")] = None,
+        before: Annotated[int | None, Query(ge=1, le=2**62, description="Return rows with a smaller id")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        status: Annotated[DeadLetterStatus | None, Query(description="Only rows of this status")] = None,
     ) -> schemas.DeadLetters:
         require_admin(request, admin_token)
         async with reader().pool.acquire() as conn:
-            total, rows = await queries.dead_letters(conn, before, limit)
-        return schemas.DeadLetters(total=total, items=[schemas.DeadLetter(**dict(r)) for r in rows])
+            by_status, rows = await queries.dead_letters(conn, before, limit, status)
+        total = by_status.get(status, 0) if status is not None else sum(by_status.values())
+        return schemas.DeadLetters(total=total, by_status=by_status,
+                                   items=[schemas.DeadLetter(**dict(r)) for r in rows])  # fmt: skip
+
+    @router.post(
+        "/v1/admin/dead-letters/redrive",
+        response_model=schemas.RedriveResult,
+        responses=ADMIN_ERRORS,
+        tags=["admin"],
+        summary="Apply dead letters again once their cause is fixed (admin token)",
+    )
+    async def redrive(request: Request, body: schemas.RedriveRequest) -> schemas.RedriveResult:
+        require_admin(request, admin_token)
+        report = await applier().redrive(pending_only=False, ids=body.ids)
+        on_applied(report.touched_units)
+        return schemas.RedriveResult(applied=report.applied, still_rejected=report.still_rejected,
+                                     duplicates=report.duplicates)  # fmt: skip
+
+    @router.post(
+        "/v1/admin/dead-letters/discard",
+        response_model=schemas.DiscardResult,
+        responses=ADMIN_ERRORS,
+        tags=["admin"],
+        summary="Mark dead letters as discarded: never applied (admin token)",
+    )
+    async def discard(request: Request, body: schemas.DiscardRequest) -> schemas.DiscardResult:
+        require_admin(request, admin_token)
+        async with reader().pool.acquire() as conn:
+            discarded = await queries.discard_dead_letters(conn, body.ids, body.reason)
+        return schemas.DiscardResult(discarded=discarded)
 
     @router.post("/v1/admin/profile/reload", tags=["admin"], summary="Re-read the score profile file")
     async def reload_profile(request: Request) -> dict:

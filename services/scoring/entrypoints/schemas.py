@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
@@ -17,7 +17,10 @@ class Live(BaseModel):
 
 
 class GroupPoints(BaseModel):
-    points: float = Field(description="Points earned in the group (unrounded)")
+    points: float | None = Field(
+        description="Points earned in the group (unrounded); null when none of its indicators has a rate (no data: "
+        "shown as '—', never 0 — the score is re-weighted without the group)"
+    )
     max: float = Field(description="Maximum points of the group in the profile")
 
 
@@ -26,31 +29,47 @@ class Indicators(BaseModel):
     name: str = Field(description="Unit name (Vietnamese)")
     level: str = Field(description="city, department, district or commune")
     period: str = Field(description="Month, YYYY-MM in Vietnam time")
-    counters: Counters = Field(description="Monthly counters of the unit and its subtree (SPEC §4)")
+    counters: Counters = Field(
+        description="Monthly counters of the unit, its subtree and the units retired into it (SPEC §1, §4)"
+    )
     live: Live = Field(description="Live counters as of `live.as_of`")
     rates: Rates = Field(description="Nine rates (SPEC §5); null when the denominator is 0")
     groups: dict[str, GroupPoints] = Field(description="Points per index group (publicity, progress, …)")
     points: dict[str, float | None] = Field(description="Points per indicator of the profile")
     score: float | None = Field(description="Score out of 100; null when every rate is null")
     rank: int | None = Field(description="Rank among the units of the same level for the period; 1 is best")
-    rank_of: int = Field(description="Number of units of that level")
+    rank_of: int = Field(description="Number of ranked units of that level in the period")
+    unranked_reason: str | None = Field(
+        None,
+        description="Why rank is null: no_data (score null), too_few_dossiers (fewer than the profile's "
+        "min_dossiers in play), not_in_period (the unit did not exist in the period)",
+    )
+    exists_in_period: bool = Field(True, description="Whether the unit existed at some time in the period")
 
 
 class RankingItem(BaseModel):
-    rank: int | None = Field(description="1 is best; null when the score is null (listed last)")
+    rank: int | None = Field(description="1 is best; null when not ranked (listed after the ranked units)")
     unit_id: str = Field(description="Unit identifier")
     name: str = Field(description="Unit name")
     score: float | None = Field(description="Score out of 100")
     rates: Rates = Field(description="The unit's rates")
     groups: dict[str, GroupPoints] = Field(description="Points per group")
     overdue_open: int | None = Field(description="Open overdue dossiers now (current period only)")
+    progress_total: int = Field(0, description="Dossiers in play in the period (tiến độ: tổng số hồ sơ)")
+    unranked_reason: str | None = Field(
+        None, description="no_data or too_few_dossiers when rank is null; null for a ranked unit"
+    )
 
 
 class Rankings(BaseModel):
     level: str = Field(description="Level ranked")
     period: str = Field(description="Month, YYYY-MM")
-    rank_of: int = Field(description="Number of units of that level")
-    items: list[RankingItem] = Field(description="Units in rank order")
+    rank_of: int = Field(description="Number of ranked units (the units that existed in the period)")
+    min_dossiers: int = Field(20, description="Fewer dossiers in play than this leaves a unit unranked")
+    items: list[RankingItem] = Field(
+        description="The units of the level that existed in the period: ranked ones in rank order, then the "
+        "unranked ones in unit_id order"
+    )
 
 
 class UnitNode(BaseModel):
@@ -59,6 +78,10 @@ class UnitNode(BaseModel):
     level: str = Field(description="Level")
     parent_id: str | None = Field(description="Parent unit, null for the city")
     children: list[str] = Field(description="Child unit ids")
+    valid_from: date | None = Field(None, description="First day the unit exists (null: since always)")
+    valid_to: date | None = Field(None, description="First day it no longer exists (null: it exists)")
+    successor_id: str | None = Field(None, description="The unit it was merged into (retired units)")
+    predecessors: list[str] = Field(default_factory=list, description="Units merged into this one")
 
 
 class UnitList(BaseModel):
@@ -88,6 +111,11 @@ class HistoryMonth(BaseModel):
     rates: Rates = Field(description="Rates")
     score: float | None = Field(description="Score out of 100")
     groups: dict[str, GroupPoints] = Field(description="Points per group")
+    exists: bool = Field(
+        True,
+        description="Whether the unit existed in that month; false for the months before a new unit, whose "
+        "figures are then those of its predecessors' facts only if they count for it (SPEC §1)",
+    )
 
 
 class History(BaseModel):
@@ -120,8 +148,38 @@ class DeadLetter(BaseModel):
     error: str = Field(description="Rejection code")
     detail: str = Field(description="Why it was rejected")
     dead_at: datetime = Field(description="When it was dead-lettered")
+    status: str = Field(
+        "dead",
+        description="dead (broke the contract), pending (named a unit not yet registered: applied automatically "
+        "once it is), applied (re-applied), discarded (by an operator)",
+    )
+    unit_id: str | None = Field(None, description="The unit a pending record waits for")
+    resolved_at: datetime | None = Field(None, description="When it was applied or discarded")
+    attempts: int = Field(0, description="How many times it was tried again")
 
 
 class DeadLetters(BaseModel):
-    total: int = Field(description="Dead-lettered records in all")
+    total: int = Field(description="Dead-lettered records matching the filter")
+    by_status: dict[str, int] = Field(default_factory=dict, description="Count of every record per status")
     items: list[DeadLetter] = Field(description="Newest first")
+
+
+class RedriveRequest(BaseModel):
+    ids: list[int] = Field(
+        min_length=1, max_length=5000, description="Dead letters (pending or dead) to apply again, by row id"
+    )
+
+
+class DiscardRequest(BaseModel):
+    ids: list[int] = Field(min_length=1, max_length=5000, description="Dead letters to mark discarded, by row id")
+    reason: str = Field(min_length=1, max_length=500, description="Why (kept in the row's detail)")
+
+
+class RedriveResult(BaseModel):
+    applied: int = Field(description="Records applied (their events counted, or found already counted)")
+    still_rejected: int = Field(description="Records still rejected; their rows keep the new reason")
+    duplicates: int = Field(description="Events among those that were already counted")
+
+
+class DiscardResult(BaseModel):
+    discarded: int = Field(description="Rows marked discarded (only pending or dead rows can be)")

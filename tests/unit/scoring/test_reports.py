@@ -13,6 +13,7 @@ import openpyxl
 import orjson
 import pytest
 
+from services.scoring import reading
 from services.scoring.adapters.queries import LiveFigures
 from services.scoring.domain.profile import ScoreProfile, parse_profile
 from services.scoring.domain.rank import RankEntry, rank_units
@@ -40,6 +41,11 @@ from shared.units import Unit, UnitLevel, UnitRegistry
 PROFILE_FILE = Path(__file__).resolve().parents[3] / "config" / "score_profile.yaml"
 NOW = datetime(2026, 10, 20, 3, 0, tzinfo=UTC)
 GROUPS = (GroupColumn("publicity", "Công khai, minh bạch", 18), GroupColumn("progress", "Tiến độ giải quyết", 20))
+
+
+def table_row(counters: dict[str, int], profile: Any, live: Any = None) -> reading.UnitFigures:
+    """A unit's row of the reader's level table (reading.UnitFigures)."""
+    return reading.UnitFigures(counters, score_counters(counters, profile), live, None)
 
 
 @pytest.fixture(scope="module")
@@ -105,19 +111,20 @@ def test_figures_come_from_a_ranked_level_table_of_the_domain(profile: ScoreProf
             "events_timely": 10}  # fmt: skip
     poor = {"received": 10, "received_online": 1, "progress_total": 10, "progress_on_time": 4, "events": 10,
             "events_timely": 5}  # fmt: skip
-    details = {"U.A": (poor, score_counters(poor, profile), None), "U.B": (good, score_counters(good, profile), None),
-               "U.C": ({}, score_counters({}, profile), None)}  # fmt: skip
+    details = {"U.A": table_row(poor, profile), "U.B": table_row(good, profile),
+               "U.C": table_row({}, profile)}  # fmt: skip
     ranked = rank_units(
-        RankEntry(uid, card.score, card.rates["progress_rate"]) for uid, (_, card, _) in details.items()
+        RankEntry(uid, f.card.score, f.card.rates["progress_rate"]) for uid, f in details.items()
     )
     out = figures_from_table(ranked, details, {"U.A": "Sở A", "U.B": "Sở B"})
+    # rank_of counts the ranked units (SPEC §5 revised).
     assert [(f.unit_id, f.name, f.rank, f.rank_of, f.overdue) for f in out] == [
-        ("U.B", "Sở B", 1, 3, 1),
-        ("U.A", "Sở A", 2, 3, 6),
-        ("U.C", "U.C", None, 3, 0),
+        ("U.B", "Sở B", 1, 2, 1),
+        ("U.A", "Sở A", 2, 2, 6),
+        ("U.C", "U.C", None, 2, 0),
     ]
     assert all(f.overdue_open is None for f in out)  # a past month has no live count
-    assert out[0].score == details["U.B"][1].score
+    assert out[0].score == details["U.B"].card.score
     assert out[0].group_points["progress"] == pytest.approx(18.0)
     assert set(out[0].group_points) == {g.key for g in profile.groups}
 
@@ -222,9 +229,9 @@ class FakeReader:
         if not fresh or live is None or live is not self.snapshots[-1]:
             self.stale_reads += 1
         table = self.counters.get((level, period.label), {})
-        details = {uid: (c, score_counters(c, self.profile), None) for uid, c in table.items()}
+        details = {uid: table_row(c, self.profile) for uid, c in table.items()}
         ranked = rank_units(
-            RankEntry(u, card.score, card.rates["progress_rate"]) for u, (_, card, _) in details.items()
+            RankEntry(u, f.card.score, f.card.rates["progress_rate"]) for u, f in details.items()
         )
         return ranked, details
 
@@ -262,8 +269,8 @@ def test_cli_refuses_a_malformed_period_and_a_missing_database(capsys: pytest.Ca
 
 def test_the_current_month_carries_the_live_open_overdue_count_into_every_format(profile: ScoreProfile) -> None:
     counters = {"progress_total": 5, "progress_on_time": 2, "events": 3, "events_timely": 3}
-    details = {"U.A": (counters, score_counters(counters, profile), LiveFigures(open=4, overdue_open=2, due_soon=1))}
-    ranked = rank_units([RankEntry("U.A", details["U.A"][1].score, details["U.A"][1].rates["progress_rate"])])
+    details = {"U.A": table_row(counters, profile, LiveFigures(open=4, overdue_open=2, due_soon=1))}
+    ranked = rank_units([RankEntry("U.A", details["U.A"].card.score, details["U.A"].card.rates["progress_rate"])])
     (unit,) = figures_from_table(ranked, details, {"U.A": "Phường A"}, current=True)
     assert (unit.overdue, unit.overdue_open) == (3, 2)
     report = build_report(parse_month("2026-11"), group_columns(profile), {"commune": ([unit], [], [])}, 3, "p", NOW)

@@ -62,11 +62,11 @@ def test_points_follow_the_full_marks_from_target_rule() -> None:
     assert indicator_points(None, 12, 0.5) is None
 
 
-def test_no_data_gives_a_null_score_and_zero_group_points(default_profile: ScoreProfile) -> None:
+def test_no_data_gives_a_null_score_and_null_group_points(default_profile: ScoreProfile) -> None:
     card = score_counters({}, default_profile)
     assert card.score is None
     assert all(rate is None for rate in card.rates.values())
-    assert card.groups["digitization"].points == 0.0
+    assert card.groups["digitization"].points is None  # SPEC §6: "—", never 0
     assert card.groups["digitization"].max == 22
     assert card.groups["digitization"].rated_max == 0
     assert card.points["progress_rate"] is None
@@ -94,7 +94,8 @@ def test_score_uses_only_indicators_with_a_rate(default_profile: ScoreProfile) -
     digitization = card.groups["digitization"]
     assert digitization.points == pytest.approx(9.5)
     assert (digitization.max, digitization.rated_max) == (22, 14)
-    assert card.groups["payment"].points == 0.0 and card.groups["payment"].rated_max == 0
+    # SPEC §6 (revised): a group with no rated indicator has points null, never 0.
+    assert card.groups["payment"].points is None and card.groups["payment"].rated_max == 0
 
 
 def test_perfect_figures_score_100(default_profile: ScoreProfile) -> None:

@@ -64,8 +64,8 @@ async def check_result(url: str, distinct: int) -> dict[str, int]:
     conn = await asyncpg.connect(url)
     try:
         city_events = await conn.fetchval(
-            "SELECT coalesce(sum(value), 0)::bigint FROM unit_month_counters c JOIN units u USING (unit_id) "
-            "WHERE u.level = 'city' AND c.counter = 'events'"
+            # Own counters (migration 0007): the city's figure is the sum over every unit.
+            "SELECT coalesce(sum(value), 0)::bigint FROM unit_month_counters WHERE counter = 'events'"
         )
         dossiers = await conn.fetchval("SELECT count(*) FROM dossiers")
         dead = await conn.fetchval("SELECT count(*) FROM dlq_records")

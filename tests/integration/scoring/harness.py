@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from services.scoring.adapters.units import UnitDirectory
 from services.scoring.applier import BatchApplier
+from services.scoring.settings import REPO_ROOT
 from shared import kafka
 from shared.db import apply_migrations, create_pool
 from shared.kafka import TopicSpec
@@ -136,10 +140,26 @@ async def wait_for(probe: Callable[[], Awaitable[Any]], accept: Callable[[Any], 
         raise AssertionError(f"condition not met within {timeout_s}s; last value: {last!r}") from None
 
 
+def profile_with_min_dossiers(min_dossiers: int) -> Path:
+    """The default score profile with another `min_dossiers`: the tests' small scenarios rank units with a few
+    dossiers (the default, 20, is unit-tested in tests/unit/scoring/test_rank.py)."""
+    text = (REPO_ROOT / "config" / "score_profile.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^min_dossiers: \d+$", f"min_dossiers: {min_dossiers}", text)
+    path = Path(tempfile.gettempdir()) / f"tthc-test-profile-min{min_dossiers}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @contextlib.asynccontextmanager
-async def scoring_service(database_url: str, bootstrap: str, topics: ScoringTopics) -> AsyncIterator[RunningService]:
+async def scoring_service(
+    database_url: str, bootstrap: str, topics: ScoringTopics, min_dossiers: int = 1
+) -> AsyncIterator[RunningService]:
     async with service_process(
-        "scoring", DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=bootstrap, **topics.env()
+        "scoring",
+        DATABASE_URL=database_url,
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        PROFILE_PATH=str(profile_with_min_dossiers(min_dossiers)),
+        **topics.env(),
     ) as service:
         await wait_ready(service)
         yield service

@@ -13,6 +13,7 @@ import orjson
 from services.scoring.recompute import Comparison, compare
 from shared.db import create_pool
 from tests.integration.conftest import unique
+from tests.integration.registry import subtree_counter, subtree_counters
 from tests.integration.scoring.harness import RawRecord, in_process_appliers, prepare_database
 
 KINDS = {
@@ -45,10 +46,7 @@ async def test_two_appliers_racing_on_new_dossiers_count_every_event_once(fresh_
 
         conn = await asyncpg.connect(fresh_database)
         try:
-            events = await conn.fetchval(
-                "SELECT value FROM unit_month_counters WHERE unit_id = $1 AND month = '2026-09' AND counter = 'events'",
-                f"{prefix}.H26",
-            )
+            events = await subtree_counter(conn, f"{prefix}.H26", "2026-09", "events")
             placeholders = await conn.fetchval("SELECT count(*) FROM dossiers WHERE evaluated_month = ''")
         finally:
             await conn.close()
@@ -69,13 +67,9 @@ async def test_two_appliers_with_different_events_of_the_same_new_dossiers_end_w
 
         conn = await asyncpg.connect(fresh_database)
         try:
-            rows = await conn.fetch(
-                "SELECT counter, value FROM unit_month_counters WHERE unit_id = $1 AND month = '2026-09'",
-                f"{prefix}.H26",
-            )
+            counters = await subtree_counters(conn, f"{prefix}.H26", "2026-09")
         finally:
             await conn.close()
-        counters = {row["counter"]: row["value"] for row in rows}
         assert counters["events"] == 1200
         assert counters["received"] == counters["payments"] == counters["resolved"] == 400
     pool = await create_pool(fresh_database, max_size=2)

@@ -1,6 +1,6 @@
-"""A unit moved to another parent in the registry carries its counted history to its new ancestors, exactly as a
-`recompute` from the dossiers would, and a consumer that still had the old tree in memory counts later events
-on the new one."""
+"""A unit moved to another parent in the registry carries its counted history to its new ancestors at once: the
+stored counters are each unit's own, summed up the current tree when read, so nothing is rewritten — and
+`recompute` agrees. A process that still had the old registry in memory counts later events the same way."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ import orjson
 
 from services.scoring.adapters.units import UnitDirectory
 from services.scoring.applier import BatchApplier
+from services.scoring.reading import ProfileStore, ScoringReader, resolve_period
 from services.scoring.recompute import Comparison, compare
+from services.scoring.settings import REPO_ROOT
 from shared.db import create_pool
 from tests.integration.conftest import unique
 from tests.integration.scoring.harness import RawRecord, no_dead_letters, prepare_database
+
+SEPTEMBER = datetime(2026, 9, 20, 3, tzinfo=UTC)
 
 
 def receipts(unit: str, dossiers: list[str]) -> list[RawRecord]:
@@ -30,16 +34,13 @@ def receipts(unit: str, dossiers: list[str]) -> list[RawRecord]:
     ]  # fmt: skip
 
 
-async def received(conn: asyncpg.Connection, unit: str) -> int:
-    value = await conn.fetchval(
-        "SELECT value FROM unit_month_counters WHERE unit_id = $1 AND month = '2026-09' AND counter = 'received'", unit
-    )
-    return int(value or 0)
+async def received(reader: ScoringReader, *units: str) -> list[int]:
+    await reader.directory.load()
+    figures = await reader.month_figures(resolve_period("2026-09", SEPTEMBER), fresh=True)
+    return [figures.get(unit, {}).get("received", 0) for unit in units]
 
 
-async def test_moving_a_commune_re_rolls_its_history_and_later_events_follow_the_new_tree(
-    fresh_database: str,
-) -> None:
+async def test_moving_a_commune_moves_its_history_and_later_events_follow_the_new_tree(fresh_database: str) -> None:
     p = unique("m").replace("-", "")
     await prepare_database(fresh_database, p)
     pool = await create_pool(fresh_database, max_size=3)
@@ -49,24 +50,30 @@ async def test_moving_a_commune_re_rolls_its_history_and_later_events_follow_the
         directory = UnitDirectory(pool)
         await directory.load()
         applier = BatchApplier(pool, directory, no_dead_letters)
+        reader = ScoringReader(
+            other_pool,
+            UnitDirectory(other_pool),
+            ProfileStore(REPO_ROOT / "config" / "score_profile.yaml"),
+            clock=lambda: SEPTEMBER,
+        )
         await applier.apply(receipts(f"{p}.BD.PX", [f"{p}-X{n}" for n in range(3)]))
         await applier.apply(receipts(f"{p}.BV.TT", [f"{p}-T{n}" for n in range(2)]))
-        assert [await received(conn, u) for u in (f"{p}.BD", f"{p}.BV", f"{p}.H26")] == [3, 2, 5]
+        assert await received(reader, f"{p}.BD", f"{p}.BV", f"{p}.H26") == [3, 2, 5]
+        stored_before = await conn.fetch("SELECT * FROM unit_month_counters ORDER BY 1, 2, 3")
 
         # The registry moves Phúc Xá from Ba Đình to Ba Vì (as ingest's registry upsert writes it).
         await conn.execute(
-            "UPDATE units SET parent_id = $2, path = $3 WHERE unit_id = $1",
+            "UPDATE units SET parent_id = $2, path = $3, updated_at = now() WHERE unit_id = $1",
             f"{p}.BD.PX", f"{p}.BV", [f"{p}.H26", f"{p}.BV", f"{p}.BD.PX"],
         )  # fmt: skip
-        # Another scoring process notices first and re-rolls; this one still holds the old tree in memory.
-        other = UnitDirectory(other_pool)
-        assert await other.load() is True
-        assert await other.load() is False  # nothing left to do
-        assert [await received(conn, u) for u in (f"{p}.BD", f"{p}.BV", f"{p}.BD.PX", f"{p}.H26")] == [0, 5, 3, 5]
-        assert directory.ancestors.chain(f"{p}.BD.PX")[1] == f"{p}.BD"  # stale, until its next batch
+        assert await received(reader, f"{p}.BD", f"{p}.BV", f"{p}.BD.PX", f"{p}.H26") == [0, 5, 3, 5]
+        # Nothing stored was rewritten: the move was a registry write only.
+        assert await conn.fetch("SELECT * FROM unit_month_counters ORDER BY 1, 2, 3") == stored_before
 
+        # The applier still holds the old registry in memory: its next batch counts the same way.
+        assert directory.registry.get(f"{p}.BD.PX").parent_id == f"{p}.BD"
         await applier.apply(receipts(f"{p}.BD.PX", [f"{p}-Y0"]))
-        assert [await received(conn, u) for u in (f"{p}.BD", f"{p}.BV", f"{p}.BD.PX", f"{p}.H26")] == [0, 6, 4, 6]
+        assert await received(reader, f"{p}.BD", f"{p}.BV", f"{p}.BD.PX", f"{p}.H26") == [0, 6, 4, 6]
 
         comparison = await compare(pool, datetime.now(UTC))
         assert comparison.dossiers == 6

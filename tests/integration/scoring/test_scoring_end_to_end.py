@@ -120,7 +120,8 @@ async def test_events_on_kafka_appear_in_the_api_with_exact_figures(scenario, ka
         # 18×7/8 + 20×0.5 + 12×min(0.5/0.5,1) + 10×0.5/0.8 + 18×0.5/0.9 + 8×0.5 + 8×0.5 + 6×0 = 62 of 100.
         assert stp["score"] == pytest.approx(62.0)
         assert stp["groups"]["payment"] == {"points": pytest.approx(6.25), "max": 10}
-        assert (stp["rank"], stp["rank_of"]) == (1, 2)
+        # rank_of counts the RANKED departments (SPEC §5 revised): Sở Xây dựng has no data, so it is not ranked.
+        assert (stp["rank"], stp["rank_of"], stp["unranked_reason"]) == (1, 1, None)
 
         ba_dinh = await get_json(svc, f"/v1/units/{p}.BD/indicators", period="2026-09")
         assert ba_dinh["counters"]["events"] == 4 and ba_dinh["counters"]["resolved_on_time"] == 1

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from shared.units import MergeOutcome, Unit, UnitLevel, UnitRecord, UnitRegistry, merge_registry
+from shared.unit_loading import MergeOutcome, merge_registry
+from shared.units import Unit, UnitLevel, UnitRecord, UnitRegistry
 
 REGISTRY_CHANNEL = "tthc_registry"
 # Serialises registry writers across processes (CLI and any number of ingest replicas).

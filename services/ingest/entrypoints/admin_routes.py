@@ -21,7 +21,8 @@ from services.ingest.entrypoints.schemas import (
     UnitsLoaded,
 )
 from shared.http import ApiError, ErrorBody
-from shared.units import UnitError, parse_units_csv, parse_units_json
+from shared.unit_loading import parse_units_csv, parse_units_json
+from shared.units import UnitError
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

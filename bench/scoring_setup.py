@@ -22,6 +22,8 @@ from aiokafka.partitioner import DefaultPartitioner
 from shared import kafka
 from shared.db import apply_migrations
 from shared.kafka import TopicSpec
+from shared.unit_loading import build_registry, parse_units_csv
+from shared.units import UnitRegistry
 from simulator.params import SimConfig
 from simulator.registry import load_units
 from simulator.stream import Simulator
@@ -29,6 +31,11 @@ from simulator.worktime import Rfc3339
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HANOI_REGISTRY = REPO_ROOT / "data" / "hanoi_units.csv"
+# The parent and successor foreign keys are deferred to the commit: insertion order does not matter.
+INSERT_UNIT = (
+    "INSERT INTO units (unit_id, name, level, parent_id, path, valid_from, valid_to, successor_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+)
 DAY_S = 86_400
 # The simulator at scale 1 is the whole of Hanoi: ≈ 4 M dossiers × 3.85 events a year (docs/simulator.md).
 EVENTS_PER_DAY_AT_SCALE_1 = 4_000_000 * 3.85 / 365.25
@@ -78,17 +85,19 @@ async def bench_database(database_url: str) -> AsyncIterator[str]:
 
 
 async def load_registry(url: str) -> int:
-    rows = [line.split(",") for line in HANOI_REGISTRY.read_text(encoding="utf-8").splitlines()[1:] if line]
-    paths: dict[str, list[str]] = {}
-    records = []
-    for unit_id, name, level, parent in rows:  # the CSV lists every parent before its children
-        paths[unit_id] = [*paths[parent], unit_id] if parent else [unit_id]
-        records.append((unit_id, name, level, parent or None, paths[unit_id]))
+    """The Hanoi registry into `units`, validity and successors included (4- to 7-column CSV, SPEC §1)."""
+    registry = build_registry(parse_units_csv(HANOI_REGISTRY.read_bytes()).records)
+    if not isinstance(registry, UnitRegistry):
+        raise SystemExit(f"{HANOI_REGISTRY}: {registry[0].detail} ({len(registry)} error(s))")
+    records = [
+        (u.unit_id, u.name, str(u.level), u.parent_id, [*reversed(registry.ancestors(u.unit_id)), u.unit_id],
+         u.valid_from, u.valid_to, u.successor_id)
+        for u in registry
+    ]  # fmt: skip
     conn = await asyncpg.connect(url)
     try:
-        await conn.executemany(
-            "INSERT INTO units (unit_id, name, level, parent_id, path) VALUES ($1, $2, $3, $4, $5)", records
-        )
+        async with conn.transaction():
+            await conn.executemany(INSERT_UNIT, records)
     finally:
         await conn.close()
     return len(records)

@@ -1,7 +1,8 @@
-"""The unit registry (danh mục đơn vị, SPEC §1): parsing, tree validation, reload merge, tree walks.
+"""The unit registry (danh mục đơn vị, SPEC §1): the units, their validity over time, and the tree walks.
 
-Validation reports every problem at once, each with the 1-based record number of the offending row (for CSV:
-row 1 is the first line after the header), so an operator can fix a whole file in one pass.
+Reading and validating registry files (CSV or JSON) and the reload merge live in `shared.unit_loading`; the names
+`parse_units_csv`, `parse_units_json`, `ParsedUnits`, `build_registry`, `merge_registry` and `MergeOutcome` are
+also importable from here, for the code that always did.
 """
 
 from __future__ import annotations
@@ -9,14 +10,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
-CSV_HEADER = ("unit_id", "name", "level", "parent_id")
+# The full header; a file may stop after parent_id, valid_from or valid_to (SPEC §1: the last three may be left out).
+CSV_HEADER = ("unit_id", "name", "level", "parent_id", "valid_from", "valid_to", "successor_id")
 MAX_NAME_LENGTH = 200
-_UNIT_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+UNIT_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class UnitLevel(StrEnum):
@@ -24,15 +27,6 @@ class UnitLevel(StrEnum):
     DEPARTMENT = "department"  # sở, ban, ngành
     DISTRICT = "district"  # quận, huyện, thị xã
     COMMUNE = "commune"  # phường, xã, thị trấn
-
-
-_LEVELS = frozenset(level.value for level in UnitLevel)
-# The level a parent must have, per child level.
-_PARENT_LEVEL = {
-    UnitLevel.DEPARTMENT: UnitLevel.CITY,
-    UnitLevel.DISTRICT: UnitLevel.CITY,
-    UnitLevel.COMMUNE: UnitLevel.DISTRICT,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +61,9 @@ class UnitRecord:
     name: object
     level: object
     parent_id: object
+    valid_from: object = None
+    valid_to: object = None
+    successor_id: object = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +157,18 @@ class UnitRegistry:
         return unit_id == root_id or root_id in self.ancestors(unit_id)
 
     def as_rows(self) -> list[dict[str, str]]:
+        """One dict per unit with the seven CSV columns (empty string for null), in unit_id order."""
         return [
-            {"unit_id": u.unit_id, "name": u.name, "level": str(u.level), "parent_id": u.parent_id or ""} for u in self
+            {
+                "unit_id": u.unit_id,
+                "name": u.name,
+                "level": str(u.level),
+                "parent_id": u.parent_id or "",
+                "valid_from": u.valid_from.isoformat() if u.valid_from else "",
+                "valid_to": u.valid_to.isoformat() if u.valid_to else "",
+                "successor_id": u.successor_id or "",
+            }
+            for u in self
         ]
 
     def to_csv(self) -> str:
@@ -172,244 +179,20 @@ class UnitRegistry:
         return buffer.getvalue()
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedUnits:
-    records: list[UnitRecord]
-    errors: list[UnitError] = field(default_factory=list)
-
-
-def parse_units_csv(data: bytes | str) -> ParsedUnits:
-    """Read a CSV registry (UTF-8; a leading byte-order mark from spreadsheet exports is tolerated)."""
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            return ParsedUnits([], [_error(None, None, "invalid_encoding", "Tệp không phải UTF-8", str(error))])
-    data = data.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(data, newline=""))
-    header = next(reader, None)
-    if header is None or tuple(header) != CSV_HEADER:
-        expected = ",".join(CSV_HEADER)
-        return ParsedUnits(
-            [],
-            [
-                _error(
-                    None, None, "invalid_header", f"Dòng tiêu đề phải là '{expected}'", f"header must be '{expected}'"
-                )
-            ],
-        )
-    records: list[UnitRecord] = []
-    errors: list[UnitError] = []
-    for row_number, row in enumerate(reader, start=1):
-        if not row or row == [""]:
-            continue
-        if len(row) != len(CSV_HEADER):
-            errors.append(
-                _error(row_number, None, "invalid_row", f"Dòng có {len(row)} cột, cần 4", f"{len(row)} columns, need 4")
-            )
-            continue
-        records.append(UnitRecord(row_number, *row))
-    return ParsedUnits(records, errors)
-
-
-def parse_units_json(data: object) -> ParsedUnits:
-    """Read a JSON registry: an array of objects with the CSV's four fields (`parent_id` may be null)."""
-    if not isinstance(data, list):
-        return ParsedUnits([], [_error(None, None, "not_an_array", "Cần một mảng JSON", "expected a JSON array")])
-    records: list[UnitRecord] = []
-    errors: list[UnitError] = []
-    for row_number, item in enumerate(data, start=1):
-        if not isinstance(item, Mapping):
-            errors.append(_error(row_number, None, "not_an_object", "Phần tử phải là đối tượng", "not an object"))
-            continue
-        records.append(
-            UnitRecord(row_number, item.get("unit_id"), item.get("name"), item.get("level"), item.get("parent_id"))
-        )
-    return ParsedUnits(records, errors)
-
-
-def build_registry(records: Iterable[UnitRecord]) -> UnitRegistry | list[UnitError]:
-    """Validate rows as one tree; a registry when all is well, otherwise every error found."""
-    errors: list[UnitError] = []
-    units: dict[str, Unit] = {}
-    rows: dict[str, int | None] = {}
-    for record in records:
-        unit = _validate_row(record, errors)
-        if unit is None:
-            continue
-        if unit.unit_id in units:
-            first = rows[unit.unit_id]
-            errors.append(
-                _error(
-                    record.row,
-                    "unit_id",
-                    "duplicate_unit",
-                    f"Mã đơn vị '{unit.unit_id}' trùng với dòng {first}",
-                    f"unit_id '{unit.unit_id}' repeats row {first}",
-                )
-            )
-            continue
-        units[unit.unit_id] = unit
-        rows[unit.unit_id] = record.row
-    errors.extend(_tree_errors(units, rows))
-    errors.sort(key=lambda e: (e.row is None, e.row or 0))
-    return errors or UnitRegistry(units.values())
-
-
-def _validate_row(record: UnitRecord, errors: list[UnitError]) -> Unit | None:
-    row = record.row
-    count = len(errors)
-    unit_id, name, level, parent_id = record.unit_id, record.name, record.level, record.parent_id
-    if not isinstance(unit_id, str) or not _UNIT_ID_RE.fullmatch(unit_id):
-        errors.append(
-            _error(row, "unit_id", "invalid_field", "Mã đơn vị: 1–64 ký tự [A-Za-z0-9._-]", "1–64 of [A-Za-z0-9._-]")
-        )
-    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH or not name.strip():
-        errors.append(_error(row, "name", "invalid_field", "Tên đơn vị: 1–200 ký tự", "name: 1–200 characters"))
-    elif not name.isprintable():
-        errors.append(_error(row, "name", "invalid_field", "Tên có ký tự điều khiển", "name has control characters"))
-    if not isinstance(level, str) or level not in _LEVELS:
-        errors.append(
-            _error(row, "level", "invalid_field", "Cấp phải là city/department/district/commune", "unknown level")
-        )
-    if parent_id in ("", None):
-        parent_id = None
-    elif not isinstance(parent_id, str) or not _UNIT_ID_RE.fullmatch(parent_id):
-        errors.append(_error(row, "parent_id", "invalid_field", "Mã đơn vị cha không hợp lệ", "invalid parent_id"))
-    if len(errors) > count:
-        return None
-    assert isinstance(unit_id, str) and isinstance(name, str) and isinstance(level, str)
-    assert parent_id is None or isinstance(parent_id, str)
-    return Unit(unit_id, name, UnitLevel(level), parent_id)
-
-
-def _tree_errors(units: Mapping[str, Unit], rows: Mapping[str, int | None]) -> list[UnitError]:
-    errors: list[UnitError] = []
-    cities = [u for u in units.values() if u.level is UnitLevel.CITY]
-    if not cities:
-        errors.append(_error(None, "level", "no_city", "Thiếu đơn vị cấp thành phố", "the registry has no city"))
-    for extra in sorted(cities, key=lambda u: (rows[u.unit_id] or 0, u.unit_id))[1:]:
-        errors.append(
-            _error(rows[extra.unit_id], "level", "multiple_cities", "Chỉ được có một thành phố", "only one city")
-        )
-    for unit in units.values():
-        row = rows[unit.unit_id]
-        if unit.level is UnitLevel.CITY:
-            if unit.parent_id is not None:
-                errors.append(
-                    _error(row, "parent_id", "invalid_parent", "Thành phố không có đơn vị cha", "a city has no parent")
-                )
-            continue
-        if unit.parent_id is None:
-            errors.append(_error(row, "parent_id", "missing_parent", "Thiếu đơn vị cha", "parent_id is required"))
-            continue
-        parent = units.get(unit.parent_id)
-        if parent is None:
-            errors.append(
-                _error(
-                    row,
-                    "parent_id",
-                    "unknown_parent",
-                    f"Đơn vị cha '{unit.parent_id}' không tồn tại",
-                    f"parent '{unit.parent_id}' does not exist",
-                )
-            )
-        elif parent.level is not _PARENT_LEVEL[unit.level]:
-            need = _PARENT_LEVEL[unit.level]
-            errors.append(
-                _error(
-                    row,
-                    "parent_id",
-                    "invalid_parent",
-                    f"Đơn vị cấp {unit.level} phải thuộc một đơn vị cấp {need}",
-                    f"a {unit.level}'s parent must be a {need}",
-                )
-            )
-    errors.extend(_cycle_errors(units, rows))
-    return errors
-
-
-def _cycle_errors(units: Mapping[str, Unit], rows: Mapping[str, int | None]) -> list[UnitError]:
-    """The level rules already exclude cycles in a valid file; this catches them when those rules fail too."""
-    in_cycle: set[str] = set()
-    settled: set[str] = set()
-    for start in units:
-        path: list[str] = []
-        on_path: set[str] = set()
-        current: str | None = start
-        while current is not None and current in units and current not in settled:
-            if current in on_path:
-                in_cycle.update(path[path.index(current) :])
-                break
-            path.append(current)
-            on_path.add(current)
-            current = units[current].parent_id
-        settled.update(path)
-    return [
-        _error(rows[unit_id], "parent_id", "cycle", "Quan hệ cha–con tạo vòng lặp", "parent links form a cycle")
-        for unit_id in sorted(in_cycle)
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class MergeOutcome:
-    """The result of a reload: the new registry and what changed, or every error (nothing applied)."""
-
-    registry: UnitRegistry | None
-    errors: list[UnitError]
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-
-
-def merge_registry(
-    existing: UnitRegistry | None,
-    incoming: Iterable[UnitRecord],
-    *,
-    is_referenced: Callable[[str], bool] | Collection[str] = (),
-    replace: bool = False,
-) -> MergeOutcome:
-    """Reload: upsert `incoming` over `existing`.
-
-    By default units missing from `incoming` are kept (a file with only new communes is fine). With
-    `replace=True` the file is the whole registry and missing units are removed — except a unit that events
-    still reference, which makes the whole reload fail (`unit_in_use`). The merged tree is validated as a whole.
-    """
-    referenced = is_referenced if callable(is_referenced) else frozenset(is_referenced).__contains__
-    incoming = list(incoming)
-    incoming_ids = {record.unit_id for record in incoming if isinstance(record.unit_id, str)}
-    kept: list[UnitRecord] = []
-    removed: list[str] = []
-    errors: list[UnitError] = []
-    for unit in existing or ():
-        if unit.unit_id in incoming_ids:
-            continue
-        if not replace:
-            kept.append(UnitRecord(None, unit.unit_id, unit.name, str(unit.level), unit.parent_id))
-        elif referenced(unit.unit_id):
-            errors.append(
-                _error(
-                    None,
-                    "unit_id",
-                    "unit_in_use",
-                    f"Không thể xóa đơn vị '{unit.unit_id}' vì đã có sự kiện tham chiếu",
-                    f"unit '{unit.unit_id}' cannot be removed: events reference it",
-                )
-            )
-        else:
-            removed.append(unit.unit_id)
-    built = build_registry([*incoming, *kept])
-    if isinstance(built, list):
-        errors = built + errors
-    if errors:
-        return MergeOutcome(None, errors)
-    assert isinstance(built, UnitRegistry)
-    added = sorted(uid for uid in incoming_ids if existing is None or uid not in existing)
-    updated = sorted(
-        uid for uid in incoming_ids if existing is not None and uid in existing and existing.get(uid) != built.get(uid)
-    )
-    return MergeOutcome(built, [], added, updated, sorted(removed))
-
-
-def _error(row: int | None, field_name: str | None, code: str, vi: str, en: str) -> UnitError:
+def unit_error(row: int | None, field_name: str | None, code: str, vi: str, en: str) -> UnitError:
+    """An error with the row in both languages: "Dòng 3: … / row 3: …" (no row: the whole file or a kept unit)."""
     return UnitError(row, field_name, code, f"{vi} / {en}" if row is None else f"Dòng {row}: {vi} / row {row}: {en}")
+
+
+_LOADING_NAMES = frozenset(
+    {"ParsedUnits", "MergeOutcome", "parse_units_csv", "parse_units_json", "build_registry", "merge_registry"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    """The loading functions, from `shared.unit_loading` (imported lazily: that module builds on this one)."""
+    if name in _LOADING_NAMES:
+        from shared import unit_loading
+
+        return getattr(unit_loading, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

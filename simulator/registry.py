@@ -1,17 +1,23 @@
-"""Reads and checks a unit registry CSV (SPEC §1): `unit_id,name,level,parent_id`."""
+"""Reads and checks a unit registry CSV (SPEC §1): `unit_id,name,level,parent_id,valid_from,valid_to,successor_id`.
+
+The last three columns may be left out (four-, five- and six-column files are read too). The checks here are the
+simulator's own, lighter than ingest's (`shared.unit_loading`): the tree, dates, and successor links.
+"""
 
 from __future__ import annotations
 
 import csv
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 LEVELS = ("city", "department", "district", "commune")
 _UNIT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_HEADER = ["unit_id", "name", "level", "parent_id"]
-# The parent level each level must hang under (SPEC §1).
-_PARENT_LEVEL = {"department": "city", "district": "city", "commune": "district"}
+_HEADER = ["unit_id", "name", "level", "parent_id", "valid_from", "valid_to", "successor_id"]
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# The parent levels each level may hang under (SPEC §1: a commune under a district or, since 2025, the city).
+_PARENT_LEVELS = {"department": ("city",), "district": ("city",), "commune": ("district", "city")}
 
 DEFAULT_REGISTRY = Path(__file__).resolve().parent.parent / "data" / "hanoi_units.csv"
 
@@ -26,6 +32,11 @@ class Unit:
     name: str
     level: str
     parent_id: str | None
+    valid_from: date | None = None
+    """First day on which the unit exists; None: since always."""
+    valid_to: date | None = None
+    """First day on which it no longer exists; None while it exists (then `successor_id` is set)."""
+    successor_id: str | None = None
 
 
 def load_units(path: str | Path = DEFAULT_REGISTRY) -> list[Unit]:
@@ -33,24 +44,40 @@ def load_units(path: str | Path = DEFAULT_REGISTRY) -> list[Unit]:
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
-        if header != _HEADER:
-            raise RegistryError(f"header must be exactly {','.join(_HEADER)}, got {header}")
-        units = [_parse_row(n, row) for n, row in enumerate(reader, start=2) if row]
+        if header is None or len(header) < 4 or header != _HEADER[: len(header)]:
+            raise RegistryError(f"header must be {','.join(_HEADER)} (the last three may be left out), got {header}")
+        units = [_parse_row(n, row, len(header)) for n, row in enumerate(reader, start=2) if row]
     _check_tree(units)
     return units
 
 
-def _parse_row(line: int, row: list[str]) -> Unit:
-    if len(row) != 4:
-        raise RegistryError(f"line {line}: expected 4 columns, got {len(row)}")
-    unit_id, name, level, parent_id = row
+def _parse_row(line: int, row: list[str], width: int) -> Unit:
+    if len(row) != width:
+        raise RegistryError(f"line {line}: expected {width} columns, got {len(row)}")
+    unit_id, name, level, parent_id, valid_from, valid_to, successor_id = [*row, "", "", ""][:7]
     if not _UNIT_ID.fullmatch(unit_id):
         raise RegistryError(f"line {line}: unit_id {unit_id!r} must be 1–64 chars of [A-Za-z0-9._-]")
     if not 1 <= len(name) <= 200:
         raise RegistryError(f"line {line}: name must be 1–200 characters")
     if level not in LEVELS:
         raise RegistryError(f"line {line}: level {level!r} is not one of {LEVELS}")
-    return Unit(unit_id, name, level, parent_id or None)
+    start, end = _date(line, valid_from), _date(line, valid_to)
+    if (end is None) != (not successor_id):
+        raise RegistryError(f"line {line}: valid_to and successor_id go together")
+    if start is not None and end is not None and end <= start:
+        raise RegistryError(f"line {line}: valid_to must be after valid_from")
+    return Unit(unit_id, name, level, parent_id or None, start, end, successor_id or None)
+
+
+def _date(line: int, text: str) -> date | None:
+    if not text:
+        return None
+    try:
+        if not _DATE.fullmatch(text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise RegistryError(f"line {line}: {text!r} is not a YYYY-MM-DD date") from None
 
 
 def _check_tree(units: list[Unit]) -> None:
@@ -66,5 +93,9 @@ def _check_tree(units: list[Unit]) -> None:
         if unit.level == "city":
             continue
         parent = by_id.get(unit.parent_id or "")
-        if parent is None or parent.level != _PARENT_LEVEL[unit.level]:
-            raise RegistryError(f"{unit.unit_id}: a {unit.level} needs a {_PARENT_LEVEL[unit.level]} parent")
+        if parent is None or parent.level not in _PARENT_LEVELS[unit.level]:
+            raise RegistryError(
+                f"{unit.unit_id}: a {unit.level} needs a {' or '.join(_PARENT_LEVELS[unit.level])} parent"
+            )
+        if unit.successor_id is not None and (unit.successor_id not in by_id or unit.successor_id == unit.unit_id):
+            raise RegistryError(f"{unit.unit_id}: successor {unit.successor_id} is unknown or the unit itself")

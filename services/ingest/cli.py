@@ -27,7 +27,8 @@ from services.ingest.adapters import key_store, registry_store
 from services.ingest.domain.aliases import parse_aliases_csv, parse_aliases_json, validate_aliases
 from services.ingest.domain.api_keys import validate_key_request
 from shared.db import create_pool
-from shared.units import ParsedUnits, UnitError, parse_units_csv, parse_units_json
+from shared.unit_loading import ParsedUnits, parse_units_csv, parse_units_json
+from shared.units import UnitError
 
 EXIT_INVALID = 1  # the input was refused (errors printed); 2 is argparse's usage error
 

@@ -167,6 +167,8 @@ async def cmd_import(args: argparse.Namespace) -> int:
     write_rejected(tally, rejected_path)
     print(f"records:  {tally.records}", file=sys.stderr)
     print(f"accepted: {tally.accepted}", file=sys.stderr)
+    if tally.redirected:
+        print(f"  of which for retired units (counted for their successors): {tally.redirected}", file=sys.stderr)
     print(f"rejected: {len(tally.rejected)}", file=sys.stderr)
     for reason, count in tally.by_reason().items():
         print(f"  {reason}: {count}", file=sys.stderr)

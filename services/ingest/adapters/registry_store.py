@@ -1,4 +1,5 @@
-"""The unit registry and its aliases in PostgreSQL (tables `units`, `unit_aliases` of migration 0001).
+"""The unit registry and its aliases in PostgreSQL (tables `units`, `unit_aliases` of migration 0001; validity and
+successor columns of 0007).
 
 Every write ends with `NOTIFY tthc_registry` in the same transaction, so every ingest process listening reloads
 its in-memory copy right after the commit (see `entrypoints/state.py`); the periodic reload is the fallback.
@@ -11,24 +12,30 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from shared.units import MergeOutcome, Unit, UnitLevel, UnitRecord, UnitRegistry, merge_registry
+from shared.unit_loading import MergeOutcome, merge_registry
+from shared.units import Unit, UnitLevel, UnitRecord, UnitRegistry
 
 REGISTRY_CHANNEL = "tthc_registry"
 # Serialises registry writers across processes (CLI and any number of ingest replicas).
 _REGISTRY_LOCK_KEY = 0x7474_6863_0001
 
-SELECT_UNITS = "SELECT unit_id, name, level, parent_id FROM units"
+SELECT_UNITS = "SELECT unit_id, name, level, parent_id, valid_from, valid_to, successor_id FROM units"
 SELECT_ALIASES = "SELECT alias, unit_id FROM unit_aliases ORDER BY alias"
-# One statement for the whole registry; only rows that really change get a new updated_at.
+# One statement for the whole registry; only rows that really change get a new updated_at. `path` is recomputed
+# for every unit from the current tree (parent links), retired units included.
 UPSERT_UNITS = """
-INSERT INTO units (unit_id, name, level, parent_id, path)
-SELECT u.unit_id, u.name, u.level, NULLIF(u.parent_id, ''), string_to_array(u.path, '/')
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(unit_id, name, level, parent_id, path)
+INSERT INTO units (unit_id, name, level, parent_id, path, valid_from, valid_to, successor_id)
+SELECT u.unit_id, u.name, u.level, NULLIF(u.parent_id, ''), string_to_array(u.path, '/'), u.valid_from, u.valid_to,
+       u.successor_id
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::date[], $8::text[])
+     AS u(unit_id, name, level, parent_id, path, valid_from, valid_to, successor_id)
 ON CONFLICT (unit_id) DO UPDATE
    SET name = EXCLUDED.name, level = EXCLUDED.level, parent_id = EXCLUDED.parent_id, path = EXCLUDED.path,
+       valid_from = EXCLUDED.valid_from, valid_to = EXCLUDED.valid_to, successor_id = EXCLUDED.successor_id,
        updated_at = now()
- WHERE (units.name, units.level, units.parent_id, units.path)
-       IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.level, EXCLUDED.parent_id, EXCLUDED.path)
+ WHERE (units.name, units.level, units.parent_id, units.path, units.valid_from, units.valid_to, units.successor_id)
+       IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.level, EXCLUDED.parent_id, EXCLUDED.path, EXCLUDED.valid_from,
+                         EXCLUDED.valid_to, EXCLUDED.successor_id)
 """
 UPSERT_ALIASES = """
 INSERT INTO unit_aliases (alias, unit_id)
@@ -48,7 +55,13 @@ class RegistrySnapshot:
 async def load_snapshot(conn: asyncpg.Connection | asyncpg.Pool) -> RegistrySnapshot:
     """The registry and aliases as stored (assumed valid: they were validated as a tree when written)."""
     rows = await conn.fetch(SELECT_UNITS)
-    units = [Unit(r["unit_id"], r["name"], UnitLevel(r["level"]), r["parent_id"]) for r in rows]
+    units = [
+        Unit(
+            r["unit_id"], r["name"], UnitLevel(r["level"]), r["parent_id"], r["valid_from"], r["valid_to"],
+            r["successor_id"],
+        )
+        for r in rows
+    ]  # fmt: skip
     aliases = {r["alias"]: r["unit_id"] for r in await conn.fetch(SELECT_ALIASES)}
     return RegistrySnapshot(UnitRegistry(units), aliases)
 
@@ -61,7 +74,8 @@ def unit_path(registry: UnitRegistry, unit_id: str) -> list[str]:
 async def upsert_units(pool: asyncpg.Pool, incoming: Iterable[UnitRecord]) -> MergeOutcome:
     """Merge `incoming` over the stored registry, validated as one tree; write it all or nothing.
 
-    Units missing from `incoming` are kept (SPEC §1: ids never disappear while events may reference them).
+    Units missing from `incoming` are kept with their validity (SPEC §1: ids never disappear while events may
+    reference them; `merge_registry` refuses a level change).
     """
     incoming = list(incoming)
     async with pool.acquire() as conn, conn.transaction():
@@ -79,6 +93,9 @@ async def upsert_units(pool: asyncpg.Pool, incoming: Iterable[UnitRecord]) -> Me
             [str(u.level) for u in units],
             [u.parent_id or "" for u in units],
             ["/".join(unit_path(registry, u.unit_id)) for u in units],
+            [u.valid_from for u in units],
+            [u.valid_to for u in units],
+            [u.successor_id for u in units],
         )
         await conn.execute(NOTIFY_REGISTRY, REGISTRY_CHANNEL, "units")
         return outcome

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import orjson
 
 from shared.contract import DossierEvent, ErrorCode, EventRejection, validate_event
+from shared.indicators import VIETNAM_TZ
 
 MAX_BATCH_ITEMS = 5_000
 
@@ -126,3 +127,26 @@ def forbidden_unit(event: DossierEvent) -> EventRejection:
         event.event_id,
         "unit_id",
     )
+
+
+def redirections(accepted: Iterable[AcceptedEvent], effective_unit: Callable[[str, date], str]) -> list[dict[str, Any]]:
+    """The accepted events that name a retired unit on or after its `valid_to` (SPEC §1 effective unit).
+
+    Such events are accepted as they are — legacy one-stop-shop systems keep sending old unit codes — and the
+    response lists them so the sender can see where their figures go: each event is dated by the day of its
+    `occurred_at` in Vietnam time (UTC+7), and `effective_unit(unit_id, day)` follows the successors.
+    """
+    found: list[dict[str, Any]] = []
+    for item in accepted:
+        event = item.event
+        effective = effective_unit(event.unit_id, event.occurred_at.astimezone(VIETNAM_TZ).date())
+        if effective != event.unit_id:
+            found.append(
+                {
+                    "index": item.index,
+                    "event_id": event.event_id,
+                    "unit_id": event.unit_id,
+                    "effective_unit_id": effective,
+                }
+            )
+    return found

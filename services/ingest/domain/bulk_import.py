@@ -141,11 +141,14 @@ class ImportTally:
     records: int = 0
     accepted: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    redirected: int = 0
+    """Accepted events that named a retired unit (they count for its successor, SPEC §1)."""
 
     def add_response(self, request: PlannedRequest, body: Mapping[str, Any]) -> None:
-        """Fold in a 200 answer: `accepted` and per-item `rejected` (index → the request's record)."""
+        """Fold in a 200 answer: `accepted`, `redirected` and per-item `rejected` (index → the request's record)."""
         self.records += len(request.records)
         self.accepted += int(body["accepted"])
+        self.redirected += len(body.get("redirected") or ())
         for item in body["rejected"]:
             record = request.records[item["index"]]
             self.rejected.append(

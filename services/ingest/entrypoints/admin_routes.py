@@ -21,7 +21,8 @@ from services.ingest.entrypoints.schemas import (
     UnitsLoaded,
 )
 from shared.http import ApiError, ErrorBody
-from shared.units import UnitError, parse_units_csv, parse_units_json
+from shared.unit_loading import parse_units_csv, parse_units_json
+from shared.units import UnitError
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -29,18 +30,43 @@ _ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "No bearer token"},
     403: {"model": ErrorBody, "description": "A token that is not the admin token (API keys included)"},
 }
+_UNITS_CSV_EXAMPLE = (
+    "unit_id,name,level,parent_id,valid_from,valid_to,successor_id\n"
+    "H26,Thành phố Hà Nội,city,,,,\n"
+    "H26.DIS.HOANKIEM,Quận Hoàn Kiếm,district,H26,,2025-07-01,H26.COM.HOANKIEM\n"
+    "H26.DIS.HOANKIEM.C01,Phường Hàng Bạc,commune,H26.DIS.HOANKIEM,,2025-07-01,H26.COM.HOANKIEM\n"
+    "H26.COM.HOANKIEM,Phường Hoàn Kiếm,commune,H26,2025-07-01,,\n"
+)
 _UNITS_BODY = {
     "required": True,
     "content": {
         "text/csv": {
-            "schema": {"type": "string", "description": "Header exactly unit_id,name,level,parent_id (SPEC §1)"},
-            "example": "unit_id,name,level,parent_id\nH26,Thành phố Hà Nội,city,\nH26.D01,Quận Ba Đình,district,H26\n",
+            "schema": {
+                "type": "string",
+                "description": "Header unit_id,name,level,parent_id,valid_from,valid_to,successor_id; the last "
+                "three columns may be left out (SPEC §1). Dates YYYY-MM-DD, the first day of a month.",
+            },
+            "example": _UNITS_CSV_EXAMPLE,
         },
         "application/json": {
-            "schema": {"type": "array", "items": {"type": "object"}},
+            "schema": {"type": "array", "items": {"$ref": "#/components/schemas/UnitRow"}},
             "example": [
                 {"unit_id": "H26", "name": "Thành phố Hà Nội", "level": "city", "parent_id": None},
-                {"unit_id": "H26.D01", "name": "Quận Ba Đình", "level": "district", "parent_id": "H26"},
+                {
+                    "unit_id": "H26.DIS.HOANKIEM.C01",
+                    "name": "Phường Hàng Bạc",
+                    "level": "commune",
+                    "parent_id": "H26.DIS.HOANKIEM",
+                    "valid_to": "2025-07-01",
+                    "successor_id": "H26.COM.HOANKIEM",
+                },
+                {
+                    "unit_id": "H26.COM.HOANKIEM",
+                    "name": "Phường Hoàn Kiếm",
+                    "level": "commune",
+                    "parent_id": "H26",
+                    "valid_from": "2025-07-01",
+                },
             ],
         },
     },
@@ -81,9 +107,10 @@ async def _json_body(request: Request) -> object:
 @router.put(
     "/units",
     summary="Nạp danh mục đơn vị / load (upsert) the unit registry",
-    description="CSV (text/csv) or a JSON array with unit_id, name, level, parent_id. Merged over the stored "
-    "registry (units not in the body are kept) and validated as one tree; any error → 422 with every "
-    "problem and nothing applied.",
+    description="CSV (text/csv) or a JSON array with unit_id, name, level, parent_id and optionally valid_from, "
+    "valid_to, successor_id. Merged over the stored registry (units not in the body are kept, with their validity) "
+    "and validated as one tree over time; a unit's level never changes. Any error → 422 with every problem (row, "
+    "field, code; table in docs/ingest.md) and nothing applied. valid_from and valid_to must be month starts.",
     response_model=UnitsLoaded,
     responses={**_ADMIN_ERRORS, 422: {"model": RegistryRejected}},
     openapi_extra={"requestBody": _UNITS_BODY},

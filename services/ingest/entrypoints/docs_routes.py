@@ -11,6 +11,7 @@ from faststream.specification import AsyncAPI
 
 from services.ingest.entrypoints.events_routes import event_schema_components
 from services.ingest.entrypoints.runtime import runtime_of
+from services.ingest.entrypoints.schemas import UnitRow
 from shared.contract import DossierEvent
 
 router = APIRouter(tags=["ops"])
@@ -45,13 +46,15 @@ async def metrics(request: Request) -> Response:
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Generate OpenAPI once, with DossierEvent (referenced by the raw request bodies) among the components."""
+    """Generate OpenAPI once, with DossierEvent and UnitRow (referenced by the raw request bodies) among the
+    components."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(event_schema_components())
+            schemas["UnitRow"] = UnitRow.model_json_schema(ref_template="#/components/schemas/{model}")
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -12,7 +12,15 @@ from fastapi import APIRouter, Request, Response
 from services.ingest.adapters.producer import BrokerUnavailableError
 from services.ingest.adapters.registry_store import unit_path
 from services.ingest.domain.api_keys import looks_like_api_key
-from services.ingest.domain.batch import MAX_BATCH_ITEMS, BatchError, BatchResult, parse_json_array, parse_ndjson
+from services.ingest.domain.batch import (
+    MAX_BATCH_ITEMS,
+    AcceptedEvent,
+    BatchError,
+    BatchResult,
+    parse_json_array,
+    parse_ndjson,
+    redirections,
+)
 from services.ingest.domain.batch import validate_batch as validate_events
 from services.ingest.domain.dvcqg import validate_dvcqg
 from services.ingest.entrypoints.runtime import (
@@ -104,7 +112,7 @@ async def _accept(
     unknown = any(item["error"] == ErrorCode.UNKNOWN_UNIT for item in result.rejected)
     if unknown and await runtime.registry.reload_after_miss():
         result = validate(now)
-    records, rejected = _records_within_limit(result, now, runtime.settings.max_event_bytes)
+    records, rejected, written = _records_within_limit(result, now, runtime.settings.max_event_bytes)
     try:
         await runtime.producer.publish(records)
     except BrokerUnavailableError as error:
@@ -122,13 +130,18 @@ async def _accept(
         ) from error
     runtime.metrics.accepted.labels(endpoint).inc(len(records))
     runtime.metrics.count_rejections(endpoint, rejected)
-    return _json({"accepted": len(records), "rejected": rejected})
+    body: dict[str, Any] = {"accepted": len(records), "rejected": rejected}
+    redirected = redirections(written, runtime.registry.registry.effective_unit)
+    if redirected:  # only then: the 200 body stays SPEC §7's {"accepted", "rejected"} otherwise
+        body["redirected"] = redirected
+    return _json(body)
 
 
 def _records_within_limit(
     result: BatchResult, now: datetime, max_bytes: int
-) -> tuple[list[tuple[bytes, bytes]], list[dict[str, Any]]]:
-    """Kafka (key, value) records, and the rejections — plus `event_too_large` for records the broker would refuse.
+) -> tuple[list[tuple[bytes, bytes]], list[dict[str, Any]], list[AcceptedEvent]]:
+    """Kafka (key, value) records, the rejections — plus `event_too_large` for records the broker would refuse —
+    and the accepted events that the records carry.
 
     Kafka refuses a record above its `message.max.bytes` (1 MiB by default) with a non-retriable error; sent
     anyway, that would turn a client's mistake into a 503 retried forever. Such an item is rejected instead — all
@@ -140,7 +153,7 @@ def _records_within_limit(
         if len(value) > max_bytes:
             too_large.setdefault(item.index, item.event.event_id)
     if not too_large:
-        return [(item.event.dossier_id.encode(), value) for item, value in encoded], result.rejected
+        return [(item.event.dossier_id.encode(), value) for item, value in encoded], result.rejected, result.accepted
     detail = (
         f"Sự kiện vượt quá {max_bytes} byte khi ghi vào Kafka / the event exceeds {max_bytes} bytes as a Kafka record"
     )
@@ -148,8 +161,8 @@ def _records_within_limit(
     for index, event_id in too_large.items():
         rejected.append({"index": index, "event_id": event_id, "error": "event_too_large", "detail": detail})
     rejected.sort(key=lambda item: item["index"])
-    records = [(item.event.dossier_id.encode(), value) for item, value in encoded if item.index not in too_large]
-    return records, rejected
+    kept = [(item, value) for item, value in encoded if item.index not in too_large]
+    return [(item.event.dossier_id.encode(), value) for item, value in kept], rejected, [item for item, _ in kept]
 
 
 def _refused(runtime: IngestRuntime, endpoint: str, error: ApiError | BatchError) -> ApiError:
@@ -166,7 +179,9 @@ def _refused(runtime: IngestRuntime, endpoint: str, error: ApiError | BatchError
     summary="Gửi sự kiện hồ sơ / send dossier status events",
     description="A JSON array (or NDJSON, one event per line) of at most 5,000 events and 5 MiB. Each event is "
     "validated (docs/event-contract.md); valid ones are written to Kafka with acks=all and counted in "
-    "`accepted`, invalid ones are listed in `rejected` with their index and error code.",
+    "`accepted`, invalid ones are listed in `rejected` with their index and error code. An event naming a retired "
+    "unit and dated on or after its valid_to is accepted as it is and listed in `redirected` with the successor its "
+    "figures count for (SPEC §1 effective unit).",
     response_model=IngestResponse,
     responses=_ERRORS,
     openapi_extra={"requestBody": _EVENTS_BODY},
@@ -199,7 +214,8 @@ async def post_events(request: Request) -> Response:
     summary="Nhận hồ sơ theo chuẩn DVCQG (DongBoHoSoMC) / national-portal dossier snapshots",
     description="The body one-stop-shop systems push to the National Public Service Portal. Each snapshot becomes "
     "events with deterministic event_ids (sending it again changes nothing); a snapshot is accepted whole or "
-    "rejected with one item (index = snapshot index). `accepted` counts events.",
+    "rejected with one item (index = snapshot index). `accepted` counts events; `redirected` lists the events of a "
+    "retired unit dated on or after its valid_to, as for /v1/events.",
     response_model=IngestResponse,
     responses=_ERRORS,
     openapi_extra={"requestBody": _DVCQG_BODY},
@@ -233,7 +249,8 @@ async def post_dvcqg(request: Request) -> Response:
     "/v1/units",
     tags=["units"],
     summary="Danh mục đơn vị / the unit registry as ingest sees it",
-    description="Readable with any valid API key or the admin token.",
+    description="Readable with any valid API key or the admin token. Retired units are listed too, with their "
+    "valid_to and successor; `path` is the current tree.",
     response_model=UnitList,
     responses={401: {"model": ErrorBody}},
 )
@@ -252,6 +269,9 @@ async def get_units(request: Request) -> Response:
             "level": str(unit.level),
             "parent_id": unit.parent_id,
             "path": unit_path(registry, unit.unit_id),
+            "valid_from": unit.valid_from.isoformat() if unit.valid_from else None,
+            "valid_to": unit.valid_to.isoformat() if unit.valid_to else None,
+            "successor_id": unit.successor_id,
         }
         for unit in registry
     ]

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -63,9 +63,28 @@ async def test_units_and_keys_commands(migrated_database: str, tmp_path: Path) -
     assert again.stdout.strip() == "registry: 13 units (0 added, 0 updated, 13 unchanged)"
 
     bad = tmp_path / "bad.json"
-    bad.write_bytes(orjson.dumps([{"unit_id": "H26.X", "name": "Xã lạc", "level": "commune", "parent_id": "H26"}]))
+    bad.write_bytes(
+        orjson.dumps(
+            [
+                {"unit_id": "H26.X", "name": "Xã lạc", "level": "commune", "parent_id": "H26.DEP.STP"},
+                {"unit_id": "H26.Y", "name": "Xã Y", "level": "commune", "parent_id": "H26", "valid_to": "2025-07-01"},
+            ]
+        )
+    )
     refused = await run_cli("units", "load", str(bad), database_url=migrated_database)
-    assert refused.code == 1 and "invalid_parent" in refused.stderr and "nothing was applied" in refused.stderr
+    assert refused.code == 1 and "nothing was applied" in refused.stderr
+    assert "row 1: invalid_parent" in refused.stderr and "row 2: missing_successor" in refused.stderr
+
+    # Seven columns: a commune of Ba Đình retires into a new commune directly under the city.
+    retire = tmp_path / "retire.csv"
+    retire.write_text(
+        "unit_id,name,level,parent_id,valid_from,valid_to,successor_id\n"
+        "H26.DIS.BADINH.C01,Phường Phúc Xá,commune,H26.DIS.BADINH,,2025-07-01,H26.COM.BADINH\n"
+        "H26.COM.BADINH,Phường Ba Đình,commune,H26,2025-07-01,,\n",
+        encoding="utf-8",
+    )
+    retired = await run_cli("units", "load", str(retire), database_url=migrated_database)
+    assert retired.stdout.strip() == "registry: 14 units (1 added, 1 updated, 12 unchanged)", retired.stderr
 
     aliases = tmp_path / "aliases.csv"
     aliases.write_text("alias,unit_id\n000.00.31.H26,H26.DIS.BADINH\nUBND quận Ba Đình,H26.DIS.BADINH\n")
@@ -91,12 +110,17 @@ async def test_units_and_keys_commands(migrated_database: str, tmp_path: Path) -
     conn = await asyncpg.connect(migrated_database)
     try:
         path = await conn.fetchval("SELECT path FROM units WHERE unit_id = 'H26.DIS.BADINH.C02'")
+        validity = await conn.fetchrow(
+            "SELECT valid_from, valid_to, successor_id FROM units WHERE unit_id = 'H26.DIS.BADINH.C01'"
+        )
+        new_path = await conn.fetchval("SELECT path FROM units WHERE unit_id = 'H26.COM.BADINH'")
         alias_count = await conn.fetchval("SELECT count(*) FROM unit_aliases")
         revoked_at = await conn.fetchval("SELECT revoked_at FROM api_keys WHERE key_id = $1", key[:12])
         stored = await conn.fetchval("SELECT count(*) FROM api_keys WHERE key_hash = $1 OR name = $1", key)
     finally:
         await conn.close()
     assert path == ["H26", "H26.DIS.BADINH", "H26.DIS.BADINH.C02"]
+    assert tuple(validity) == (None, date(2025, 7, 1), "H26.COM.BADINH") and new_path == ["H26", "H26.COM.BADINH"]
     assert alias_count == 2 and revoked_at is not None and stored == 0  # the key itself is nowhere in the table
 
 

@@ -85,7 +85,7 @@ async def test_registry_upsert_stores_paths_and_rejects_bad_trees_whole(ingest: 
         bad = await admin.put(
             "/v1/admin/units",
             json=[
-                {"unit_id": "H26.BAD", "name": "Xã lạc", "level": "commune", "parent_id": "H26"},
+                {"unit_id": "H26.BAD", "name": "Xã lạc", "level": "commune", "parent_id": "H26.STP"},
                 {"unit_id": "H27", "name": "Tỉnh khác", "level": "city", "parent_id": None},
                 {"unit_id": "bad id", "name": "x", "level": "district", "parent_id": "H26"},
             ],

@@ -80,3 +80,12 @@ def test_tally_maps_rejections_back_to_lines() -> None:
         (20, "not_delivered"),
     ]
     assert tally.by_reason() == {"invalid_row": 1, "not_delivered": 1, "unknown_unit": 1}
+    assert tally.redirected == 0
+
+
+def test_tally_counts_events_of_retired_units() -> None:
+    request = next(plan_requests([_record(10, 1), _record(11, 1)]))
+    tally = ImportTally()
+    redirected = [{"index": 1, "event_id": "e", "unit_id": "OLD", "effective_unit_id": "NEW"}]
+    tally.add_response(request, {"accepted": 2, "rejected": [], "redirected": redirected})
+    assert (tally.accepted, tally.redirected, tally.rejected) == (2, 1, [])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from simulator.registry import DEFAULT_REGISTRY, RegistryError, load_units
 
 SMALL = DEFAULT_REGISTRY.parent / "units_small.csv"
+HEADER7 = "unit_id,name,level,parent_id,valid_from,valid_to,successor_id\n"
 
 # HANOI_FACTS.md, "Organisation".
 URBAN = [
@@ -123,7 +125,18 @@ def test_small_registry_for_tests() -> None:
     [
         ("id,name,level,parent\nH26,Hà Nội,city,\n", "header"),
         ("unit_id,name,level,parent_id\nH26,Hà Nội,city,\nH26,Again,city,\n", "duplicate"),
-        ("unit_id,name,level,parent_id\nH26,Hà Nội,city,\nC1,Phường X,commune,H26\n", "needs a district"),
+        (
+            "unit_id,name,level,parent_id\nH26,Hà Nội,city,\nS1,Sở A,department,H26\nC1,Phường X,commune,S1\n",
+            "needs a district or city",
+        ),
+        ("unit_id,name,level,parent_id,valid_to\nH26,Hà Nội,city,\n", "header"),
+        ("unit_id,name,level,parent_id,valid_from\nH26,Hà Nội,city,,1/7/2025\n", "YYYY-MM-DD"),
+        (
+            "unit_id,name,level,parent_id,valid_from,valid_to\nH26,Hà Nội,city,,,\nD1,Q,district,H26,,2025-07-01\n",
+            "go together",
+        ),
+        (f"{HEADER7}H26,Hà Nội,city,,,,\nD1,Q,district,H26,2025-07-01,2025-07-01,H26\n", "after valid_from"),
+        (f"{HEADER7}H26,Hà Nội,city,,,,\nD1,Q,district,H26,,2025-07-01,NOPE\n", "successor NOPE"),
         ("unit_id,name,level,parent_id\nH26,Hà Nội,city,\nD1,Quận Y,district,\n", "needs a city"),
         ("unit_id,name,level,parent_id\nH 26,Hà Nội,city,\n", "unit_id"),
         ("unit_id,name,level,parent_id\nH26,Hà Nội,province,\n", "level"),
@@ -135,3 +148,16 @@ def test_broken_registries_are_refused(tmp_path: Path, body: str, message: str) 
     path.write_text(body, encoding="utf-8")
     with pytest.raises(RegistryError, match=message):
         load_units(path)
+
+
+def test_validity_columns_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "units.csv"
+    path.write_text(
+        HEADER7
+        + "H26,Hà Nội,city,,,,\nD1,Quận 1,district,H26,,2025-07-01,C9\nC9,Phường Mới,commune,H26,2025-07-01,,\n",
+        encoding="utf-8",
+    )
+    city, district, commune = load_units(path)
+    assert city.valid_from is None and city.successor_id is None
+    assert (district.valid_to, district.successor_id) == (date(2025, 7, 1), "C9")
+    assert (commune.parent_id, commune.valid_from, commune.valid_to) == ("H26", date(2025, 7, 1), None)

@@ -12,6 +12,7 @@ from faststream.specification import AsyncAPI
 from services.ingest.entrypoints.events_routes import event_schema_components
 from services.ingest.entrypoints.runtime import runtime_of
 from shared.contract import DossierEvent
+from shared.http import standardise_error_responses
 
 router = APIRouter(tags=["ops"])
 
@@ -52,7 +53,7 @@ def install_openapi(app: FastAPI) -> None:
             document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(event_schema_components())
-            app.openapi_schema = document
+            app.openapi_schema = standardise_error_responses(document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -8,6 +8,7 @@ comes back (with how long and how many failures), and `/readyz` says so while it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -209,3 +210,36 @@ def tracked_checks(
 def unreachable_details(states: Mapping[str, DependencyState]) -> dict[str, str]:
     """`/readyz` details: one entry per dependency that is down right now."""
     return {name: state.describe() for name, state in states.items() if not state.reachable}
+
+
+class PoolLogGate(logging.Filter):
+    """asyncpg's pool logs a WARNING with a traceback every time it fails to restore its connection floor (1 s, 2 s,
+    … 60 s apart, for as long as the outage lasts): count it as a failure of the database instead."""
+
+    LOGGER = "asyncpg.pool"
+
+    def __init__(self, watch: RecoveryWatch) -> None:
+        super().__init__("pool-log-gate")
+        self.watch = watch
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (isinstance(record.msg, str) and record.msg.startswith("Failed to restore the pool connection floor")):
+            return True
+        error = record.exc_info[1] if record.exc_info and record.exc_info[1] else record.getMessage()
+        self.watch.state.failed(error)
+        with contextlib.suppress(RuntimeError):  # not on the loop's thread: the next request starts the watch
+            self.watch.ensure_running()
+        return False
+
+    def __enter__(self) -> PoolLogGate:
+        logging.getLogger(self.LOGGER).addFilter(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        logging.getLogger(self.LOGGER).removeFilter(self)
+
+    async def __aenter__(self) -> PoolLogGate:
+        return self.__enter__()
+
+    async def __aexit__(self, *_: object) -> None:
+        self.__exit__()

@@ -20,6 +20,7 @@ from shared.kafka import make_broker
 from shared.kafka_logs import install_kafka_log_gate
 from shared.outages import (
     DependencyState,
+    PoolLogGate,
     RecoveryWatch,
     install_database_outage_handler,
     tracked_checks,
@@ -49,7 +50,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(settings, broker) as resources:
+        async with open_resources(settings, broker) as resources, PoolLogGate(recovery):
             app.state.resources = resources
             producer = EventProducer(
                 ProducerConfig(

@@ -12,6 +12,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+# The largest value of a PostgreSQL bigint: the upper bound of every integer id or cursor a route accepts (a
+# larger one would overflow in asyncpg and answer 500).
+PG_BIGINT_MAX = 2**63 - 1
+
 
 class ErrorBody(BaseModel):
     """Every error answer (SPEC §6): a stable machine code and a human-readable detail."""
@@ -169,3 +173,16 @@ def standardise_error_responses(document: dict[str, Any]) -> dict[str, Any]:
     if uses_error_body:
         schemas.setdefault("ErrorBody", ErrorBody.model_json_schema())
     return document
+
+
+def install_standard_openapi(app: FastAPI) -> None:
+    """Serve the generated document passed through `standardise_error_responses` (generated once)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            app.openapi_schema = standardise_error_responses(document)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -66,8 +66,13 @@ class DependencyState:
         monotonic: Callable[[], float] = time.monotonic,
         on_failure: Callable[[], None] | None = None,
         on_change: Callable[[bool], None] | None = None,
+        down: str = "unreachable",
+        up: str = "reachable again",
+        traceback: bool = False,
     ) -> None:
         self.name = name
+        self._words = (down, up)
+        self._traceback = traceback
         self.reachable = True
         self.since: datetime | None = None  # when the current outage started
         self.failures = 0  # in total, over the process's life
@@ -95,7 +100,10 @@ class DependencyState:
         self._down_at = self._monotonic()
         self.outage_failures = 1
         self.changes += 1
-        self._logger.warning("%s unreachable (%s); one line again when it is back", self.name, self.last_error)
+        self._logger.warning(
+            "%s %s (%s); one line again when it is back", self.name, self._words[0], self.last_error,
+            exc_info=error if self._traceback and isinstance(error, BaseException) else None,
+        )  # fmt: skip
         if self._on_change is not None:
             self._on_change(False)
         return True
@@ -107,8 +115,8 @@ class DependencyState:
         self.reachable = True
         self.changes += 1
         self._logger.info(
-            "%s reachable again after %.1f s (%d failures during the outage)",
-            self.name, self._monotonic() - self._down_at, self.outage_failures,
+            "%s %s after %.1f s (%d failures during the outage)",
+            self.name, self._words[1], self._monotonic() - self._down_at, self.outage_failures,
         )  # fmt: skip
         if self._on_change is not None:
             self._on_change(True)
@@ -118,7 +126,7 @@ class DependencyState:
         if self.reachable:
             return "reachable"
         since = self.since.isoformat(timespec="seconds") if self.since else "?"
-        return f"unreachable since {since} ({self.outage_failures} failures; last: {self.last_error})"
+        return f"{self._words[0]} since {since} ({self.outage_failures} failures; last: {self.last_error})"
 
 
 def database_unavailable(retry_after_s: int) -> JSONResponse:

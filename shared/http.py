@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+# The largest value of a PostgreSQL bigint: the upper bound of every integer id or cursor a route accepts (a
+# larger one would overflow in asyncpg and answer 500).
+PG_BIGINT_MAX = 2**63 - 1
 
 
 class ErrorBody(BaseModel):
@@ -33,6 +38,11 @@ class ApiError(Exception):
 class Health(BaseModel):
     status: str = Field(description="ok, or not_ready")
     checks: dict[str, bool] = Field(default_factory=dict, description="Each dependency: reachable or not")
+    details: dict[str, str] = Field(
+        default_factory=dict,
+        description="Dependencies in trouble right now, e.g. scoring: 'unreachable since 2025-07-01T08:00:00+00:00 "
+        "(12 failures; last: ConnectError)'; a dependency listed here may leave readiness true (docs/reliability.md)",
+    )
 
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
@@ -60,10 +70,15 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def install_health_routes(app: FastAPI, checks: Callable[[], dict[str, ReadinessCheck]]) -> None:
+def install_health_routes(
+    app: FastAPI,
+    checks: Callable[[], dict[str, ReadinessCheck]],
+    details: Callable[[], dict[str, str]] | None = None,
+) -> None:
     """`/healthz`: the process answers. `/readyz`: every dependency answered a real round-trip just now.
 
-    `checks` is called per request because the connections only exist once the lifespan has opened them.
+    `checks` is called per request because the connections only exist once the lifespan has opened them;
+    `details` (optional) describes dependencies in trouble, including ones that do not decide readiness.
     """
 
     @app.get("/healthz", response_model=Health, tags=["ops"], summary="Process alive")
@@ -80,7 +95,7 @@ def install_health_routes(app: FastAPI, checks: Callable[[], dict[str, Readiness
     async def readyz() -> JSONResponse:
         results = {name: await check() for name, check in checks().items()}
         ok = bool(results) and all(results.values())
-        body = Health(status="ok" if ok else "not_ready", checks=results)
+        body = Health(status="ok" if ok else "not_ready", checks=results, details=details() if details else {})
         return JSONResponse(body.model_dump(), 200 if ok else 503)
 
 
@@ -97,3 +112,77 @@ def require_admin(request: Request, admin_token: str) -> None:
                        headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
     if not hmac.compare_digest(token.encode(), admin_token.encode()):
         raise ApiError(403, "forbidden", "Token không có quyền quản trị / not an admin token")
+
+
+# --- Error responses in the OpenAPI document -------------------------------------------------------------------
+
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "Retry-After": {"schema": {"type": "integer", "minimum": 1}, "description": "Seconds to wait before retrying"}
+}
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Body unusable as a whole (invalid_json, …)",
+    401: "No bearer token (unauthorized) or an unknown one",
+    403: "A token without the right (forbidden)",
+    404: "No such resource",
+    409: "The resource is not in a state that allows this",
+    413: "Body too large",
+    415: "Unsupported Content-Type (unsupported_media_type)",
+    422: "A parameter or the body is invalid (invalid_request, or a more precise code)",
+    503: "A dependency is unreachable (database_unavailable, broker_unavailable) or the service is starting: "
+    "retry after Retry-After seconds",
+}
+
+
+def error_responses(*statuses: int, descriptions: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a route: each status answered with ErrorBody; 503 documents Retry-After."""
+    own = descriptions or {}
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"model": ErrorBody, "description": own.get(status, ERROR_DESCRIPTIONS[status])}
+        if status == 503:
+            entry["headers"] = RETRY_AFTER_HEADER
+        responses[status] = entry
+    return responses
+
+
+_ERROR_BODY_REF = {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def standardise_error_responses(document: dict[str, Any]) -> dict[str, Any]:
+    """Make the document say what the handlers do: FastAPI's default 422 (HTTPValidationError) becomes ErrorBody,
+    every ErrorBody 503 carries Retry-After, and the unused validation-error schemas go."""
+    uses_error_body = False
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict):
+                continue
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {}).get("application/json", {})
+                if content.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                    content["schema"] = dict(_ERROR_BODY_REF)
+                    response["description"] = ERROR_DESCRIPTIONS[422]
+                if content.get("schema") == _ERROR_BODY_REF:
+                    uses_error_body = True
+                    if str(status) == "503":
+                        response.setdefault("headers", RETRY_AFTER_HEADER)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    text = str(document.get("paths", {}))
+    for name in ("HTTPValidationError", "ValidationError"):
+        if f"/{name}'" not in text:
+            schemas.pop(name, None)
+    if uses_error_body:
+        schemas.setdefault("ErrorBody", ErrorBody.model_json_schema())
+    return document
+
+
+def install_standard_openapi(app: FastAPI) -> None:
+    """Serve the generated document passed through `standardise_error_responses` (generated once)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            app.openapi_schema = standardise_error_responses(document)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -28,8 +28,17 @@ from services.alerts.entrypoints.loops import start_loops
 from services.alerts.entrypoints.stream import install_stream_route
 from services.alerts.entrypoints.subscriber import register_indicators_subscriber
 from services.alerts.settings import AlertsSettings
-from shared.http import install_error_handlers, install_health_routes
+from shared.db import database_reachable
+from shared.http import install_error_handlers, install_health_routes, install_standard_openapi
 from shared.kafka import make_broker
+from shared.kafka_logs import install_kafka_log_gate
+from shared.outages import (
+    PoolLogGate,
+    RecoveryWatch,
+    install_database_outage_handler,
+    tracked_checks,
+    unreachable_details,
+)
 from shared.resources import open_resources, readiness_of
 
 log = logging.getLogger(__name__)
@@ -44,6 +53,12 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
         watcher = ReceiversWatcher.for_file(settings.receivers_file)
         receivers = watcher.current
     ctx = AlertsContext(settings=settings, receivers=receivers if receivers is not None else Receivers(), clock=clock)
+    install_kafka_log_gate()
+
+    async def database_probe() -> bool | None:
+        return None if ctx.pool is None else await database_reachable(ctx.pool)
+
+    ctx.recovery = recovery = RecoveryWatch(ctx.database, database_probe)
     broker = make_broker(settings.kafka_bootstrap_servers, client_id="tthc-alerts")
     register_indicators_subscriber(broker, settings, ctx.ready_evaluator, ctx.metrics)
 
@@ -56,6 +71,7 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             open_resources(settings, broker) as resources,
+            PoolLogGate(recovery),
             httpx.AsyncClient(headers={"User-Agent": "tthc-pulse-alerts"}) as webhooks,
             httpx.AsyncClient(base_url=str(settings.scoring_url), timeout=10.0) as scoring,
         ):
@@ -76,6 +92,8 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                await recovery.stop()
+                ctx.pool = None
 
     app = FastAPI(
         title="TTHC Pulse — alerts",
@@ -91,8 +109,15 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
         allow_headers=["Last-Event-ID"],
     )
     install_error_handlers(app)
-    install_health_routes(app, lambda: readiness_of(app))
+    install_database_outage_handler(app, recovery, retry_after_s=settings.retry_after_s)
+    # Scoring does not decide readiness (alerts work without it, minus near-due lists), but /readyz says so.
+    install_health_routes(
+        app,
+        lambda: tracked_checks(readiness_of(app), {"database": ctx.database}),
+        lambda: unreachable_details({"database": ctx.database, "scoring": ctx.scoring}),
+    )
     install_api_routes(app, ctx)
     install_stream_route(app, ctx)
+    install_standard_openapi(app)
     app.state.alerts = ctx
     return app

@@ -45,6 +45,12 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin):
     near_due_interval_s: Annotated[
         float, Field(gt=0, le=3600, description="How often near-due lists are fetched from scoring")
     ] = 60.0
+    scoring_check_interval_s: Annotated[
+        float, Field(gt=0, le=600, description="How often scoring's /healthz is asked (reachability, /readyz)")
+    ] = 10.0
+    retry_after_s: Annotated[
+        int, Field(ge=1, le=3600, description="Retry-After (s) sent with a 503 when the database is down")
+    ] = 5
     sender_interval_s: Annotated[float, Field(gt=0, le=60, description="How often the outbox is looked at")] = 1.0
     outbox_retention_days: Annotated[
         float,

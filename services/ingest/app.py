@@ -14,8 +14,18 @@ from services.ingest.adapters.producer import EventProducer, ProducerConfig
 from services.ingest.entrypoints import admin_routes, docs_routes, events_routes
 from services.ingest.entrypoints.runtime import IngestRuntime
 from services.ingest.settings import IngestSettings
+from shared.db import database_reachable
 from shared.http import install_error_handlers, install_health_routes
 from shared.kafka import make_broker
+from shared.kafka_logs import install_kafka_log_gate
+from shared.outages import (
+    DependencyState,
+    PoolLogGate,
+    RecoveryWatch,
+    install_database_outage_handler,
+    tracked_checks,
+    unreachable_details,
+)
 from shared.resources import open_resources, readiness_of
 
 VERSION = "0.2.0"
@@ -25,10 +35,22 @@ def create_app(settings: IngestSettings) -> FastAPI:
     broker = make_broker(settings.kafka_bootstrap_servers, client_id="tthc-ingest")
     docs_routes.declare_events_publisher(broker, settings.events_topic)
     metrics = IngestMetrics()
+    install_kafka_log_gate()
+    database = DependencyState(
+        "PostgreSQL",
+        on_failure=metrics.database_errors.inc,
+        on_change=lambda up: metrics.database_unreachable.set(0 if up else 1),
+    )
+
+    async def database_probe() -> bool | None:
+        resources = getattr(app.state, "resources", None)
+        return None if resources is None else await database_reachable(resources.pool)
+
+    recovery = RecoveryWatch(database, database_probe)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(settings, broker) as resources:
+        async with open_resources(settings, broker) as resources, PoolLogGate(recovery):
             app.state.resources = resources
             producer = EventProducer(
                 ProducerConfig(
@@ -51,6 +73,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
                 yield
             finally:
                 app.state.ingest = None
+                await recovery.stop()
                 await listener.stop()
                 await producer.stop()
 
@@ -62,7 +85,12 @@ def create_app(settings: IngestSettings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    install_health_routes(app, lambda: readiness_of(app))
+    install_database_outage_handler(app, recovery, retry_after_s=settings.retry_after_s)
+    install_health_routes(
+        app,
+        lambda: tracked_checks(readiness_of(app), {"database": database}),
+        lambda: unreachable_details({"database": database}),
+    )
     app.include_router(events_routes.router)
     app.include_router(admin_routes.router)
     app.include_router(docs_routes.router)

@@ -35,7 +35,8 @@ class IngestSettings(ServiceSettings, AdminSettingsMixin):
         str, Field(pattern=r"^(none|gzip)$", description="Record batch compression: none (default) or gzip")
     ] = "none"
     retry_after_s: Annotated[
-        int, Field(ge=1, le=3600, description="Retry-After (seconds) sent with a 503 when the broker is down")
+        int,
+        Field(ge=1, le=3600, description="Retry-After (s) sent with a 503 when the broker or the database is down"),
     ] = 5
     key_cache_ttl_s: Annotated[
         float,

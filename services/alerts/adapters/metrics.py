@@ -49,6 +49,25 @@ class AlertMetrics:
             "tthc_alert_near_due_fetch_errors", "Failed near-due list requests to scoring", registry=self.registry
         )
 
+        self.scoring_unreachable = Gauge(
+            "tthc_alerts_scoring_unreachable",
+            "1 while the scoring API does not answer (near-due lists cannot be fetched), else 0",
+            registry=self.registry,
+        )
+        self.scoring_fetch_failures = Counter(
+            "tthc_alerts_scoring_fetch_failures",
+            "Requests to the scoring API (health checks and near-due pages) that got no usable answer",
+            registry=self.registry,
+        )
+        self.database_unreachable = Gauge(
+            "tthc_alerts_database_unreachable", "1 while PostgreSQL is unreachable, else 0", registry=self.registry
+        )
+        self.database_errors = Counter(
+            "tthc_alerts_database_errors",
+            "Requests, loop steps and probes that failed because PostgreSQL was unreachable",
+            registry=self.registry,
+        )
+
     def record_outcome(self, receiver: str, outcome: str) -> None:
         self.notifications.labels(receiver=receiver, outcome=outcome).inc()
 

@@ -11,9 +11,10 @@ import httpx
 
 from services.alerts.adapters.evaluation import Evaluator
 from services.alerts.adapters.metrics import AlertMetrics
-from services.alerts.adapters.scoring_client import UnitInfo, fetch_near_due
+from services.alerts.adapters.scoring_client import UnitInfo, fetch_near_due, is_scoring_outage
 from services.alerts.domain.rules import NearDueRule
 from shared.indicators import UnitNearDue
+from shared.outages import DependencyState
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,12 @@ DUE_SOON_HORIZON = timedelta(hours=24)
 
 
 async def near_due_pass(
-    pool: asyncpg.Pool, evaluator: Evaluator, client: httpx.AsyncClient, metrics: AlertMetrics, concurrency: int = 8
+    pool: asyncpg.Pool,
+    evaluator: Evaluator,
+    client: httpx.AsyncClient,
+    metrics: AlertMetrics,
+    concurrency: int = 8,
+    scoring: DependencyState | None = None,
 ) -> tuple[int, int]:
     async with pool.acquire() as conn:
         # Which units to ask depends on the rules: follow a set activated by another process first. (The
@@ -57,11 +63,17 @@ async def near_due_pass(
     async def one(unit: UnitInfo, horizon: timedelta) -> UnitNearDue | None:
         async with slots:
             try:
-                return await fetch_near_due(client, unit, horizon)
+                snapshot = await fetch_near_due(client, unit, horizon)
             except (httpx.HTTPError, ValueError) as error:
                 metrics.near_due_fetch_errors.inc()
-                log.warning("near-due list of %s unavailable: %s", unit.unit_id, error)
+                if scoring is not None and is_scoring_outage(error):
+                    scoring.failed(error)  # one line per outage, not one per unit and pass
+                else:
+                    log.warning("near-due list of %s unavailable: %s", unit.unit_id, error)
                 return None
+            if scoring is not None:
+                scoring.succeeded()
+            return snapshot
 
     snapshots = [s for s in await asyncio.gather(*(one(u, h) for u, h in wanted)) if s is not None]
     return await evaluator.apply_near_due(snapshots)

@@ -152,7 +152,7 @@ async def list_silences(conn: asyncpg.Connection, include_expired: bool, now: da
 
 async def expire_silence(conn: asyncpg.Connection, silence_id: str, now: datetime) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        f"""UPDATE alert_silences SET expired_at = COALESCE(expired_at, $2) WHERE silence_id = $1
+        f"""UPDATE alert_silences SET expired_at = $2 WHERE silence_id = $1 AND expired_at IS NULL
             RETURNING {SILENCE_COLUMNS}""",
         silence_id, now,
     )  # fmt: skip

@@ -52,3 +52,16 @@ async def fetch_near_due(client: httpx.AsyncClient, unit: UnitInfo, horizon: tim
         unit_id=unit.unit_id, name=unit.name, level=unit.level, ancestors=unit.ancestors, as_of=as_of,  # type: ignore[arg-type]
         dossiers=dossiers,
     )  # fmt: skip
+
+
+def is_scoring_outage(error: Exception) -> bool:
+    """No answer at all, or a 5xx: scoring is down or unhealthy (a 4xx is a question scoring did answer)."""
+    if isinstance(error, httpx.HTTPStatusError):
+        return error.response.status_code >= 500
+    return isinstance(error, httpx.TransportError)
+
+
+async def scoring_alive(client: httpx.AsyncClient, timeout_s: float = 5.0) -> None:
+    """Raise unless scoring's `/healthz` answers 2xx within `timeout_s`."""
+    response = await client.get("/healthz", timeout=timeout_s)
+    response.raise_for_status()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -31,7 +31,8 @@ from services.alerts.entrypoints.schemas import (
     TransitionList,
     TransitionView,
 )
-from shared.http import ApiError, ErrorBody, require_admin
+from shared.http import PG_BIGINT_MAX, ApiError, error_responses, require_admin
+from shared.outages import DATABASE_OUTAGE_ERRORS
 
 STATES = ("inactive", "pending", "firing", "resolved")
 MAX_RULES_BODY = 1_000_000
@@ -71,9 +72,17 @@ def _states_param(state: str | None, since: datetime | None) -> list[str]:
     return wanted
 
 
+def _deleted(silence_id: str) -> ApiError:
+    return ApiError(404, "unknown_silence", f"Silence {silence_id} đã bị xóa / silence {silence_id} was deleted")
+
+
 ALERT_BY_ID = "SELECT alert_id, data, updated_at FROM alert_states WHERE alert_id = $1"
-NOT_FOUND = {404: {"model": ErrorBody}}
-ADMIN = {401: {"model": ErrorBody}, 403: {"model": ErrorBody}}
+AlertId = Annotated[int, Path(ge=1, le=PG_BIGINT_MAX, description="Alert id (a positive 64-bit integer)")]
+SilenceId = Annotated[str, Path(max_length=100, description="Silence id as returned on creation")]
+# Every route reads PostgreSQL: 503 database_unavailable (with Retry-After) while it is down.
+READ = error_responses(422, 503)
+NOT_FOUND = error_responses(404, 422, 503)
+ADMIN = error_responses(401, 403, 503, descriptions={403: "A token that is not the admin token"})
 
 
 def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
@@ -95,7 +104,8 @@ def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
             for r in rows
         ]
 
-    @app.get("/v1/alerts", response_model=AlertList, tags=["alerts"], summary="Current alerts, or all that moved since")
+    @app.get("/v1/alerts", response_model=AlertList, tags=["alerts"], responses=READ,
+             summary="Current alerts, or all that moved since")  # fmt: skip
     async def list_alerts(
         state: Annotated[str | None, Query(description="Comma-separated states; default pending,firing")] = None,
         unit_id: Annotated[str | None, Query(description="Only this unit")] = None,
@@ -115,7 +125,7 @@ def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
 
     @app.get("/v1/alerts/{alert_id}", response_model=AlertDetail, responses=NOT_FOUND, tags=["alerts"],
              summary="One alert with its history")  # fmt: skip
-    async def get_alert(alert_id: int) -> AlertDetail:
+    async def get_alert(alert_id: AlertId) -> AlertDetail:
         async with ctx.db().acquire() as conn:
             row = await conn.fetchrow(ALERT_BY_ID, alert_id)
             if row is None:
@@ -125,9 +135,12 @@ def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
         rules = ctx.rules().rules
         return AlertDetail(**view.model_dump(), history=[transition_view(h, rules) for h in history])
 
-    @app.get("/v1/transitions", response_model=TransitionList, tags=["alerts"], summary="History of transitions")
+    @app.get("/v1/transitions", response_model=TransitionList, tags=["alerts"], responses=READ,
+             summary="History of transitions")  # fmt: skip
     async def list_transitions(
-        after: Annotated[int, Query(ge=0, description="Only transitions with seq greater than this")] = 0,
+        after: Annotated[
+            int, Query(ge=0, le=PG_BIGINT_MAX, description="Only transitions with seq greater than this")
+        ] = 0,
         unit_id: Annotated[str | None, Query(description="Only this unit")] = None,
         rule_id: Annotated[str | None, Query(description="Only this rule")] = None,
         since: Annotated[datetime | None, Query(description="Only transitions at or after (RFC 3339)")] = None,
@@ -142,9 +155,9 @@ def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
         return TransitionList(items=items, next_after=items[-1].seq if items else after)
 
     @app.post("/v1/alerts/{alert_id}/ack", response_model=AlertView, tags=["alerts"],
-              responses={**NOT_FOUND, **ADMIN, 409: {"model": ErrorBody}},
+              responses={**NOT_FOUND, **ADMIN, **error_responses(409, descriptions={409: "Not firing (not_firing)"})},
               summary="Acknowledge: stop repeats until the episode resolves (admin token)")  # fmt: skip
-    async def ack_alert(alert_id: int, body: AckRequest, request: Request) -> AlertView:
+    async def ack_alert(alert_id: AlertId, body: AckRequest, request: Request) -> AlertView:
         require_admin(request, settings.admin_token)
         evaluator = await ctx.ready_evaluator()
         try:
@@ -160,7 +173,7 @@ def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
         return view
 
     @app.post("/v1/silences", response_model=SilenceView, status_code=201, tags=["silences"],
-              responses={**ADMIN, 422: {"model": ErrorBody}}, summary="Create a silence (admin token)")  # fmt: skip
+              responses={**ADMIN, **READ}, summary="Create a silence (admin token)")  # fmt: skip
     async def create_silence(body: SilenceRequest, request: Request) -> SilenceView:
         require_admin(request, settings.admin_token)
         now = ctx.clock()
@@ -178,7 +191,7 @@ def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
             row = await queries.create_silence(conn, silence)
         return silence_view(row, now)
 
-    @app.get("/v1/silences", response_model=SilenceList, tags=["silences"], summary="Silences")
+    @app.get("/v1/silences", response_model=SilenceList, tags=["silences"], responses=READ, summary="Silences")
     async def list_silences(
         include_expired: Annotated[bool, Query(description="Also list expired silences")] = False,
     ) -> SilenceList:
@@ -188,33 +201,41 @@ def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
         return SilenceList(items=[silence_view(r, now) for r in rows])
 
     @app.get("/v1/silences/{silence_id}", response_model=SilenceView, responses=NOT_FOUND, tags=["silences"],
-             summary="One silence")  # fmt: skip
-    async def get_silence(silence_id: str) -> SilenceView:
+             summary="One silence (404 once deleted)")  # fmt: skip
+    async def get_silence(silence_id: SilenceId) -> SilenceView:
         async with ctx.db().acquire() as conn:
             row = await queries.get_silence(conn, silence_id)
         if row is None:
             raise ApiError(404, "unknown_silence", f"Không có silence {silence_id} / no silence {silence_id}")
+        if row["expired_at"] is not None:
+            raise _deleted(silence_id)
         return silence_view(row, ctx.clock())
 
     @app.delete("/v1/silences/{silence_id}", response_model=SilenceView, responses={**NOT_FOUND, **ADMIN},
-                tags=["silences"], summary="Expire a silence now (admin token); it stays listed")  # fmt: skip
-    async def expire_silence(silence_id: str, request: Request) -> SilenceView:
+                tags=["silences"],
+                summary="Delete (expire now) a silence (admin token); afterwards it answers 404 and is listed "
+                "only with include_expired")  # fmt: skip
+    async def expire_silence(silence_id: SilenceId, request: Request) -> SilenceView:
         require_admin(request, settings.admin_token)
         now = ctx.clock()
         async with ctx.db().acquire() as conn:
             row = await queries.expire_silence(conn, silence_id, now)
-        if row is None:
-            raise ApiError(404, "unknown_silence", f"Không có silence {silence_id} / no silence {silence_id}")
+            if row is None:
+                existing = await queries.get_silence(conn, silence_id)
+                if existing is not None:
+                    raise _deleted(silence_id)
+                raise ApiError(404, "unknown_silence", f"Không có silence {silence_id} / no silence {silence_id}")
         return silence_view(row, now)
 
-    @app.get("/v1/rules", response_model=RuleSetView, tags=["rules"], summary="The active rule set")
+    @app.get("/v1/rules", response_model=RuleSetView, tags=["rules"], responses=error_responses(503),
+             summary="The active rule set")  # fmt: skip
     async def get_rules() -> RuleSetView:
         async with ctx.db().acquire() as conn:
             await ctx.rules().refresh(conn)  # a set activated through another alerts process shows at once
         return rule_set_view(ctx.rules().active)
 
     @app.put("/v1/admin/rules", response_model=RuleSetView, tags=["rules"],
-             responses={**ADMIN, 422: {"model": RuleErrorBody}},
+             responses={**ADMIN, **error_responses(413), 422: {"model": RuleErrorBody, "description": "Invalid rules"}},
              summary="Replace the rule set (admin token; YAML or JSON body as in config/alert_rules.yaml)")  # fmt: skip
     async def put_rules(request: Request) -> Any:
         require_admin(request, settings.admin_token)
@@ -239,5 +260,8 @@ def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
-        await ctx.metrics.refresh(ctx.db(), [r.name for r in ctx.receivers.all])
+        try:
+            await ctx.metrics.refresh(ctx.db(), [r.name for r in ctx.receivers.all])
+        except DATABASE_OUTAGE_ERRORS as error:
+            ctx.database_failed(error)  # the database-derived gauges keep their last values; the rest is served
         return Response(ctx.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")

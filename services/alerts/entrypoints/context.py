@@ -15,6 +15,7 @@ from services.alerts.adapters.metrics import AlertMetrics
 from services.alerts.adapters.receivers import Receivers
 from services.alerts.adapters.rule_store import RuleBook
 from services.alerts.settings import AlertsSettings
+from shared.outages import DependencyState, RecoveryWatch
 
 Clock = Callable[[], datetime]
 
@@ -50,11 +51,34 @@ class AlertsContext:
     pool: asyncpg.Pool | None = None
     rule_book: RuleBook | None = None
     evaluator: Evaluator | None = None
+    database: DependencyState = field(init=False)
+    scoring: DependencyState = field(init=False)
+    recovery: RecoveryWatch | None = None  # watches the database back after an outage (set by the app)
+
+    def __post_init__(self) -> None:
+        # Dependency states move the gauges and failure counters of this context's metrics.
+        metrics = self.metrics
+        self.database = DependencyState(
+            "PostgreSQL",
+            on_failure=metrics.database_errors.inc,
+            on_change=lambda up: metrics.database_unreachable.set(0 if up else 1),
+        )
+        self.scoring = DependencyState(
+            "scoring",
+            on_failure=metrics.scoring_fetch_failures.inc,
+            on_change=lambda up: metrics.scoring_unreachable.set(0 if up else 1),
+        )
 
     async def ready_evaluator(self) -> Evaluator:
         await self.started.wait()
         assert self.evaluator is not None
         return self.evaluator
+
+    def database_failed(self, error: BaseException) -> None:
+        """A database outage seen by a loop or a route: counted, logged once, watched until it ends."""
+        self.database.failed(error)
+        if self.recovery is not None:
+            self.recovery.ensure_running()
 
     def db(self) -> asyncpg.Pool:
         assert self.pool is not None, "the lifespan has not opened the pool"

@@ -14,16 +14,20 @@ import httpx
 from services.alerts.adapters.near_due import near_due_pass
 from services.alerts.adapters.outbox import Dispatcher, purge_finished_chunk
 from services.alerts.adapters.receivers_reload import ReceiversWatcher
+from services.alerts.adapters.scoring_client import scoring_alive
 from services.alerts.domain.retention import RetentionPolicy, purge_finished
 from services.alerts.entrypoints.context import AlertsContext
+from shared.outages import is_database_outage
 
 log = logging.getLogger(__name__)
 
 
 async def _forever(name: str, interval_s: float, step: Callable[[], Awaitable[float | None]],
-                   wake: Callable[[float], Awaitable[None]] | None = None) -> None:  # fmt: skip
+                   wake: Callable[[float], Awaitable[None]] | None = None,
+                   on_outage: Callable[[BaseException], None] | None = None) -> None:  # fmt: skip
     """Run `step` again and again; a failure is logged and retried after the interval (never kills the loop).
-    `step` may return how long until it has work again (shorter than the interval)."""
+    `step` may return how long until it has work again (shorter than the interval). A database outage goes to
+    `on_outage` (one line per outage for the whole service) instead of one traceback per step."""
     while True:
         delay = interval_s
         try:
@@ -32,8 +36,11 @@ async def _forever(name: str, interval_s: float, step: Callable[[], Awaitable[fl
                 delay = max(0.05, min(interval_s, sooner))
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("%s failed; retrying in %.1fs", name, interval_s)
+        except Exception as error:
+            if on_outage is not None and is_database_outage(error):
+                on_outage(error)
+            else:
+                log.exception("%s failed; retrying in %.1fs", name, interval_s)
         if wake is None:
             await asyncio.sleep(delay)
         else:
@@ -57,7 +64,7 @@ def start_loops(
     async def near_due() -> None:
         evaluator = await ctx.ready_evaluator()
         started = time.perf_counter()
-        await near_due_pass(ctx.db(), evaluator, scoring, metrics)
+        await near_due_pass(ctx.db(), evaluator, scoring, metrics, scoring=ctx.scoring)
         metrics.evaluation_seconds.labels(trigger="near_due").observe(time.perf_counter() - started)
         return None
 
@@ -90,21 +97,28 @@ def start_loops(
             ctx.changed.fire()  # waiting rows of a receiver just (re)added are planned now
         return None
 
+    async def check_scoring() -> None:
+        try:
+            await scoring_alive(scoring)
+        except httpx.HTTPError as error:
+            ctx.scoring.failed(error)
+        else:
+            ctx.scoring.succeeded()
+        return None
+
+    def loop(name: str, interval_s: float, step: Callable[[], Awaitable[float | None]],
+             wake: Callable[[float], Awaitable[None]] | None = None) -> asyncio.Task[None]:  # fmt: skip
+        return asyncio.create_task(
+            _forever(name, interval_s, step, wake, on_outage=ctx.database_failed), name=f"alerts-{name}"
+        )
+
     tasks = [
-        asyncio.create_task(_forever("tick", settings.tick_interval_s, tick), name="alerts-tick"),
-        asyncio.create_task(_forever("near-due", settings.near_due_interval_s, near_due), name="alerts-near-due"),
-        asyncio.create_task(
-            _forever("sender", settings.sender_interval_s, send, wake=ctx.changed.wait), name="alerts-sender"
-        ),
-        asyncio.create_task(
-            _forever("outbox-retention", settings.outbox_retention_interval_s, purge), name="alerts-outbox-retention"
-        ),
+        loop("tick", settings.tick_interval_s, tick),
+        loop("near-due", settings.near_due_interval_s, near_due),
+        loop("sender", settings.sender_interval_s, send, wake=ctx.changed.wait),
+        loop("outbox-retention", settings.outbox_retention_interval_s, purge),
+        loop("scoring-check", settings.scoring_check_interval_s, check_scoring),
     ]
     if watcher is not None:
-        tasks.append(
-            asyncio.create_task(
-                _forever("receivers-file", settings.receivers_check_interval_s, check_receivers),
-                name="alerts-receivers-file",
-            )
-        )
+        tasks.append(loop("receivers-file", settings.receivers_check_interval_s, check_receivers))
     return tasks

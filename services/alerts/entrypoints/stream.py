@@ -17,6 +17,8 @@ from fastapi.responses import StreamingResponse
 from services.alerts.adapters import queries
 from services.alerts.entrypoints.api import transition_view
 from services.alerts.entrypoints.context import AlertsContext
+from shared.http import PG_BIGINT_MAX, ApiError, error_responses
+from shared.outages import DATABASE_OUTAGE_ERRORS
 
 POLL_S = 1.0  # also picks up rows written by another process
 KEEPALIVE_EVERY = 15  # idle polls between two comment lines (keeps proxies from closing the connection)
@@ -28,16 +30,20 @@ def install_stream_route(app: FastAPI, ctx: AlertsContext) -> None:
         tags=["alerts"],
         summary="Server-sent events of alert transitions (resume with Last-Event-ID)",
         response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses={200: {"content": {"text/event-stream": {}}}, **error_responses(422, 503)},
     )
     async def stream(
         request: Request,
-        after: Annotated[int | None, Query(ge=0, description="Start after this seq (0 = whole history)")] = None,
+        after: Annotated[
+            int | None, Query(ge=0, le=PG_BIGINT_MAX, description="Start after this seq (0 = whole history)")
+        ] = None,
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", description="Resume point")] = None,
     ) -> StreamingResponse:
         start = after
         if last_event_id is not None and last_event_id.strip().isdigit():
             start = int(last_event_id.strip())
+            if start > PG_BIGINT_MAX:
+                raise ApiError(422, "invalid_request", "Last-Event-ID quá lớn / Last-Event-ID out of range")
         if start is None:
             async with ctx.db().acquire() as conn:
                 start = await queries.last_transition_seq(conn)
@@ -46,8 +52,14 @@ def install_stream_route(app: FastAPI, ctx: AlertsContext) -> None:
             yield "retry: 3000\n\n"
             idle = 0
             while not await request.is_disconnected():
-                async with ctx.db().acquire() as conn:
-                    rows = await queries.transitions(conn, after_seq=last, limit=500)
+                try:
+                    async with ctx.db().acquire() as conn:
+                        rows = await queries.transitions(conn, after_seq=last, limit=500)
+                except DATABASE_OUTAGE_ERRORS as error:
+                    # The stream has started: no status to answer. End it; the client reconnects after `retry`
+                    # with Last-Event-ID and gets 503 until the database is back.
+                    ctx.database_failed(error)
+                    return
                 rules = ctx.rules().rules
                 for row in rows:
                     view = transition_view(row, rules)

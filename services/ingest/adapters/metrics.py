@@ -55,6 +55,16 @@ class IngestMetrics:
             "1 while the Kafka producer is connected; 0 after a failure until a publish reconnects it",
             registry=self.registry,
         )
+        self.database_unreachable = Gauge(
+            "ingest_database_unreachable",
+            "1 while PostgreSQL is unreachable (requests that need it get 503 database_unavailable), else 0",
+            registry=self.registry,
+        )
+        self.database_errors = Counter(
+            "ingest_database_errors",
+            "Requests and probes that failed because PostgreSQL was unreachable",
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "ingest_request_duration_seconds",
             "HTTP request latency by route template, method and status",

@@ -20,16 +20,24 @@ from services.ingest.entrypoints.schemas import (
     RegistryRejected,
     UnitsLoaded,
 )
-from shared.http import ApiError, ErrorBody
+from shared.http import ApiError, error_responses
 from shared.unit_loading import parse_units_csv, parse_units_json
 from shared.units import UnitError
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
-_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "No bearer token"},
-    403: {"model": ErrorBody, "description": "A token that is not the admin token (API keys included)"},
-}
+_ADMIN_ERRORS: dict[int | str, dict[str, Any]] = error_responses(
+    401,
+    403,
+    503,
+    descriptions={
+        401: "No bearer token",
+        403: "A token that is not the admin token (API keys included)",
+        503: "PostgreSQL is unreachable (database_unavailable) or the service is starting: retry after "
+        "Retry-After seconds; nothing was changed",
+    },
+)
+_BODY_ERRORS = error_responses(400, 413, 415, descriptions={413: "Body over 5 MiB (body_too_large)"})
 _UNITS_CSV_EXAMPLE = (
     "unit_id,name,level,parent_id,valid_from,valid_to,successor_id\n"
     "H26,Thành phố Hà Nội,city,,,,\n"
@@ -112,7 +120,7 @@ async def _json_body(request: Request) -> object:
     "and validated as one tree over time; a unit's level never changes. Any error → 422 with every problem (row, "
     "field, code; table in docs/ingest.md) and nothing applied. valid_from and valid_to must be month starts.",
     response_model=UnitsLoaded,
-    responses={**_ADMIN_ERRORS, 422: {"model": RegistryRejected}},
+    responses={**_ADMIN_ERRORS, **_BODY_ERRORS, 422: {"model": RegistryRejected, "description": "Nothing applied"}},
     openapi_extra={"requestBody": _UNITS_BODY},
 )
 async def put_units(request: Request) -> Response:
@@ -150,7 +158,7 @@ async def get_aliases(request: Request) -> Response:
     description="CSV `alias,unit_id`, a JSON object {alias: unit_id} or an array of {alias, unit_id}. Upsert; "
     "any error → 422 with every problem and nothing applied.",
     response_model=AliasList,
-    responses={**_ADMIN_ERRORS, 422: {"model": RegistryRejected}},
+    responses={**_ADMIN_ERRORS, **_BODY_ERRORS, 422: {"model": RegistryRejected, "description": "Nothing applied"}},
     openapi_extra={"requestBody": _ALIASES_BODY},
 )
 async def put_aliases(request: Request) -> Response:
@@ -176,7 +184,7 @@ async def put_aliases(request: Request) -> Response:
 
 
 @router.delete("/unit-aliases/{alias}", summary="Xóa bí danh / delete an alias", status_code=204,
-               responses={**_ADMIN_ERRORS, 404: {"model": ErrorBody}})  # fmt: skip
+               responses={**_ADMIN_ERRORS, **error_responses(404)})  # fmt: skip
 async def delete_alias(alias: str, request: Request) -> Response:
     runtime = runtime_of(request)
     authenticate_admin(request, runtime)
@@ -193,7 +201,7 @@ async def delete_alias(alias: str, request: Request) -> Response:
     "listed units and everything below them.",
     status_code=201,
     response_model=ApiKeyCreated,
-    responses={**_ADMIN_ERRORS, 422: {"model": ErrorBody}},
+    responses={**_ADMIN_ERRORS, **error_responses(400, 413, 422)},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -229,7 +237,7 @@ async def list_api_keys(request: Request) -> Response:
     description="Idempotent. Every ingest process is notified at once; a process that missed the notice stops "
     "accepting the key within KEY_CACHE_TTL_S (default 5 s).",
     response_model=ApiKeyInfo,
-    responses={**_ADMIN_ERRORS, 404: {"model": ErrorBody}},
+    responses={**_ADMIN_ERRORS, **error_responses(404)},
 )
 async def revoke_api_key(key_id: str, request: Request) -> Response:
     runtime = runtime_of(request)

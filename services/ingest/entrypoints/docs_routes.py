@@ -13,6 +13,7 @@ from services.ingest.entrypoints.events_routes import event_schema_components
 from services.ingest.entrypoints.runtime import runtime_of
 from services.ingest.entrypoints.schemas import UnitRow
 from shared.contract import DossierEvent
+from shared.http import standardise_error_responses
 
 router = APIRouter(tags=["ops"])
 
@@ -55,7 +56,7 @@ def install_openapi(app: FastAPI) -> None:
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(event_schema_components())
             schemas["UnitRow"] = UnitRow.model_json_schema(ref_template="#/components/schemas/{model}")
-            app.openapi_schema = document
+            app.openapi_schema = standardise_error_responses(document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

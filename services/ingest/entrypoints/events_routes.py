@@ -33,7 +33,8 @@ from services.ingest.entrypoints.runtime import (
 )
 from services.ingest.entrypoints.schemas import EVENT_EXAMPLES, IngestResponse, UnitList
 from shared.contract import DossierEvent, ErrorCode, encode_event
-from shared.http import ApiError, ErrorBody, bearer_token
+from shared.http import ApiError, ErrorBody, bearer_token, error_responses
+from shared.kafka_logs import kafka_state
 
 router = APIRouter()
 
@@ -42,12 +43,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing, unknown (invalid_api_key) or revoked (revoked_api_key) key"},
     413: {"model": ErrorBody, "description": "More than 5,000 items (batch_too_large) or 5 MiB (body_too_large)"},
     415: {"model": ErrorBody, "description": "Content-Type other than JSON or NDJSON"},
-    503: {
-        "model": ErrorBody,
-        "description": "Kafka did not acknowledge (broker_unavailable): nothing of the request counts as "
-        "accepted; retry the same events after Retry-After seconds (event_id makes the retry safe)",
-        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}},
-    },
+    **error_responses(
+        503,
+        descriptions={
+            503: "Kafka did not acknowledge (broker_unavailable), PostgreSQL is unreachable (database_unavailable) "
+            "or the service is starting (starting): nothing of the request counts as accepted; retry the same "
+            "events after Retry-After seconds (event_id makes the retry safe)"
+        },
+    ),
 }
 
 _EVENTS_BODY = {
@@ -128,6 +131,7 @@ async def _accept(
             f"{retry_after} s",
             {"Retry-After": str(retry_after)},
         ) from error
+    kafka_state().succeeded()
     runtime.metrics.accepted.labels(endpoint).inc(len(records))
     runtime.metrics.count_rejections(endpoint, rejected)
     body: dict[str, Any] = {"accepted": len(records), "rejected": rejected}
@@ -252,7 +256,9 @@ async def post_dvcqg(request: Request) -> Response:
     description="Readable with any valid API key or the admin token. Retired units are listed too, with their "
     "valid_to and successor; `path` is the current tree.",
     response_model=UnitList,
-    responses={401: {"model": ErrorBody}},
+    responses=error_responses(
+        401, 403, 503, descriptions={403: "A bearer token that is neither an API key nor the admin token"}
+    ),
 )
 async def get_units(request: Request) -> Response:
     runtime = runtime_of(request)

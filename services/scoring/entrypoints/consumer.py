@@ -4,6 +4,13 @@ AckPolicy.NACK_ON_ERROR: when the handler returns, FastStream commits the consum
 batch); when it raises (database down, broker refused the dead letters), FastStream seeks back to the batch's first
 offsets and the same records come again. The short pause before re-raising keeps a database outage from becoming
 a hot retry loop.
+
+After a successful batch this module commits the batch's offsets itself, for the partitions the consumer still
+owns: a rebalance may revoke a partition while its batch is being applied. That is a normal event — the
+transaction has committed, the new owner starts from the last committed offset and replays those records, which
+the applier's idempotence absorbs — so it is logged at INFO, and neither the lag (high watermark) nor the commit
+asks about a partition that is no longer assigned. A failing batch is logged once per state change (failing /
+applying again), not once per retry; aiokafka's per-attempt connection errors are gated by shared.kafka_logs.
 """
 
 from __future__ import annotations
@@ -14,13 +21,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.message import AckStatus
 
 from services.scoring.adapters.metrics import METRICS
 from services.scoring.applier import BatchApplier
 from services.scoring.publisher import IndicatorsPublisher
 from services.scoring.settings import ScoringSettings
+from shared.kafka_logs import install_kafka_log_gate, kafka_state
+from shared.outages import DependencyState
 
 log = logging.getLogger(__name__)
 RETRY_PAUSE_S = 1.0
@@ -51,15 +62,75 @@ def register_consumer(
         description="Merge dossier status events and maintain per-unit counters (SPEC §3–§4)",
     )
     async def on_dossier_events(body: Any, msg: KafkaMessage) -> None:
-        records = raw_records_of(msg.raw_message)
-        try:
-            report = await applier().apply(records)
-        except Exception:
-            log.exception("applying a batch of %d records failed; it will be consumed again", len(records))
-            await asyncio.sleep(RETRY_PAUSE_S)
-            raise
-        publisher().mark(report.touched_units)
-        METRICS.set_lag(lag_after(msg.consumer, records))
+        if await process_batch(raw_records_of(msg.raw_message), msg.consumer, applier(), publisher(), batches):
+            msg.committed = AckStatus.ACKED  # committed above, for the partitions still assigned
+
+    install_kafka_log_gate()
+    batches = DependencyState("applying batches", logger=log, down="fails", up="works again", traceback=True)
+
+
+async def process_batch(
+    records: tuple[Any, ...],
+    consumer: Any,
+    applier: BatchApplier,
+    publisher: IndicatorsPublisher,
+    batches: DependencyState,
+) -> bool:
+    """Apply one batch, then lag and commit for the partitions still assigned. True when the offsets were handled
+    here (FastStream must not commit again); False on a consumer without assignments (FastStream's test broker)."""
+    try:
+        report = await applier.apply(records)
+    except Exception as error:
+        batches.failed(error)  # one line (with the traceback) when batches start failing, one when they work again
+        await asyncio.sleep(RETRY_PAUSE_S)
+        raise
+    batches.succeeded()
+    publisher.mark(report.touched_units)
+    assigned = assigned_partitions(consumer)
+    if assigned is None or not records:
+        METRICS.set_lag(lag_after(consumer, records))
+        return False
+    revoked = sorted({r.partition for r in records} - {tp.partition for tp in assigned if tp.topic == records[0].topic})
+    if revoked:
+        log.info(
+            "partition(s) %s revoked during the batch: applied (idempotent), not committed here; the new owner "
+            "replays them from the last commit", revoked,
+        )  # fmt: skip
+    METRICS.set_lag(lag_after(consumer, records, assigned))
+    await commit_batch(consumer, records, assigned)
+    return True
+
+
+def assigned_partitions(consumer: Any) -> set[TopicPartition] | None:
+    """The partitions the consumer owns right now, or None when it cannot say (FastStream's in-memory consumer)."""
+    assignment = getattr(consumer, "assignment", None)
+    if assignment is None or not hasattr(consumer, "commit"):
+        return None
+    try:
+        return set(assignment())
+    except IllegalStateError:  # not subscribed (any more): nothing is ours
+        return set()
+
+
+async def commit_batch(consumer: Any, records: Sequence[Any], assigned: set[TopicPartition]) -> None:
+    """Commit the offset after the batch's last record on each partition still assigned (the rest is skipped)."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        if tp in assigned:
+            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    if not offsets:
+        return
+    try:
+        await consumer.commit(offsets)
+    except (CommitFailedError, IllegalStateError) as error:
+        # The group rebalanced between our look at the assignment and the commit: the same normal event.
+        log.info("commit after the batch skipped, the group is rebalancing (%s); the new owner replays", error)
+    except KafkaError as error:
+        # The broker is unreachable: the records are applied; a later commit (or a replay) covers them.
+        kafka_state().failed(error)
+    else:
+        kafka_state().succeeded()
 
 
 def raw_records_of(raw: Any) -> tuple[Any, ...]:
@@ -72,9 +143,9 @@ def raw_records_of(raw: Any) -> tuple[Any, ...]:
     return tuple(flat)
 
 
-def lag_after(consumer: Any, records: Sequence[Any]) -> dict[int, int]:
+def lag_after(consumer: Any, records: Sequence[Any], assigned: set[TopicPartition] | None = None) -> dict[int, int]:
     """Records left on each partition of this batch: the broker's high watermark (as of the last fetch) minus the
-    offset after the batch's last record there."""
+    offset after the batch's last record there — for the partitions in `assigned` only, when given."""
     next_offset: dict[int, int] = {}
     for record in records:
         next_offset[record.partition] = max(next_offset.get(record.partition, 0), record.offset + 1)
@@ -83,7 +154,10 @@ def lag_after(consumer: Any, records: Sequence[Any]) -> dict[int, int]:
     if highwater_of is None:
         return lag
     for partition, offset in next_offset.items():
-        highwater = highwater_of(TopicPartition(records[0].topic, partition))
+        tp = TopicPartition(records[0].topic, partition)
+        if assigned is not None and tp not in assigned:
+            continue  # revoked mid-batch: aiokafka would assert "Partition is not assigned"
+        highwater = highwater_of(tp)
         if highwater is not None:
             lag[partition] = max(0, highwater - offset)
     return lag

@@ -75,12 +75,14 @@ async def test_a_silence_mutes_its_subtree_and_its_expiry_lets_the_alert_through
         assert listed == []
         assert (await api.get(f"/v1/silences/{silence['id']}")).json()["status"] == "expired"
 
-        # DELETE expires a silence at once and keeps it listed.
+        # DELETE expires a silence at once; afterwards it answers 404, and is listed only with include_expired.
         second = (
             await api.post("/v1/silences", json={**request, "ends_at": (clock() + timedelta(hours=1)).isoformat()})
         ).json()
         expired = await api.delete(f"/v1/silences/{second['id']}")
         assert expired.status_code == 200 and expired.json()["status"] == "expired"
+        for again in (await api.get(f"/v1/silences/{second['id']}"), await api.delete(f"/v1/silences/{second['id']}")):
+            assert again.status_code == 404 and again.json()["error"] == "unknown_silence", again.text
         everything = (await api.get("/v1/silences", params={"include_expired": "true"})).json()["items"]
         assert {s["id"] for s in everything} == {silence["id"], second["id"]}
         assert (await api.delete("/v1/silences/does-not-exist")).status_code == 404
@@ -105,6 +107,16 @@ async def test_an_acknowledged_alert_stops_repeating_while_others_repeat(
         assert acked.status_code == 200, acked.text
         assert acked.json()["acknowledged_by"] == "Nguyễn Văn A"
         assert (await api.post("/v1/alerts/999999/ack", json={"by": "x"})).status_code == 404
+        assert (await api.post(f"/v1/alerts/{2**63 - 1}/ack", json={"by": "x"})).status_code == 404
+        # Ids beyond a bigint (or below 1) are 422 in our error shape, never an OverflowError's 500.
+        for bad in (
+            await api.post(f"/v1/alerts/{2**63}/ack", json={"by": "x"}),
+            await api.post(f"/v1/alerts/{2**64}/ack", json={"by": "x"}),
+            await api.post("/v1/alerts/0/ack", json={"by": "x"}),
+            await api.get(f"/v1/alerts/{2**64}"),
+            await api.get("/v1/transitions", params={"after": 2**63}),
+        ):
+            assert bad.status_code == 422 and bad.json()["error"] == "invalid_request", bad.text
 
         # 6 minutes later (repeat_interval 5m) Ba Vì repeats; Ba Đình, acknowledged, does not.
         clock.advance(timedelta(minutes=6))

@@ -1,0 +1,138 @@
+"""The scoring consumer after its batch: a partition revoked mid-batch is skipped for lag and commit (INFO, no
+error); failing batches are logged once per state change. Hand-written fakes of aiokafka's consumer."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+
+from services.scoring.entrypoints import consumer as consumer_module
+from services.scoring.entrypoints.consumer import process_batch
+from shared.outages import DependencyState
+
+TOPIC = "dossier-events"
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+
+
+class FakeConsumer:
+    """Behaves like AIOKafkaConsumer where it matters: asking about a partition it does not own fails."""
+
+    def __init__(self, partitions: set[int], commit_error: Exception | None = None) -> None:
+        self.owned = {TopicPartition(TOPIC, p) for p in partitions}
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.commit_error = commit_error
+
+    def assignment(self) -> frozenset[TopicPartition]:
+        return frozenset(self.owned)
+
+    def highwater(self, tp: TopicPartition) -> int:
+        assert tp in self.owned, "Partition is not assigned"
+        return 1000
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        for tp in offsets:
+            if tp not in self.owned:
+                raise IllegalStateError(f"Partition {tp} is not assigned")
+        if self.commit_error is not None:
+            raise self.commit_error
+        self.commits.append(dict(offsets))
+
+
+@dataclass
+class RevokingApplier:
+    """Applies the batch; meanwhile a rebalance takes `revoke` away from the consumer."""
+
+    consumer: FakeConsumer
+    revoke: set[int] = field(default_factory=set)
+    failures: int = 0
+    calls: int = 0
+
+    async def apply(self, records: tuple[Any, ...]) -> Any:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ConnectionRefusedError("database down")
+        self.consumer.owned -= {TopicPartition(TOPIC, p) for p in self.revoke}
+        return SimpleNamespace(touched_units={"H26"})
+
+
+@dataclass
+class FakePublisher:
+    marked: list[set[str]] = field(default_factory=list)
+
+    def mark(self, units: set[str]) -> None:
+        self.marked.append(set(units))
+
+
+def _batch() -> tuple[Record, ...]:
+    return (Record(TOPIC, 0, 10), Record(TOPIC, 1, 20), Record(TOPIC, 0, 11), Record(TOPIC, 1, 21))
+
+
+def _state() -> DependencyState:
+    return DependencyState("applying batches", down="fails", up="works again")
+
+
+async def test_partition_revoked_mid_batch_is_skipped_at_info(caplog: pytest.LogCaptureFixture) -> None:
+    consumer = FakeConsumer({0, 1})
+    publisher = FakePublisher()
+    with caplog.at_level(logging.DEBUG):
+        handled = await process_batch(_batch(), consumer, RevokingApplier(consumer, {1}), publisher, _state())
+    assert handled is True
+    assert consumer.commits == [{TopicPartition(TOPIC, 0): 12}]
+    assert publisher.marked == [{"H26"}]
+    revoked = [r for r in caplog.records if "revoked during the batch" in r.getMessage()]
+    assert len(revoked) == 1 and revoked[0].levelno == logging.INFO
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_every_partition_revoked_commits_nothing() -> None:
+    consumer = FakeConsumer({0, 1})
+    assert await process_batch(_batch(), consumer, RevokingApplier(consumer, {0, 1}), FakePublisher(), _state())
+    assert consumer.commits == []
+
+
+async def test_commit_refused_by_a_rebalance_is_info(caplog: pytest.LogCaptureFixture) -> None:
+    consumer = FakeConsumer({0, 1}, commit_error=CommitFailedError("group rebalanced"))
+    with caplog.at_level(logging.DEBUG):
+        assert await process_batch(_batch(), consumer, RevokingApplier(consumer), FakePublisher(), _state())
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("rebalancing" in r.getMessage() for r in caplog.records)
+
+
+async def test_all_assigned_commits_every_partition() -> None:
+    consumer = FakeConsumer({0, 1})
+    assert await process_batch(_batch(), consumer, RevokingApplier(consumer), FakePublisher(), _state())
+    assert consumer.commits == [{TopicPartition(TOPIC, 0): 12, TopicPartition(TOPIC, 1): 22}]
+
+
+async def test_failing_batches_log_once_per_state_change(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumer_module, "RETRY_PAUSE_S", 0.0)
+    consumer = FakeConsumer({0, 1})
+    applier = RevokingApplier(consumer, failures=5)
+    state = _state()
+    with caplog.at_level(logging.DEBUG, logger="tthc.outages"):
+        for _ in range(5):
+            with pytest.raises(ConnectionRefusedError):
+                await process_batch(_batch(), consumer, applier, FakePublisher(), state)
+        assert await process_batch(_batch(), consumer, applier, FakePublisher(), state)
+    lines = [r.getMessage() for r in caplog.records if r.name == "tthc.outages"]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("applying batches fails") and "works again" in lines[1] and "5 failures" in lines[1]
+
+
+async def test_consumer_without_assignments_leaves_the_commit_to_faststream() -> None:
+    fake = SimpleNamespace()  # FastStream's in-memory test consumer has neither assignment() nor commit()
+    assert await process_batch(_batch(), fake, RevokingApplier(FakeConsumer(set())), FakePublisher(), _state()) is False

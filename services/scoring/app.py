@@ -81,7 +81,9 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     async def build(pool: asyncpg.Pool) -> None:
         directory = UnitDirectory(pool)
         await directory.load()
-        reader = ScoringReader(pool, directory, ProfileStore(settings.profile_path))
+        reader = ScoringReader(
+            pool, directory, ProfileStore(settings.profile_path), ranking_ttl_s=settings.read_cache_ttl_s
+        )
         applier = BatchApplier(pool, directory, publish_dead_letters)
         parts["c"] = Components(applier, reader, IndicatorsPublisher(reader, publish_indicators,
                                                                      settings.indicators_interval_s))  # fmt: skip

@@ -33,6 +33,11 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin):
     indicators_interval_s: Annotated[
         float, Field(ge=0.05, le=60, description="Least time between two unit-indicators publications")
     ] = 5.0
+    # Figures read by the API are cached per (period, level) this long; a batch this process commits clears them at
+    # once, another process's batches are seen within it (the two processes' caches are independent).
+    read_cache_ttl_s: Annotated[
+        float, Field(ge=0, le=300, description="How long read tables (month figures, rankings) are reused, seconds")
+    ] = 2.0
     alerts_public_url: Annotated[
         str,
         Field(

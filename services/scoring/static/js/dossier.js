@@ -80,11 +80,11 @@ export class DossierView {
         <p class="muted">${esc(tx("d_correction", { month: d.current_month.month, n: d.current_month.progress_correction }))}</p>
       </section>
       <section class="card"><h2>${tx("d_events")} <span class="muted">(${d.events.length})</span></h2>
-        <div class="table-wrap"><table class="dossiers" data-testid="dossier-events"><thead><tr><th>event_id</th><th>${tx("e_type")}</th>
+        <div class="table-wrap"><table class="plain" data-testid="dossier-events"><thead><tr><th>event_id</th><th>${tx("e_type")}</th>
           <th>${tx("e_unit")}</th><th>${tx("e_occurred")}</th><th>${tx("e_ingested")}</th><th>${tx("e_details")}</th></tr></thead>
           <tbody>${events}</tbody></table></div></section>
       <section class="card"><h2>${tx("d_counters")}</h2>
-        <div class="table-wrap"><table class="dossiers" data-testid="dossier-counters"><thead><tr><th>${tx("c_month")}</th><th>${tx("c_counter")}</th>
+        <div class="table-wrap"><table class="plain" data-testid="dossier-counters"><thead><tr><th>${tx("c_month")}</th><th>${tx("c_counter")}</th>
           <th>${tx("c_named")}</th><th>${tx("c_counts_for")}</th><th>#</th></tr></thead><tbody>${counters}</tbody></table></div></section>`;
   }
 

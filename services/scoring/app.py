@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import asyncpg
 from fastapi import FastAPI
 
+from services.scoring.actions import ActionsReader
 from services.scoring.adapters.metrics import METRICS
 from services.scoring.adapters.units import UnitDirectory
 from services.scoring.applier import BatchApplier, DeadLetter
+from services.scoring.entrypoints.actions_api import build_actions_router
 from services.scoring.entrypoints.api import build_router
 from services.scoring.entrypoints.consumer import register_consumer
 from services.scoring.entrypoints.dashboard import build_dashboard_router
@@ -158,6 +160,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
             lambda units: parts["c"].publisher.mark(units),
         )
     )
+    app.include_router(build_actions_router(lambda: ActionsReader(parts["c"].reader)))
     app.include_router(build_stream_router(broadcaster))
     app.include_router(build_dashboard_router(lambda: parts["c"].reader, settings))
     return app

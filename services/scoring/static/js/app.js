@@ -7,6 +7,7 @@ import * as fmt from "./format.js";
 import { OverviewView } from "./overview.js";
 import { RankingsView } from "./rankings.js";
 import { UnitView } from "./unit.js";
+import { DossierView, installLookup } from "./dossier.js";
 
 const ctx = {
   period: null, // null: the current month, live
@@ -35,6 +36,7 @@ const viewRoot = document.getElementById("view");
 const periodInput = document.getElementById("period");
 let view = null;
 let alertsPanel = null;
+let relabelLookup = null;
 
 function parseHash() {
   const raw = window.location.hash.replace(/^#/, "") || "/";
@@ -54,6 +56,9 @@ function route() {
   if (parts[0] === "rankings") {
     name = "rankings";
     view = new RankingsView(ctx, parts[1]);
+  } else if (parts[0] === "dossier" && parts[1]) {
+    name = "dossier";
+    view = new DossierView(ctx, parts[1]);
   } else if (parts[0] === "unit" && parts[1]) {
     name = "unit";
     view = new UnitView(ctx, parts[1]);
@@ -90,6 +95,7 @@ function relabel() {
   document.getElementById("lang").textContent = t("lang_toggle");
   const badge = document.getElementById("conn");
   if (badge.dataset.status) badge.textContent = t(`conn_${badge.dataset.status}`);
+  relabelLookup?.();
   view?.relabel?.();
   alertsPanel?.render();
 }
@@ -116,6 +122,7 @@ async function start() {
     window.location.hash = `#${path}${chosen && chosen !== ctx.currentPeriod() ? `?period=${chosen}` : ""}`;
   });
   window.addEventListener("hashchange", route);
+  relabelLookup = installLookup(ctx);
 
   alertsPanel = new AlertsPanel(document.getElementById("alerts"), config.alerts_url);
   alertsPanel.start();

@@ -3,6 +3,8 @@ import { debounce, getJSON } from "./api.js";
 import { getLang, t } from "./i18n.js";
 import * as fmt from "./format.js";
 import { renderGroups, renderTiles, scoreHead, withMessage } from "./widgets.js";
+import { loadForecast } from "./forecast.js";
+import { tx } from "./actions-i18n.js";
 
 export class OverviewView {
   constructor(ctx) {
@@ -41,6 +43,7 @@ export class OverviewView {
           <div class="groups" id="city-groups"></div>
         </div>
       </section>
+      <section class="card forecast" id="city-forecast" hidden></section>
       <section class="card" aria-labelledby="fields-title">
         <h2 id="fields-title">${t("fields_title")} <span class="muted" id="fields-period"></span></h2>
         <div class="tiles" id="tiles"><p class="muted">${t("loading")}</p></div>
@@ -65,6 +68,7 @@ export class OverviewView {
       this.earlier = [previous, beforePrevious];
       this.report = report;
       this.render();
+      await this.loadForecast();
     } catch (error) {
       this.ctx.showError(this.container, error, () => this.refresh());
     }
@@ -81,6 +85,14 @@ export class OverviewView {
     renderGroups(document.getElementById("city-groups"), s.groups, this.ctx.profile, lang);
     renderTiles(document.getElementById("tiles"), s, this.earlier[0], { isCurrent: this.isCurrent, asOf: s.live.as_of });
     this.renderMovers();
+  }
+
+  /** The city's month-end forecast (current month only): forecast.js. */
+  async loadForecast() {
+    const box = document.getElementById("city-forecast");
+    if (!box || !this.summary?.unit_id) return;
+    box.hidden = !this.isCurrent;
+    if (this.isCurrent) await loadForecast(box, this.summary.unit_id, tx("fc_city_title"));
   }
 
   renderMovers() {
@@ -116,5 +128,6 @@ export class OverviewView {
   relabel() {
     this.skeleton();
     this.render();
+    this.loadForecast().catch((error) => this.ctx.showError(this.container, error, () => this.refresh()));
   }
 }

@@ -3,6 +3,8 @@ import { ApiError, debounce, getJSON } from "./api.js";
 import { getLang, t } from "./i18n.js";
 import * as fmt from "./format.js";
 import { renderGroups, renderTiles, scoreHead, summaryShape, withMessage } from "./widgets.js";
+import { dossierHref, loadForecast, loadTodo } from "./forecast.js";
+import { tx } from "./actions-i18n.js";
 
 const LIST_LIMIT = 20;
 const TREND = [
@@ -47,6 +49,8 @@ export class UnitView {
           <div class="groups" id="unit-groups"></div>
         </div>
       </section>
+      <section class="card forecast" id="forecast-card"></section>
+      <section class="card" id="todo-card"></section>
       <section class="card">
         <h2>${t("trend_title")}</h2>
         <div class="chart-box"><canvas id="trend-chart" aria-label="${t("trend_title")}" role="img"></canvas></div>
@@ -75,6 +79,7 @@ export class UnitView {
       if (period !== this.period) return;
       this.data = { indicators: summaryShape(indicators), previous: summaryShape(previous), beforePrevious, history, overdue, dueSoon };
       this.render();
+      await this.loadActions();
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
         this.container.innerHTML = `<section class="card"><p>${fmt.escapeHtml(t("unknown_unit", { unit: this.unitId }))}</p></section>`;
@@ -108,6 +113,19 @@ export class UnitView {
     this.renderChart();
   }
 
+  /** Month-end forecast (current month only) and today's to-do (always "now"): forecast.js. */
+  async loadActions() {
+    const forecastBox = document.getElementById("forecast-card");
+    if (!forecastBox) return;
+    const title = tx("fc_title", { period: fmt.monthName(this.ctx.currentPeriod()) });
+    if (this.period === this.ctx.currentPeriod()) {
+      await loadForecast(forecastBox, this.unitId, title);
+    } else {
+      forecastBox.innerHTML = `<h2>${fmt.escapeHtml(title)}</h2><p class="muted">${tx("fc_past")}</p>`;
+    }
+    await loadTodo(document.getElementById("todo-card"), this.ctx, this.unitId);
+  }
+
   renderList(listId, countId, page, late) {
     const box = document.getElementById(listId);
     document.getElementById(countId).textContent = `(${fmt.count(late ? this.data.indicators.live.overdue_open : this.data.indicators.live.due_soon)})`;
@@ -120,7 +138,7 @@ export class UnitView {
       .map((item) => {
         const days = late ? item.days_late : -item.days_late;
         return `<tr data-dossier="${fmt.escapeHtml(item.dossier_id)}">
-          <td>${fmt.escapeHtml(item.dossier_id)}</td><td>${fmt.escapeHtml(item.procedure_id ?? "—")}</td>
+          <td><a href="${dossierHref(this.ctx, item.dossier_id)}">${fmt.escapeHtml(item.dossier_id)}</a></td><td>${fmt.escapeHtml(item.procedure_id ?? "—")}</td>
           <td>${fmt.escapeHtml(names.get(item.unit_id)?.name ?? item.unit_id)}</td>
           <td>${fmt.dateTime(item.received_at)}</td><td>${fmt.dateTime(item.due_at)}</td>
           <td class="num ${late ? "bad" : ""}">${fmt.decimal(days, 1)}</td></tr>`;
@@ -186,6 +204,7 @@ export class UnitView {
   relabel() {
     this.skeleton();
     this.render();
+    this.loadActions().catch((error) => this.ctx.showError(this.container, error, () => this.refresh()));
   }
 
   destroy() {

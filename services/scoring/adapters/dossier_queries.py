@@ -1,0 +1,127 @@
+"""SQL of the dossier-level reads: one dossier by id, a unit's open dossiers, today's to-do.
+
+"On hold now" is ``hold_since <= now`` (hold_since is set from the dossier's latest known events), as in
+queries.py. Home units are passed as an array: the units whose dossiers count for the unit asked about
+(ScoringReader.home_units_of: its subtree and the units retired into it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+SELECT_DOSSIER = """
+SELECT dossier_id, state, home_unit, evaluated_month, updated_at FROM dossiers WHERE dossier_id = $1
+"""
+
+_OPEN_OF_UNITS = "d.received_at IS NOT NULL AND d.ended_at IS NULL AND d.home_unit = ANY($1::text[])"
+_NOT_ON_HOLD = "NOT (d.hold_since IS NOT NULL AND d.hold_since <= $2)"
+_ITEM_COLUMNS = (
+    "d.dossier_id, d.procedure_id, d.home_unit, d.received_at, d.due_at, "
+    "(d.hold_since IS NOT NULL AND d.hold_since <= $2) AS on_hold"
+)
+
+# $2 now, $3 midnight tonight, $4 midnight tomorrow night, $5 end of the month (Vietnam time).
+COUNT_TODO = f"""
+SELECT count(*) FILTER (WHERE d.due_at >= $2 AND d.due_at < $3) AS due_today,
+       count(*) FILTER (WHERE d.due_at >= $3 AND d.due_at < $4) AS due_tomorrow,
+       count(*) FILTER (WHERE d.due_at >= $4 AND d.due_at < $5) AS due_this_month,
+       count(*) FILTER (WHERE d.due_at < $2) AS overdue
+FROM dossiers d
+WHERE {_OPEN_OF_UNITS} AND {_NOT_ON_HOLD}
+"""
+
+# Not yet overdue and on the list (due before $3 = max(end of tomorrow, end of month)), after the cursor ($4, $5).
+SELECT_TODO_UPCOMING = f"""
+SELECT {_ITEM_COLUMNS}
+FROM dossiers d
+WHERE {_OPEN_OF_UNITS} AND {_NOT_ON_HOLD}
+  AND d.due_at >= $2 AND d.due_at < $3
+  AND (d.due_at, d.dossier_id) > ($4::timestamptz, $5::text)
+ORDER BY d.due_at, d.dossier_id
+LIMIT $6
+"""
+
+SELECT_TODO_OVERDUE = f"""
+SELECT {_ITEM_COLUMNS}
+FROM dossiers d
+WHERE {_OPEN_OF_UNITS} AND {_NOT_ON_HOLD}
+  AND d.due_at < $2
+  AND (d.due_at, d.dossier_id) > ($3::timestamptz, $4::text)
+ORDER BY d.due_at, d.dossier_id
+LIMIT $5
+"""
+
+COUNT_OPEN = f"""
+SELECT count(*) AS open, count(*) FILTER (WHERE NOT {_NOT_ON_HOLD}) AS on_hold
+FROM dossiers d WHERE {_OPEN_OF_UNITS}
+"""
+
+SELECT_OPEN = f"""
+SELECT {_ITEM_COLUMNS}
+FROM dossiers d
+WHERE {_OPEN_OF_UNITS}
+  AND (d.due_at, d.dossier_id) > ($3::timestamptz, $4::text)
+ORDER BY d.due_at, d.dossier_id
+LIMIT $5
+"""
+
+EPOCH_START = datetime.fromisoformat("0001-01-01T00:00:00+00:00")
+
+
+async def dossier(conn: asyncpg.Connection, dossier_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(SELECT_DOSSIER, dossier_id)
+
+
+async def todo_counts(
+    conn: asyncpg.Connection,
+    home_units: Sequence[str],
+    now: datetime,
+    today_end: datetime,
+    tomorrow_end: datetime,
+    month_end: datetime,
+) -> dict[str, int]:
+    row = await conn.fetchrow(COUNT_TODO, list(home_units), now, today_end, tomorrow_end, month_end)
+    return {key: int(row[key]) for key in ("due_today", "due_tomorrow", "due_this_month", "overdue")}
+
+
+async def todo_upcoming(
+    conn: asyncpg.Connection,
+    home_units: Sequence[str],
+    now: datetime,
+    list_end: datetime,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    after_due, after_id = after or (EPOCH_START, "")
+    return await conn.fetch(SELECT_TODO_UPCOMING, list(home_units), now, list_end, after_due, after_id, limit)
+
+
+async def todo_overdue(
+    conn: asyncpg.Connection,
+    home_units: Sequence[str],
+    now: datetime,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    after_due, after_id = after or (EPOCH_START, "")
+    return await conn.fetch(SELECT_TODO_OVERDUE, list(home_units), now, after_due, after_id, limit)
+
+
+async def open_counts(conn: asyncpg.Connection, home_units: Sequence[str], now: datetime) -> tuple[int, int]:
+    """(open dossiers, of which on hold now)."""
+    row = await conn.fetchrow(COUNT_OPEN, list(home_units), now)
+    return int(row["open"]), int(row["on_hold"])
+
+
+async def open_dossiers(
+    conn: asyncpg.Connection,
+    home_units: Sequence[str],
+    now: datetime,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    after_due, after_id = after or (EPOCH_START, "")
+    return await conn.fetch(SELECT_OPEN, list(home_units), now, after_due, after_id, limit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -23,8 +23,19 @@ from services.scoring.entrypoints.stream import Broadcaster, build_stream_router
 from services.scoring.publisher import IndicatorsPublisher
 from services.scoring.reading import ProfileStore, ScoringReader
 from services.scoring.settings import ScoringSettings
-from shared.http import install_error_handlers, install_health_routes
+from shared.db import database_reachable
+from shared.http import install_error_handlers, install_health_routes, install_standard_openapi
 from shared.kafka import make_broker
+from shared.kafka_logs import install_kafka_log_gate
+from shared.outages import (
+    DependencyState,
+    PoolLogGate,
+    RecoveryWatch,
+    install_database_outage_handler,
+    is_database_outage,
+    tracked_checks,
+    unreachable_details,
+)
 from shared.resources import open_resources, readiness_of
 
 log = logging.getLogger(__name__)
@@ -49,6 +60,7 @@ class Components:
 
 
 def create_app(settings: ScoringSettings) -> FastAPI:
+    install_kafka_log_gate()
     broker = make_broker(settings.kafka_bootstrap_servers, client_id="tthc-scoring")
     dlq_publisher = broker.publisher(settings.dlq_topic, title="scoring/dossier-events-dlq",
                                      description="Records of dossier-events that broke the contract")  # fmt: skip
@@ -93,51 +105,67 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     register_consumer(broker, settings, lambda: parts["c"].applier, lambda: parts["c"].publisher)
     register_indicators_relay(broker, settings.indicators_topic, broadcaster)
 
-    async def roll_over_forever() -> None:
-        while True:
-            try:
-                rolled = await parts["c"].applier.roll_over_open_dossiers()
-                if rolled:
-                    log.info("rolled %d open dossiers into the new month", rolled)
-            except Exception:
-                log.exception("month roll-over failed")
-            await asyncio.sleep(ROLL_OVER_CHECK_S)
+    database = DependencyState(
+        "PostgreSQL",
+        on_failure=METRICS.database_errors.inc,
+        on_change=lambda up: METRICS.database_unreachable.set(0 if up else 1),
+    )
 
-    async def follow_registry_forever() -> None:
-        while True:
-            await asyncio.sleep(REGISTRY_SYNC_S)
-            try:
-                components = parts["c"]
-                if await components.reader.directory.load():
-                    components.reader.figures_changed()  # names, the tree and successors may all have changed
-                    components.publisher.mark(unit.unit_id for unit in components.reader.directory.registry)
-            except Exception:
-                log.exception("reading the unit registry failed; will retry")
+    async def database_probe() -> bool | None:
+        resources = getattr(app.state, "resources", None)
+        return None if resources is None else await database_reachable(resources.pool)
 
-    async def redrive_pending_forever() -> None:
+    recovery = RecoveryWatch(database, database_probe)
+
+    async def every(interval_s: float, what: str, step: Callable[[Components], Awaitable[None]]) -> None:
+        """Run a background step forever; a database outage is one log line per change, not one per step."""
         while True:
-            await asyncio.sleep(REDRIVE_PENDING_S)
+            await asyncio.sleep(interval_s)
             try:
-                components = parts["c"]
-                report = await components.applier.redrive(pending_only=True)
-                if report.applied:
-                    components.publisher.mark(report.touched_units)
-            except Exception:
-                log.exception("re-applying pending dead letters failed; will retry")
+                await step(parts["c"])
+            except Exception as error:
+                if is_database_outage(error):
+                    database.failed(error)
+                    recovery.ensure_running()
+                else:
+                    log.exception("%s failed; will retry", what)
+
+    async def roll_over(components: Components) -> None:
+        rolled = await components.applier.roll_over_open_dossiers()
+        if rolled:
+            log.info("rolled %d open dossiers into the new month", rolled)
+
+    async def follow_registry(components: Components) -> None:
+        if await components.reader.directory.load():
+            components.reader.figures_changed()  # names, the tree and successors may all have changed
+            components.publisher.mark(unit.unit_id for unit in components.reader.directory.registry)
+
+    async def redrive_pending(components: Components) -> None:
+        report = await components.applier.redrive(pending_only=True)
+        if report.applied:
+            components.publisher.mark(report.touched_units)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(settings, broker, before_broker_start=build) as resources:
+        async with (
+            open_resources(settings, broker, before_broker_start=build) as resources,
+            PoolLogGate(recovery),
+        ):
             app.state.resources = resources
             components = parts["c"]
             components.publisher.start()
-            roller = asyncio.create_task(roll_over_forever(), name="month-roll-over")
-            follower = asyncio.create_task(follow_registry_forever(), name="registry-follower")
-            redriver = asyncio.create_task(redrive_pending_forever(), name="pending-dead-letters")
+            tasks = [
+                asyncio.create_task(every(ROLL_OVER_CHECK_S, "month roll-over", roll_over), name="month-roll-over"),
+                asyncio.create_task(every(REGISTRY_SYNC_S, "reading the registry", follow_registry),
+                                    name="registry-follower"),
+                asyncio.create_task(every(REDRIVE_PENDING_S, "re-applying pending dead letters", redrive_pending),
+                                    name="pending-dead-letters"),
+            ]  # fmt: skip
             try:
                 yield
             finally:
-                for task in (roller, follower, redriver):
+                await recovery.stop()
+                for task in tasks:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
@@ -150,7 +178,12 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    install_health_routes(app, lambda: readiness_of(app))
+    install_database_outage_handler(app, recovery, retry_after_s=settings.retry_after_s)
+    install_health_routes(
+        app,
+        lambda: tracked_checks(readiness_of(app), {"database": database}),
+        lambda: unreachable_details({"database": database}),
+    )
     app.include_router(
         build_router(
             lambda: parts["c"].reader,
@@ -163,4 +196,5 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     app.include_router(build_actions_router(lambda: ActionsReader(parts["c"].reader)))
     app.include_router(build_stream_router(broadcaster))
     app.include_router(build_dashboard_router(lambda: parts["c"].reader, settings))
+    install_standard_openapi(app)
     return app

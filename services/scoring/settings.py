@@ -33,6 +33,9 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin):
     indicators_interval_s: Annotated[
         float, Field(ge=0.05, le=60, description="Least time between two unit-indicators publications")
     ] = 5.0
+    retry_after_s: Annotated[
+        int, Field(ge=1, le=3600, description="Retry-After (s) sent with a 503 when the database is down")
+    ] = 5
     # Figures read by the API are cached per (period, level) this long; a batch this process commits clears them at
     # once, another process's batches are seen within it (the two processes' caches are independent).
     read_cache_ttl_s: Annotated[

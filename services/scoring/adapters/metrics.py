@@ -30,6 +30,14 @@ class ScoringMetrics:
         self.redrive_rejected = Counter(
             "tthc_scoring_dlq_reapply_rejected", "Dead letters tried again and still rejected", registry=self.registry
         )
+        self.database_unreachable = Gauge(
+            "tthc_scoring_database_unreachable", "1 while PostgreSQL does not answer", registry=self.registry
+        )
+        self.database_errors = Counter(
+            "tthc_scoring_database_errors",
+            "Operations that failed because PostgreSQL did not answer",
+            registry=self.registry,
+        )
         self.batch_seconds = Histogram(
             "tthc_scoring_batch_seconds",
             "Time to apply one consumed batch (decode, transaction, dead letters)",

@@ -12,6 +12,7 @@ import asyncpg
 from fastapi import FastAPI
 
 from services.scoring.actions import ActionsReader
+from services.scoring.adapters.figures_notify import FiguresListener
 from services.scoring.adapters.metrics import METRICS
 from services.scoring.adapters.units import UnitDirectory
 from services.scoring.applier import BatchApplier, DeadLetter
@@ -143,7 +144,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     async def redrive_pending(components: Components) -> None:
         report = await components.applier.redrive(pending_only=True)
         if report.applied:
-            components.publisher.mark(report.touched_units)
+            components.publisher.mark(report.touched_units, report.months)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -154,7 +155,10 @@ def create_app(settings: ScoringSettings) -> FastAPI:
             app.state.resources = resources
             components = parts["c"]
             components.publisher.start()
+            listener = FiguresListener(settings.database_url, components.reader.figures_changed)
+            listener.start()
             tasks = [
+                asyncio.create_task(components.reader.warm_up(), name="read-tables-warm-up"),
                 asyncio.create_task(every(ROLL_OVER_CHECK_S, "month roll-over", roll_over), name="month-roll-over"),
                 asyncio.create_task(every(REGISTRY_SYNC_S, "reading the registry", follow_registry),
                                     name="registry-follower"),
@@ -165,6 +169,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
                 yield
             finally:
                 await recovery.stop()
+                await listener.stop()
                 for task in tasks:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -22,6 +22,7 @@ import asyncpg
 import orjson
 
 from services.scoring.adapters import store
+from services.scoring.adapters.figures_notify import notify_months
 from services.scoring.adapters.metrics import METRICS
 from services.scoring.adapters.units import UnitDirectory
 from services.scoring.domain.apply import AncestorLookup, BatchApplication, BatchOutcome, group_by_dossier, roll_over
@@ -71,6 +72,8 @@ class ApplyReport:
     dead: list[DeadLetter] = field(default_factory=list)
     touched_units: set[str] = field(default_factory=set)
     """Units whose current figures may have changed: the named units' chains and their effective units'."""
+    months: set[str] = field(default_factory=set)
+    """Months whose stored counters changed."""
 
 
 @dataclass
@@ -256,6 +259,7 @@ class BatchApplier:
         report.duplicates = outcome.duplicates
         today = self._clock().astimezone(VIETNAM_TZ).date()
         report.touched_units = touched_owners(outcome.touched_units, self._directory.view, today)
+        report.months = {month for _, month, _ in outcome.counter_delta}
 
     async def _apply_facts(self, conn: asyncpg.Connection, facts: list[tuple[str, FactRecord]]) -> BatchOutcome:
         """Merge decoded facts into their dossiers and add the deltas to the OWN counters of the units named on
@@ -271,6 +275,8 @@ class BatchApplier:
             await _reapply_created_meanwhile(conn, application, conflicts)
         outcome = application.outcome()
         await store.add_counter_delta(conn, outcome)
+        if outcome.changes:
+            await notify_months(conn, {month for _, month, _ in outcome.counter_delta})
         return outcome
 
     async def redrive(

@@ -34,9 +34,9 @@ class IndicatorsPublisher:
         self._task: asyncio.Task[None] | None = None
         self.published = 0
 
-    def mark(self, unit_ids: Iterable[str]) -> None:
-        """After a committed batch: these units' figures changed."""
-        self._reader.figures_changed()
+    def mark(self, unit_ids: Iterable[str], months: Iterable[str] | None = None) -> None:
+        """After a committed batch: these units' figures changed, in these months (None: any month)."""
+        self._reader.figures_changed(months)
         before = len(self._dirty)
         self._dirty.update(unit_ids)
         if len(self._dirty) != before:

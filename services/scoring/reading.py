@@ -5,15 +5,16 @@ Queries come from adapters/queries.py; the arithmetic (rates, points, score, ran
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 
 from services.scoring.adapters import queries
 from services.scoring.adapters.queries import LiveFigures
@@ -29,8 +30,11 @@ from services.scoring.domain.profile import ScoreProfile, parse_profile
 from services.scoring.domain.rank import RankedUnit, RankEntry, rank_units
 from services.scoring.domain.score import ScoreCard, score_counters
 from services.scoring.domain.timebase import month_end, month_label, month_of, parse_month, to_datetime, to_instant
-from shared.indicators import COUNTER_NAMES, VIETNAM_TZ
+from services.scoring.read_cache import RefreshingCache
+from shared.indicators import COUNTER_NAMES, UNIT_LEVELS, VIETNAM_TZ
 from shared.units import Unit
+
+log = logging.getLogger(__name__)
 
 
 class ProfileStore:
@@ -116,6 +120,10 @@ def groups_json(card: ScoreCard) -> dict[str, Any]:
     return {key: {"points": group.points, "max": group.max} for key, group in card.groups.items()}
 
 
+LevelTable = tuple[list[RankedUnit], dict[str, "UnitFigures"]]
+"""A level's units in rank order (those that exist in the period), and every unit's figures."""
+
+
 @dataclass(frozen=True, slots=True)
 class UnitFigures:
     """One unit's figures for a period: counters (live correction included), score card, live counters, rank."""
@@ -134,60 +142,73 @@ class ScoringReader:
         directory: UnitDirectory,
         profiles: ProfileStore,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        ranking_ttl_s: float = 2.0,
+        ranking_ttl_s: float = 30.0,
     ) -> None:
         self.pool = pool
         self.directory = directory
         self.profiles = profiles
         self.clock = clock
-        self._ttl_s = ranking_ttl_s
-        self._months: dict[str, tuple[float, object, dict[str, dict[str, int]]]] = {}
-        self._month_locks: dict[str, asyncio.Lock] = {}
-        self._tables: dict[tuple[str, str], tuple[float, object, list[RankedUnit], dict[str, UnitFigures]]] = {}
-        self._live: tuple[float, object, LiveSnapshot] | None = None
-        self._live_lock = asyncio.Lock()
+        # Read tables (read_cache.py): a month's figures of every unit, a level's ranked table per period, the live
+        # figures. Invalidated by committed batches (this process's and, through NOTIFY, the others'); served while
+        # recomputed; `ranking_ttl_s` bounds the age of a table nothing invalidated.
+        self._months: RefreshingCache[str, dict[str, dict[str, int]]] = RefreshingCache(
+            self._compute_month, max_age_s=ranking_ttl_s
+        )
+        self._tables: RefreshingCache[tuple[str, str], LevelTable] = RefreshingCache(
+            self._compute_table, max_age_s=ranking_ttl_s
+        )
+        self._bodies: dict[tuple[str, str], tuple[LevelTable, bytes]] = {}
+        self._live: RefreshingCache[str, LiveSnapshot] = RefreshingCache(
+            self._compute_live, max_age_s=min(ranking_ttl_s, 60.0)
+        )
 
-    def figures_changed(self) -> None:
-        """Forget cached tables: this process just committed a batch (reads after it must see it). Another
-        scoring process's commits are seen within `ranking_ttl_s`."""
-        self._months.clear()
-        self._tables.clear()
-        self._live = None
+    def figures_changed(self, months: Iterable[str] | None = None) -> None:
+        """Committed figures changed: of `months` (labels), or of everything (None: also after a registry change).
+        Live figures and the current month's tables change with any batch."""
+        current = month_label(current_month(self.clock()))
+        self._live.invalidate()
+        if months is None:
+            self._months.invalidate()
+            self._tables.invalidate()
+            return
+        labels = {*months, current}
+        self._months.invalidate(labels, eager=False)  # the tables' refresh waits for their month's
+        self._tables.invalidate([key for key in self._tables.computed_keys() if key[1] in labels])
 
-    def _fresh(self, entry: tuple[float, object, Any] | None) -> bool:
-        """A cached entry is good while it is younger than the TTL and was built on the registry in force."""
-        return entry is not None and time.monotonic() - entry[0] < self._ttl_s and entry[1] is self.directory.registry
+    async def _compute_month(self, label: str) -> dict[str, dict[str, int]]:
+        view = self.directory.view
+        async with self.pool.acquire() as conn:
+            own = await queries.month_own_counters(conn, label)
+        return roll_up_month(own, view, parse_month(label))
+
+    async def _compute_live(self, _: str) -> LiveSnapshot:
+        now = self.clock()
+        view = self.directory.view
+        async with self.pool.acquire() as conn:
+            by_home = await queries.live_by_home_unit(conn, now, to_datetime(month_end(current_month(now))))
+        return LiveSnapshot(now, roll_up_live(by_home, view, now.astimezone(VIETNAM_TZ).date()))
 
     async def month_figures(self, period: Period, *, fresh: bool = False) -> dict[str, dict[str, int]]:
         """Every unit's stored counters for the period, subtrees and successors included (domain/effective.py)."""
-        cached = self._months.get(period.label)
-        if not fresh and self._fresh(cached):
-            return cached[2]  # type: ignore[index]
-        lock = self._month_locks.setdefault(period.label, asyncio.Lock())
-        async with lock:
-            cached = self._months.get(period.label)
-            if not fresh and self._fresh(cached):
-                return cached[2]  # type: ignore[index]
-            registry, view = self.directory.registry, self.directory.view
-            async with self.pool.acquire() as conn:
-                own = await queries.month_own_counters(conn, period.label)
-            figures = roll_up_month(own, view, period.month)
-            self._months[period.label] = (time.monotonic(), registry, figures)
-            return figures
+        if fresh:
+            self._months.invalidate([period.label], eager=False)
+        return await self._months.get(period.label, wait=fresh)
 
     async def live_snapshot(self, *, fresh: bool = False) -> LiveSnapshot:
-        """Live figures of all units from one pass over the open dossiers; cached for `ranking_ttl_s` unless
-        `fresh`. Every level table of one publisher run reads the same snapshot."""
-        async with self._live_lock:
-            if not fresh and self._fresh(self._live):
-                return self._live[2]  # type: ignore[index]
-            now = self.clock()
-            registry, view = self.directory.registry, self.directory.view
-            async with self.pool.acquire() as conn:
-                by_home = await queries.live_by_home_unit(conn, now, to_datetime(month_end(current_month(now))))
-            snapshot = LiveSnapshot(now, roll_up_live(by_home, view, now.astimezone(VIETNAM_TZ).date()))
-            self._live = (time.monotonic(), registry, snapshot)
-            return snapshot
+        """Live figures of all units from one pass over the open dossiers."""
+        if fresh:
+            self._live.invalidate(eager=False)
+        return await self._live.get("live", wait=fresh)
+
+    async def warm_up(self, months: int = 13) -> None:
+        """Compute the tables of every level for the last `months` months (start-up, in the background)."""
+        last = current_month(self.clock())
+        try:
+            for month in range(last, last - months, -1):
+                for level in UNIT_LEVELS:
+                    await self._tables.get((level, month_label(month)))
+        except Exception as error:  # tables are then computed on first read
+            log.warning("warming up the read tables failed: %s", error)
 
     async def unit(self, unit_id: str) -> Unit | None:
         found = self.directory.registry.get(unit_id)
@@ -203,21 +224,28 @@ class ScoringReader:
 
     async def level_table(
         self, level: str, period: Period, *, fresh: bool = False, live: LiveSnapshot | None = None
-    ) -> tuple[list[RankedUnit], dict[str, UnitFigures]]:
+    ) -> LevelTable:
         """Every unit of a level with its figures for a period; the ones that exist in the period ranked (SPEC §5).
 
-        Cached for `ranking_ttl_s` (API reads); `fresh=True` recomputes now and refreshes the cache (the
-        publisher, right after a batch changed the figures, passing the `live` snapshot it took for the run).
+        From the read cache; `fresh=True` waits for a table computed from the database as it is now (the publisher
+        right after its own batch, the monthly notice), on the `live` snapshot given (one snapshot for every table
+        of a publication or a notice) — such a table is computed for the caller, not cached.
         """
         key = (level, period.label)
-        cached = self._tables.get(key)
-        if not fresh and self._fresh(cached):
-            return cached[2], cached[3]  # type: ignore[index]
+        if fresh and live is not None:
+            return await self._compute_table(key, live)
+        if fresh:
+            self._tables.invalidate([key], eager=False)
+        return await self._tables.get(key, wait=fresh)
+
+    async def _compute_table(self, key: tuple[str, str], live: LiveSnapshot | None = None) -> LevelTable:
+        level, label = key
+        period = resolve_period(label, self.clock())
         registry = self.directory.registry
-        month = await self.month_figures(period, fresh=fresh)
+        month = await self._months.get(label, wait=True)  # current as of the last invalidation
         live_by_unit: Mapping[str, LiveFigures] = {}
         if period.is_current:
-            live_by_unit = (live if live is not None else await self.live_snapshot(fresh=fresh)).by_unit
+            live_by_unit = (live if live is not None else await self._live.get("live", wait=True)).by_unit
         profile = self.profiles.current()
         existing = set(units_of_level_in_month(registry, level, period.month))
         computed: dict[str, tuple[dict[str, int], ScoreCard, LiveFigures]] = {}
@@ -240,7 +268,6 @@ class ScoringReader:
             uid: UnitFigures(counters, card, unit_live, by_id.get(uid))
             for uid, (counters, card, unit_live) in computed.items()
         }
-        self._tables[key] = (time.monotonic(), registry, ranked, details)
         return ranked, details
 
     async def indicators(self, unit: Unit, period: Period) -> dict[str, Any]:
@@ -269,8 +296,19 @@ class ScoringReader:
             "exists_in_period": entry is not None,
         }
 
-    async def rankings(self, level: str, period: Period) -> dict[str, Any]:
-        ranked, details = await self.level_table(level, period)
+    async def rankings_body(self, level: str, period: Period) -> bytes:
+        """The rankings as JSON bytes, serialised once per table (a commune ranking is hundreds of items)."""
+        table = await self.level_table(level, period)
+        key = (level, period.label)
+        cached = self._bodies.get(key)
+        if cached is not None and cached[0] is table:
+            return cached[1]
+        body = orjson.dumps(await self.rankings(level, period, table=table))
+        self._bodies[key] = (table, body)
+        return body
+
+    async def rankings(self, level: str, period: Period, *, table: LevelTable | None = None) -> dict[str, Any]:
+        ranked, details = table if table is not None else await self.level_table(level, period)
         items = []
         for entry in ranked:
             unit = self.directory.registry.get(entry.unit_id)

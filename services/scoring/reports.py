@@ -173,8 +173,8 @@ async def load_report(reader: ScoringReader, period: Period) -> MonthlyReport:
     months = [period, *(resolve_period(month_label(period.month - k), now) for k in (1, 2))]
     names = {u.unit_id: u.name for u in reader.directory.registry}
     levels: dict[str, tuple[list[UnitFigures], list[UnitFigures], list[UnitFigures]]] = {}
-    # Fresh tables (not the API's short-lived cache), all with one live snapshot: a notice is a document, exact
-    # as of the moment it is generated.
+    # Fresh tables (not the API's read cache), all with one live snapshot: a notice is a document, exact as of the
+    # moment it is generated.
     snapshot = await reader.live_snapshot(fresh=True)
     for level in REPORT_LEVELS:
         tables = [await reader.level_table(level, month, fresh=True, live=snapshot) for month in months]

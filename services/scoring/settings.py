@@ -36,11 +36,12 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin):
     retry_after_s: Annotated[
         int, Field(ge=1, le=3600, description="Retry-After (s) sent with a 503 when the database is down")
     ] = 5
-    # Figures read by the API are cached per (period, level) this long; a batch this process commits clears them at
-    # once, another process's batches are seen within it (the two processes' caches are independent).
+    # Read tables (a month's figures, a level's ranking) are recomputed when a committed batch changes them — this
+    # process's at once, the others' through NOTIFY — and served while recomputed; this bounds the age of a table
+    # nothing invalidated (a notification lost while the listener reconnected).
     read_cache_ttl_s: Annotated[
-        float, Field(ge=0, le=300, description="How long read tables (month figures, rankings) are reused, seconds")
-    ] = 2.0
+        float, Field(ge=0, le=3600, description="Longest time a read table is served without being recomputed (s)")
+    ] = 30.0
     alerts_public_url: Annotated[
         str,
         Field(

@@ -16,6 +16,7 @@ from services.scoring.settings import ScoringSettings
 @dataclass
 class FakeReport:
     touched_units: set[str]
+    months: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -31,7 +32,7 @@ class FakeApplier:
 class FakePublisher:
     marked: set[str] = field(default_factory=set)
 
-    def mark(self, unit_ids: Any) -> None:
+    def mark(self, unit_ids: Any, months: Any = None) -> None:
         self.marked.update(unit_ids)
 
 

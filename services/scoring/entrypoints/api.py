@@ -85,8 +85,9 @@ def build_router(
         tags=["indicators"],
         summary="Units of one level in rank order for a month",
     )
-    async def rankings(level: Level = "district", period: PeriodParam = None) -> dict:
-        return await reader().rankings(level, period_of(period))
+    async def rankings(level: Level = "district", period: PeriodParam = None) -> Response:
+        # Serialised once per table (reading.rankings_body); the response model above documents the body.
+        return Response(await reader().rankings_body(level, period_of(period)), media_type="application/json")
 
     @router.get("/v1/summary", response_model=schemas.Summary, responses=ERRORS, tags=["indicators"],
                 summary="City-level figures for a month, with the live dashboard counts")  # fmt: skip

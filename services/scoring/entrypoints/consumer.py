@@ -85,7 +85,7 @@ async def process_batch(
         await asyncio.sleep(RETRY_PAUSE_S)
         raise
     batches.succeeded()
-    publisher.mark(report.touched_units)
+    publisher.mark(report.touched_units, report.months)
     assigned = assigned_partitions(consumer)
     if assigned is None or not records:
         METRICS.set_lag(lag_after(consumer, records))

@@ -64,14 +64,14 @@ class RevokingApplier:
         if self.calls <= self.failures:
             raise ConnectionRefusedError("database down")
         self.consumer.owned -= {TopicPartition(TOPIC, p) for p in self.revoke}
-        return SimpleNamespace(touched_units={"H26"})
+        return SimpleNamespace(touched_units={"H26"}, months={"2026-11"})
 
 
 @dataclass
 class FakePublisher:
     marked: list[set[str]] = field(default_factory=list)
 
-    def mark(self, units: set[str]) -> None:
+    def mark(self, units: set[str], months: set[str] | None = None) -> None:
         self.marked.append(set(units))
 
 

@@ -7,7 +7,7 @@ loops over every event for every question, no incremental tricks. Slow and obvio
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -110,12 +110,22 @@ def naive_dossiers(copies: Iterable[EventFact]) -> list[NaiveDossier]:
     return [NaiveDossier(events) for events in by_dossier.values()]
 
 
-def naive_counters(copies: Iterable[EventFact], now: datetime, months: list[str]) -> dict[tuple[str, str, str], int]:
-    """Every SPEC §4 monthly counter; progress counters for the given months, evaluated at ``now``."""
+def naive_counters(
+    copies: Iterable[EventFact],
+    now: datetime,
+    months: list[str],
+    owners: Callable[[str, datetime], Iterable[str]] = lambda unit, _: (unit,),
+) -> dict[tuple[str, str, str], int]:
+    """Every SPEC §4 monthly counter; progress counters for the given months, evaluated at ``now``.
+
+    ``owners(unit, t)``: the units a fact dated t that names ``unit`` counts for (default: the unit alone; the
+    effective-unit tests pass SPEC §1's rule with the ancestors).
+    """
     counts: dict[tuple[str, str, str], int] = defaultdict(int)
 
-    def count(unit: str, moment: datetime, name: str) -> None:
-        counts[(unit, month_text(moment), name)] += 1
+    def count(unit: str, moment: datetime, name: str, month: str | None = None) -> None:
+        for owner in owners(unit, moment):
+            counts[(owner, month or month_text(moment), name)] += 1
 
     for dossier in naive_dossiers(copies):
         receipt = dossier.receipt
@@ -163,13 +173,16 @@ def naive_counters(copies: Iterable[EventFact], now: datetime, months: list[str]
             in_play = receipt.occurred_at < end and not (ended is not None and ended < start)
             if not in_play:
                 continue
-            counts[(receipt.unit_id, month, "progress_total")] += 1
+            # The dossier's date for the unit rule (SPEC §1): its end if it ended in the month, else T — at most the
+            # month's last instant (docs/registry.md: the month where a retired unit existed keeps it).
+            dated = ended if ended is not None and ended < end else min(evaluated_at, end - timedelta(microseconds=1))
+            count(receipt.unit_id, dated, "progress_total", month)
             if ended is not None and ended < end:
                 on_time = ended <= due
             else:
                 on_time = due >= evaluated_at or dossier.on_hold_at(evaluated_at)
             if on_time:
-                counts[(receipt.unit_id, month, "progress_on_time")] += 1
+                count(receipt.unit_id, dated, "progress_on_time", month)
     return dict(counts)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -37,9 +37,9 @@ from services.scoring.reading import roll_up_live
 from shared.units import Unit, UnitLevel, UnitRegistry
 from tests.unit.scoring.reference import (
     VIETNAM,
-    month_bounds,
     month_text,
-    naive_dossiers,
+    months_between,
+    naive_counters,
     naive_live,
 )
 from tests.unit.scoring.strategies import MONTH_STARTS, event_copies, nows
@@ -137,67 +137,9 @@ def naive_owners(registry: UnitRegistry, unit_id: str, moment: datetime) -> list
 
 def naive_figures(registry: UnitRegistry, copies: list[EventFact], now: datetime) -> dict[tuple[str, str, str], int]:
     """Every SPEC §4 counter of every unit (subtree and successors included) for the months up to now's."""
-    counts: dict[tuple[str, str, str], int] = defaultdict(int)
-
-    def count(unit: str, moment: datetime, name: str, month: str | None = None) -> None:
-        for owner in naive_owners(registry, unit, moment):
-            counts[(owner, month or month_text(moment), name)] += 1
-
     first = min([fact.occurred_at for fact in copies] + [now])
-    months = []
-    month = month_text(first)
-    while month <= month_text(now):
-        months.append(month)
-        month = month_text(month_bounds(month)[1])
-    for dossier in naive_dossiers(copies):
-        receipt, resolution, rating = dossier.receipt, dossier.resolution, dossier.rating
-        due = dossier.effective_due
-        if receipt is not None:
-            count(receipt.unit_id, receipt.occurred_at, "received")
-            for flag, name in (
-                (receipt.channel == "online", "received_online"),
-                (receipt.digitized, "received_digitized"),
-                (receipt.reused_data, "received_reused"),
-            ):
-                if flag:
-                    count(receipt.unit_id, receipt.occurred_at, name)  # fmt: skip
-        if resolution is not None:
-            count(resolution.unit_id, resolution.occurred_at, "resolved")
-            if receipt is not None:
-                count(resolution.unit_id, resolution.occurred_at, "resolved_with_due")
-                if due is not None and resolution.occurred_at <= due:
-                    count(resolution.unit_id, resolution.occurred_at, "resolved_on_time")
-            if resolution.e_result:
-                count(resolution.unit_id, resolution.occurred_at, "resolved_e_result")
-        for event in dossier.events:
-            count(event.unit_id, event.occurred_at, "events")
-            if event.ingested_at - event.occurred_at <= timedelta(hours=24):
-                count(event.unit_id, event.occurred_at, "events_timely")
-            if event.type == "payment":
-                count(event.unit_id, event.occurred_at, "payments")
-                if event.method == "online":
-                    count(event.unit_id, event.occurred_at, "payments_online")
-        if rating is not None:
-            count(rating.unit_id, rating.occurred_at, "ratings")
-            if rating.level in ("very_satisfied", "satisfied"):
-                count(rating.unit_id, rating.occurred_at, "ratings_satisfied")
-        if receipt is None or due is None:
-            continue
-        ended = dossier.ended_at
-        for month in months:
-            start, end = month_bounds(month)
-            if not (receipt.occurred_at < end and not (ended is not None and ended < start)):
-                continue
-            evaluated_at = min(now, end)
-            # The dossier's date for the unit rule: its end if it ended in the month, else T — at most the month's
-            # last instant (the documented deviation above).
-            dated = ended if ended is not None and ended < end else min(evaluated_at, end - timedelta(microseconds=1))
-            count(receipt.unit_id, dated, "progress_total", month)
-            on_time = ended <= due if ended is not None and ended < end else (
-                due >= evaluated_at or dossier.on_hold_at(evaluated_at)
-            )  # fmt: skip
-            if on_time:
-                count(receipt.unit_id, dated, "progress_on_time", month)
+    months = months_between(month_text(first), month_text(now))
+    counts = naive_counters(copies, now, months, owners=lambda unit, moment: naive_owners(registry, unit, moment))
     return {key: value for key, value in counts.items() if value}
 
 

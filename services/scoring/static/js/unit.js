@@ -172,15 +172,15 @@ export class UnitView {
         const status = monthStatus(unit, m);
         const rate = (key) => fmt.percent(m.rates[key]);
         return `<tr data-period="${m.period}" data-exists="${m.exists !== false}" data-status="${status}"${status === "exists" ? "" : ' class="not-existing"'}>
-          <td>${fmt.monthName(m.period)}</td><td>${m.score === null ? "—" : fmt.score(m.score)}</td>
-          ${TREND.map((r) => `<td>${rate(r.key)}</td>`).join("")}<td>${fmt.count(m.counters?.progress_total)}</td>
-          <td class="note">${fmt.escapeHtml(notes[i] ?? "")}</td></tr>`;
+          <td>${fmt.monthName(m.period)}</td><td class="note">${fmt.escapeHtml(notes[i] ?? "")}</td>
+          <td>${m.score === null ? "—" : fmt.score(m.score)}</td>
+          ${TREND.map((r) => `<td>${rate(r.key)}</td>`).join("")}<td>${fmt.count(m.counters?.progress_total)}</td></tr>`;
       })
       .reverse()
       .join("");
     document.getElementById("history-table").innerHTML = `<table class="history-table"><thead><tr>
-      <th>${t("col_month")}</th><th>${t("col_score")}</th>${TREND.map((r) => `<th>${t(r.label)}</th>`).join("")}
-      <th>${t("col_in_play")}</th><th>${t("col_note")}</th></tr></thead><tbody>${rows}</tbody></table>`;
+      <th>${t("col_month")}</th><th class="note">${t("col_note")}</th><th>${t("col_score")}</th>
+      ${TREND.map((r) => `<th>${t(r.label)}</th>`).join("")}<th>${t("col_in_play")}</th></tr></thead><tbody>${rows}</tbody></table>`;
     const before = months.filter((m) => monthStatus(unit, m) === "before");
     const after = months.filter((m) => monthStatus(unit, m) === "after");
     const note = document.getElementById("trend-note");

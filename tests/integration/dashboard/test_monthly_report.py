@@ -98,7 +98,11 @@ async def test_csv_is_utf8_with_a_vietnamese_header_row_and_the_same_units(stack
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:4] == ["Cấp", "Mã đơn vị", "Tên đơn vị", RANK]
     units = await stack.get("/v1/units")
-    ranked_levels = [u for u in units["items"] if u["level"] != "city"]
+    first = f"{(await stack.get('/v1/summary'))['period']}-01"
+    # The notice lists the units that exist in the month (SPEC §5): not a unit retired before it, nor one to come.
+    ranked_levels = [u for u in units["items"] if u["level"] != "city"
+                     and (u["valid_to"] is None or u["valid_to"] > first)
+                     and (u["valid_from"] is None or u["valid_from"][:7] <= first[:7])]  # fmt: skip
     assert len(rows) == 1 + len(ranked_levels)
     names = {u["unit_id"]: u["name"] for u in units["items"]}
     assert all(row[2] == names[row[1]] for row in rows[1:])  # Vietnamese names round-trip exactly

@@ -6,6 +6,9 @@ import { renderGroups, renderTiles, scoreHead, withMessage } from "./widgets.js"
 import { loadForecast } from "./forecast.js";
 import { tx } from "./actions-i18n.js";
 
+const MOVER_LEVELS = ["department", "district", "commune"];
+const MOVERS_EACH_WAY = 5;
+
 export class OverviewView {
   constructor(ctx) {
     this.ctx = ctx;
@@ -50,7 +53,7 @@ export class OverviewView {
       </section>
       <section class="card" aria-labelledby="movers-title">
         <h2 id="movers-title">${t("movers_title")}</h2>
-        <ul class="movers" id="movers"></ul>
+        <div class="movers-levels" id="movers"></div>
       </section>`;
   }
 
@@ -87,6 +90,7 @@ export class OverviewView {
     this.renderMovers();
   }
 
+<<<<<<< HEAD
   /** The city's month-end forecast (current month only): forecast.js. */
   async loadForecast() {
     const box = document.getElementById("city-forecast");
@@ -95,24 +99,33 @@ export class OverviewView {
     if (this.isCurrent) await loadForecast(box, this.summary.unit_id, tx("fc_city_title"));
   }
 
+=======
+  /**
+   * The largest rank movements per level, MOVERS_EACH_WAY up and as many down. Only units ranked in both months
+   * count: a rank is null for a unit with no data or fewer than min_dossiers dossiers in play (SPEC §5), and the
+   * notice's rank change is null unless both ranks exist — so a commune with two dossiers never "jumps 500 places".
+   */
+>>>>>>> dashboard-registry
   renderMovers() {
-    const list = document.getElementById("movers");
-    const moved = (this.report?.items ?? [])
-      .filter((r) => r.rank_change_1)
-      .sort((a, b) => Math.abs(b.rank_change_1) - Math.abs(a.rank_change_1) || a.rank - b.rank)
-      .slice(0, 8);
-    if (!moved.length) {
-      list.innerHTML = `<li class="muted none">${t("movers_none")}</li>`;
-      return;
-    }
-    list.innerHTML = moved
-      .map((r) => {
-        const css = fmt.deltaClass(r.rank_change_1);
-        return `<li><a href="#/unit/${encodeURIComponent(r.unit_id)}">${fmt.escapeHtml(r.name)}</a>
-          <span class="muted">${fmt.levelName(r.level)} · ${t("col_rank")} ${r.rank}/${r.rank_of}</span>
-          <span class="delta ${css}">${fmt.delta(r.rank_change_1, 0)}</span></li>`;
-      })
-      .join("");
+    const box = document.getElementById("movers");
+    const ranked = (this.report?.items ?? []).filter((r) => r.rank !== null && Number.isInteger(r.rank_change_1) && r.rank_change_1 !== 0);
+    const item = (r) => `<li data-unit="${fmt.escapeHtml(r.unit_id)}" data-change="${r.rank_change_1}">
+          <a href="${this.ctx.href(`/unit/${encodeURIComponent(r.unit_id)}`)}">${fmt.escapeHtml(r.name)}</a>
+          <span class="muted">${t("col_rank")} ${r.rank + r.rank_change_1} → ${r.rank}/${r.rank_of}</span>
+          <span class="delta ${fmt.deltaClass(r.rank_change_1)}">${fmt.delta(r.rank_change_1, 0)}</span></li>`;
+    const levels = MOVER_LEVELS.map((level) => {
+      const ofLevel = ranked.filter((r) => r.level === level);
+      const up = ofLevel.filter((r) => r.rank_change_1 > 0).sort((a, b) => b.rank_change_1 - a.rank_change_1 || a.rank - b.rank);
+      const down = ofLevel.filter((r) => r.rank_change_1 < 0).sort((a, b) => a.rank_change_1 - b.rank_change_1 || a.rank - b.rank);
+      if (!up.length && !down.length) return "";
+      const list = (rows, way) => `<div><h4>${t(`movers_${way}`)}</h4>${rows.length
+        ? `<ul class="movers ${way}">${rows.slice(0, MOVERS_EACH_WAY).map(item).join("")}</ul>`
+        : `<p class="muted">—</p>`}</div>`;
+      return `<div class="movers-level" data-level="${level}"><h3>${fmt.levelName(level)}</h3>
+        <div class="movers-ways">${list(up, "up")}${list(down, "down")}</div></div>`;
+    }).join("");
+    box.innerHTML = `${levels || `<p class="muted none">${t("movers_none")}</p>`}
+      <p class="muted movers-hint">${fmt.escapeHtml(t("movers_hint", { min: this.ctx.profile?.min_dossiers ?? 20 }))}</p>`;
   }
 
   onIndicators(message) {

@@ -1,8 +1,11 @@
 // Rankings of one level for a month: sortable table; a row opens the unit's page.
-// Reads the monthly publication as JSON, so the table and the notice the city office sends say the same thing.
+// Reads the monthly publication as JSON, so the table and the notice the city office sends say the same thing, and
+// `/v1/rankings` for why a unit is not ranked. Only the units that existed in the month are listed (SPEC §5): the
+// ranked ones first, then the unranked ones with their reason; a level with no unit in the month says so.
 import { debounce, getJSON } from "./api.js";
 import { getLang, t } from "./i18n.js";
 import * as fmt from "./format.js";
+import { derivedReason, day, levelGone, levelsIn, reasonText } from "./registry.js";
 
 export const LEVELS = ["department", "district", "commune"];
 
@@ -13,11 +16,17 @@ const nullLast = (a, b, dir) => {
   return dir * (a - b);
 };
 
+/** Null shows as "—" with a "no data" tooltip, never as 0 (SPEC §6). */
+const noData = (show) => (v, r) =>
+  v === null || v === undefined ? `<span class="nodata" title="${fmt.escapeHtml(t("no_data"))}">—</span>` : show(v, r);
+
 export class RankingsView {
   constructor(ctx, level) {
     this.ctx = ctx;
     this.level = LEVELS.includes(level) ? level : "department";
     this.report = null;
+    this.reasons = new Map();
+    this.minDossiers = null;
     this.sort = { key: "rank", dir: 1 };
     this.scheduleRefresh = debounce(() => this.refresh(), 2000);
   }
@@ -32,18 +41,33 @@ export class RankingsView {
     return this.refresh();
   }
 
-  skeleton() {
-    const tabs = LEVELS.map(
-      (level) => `<a role="tab" class="tab${level === this.level ? " active" : ""}" aria-selected="${level === this.level}"
+  /** The levels that have units in the month: from the notice once read, from the registry before. */
+  levels() {
+    if (this.report) return LEVELS.filter((level) => this.report.items.some((r) => r.level === level));
+    return this.ctx.units.size ? levelsIn(this.ctx.units, this.period, LEVELS) : LEVELS;
+  }
+
+  renderTabs() {
+    const box = this.container.querySelector(".tabs");
+    if (!box) return;
+    box.innerHTML = this.levels()
+      .map(
+        (level) => `<a role="tab" class="tab${level === this.level ? " active" : ""}" aria-selected="${level === this.level}"
         href="${this.ctx.href(`/rankings/${level}`)}" data-level="${level}">${fmt.levelName(level)}</a>`,
-    ).join("");
+      )
+      .join("");
+  }
+
+  skeleton() {
     this.container.innerHTML = `
       <section class="card">
-        <div class="tabs" role="tablist">${tabs}</div>
+        <div class="tabs" role="tablist"></div>
         <h2 id="rankings-title"></h2>
-        <p class="muted">${t("sort_hint")}</p>
+        <p class="muted" id="rankings-hint">${t("sort_hint")}</p>
+        <p class="empty-level" id="rankings-empty" role="status" hidden></p>
         <div class="table-wrap"><table class="rankings" id="rankings"><thead></thead><tbody><tr><td>${t("loading")}</td></tr></tbody></table></div>
       </section>`;
+    this.renderTabs();
     this.container.querySelector("thead").addEventListener("click", (event) => {
       const th = event.target.closest("th[data-sort]");
       if (!th) return;
@@ -62,9 +86,14 @@ export class RankingsView {
   async refresh() {
     const period = this.period;
     try {
-      const report = await getJSON("/v1/reports/monthly", { period, format: "json" });
+      const [report, ranking] = await Promise.all([
+        getJSON("/v1/reports/monthly", { period, format: "json" }),
+        getJSON("/v1/rankings", { level: this.level, period }),
+      ]);
       if (period !== this.period) return;
       this.report = report;
+      this.reasons = new Map(ranking.items.map((item) => [item.unit_id, item]));
+      this.minDossiers = ranking.min_dossiers ?? this.ctx.profile?.min_dossiers ?? null;
       this.render();
     } catch (error) {
       this.ctx.showError(this.container, error, () => this.refresh());
@@ -76,13 +105,15 @@ export class RankingsView {
     const groups = (this.report?.groups ?? []).map((g) => {
       const profileGroup = this.ctx.profile?.groups?.find((p) => p.key === g.key);
       const name = lang === "en" && profileGroup ? profileGroup.name_en : g.name_vi;
-      return { key: `g:${g.key}`, label: `${name} (${fmt.decimal(g.max, 0)})`, value: (r) => r.groups[g.key], show: (v) => fmt.decimal(v, 2) };
+      return { key: `g:${g.key}`, label: `${name} (${fmt.decimal(g.max, 0)})`, value: (r) => r.groups[g.key], show: noData((v) => fmt.decimal(v, 2)) };
     });
     const current = this.period === this.ctx.currentPeriod();
     return [
-      { key: "rank", label: t("col_rank"), value: (r) => r.rank, show: (v) => v ?? "—" },
-      { key: "name", label: t("col_unit"), value: (r) => r.name, show: (v) => fmt.escapeHtml(v) },
-      { key: "score", label: t("col_score"), value: (r) => r.score, show: (v) => fmt.score(v) },
+      { key: "rank", label: t("col_rank"), value: (r) => r.rank,
+        show: (v, r) => v ?? `<span class="nodata" title="${fmt.escapeHtml(reasonText(r.reason, this.minDossiers))}">—</span>` },
+      { key: "name", label: t("col_unit"), value: (r) => r.name,
+        show: (v, r) => `${fmt.escapeHtml(v)}${r.reason ? ` <span class="reason" data-reason="${r.reason}">${fmt.escapeHtml(reasonText(r.reason, this.minDossiers))}</span>` : ""}` },
+      { key: "score", label: t("col_score"), value: (r) => r.score, show: noData((v) => fmt.score(v)) },
       { key: "rank_change_1", label: t("col_rank_change"), value: (r) => r.rank_change_1,
         show: (v) => `<span class="delta ${fmt.deltaClass(v)}">${fmt.delta(v, 0) || "—"}</span>` },
       { key: "score_change_1", label: t("col_score_change"), value: (r) => r.score_change_1,
@@ -99,6 +130,18 @@ export class RankingsView {
       level: fmt.levelName(this.level),
       period: fmt.monthName(this.report.period),
     });
+    this.renderTabs();
+    const empty = !this.report.items.some((r) => r.level === this.level);
+    const note = document.getElementById("rankings-empty");
+    note.hidden = !empty;
+    document.getElementById("rankings-hint").hidden = empty;
+    this.container.querySelector(".table-wrap").hidden = empty;
+    if (empty) {
+      const gone = levelGone(this.ctx.units, this.level, this.report.period);
+      const vars = { level: fmt.levelName(this.level), period: fmt.monthName(this.report.period), day: day(gone?.day) };
+      note.textContent = t(gone ? `level_${gone.kind}` : "level_empty", vars);
+      return;
+    }
     this.renderTable();
   }
 
@@ -114,11 +157,18 @@ export class RankingsView {
     const column = columns.find((c) => c.key === this.sort.key) ?? columns[0];
     const rows = (this.report.items ?? [])
       .filter((r) => r.level === this.level)
+      .map((r) => ({ ...r, reason: r.rank === null ? (this.reasons.get(r.unit_id)?.unranked_reason ?? derivedReason(r)) : null }))
       .sort((a, b) => nullLast(column.value(a), column.value(b), this.sort.dir) || nullLast(a.rank, b.rank, 1));
+    // In rank order the unranked units (rank null, unit_id order) come after a separator that says what they are.
+    const byRank = this.sort.key === "rank" && this.sort.dir > 0;
+    const firstUnranked = byRank ? rows.findIndex((r) => r.rank === null) : -1;
+    const separator = `<tr class="unranked-head" data-unranked-head><td colspan="${columns.length}">${fmt.escapeHtml(
+      t("unranked_head", { n: rows.length - firstUnranked, min: this.minDossiers ?? 20 }),
+    )}</td></tr>`;
     table.querySelector("tbody").innerHTML = rows
       .map(
-        (r) => `<tr data-unit="${fmt.escapeHtml(r.unit_id)}" data-rank="${r.rank ?? ""}" data-score="${r.score ?? "null"}" tabindex="0">${columns
-          .map((c) => `<td data-col="${c.key}">${c.show(c.value(r))}</td>`)
+        (r, i) => `${i === firstUnranked ? separator : ""}<tr data-unit="${fmt.escapeHtml(r.unit_id)}" data-rank="${r.rank ?? ""}" data-score="${r.score ?? "null"}"${r.reason ? ` data-reason="${r.reason}" class="unranked"` : ""} tabindex="0">${columns
+          .map((c) => `<td data-col="${c.key}">${c.show(c.value(r), r)}</td>`)
           .join("")}</tr>`,
       )
       .join("");

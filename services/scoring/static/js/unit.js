@@ -5,6 +5,7 @@ import * as fmt from "./format.js";
 import { renderGroups, renderTiles, scoreHead, summaryShape, withMessage } from "./widgets.js";
 import { dossierHref, loadForecast, loadTodo } from "./forecast.js";
 import { tx } from "./actions-i18n.js";
+import { day, monthEmpty, monthStatus, reasonText, unitLink } from "./registry.js";
 
 const LIST_LIMIT = 20;
 const TREND = [
@@ -13,6 +14,39 @@ const TREND = [
   { key: "online_rate", label: "trend_online", color: "#6a1b9a" },
   { key: "satisfaction_rate", label: "trend_satisfaction", color: "#ef6c00" },
 ];
+
+/** Chart.js plugin: hatch the months in which the unit did not exist (options.plugins.absentMonths.absent[i]). */
+const ABSENT_MONTHS = {
+  id: "absentMonths",
+  beforeDatasetsDraw(chart, _args, options) {
+    const absent = options.absent ?? [];
+    if (!absent.some(Boolean)) return;
+    const { ctx, chartArea, scales } = chart;
+    const step = absent.length > 1 ? scales.x.getPixelForValue(1) - scales.x.getPixelForValue(0) : chartArea.width;
+    const tile = document.createElement("canvas");
+    tile.width = tile.height = 8;
+    const pen = tile.getContext("2d");
+    pen.strokeStyle = "rgba(96, 110, 128, .45)";
+    pen.lineWidth = 1.5;
+    pen.beginPath();
+    pen.moveTo(0, 8);
+    pen.lineTo(8, 0);
+    pen.stroke();
+    const hatch = ctx.createPattern(tile, "repeat");
+    ctx.save();
+    absent.forEach((gone, i) => {
+      if (!gone) return;
+      const centre = scales.x.getPixelForValue(i);
+      const left = Math.max(chartArea.left, centre - step / 2);
+      const width = Math.min(chartArea.right, centre + step / 2) - left;
+      for (const fill of ["rgba(224, 229, 236, .55)", hatch]) {
+        ctx.fillStyle = fill;
+        ctx.fillRect(left, chartArea.top, width, chartArea.height);
+      }
+    });
+    ctx.restore();
+  },
+};
 
 export class UnitView {
   constructor(ctx, unitId) {
@@ -42,6 +76,7 @@ export class UnitView {
           <p class="crumbs" id="unit-parent"></p>
           <h1 class="unit-title" id="unit-name">${t("loading")}</h1>
           <p class="muted" id="unit-rank"></p>
+          <div class="registry" id="unit-registry"></div>
           <div id="unit-score"></div>
         </div>
         <div>
@@ -54,6 +89,8 @@ export class UnitView {
       <section class="card">
         <h2>${t("trend_title")}</h2>
         <div class="chart-box"><canvas id="trend-chart" aria-label="${t("trend_title")}" role="img"></canvas></div>
+        <p class="muted trend-note" id="trend-note" hidden></p>
+        <details class="history"><summary>${t("history_table")}</summary><div class="table-wrap" id="history-table"></div></details>
       </section>
       <section class="card">
         <h2>${t("fields_title")} <span class="muted" id="unit-period"></span></h2>
@@ -99,9 +136,11 @@ export class UnitView {
       ? `${t("parent_unit")}: <a href="${this.ctx.href(parent.level === "city" ? "/" : `/unit/${encodeURIComponent(parent.unit_id)}`)}">${fmt.escapeHtml(parent.name)}</a>`
       : "";
     document.getElementById("unit-name").textContent = s.name;
+    const reason = reasonText(s.unranked_reason, this.ctx.profile?.min_dossiers);
     document.getElementById("unit-rank").textContent = s.rank
       ? t("unit_rank", { rank: s.rank, of: s.rank_of, level: fmt.levelName(s.level).toLowerCase() })
-      : `${fmt.levelName(s.level)} · ${t("unit_unranked")}`;
+      : `${fmt.levelName(s.level)} · ${t("unit_unranked")}${reason ? ` — ${reason}` : ""}`;
+    this.renderRegistry(unit);
     document.getElementById("unit-score").innerHTML = scoreHead(s.score, [d.previous, d.beforePrevious]);
     document.getElementById("unit-period").textContent = `— ${fmt.monthName(s.period)}`;
     renderGroups(document.getElementById("unit-groups"), s.groups, this.ctx.profile, getLang());
@@ -110,6 +149,7 @@ export class UnitView {
     this.renderList("overdue-list", "overdue-count", d.overdue, true);
     this.renderList("due-soon-list", "due-soon-count", d.dueSoon, false);
     this.renderChildren(unit);
+    this.renderHistory(unit);
     this.renderChart();
   }
 
@@ -124,6 +164,64 @@ export class UnitView {
       forecastBox.innerHTML = `<h2>${fmt.escapeHtml(title)}</h2><p class="muted">${tx("fc_past")}</p>`;
     }
     await loadTodo(document.getElementById("todo-card"), this.ctx, this.unitId);
+  }
+
+  /** Since when the unit exists, what it was merged into (a retired unit), what was merged into it. */
+  renderRegistry(unit) {
+    const lines = [];
+    if (unit?.valid_from) lines.push(`<p data-registry="valid_from">${t("valid_from", { day: day(unit.valid_from) })}</p>`);
+    if (unit?.valid_to) {
+      const into = unit.successor_id ? unitLink(this.ctx, unit.successor_id) : "—";
+      lines.push(`<p data-registry="merged_into">${t("merged_into")}: ${into} <span class="muted">(${fmt.escapeHtml(t("merged_on", { day: day(unit.valid_to) }))})</span></p>`);
+    }
+    if (unit?.predecessors?.length) {
+      const from = unit.predecessors.map((id) => unitLink(this.ctx, id)).join(", ");
+      lines.push(`<p data-registry="merged_from">${t("merged_from")}: ${from}</p>`);
+    }
+    document.getElementById("unit-registry").innerHTML = lines.join("");
+  }
+
+  /** The months of the chart as a table; months in which the unit did not exist are marked and explained. */
+  renderHistory(unit) {
+    const months = this.data.history.months;
+    const notes = months.map((m) => this.monthNote(unit, m));
+    const rows = months
+      .map((m, i) => {
+        const status = monthStatus(unit, m);
+        const rate = (key) => fmt.percent(m.rates[key]);
+        return `<tr data-period="${m.period}" data-exists="${m.exists !== false}" data-status="${status}"${status === "exists" ? "" : ' class="not-existing"'}>
+          <td>${fmt.monthName(m.period)}</td><td class="note">${fmt.escapeHtml(notes[i] ?? "")}</td>
+          <td>${m.score === null ? "—" : fmt.score(m.score)}</td>
+          ${TREND.map((r) => `<td>${rate(r.key)}</td>`).join("")}<td>${fmt.count(m.counters?.progress_total)}</td></tr>`;
+      })
+      .reverse()
+      .join("");
+    document.getElementById("history-table").innerHTML = `<table class="history-table"><thead><tr>
+      <th>${t("col_month")}</th><th class="note">${t("col_note")}</th><th>${t("col_score")}</th>
+      ${TREND.map((r) => `<th>${t(r.label)}</th>`).join("")}<th>${t("col_in_play")}</th></tr></thead><tbody>${rows}</tbody></table>`;
+    const before = months.filter((m) => monthStatus(unit, m) === "before");
+    const after = months.filter((m) => monthStatus(unit, m) === "after");
+    const note = document.getElementById("trend-note");
+    const parts = [];
+    if (before.length) {
+      const from = unit?.predecessors?.length ? ` ${t("trend_note_predecessors", { units: unit.predecessors.map((id) => this.ctx.units.get(id)?.name ?? id).join(", ") })}` : "";
+      parts.push(`${t("trend_note_before", { day: day(unit?.valid_from) })}${from}`);
+    }
+    if (after.length) parts.push(t("trend_note_after", { day: day(unit?.valid_to), unit: this.ctx.units.get(unit?.successor_id)?.name ?? unit?.successor_id ?? "—" }));
+    note.hidden = !parts.length;
+    note.textContent = parts.join(" ");
+  }
+
+  chartNote(index) {
+    const month = this.data?.history.months[index];
+    return month ? this.monthNote(this.ctx.units.get(this.unitId), month) : "";
+  }
+
+  monthNote(unit, month) {
+    const status = monthStatus(unit, month);
+    if (status === "before") return t(monthEmpty(month) ? "month_not_yet" : "month_before_figures");
+    if (status === "after") return t("month_merged", { unit: this.ctx.units.get(unit?.successor_id)?.name ?? unit?.successor_id ?? "—" });
+    return "";
   }
 
   renderList(listId, countId, page, late) {
@@ -174,7 +272,9 @@ export class UnitView {
       ...TREND.map((r) => ({ label: t(r.label), data: months.map((m) => asPercent(m.rates[r.key])), borderColor: r.color,
         backgroundColor: r.color, borderWidth: 1.5, borderDash: [4, 3], yAxisID: "y", spanGaps: true })),
     ];
+    const absent = months.map((m) => m.exists === false);
     if (this.chart) {
+      this.chart.options.plugins.absentMonths.absent = absent;
       this.chart.data.labels = labels;
       this.chart.data.datasets.forEach((set, i) => (set.data = datasets[i].data));
       this.chart.update("none");
@@ -189,8 +289,13 @@ export class UnitView {
         animation: false,
         interaction: { mode: "index", intersect: false },
         scales: { y: { min: 0, max: 100, ticks: { callback: (v) => `${v}` } } },
-        plugins: { legend: { position: "bottom" } },
+        plugins: {
+          legend: { position: "bottom" },
+          absentMonths: { absent },
+          tooltip: { callbacks: { footer: (items) => this.chartNote(items[0]?.dataIndex) } },
+        },
       },
+      plugins: [ABSENT_MONTHS],
     });
   }
 

@@ -99,12 +99,15 @@ export function renderGroups(container, groups, profile, lang) {
     .filter((key) => groups[key])
     .map((key) => {
       const { points, max } = groups[key];
-      const share = max > 0 ? Math.max(0, Math.min(1, points / max)) : 0;
+      // A group none of whose indicators has data has points null: "—" and an empty hatched bar, never 0 (SPEC §6).
+      const none = points === null || points === undefined;
+      const share = !none && max > 0 ? Math.max(0, Math.min(1, points / max)) : 0;
+      const label = none ? t("no_data") : `${fmt.decimal(points, 2)} / ${fmt.decimal(max, 0)}`;
       return `
-        <div class="group" data-group="${key}" data-points="${points}" data-max="${max}">
+        <div class="group${none ? " nodata" : ""}" data-group="${key}" data-points="${none ? "null" : points}" data-max="${max}"${none ? ` title="${fmt.escapeHtml(t("group_no_data"))}"` : ""}>
           <span class="group-name">${fmt.escapeHtml(names[key] ?? key)}</span>
-          <span class="bar" role="img" aria-label="${fmt.decimal(points, 2)} / ${fmt.decimal(max, 0)}"><span style="width:${(share * 100).toFixed(2)}%"></span></span>
-          <span class="group-points">${fmt.decimal(points, 2)} / ${fmt.decimal(max, 0)}</span>
+          <span class="bar" role="img" aria-label="${fmt.escapeHtml(label)}"><span style="width:${(share * 100).toFixed(2)}%"></span></span>
+          <span class="group-points">${none ? "—" : fmt.decimal(points, 2)} / ${fmt.decimal(max, 0)}</span>
         </div>`;
     })
     .join("");

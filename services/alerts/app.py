@@ -105,8 +105,9 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
-        allow_methods=["GET"],
-        allow_headers=["Last-Event-ID"],
+        # The dashboard reads alerts, and its operator acknowledges and silences them with the admin token.
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Last-Event-ID", "Authorization", "Content-Type"],
     )
     install_error_handlers(app)
     install_database_outage_handler(app, recovery, retry_after_s=settings.retry_after_s)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.alerts.domain.notifications import common_values, format_due, items_text, rendered_annotations
+from services.alerts.domain.notifications import (
+    common_values,
+    format_due,
+    format_left,
+    items_text,
+    rendered_annotations,
+)
 from services.alerts.domain.rules import NearDueRule, Rule, ThresholdRule
 from services.alerts.domain.state import AlertState
 from services.alerts.domain.templates import Language, format_number, format_value
@@ -36,8 +42,9 @@ def template_values(rule: Rule, state: AlertState, value: float | None, language
         values.update(
             count=format_number(state.item_count, 0, language),
             horizon=format_horizon(rule.horizon, language),
-            items=items_text(list(state.items), state.item_count, language),
+            items=items_text(list(state.items), state.item_count, language, state.last_observed_at),
             earliest_due=format_due(state.items[0].due_at, language) if state.items else "—",
+            earliest_left=format_left(state.items[0].due_at, state.last_observed_at, language) if state.items else "—",
         )
     return values
 

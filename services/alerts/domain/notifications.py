@@ -61,17 +61,35 @@ def format_due(instant: datetime, language: Language) -> str:
     return local.strftime("%H:%M %d/%m/%Y") if language == "vi" else local.strftime("%Y-%m-%d %H:%M (UTC+7)")
 
 
-def items_text(items: list[NearDueDossier], total: int, language: Language) -> str:
-    """Lines 'HS-123 (thủ tục 1.00123) — hạn 14:00 03/08/2024', and a count of the ones not listed."""
+def format_left(due_at: datetime, as_of: datetime | None, language: Language) -> str:
+    """Time left before `due_at` as seen at `as_of`, to the minute: 'còn 3 giờ 05 phút' / '3 h 05 min left'.
+
+    Empty when `as_of` is unknown; 'đã đến hạn' / 'due now' once nothing is left."""
+    if as_of is None:
+        return ""
+    minutes = int((due_at - as_of).total_seconds() // 60)
+    if minutes <= 0:
+        return "đã đến hạn" if language == "vi" else "due now"
+    hours, rest = divmod(minutes, 60)
+    if language == "vi":
+        return f"còn {hours} giờ {rest:02d} phút" if hours else f"còn {rest} phút"
+    return f"{hours} h {rest:02d} min left" if hours else f"{rest} min left"
+
+
+def items_text(items: list[NearDueDossier], total: int, language: Language, as_of: datetime | None = None) -> str:
+    """Lines 'HS-123 (thủ tục 1.00123) — hạn 14:00 03/08/2024 (còn 3 giờ 05 phút)', most urgent first as given,
+    then a count of the ones not listed. The time left is counted from `as_of` (the list's observation)."""
     lines: list[str] = []
     for item in items:
         due = format_due(item.due_at, language)
+        left = format_left(item.due_at, as_of, language)
+        left = f" ({left})" if left else ""
         if language == "vi":
             procedure = f" (thủ tục {item.procedure_id})" if item.procedure_id else ""
-            lines.append(f"- {item.dossier_id}{procedure} — hạn {due}")
+            lines.append(f"- {item.dossier_id}{procedure} — hạn {due}{left}")
         else:
             procedure = f" (procedure {item.procedure_id})" if item.procedure_id else ""
-            lines.append(f"- {item.dossier_id}{procedure} — due {due}")
+            lines.append(f"- {item.dossier_id}{procedure} — due {due}{left}")
     hidden = total - len(items)
     if hidden > 0:
         lines.append(f"… và {hidden} hồ sơ khác" if language == "vi" else f"… and {hidden} more")
@@ -116,6 +134,7 @@ __all__ = [
     "alert_labels",
     "common_values",
     "format_due",
+    "format_left",
     "format_value",
     "items_text",
     "notification_id",

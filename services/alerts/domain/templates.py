@@ -30,7 +30,7 @@ THRESHOLD_PLACEHOLDERS = COMMON_PLACEHOLDERS | {
     "rank",
     "rank_of",
 }
-NEAR_DUE_PLACEHOLDERS = COMMON_PLACEHOLDERS | {"count", "horizon", "items", "earliest_due"}
+NEAR_DUE_PLACEHOLDERS = COMMON_PLACEHOLDERS | {"count", "horizon", "items", "earliest_due", "earliest_left"}
 
 LEVEL_NAMES: dict[str, dict[Language, str]] = {
     "city": {"vi": "thành phố", "en": "city"},

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from services.alerts.adapters.receivers import parse_receivers
@@ -28,6 +29,18 @@ from tests.integration.alerts.harness import (
 
 async def _truthy(value: bool) -> bool:
     return value
+
+
+async def alert_notifications(database: str, alert_id: int) -> list[str]:
+    """Kinds of the notifications stored for one alert, oldest first."""
+    conn = await asyncpg.connect(database)
+    try:
+        rows = await conn.fetch(
+            "SELECT kind FROM alert_notifications WHERE alert_id = $1 ORDER BY created_at, notification_id", alert_id
+        )
+    finally:
+        await conn.close()
+    return [r["kind"] for r in rows]
 
 
 def _dossier(dossier_id: str, due_in: timedelta) -> dict[str, Any]:
@@ -179,3 +192,53 @@ async def test_rules_are_listed_replaced_validated_and_kept_across_a_restart(
     async with running_alerts(settings) as api:  # a changed file is a new deploy: it wins
         deployed = (await api.get("/v1/rules")).json()
         assert deployed["source"] == "file" and deployed["rules"][1]["name"] == "Hồ sơ sắp hết hạn"
+
+
+async def test_twenty_five_near_due_dossiers_of_a_unit_make_one_notification_listing_them(
+    database: str, kafka_bootstrap: str, topic: Topic, tmp_path: Path
+) -> None:
+    """The digest: N near-due dossiers of one unit → ONE alert and ONE e-mail, most urgent first, count in full."""
+    count = 25
+    scoring = ScoringStandIn()
+    # Listed out of order on purpose: the digest sorts by due time. HS-24 is the most urgent.
+    scoring.dossiers[BA_DINH["unit_id"]] = [
+        _dossier(f"HS-{n:02d}", timedelta(hours=23 - n * 0.8)) for n in range(count)
+    ]
+    with smtp_server() as (smtp_port, inbox):
+        receivers = parse_receivers(
+            f"""
+version: 1
+smtp: {{host: 127.0.0.1, port: {smtp_port}, from: "TTHC Pulse <canhbao@pulse.example.vn>"}}
+receivers:
+  - name: mail
+    type: email
+    matchers: [{{name: alertname, value: near-due}}]
+    grouping: {{group_wait: 0s, group_interval: 1s}}
+    recipients:
+      quan-ba-dinh: [motcua@badinh.example.vn]
+""",
+            {},
+        )
+        async with serve_in_background(scoring.app()) as scoring_url:
+            settings = alerts_settings(
+                database, kafka_bootstrap, topic.name, rules_file(tmp_path), scoring_url=scoring_url
+            )
+            async with running_alerts(settings, receivers) as api:
+                await topic.publish(indicators(BA_DINH, 0.90, due_soon=count))
+                alert = await eventually(
+                    lambda: state_is(api, "near-due", BA_DINH["unit_id"], "firing"), what="near-due digest"
+                )
+                await eventually(lambda: _truthy(len(inbox) == 1), what="the e-mail")
+                # Later passes see the same list: still one alert, and no second message about it.
+                passes = len(scoring.requests)
+                await eventually(lambda: _truthy(len(scoring.requests) >= passes + 2), what="two more near-due passes")
+                listed = (await api.get("/v1/alerts", params={"rule_id": "near-due"})).json()["items"]
+                notifications = await alert_notifications(database, alert["id"])
+
+    assert len(listed) == 1 and listed[0]["dossier_count"] == count
+    assert [d["dossier_id"] for d in alert["dossiers"]] == [f"HS-{n:02d}" for n in range(24, 14, -1)]  # 10 listed
+    assert len(inbox) == 1 and notifications == ["firing"]
+    body = inbox[0][1].get_content()  # type: ignore[attr-defined]
+    assert f"{count} hồ sơ sắp quá hạn trong 24 giờ" in body
+    first, tenth = body.index("HS-24"), body.index("HS-15")
+    assert first < tenth and "HS-14" not in body and "… và 15 hồ sơ khác" in body and "còn " in body

@@ -42,8 +42,8 @@ def test_one_alert_per_unit_listing_dossiers_with_procedure_and_due() -> None:
     assert note.annotations["summary"] == "Quận Ba Đình: 3 hồ sơ sắp quá hạn"
     assert note.annotations["description"] == (
         "Trong 24 giờ tới:\n"
-        "- HS-1 (thủ tục 1.000123) — hạn 10:00 15/07/2024\n"
-        "- HS-2 — hạn 11:00 15/07/2024\n"
+        "- HS-1 (thủ tục 1.000123) — hạn 10:00 15/07/2024 (còn 2 giờ 00 phút)\n"
+        "- HS-2 — hạn 11:00 15/07/2024 (còn 3 giờ 00 phút)\n"
         "… và 1 hồ sơ khác"
     )
     assert note.annotations["dossier_count"] == "3"

@@ -2,10 +2,11 @@
 
 Every service is started as `make demo` starts it — its own process, the real broker, a fresh migrated database —
 and Schemathesis (its CLI, in a subprocess so this event loop keeps reading the service's output) generates requests
-from `/openapi.json`: valid ones, invalid ones (negative data) and methods a path does not have. The checks: no 5xx,
-(checks: tests/integration/schemathesis.toml) every status and its body documented, the documented Content-Type and response headers (Retry-After, Allow), invalid
-data rejected, authentication enforced. Bounded: MAX_EXAMPLES per operation and phase, deterministic, so the three
-runs take about a minute together on a 2-core machine (docs/reliability.md, "OpenAPI fuzzing").
+from `/openapi.json`: valid ones, invalid ones (negative data) and methods a path does not have. The checks (listed
+in tests/integration/schemathesis.toml): no 5xx, every status and its body documented, the documented Content-Type
+and response headers (Retry-After, Allow), invalid data rejected, authentication enforced. Bounded: MAX_EXAMPLES
+per operation and phase, deterministic; the three take about 130 s together on a 2-core machine
+(docs/reliability.md, "OpenAPI fuzzing").
 """
 
 from __future__ import annotations

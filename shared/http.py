@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+# An RFC 3339 date-time as a query parameter accepts: pydantic alone would also take "0.5" or "1700000000" (Unix
+# seconds), which the documents' `format: date-time` says is invalid.
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$")
+
+
+def _rfc3339_text(value: object) -> object:
+    if isinstance(value, str) and not _RFC3339.match(value):
+        raise ValueError("not an RFC 3339 date-time, e.g. 2025-07-01T08:00:00+07:00")
+    return value
+
+
+DateTimeText = Annotated[datetime, BeforeValidator(_rfc3339_text)]
 
 # The largest value of a PostgreSQL bigint: the upper bound of every integer id or cursor a route accepts (a
 # larger one would overflow in asyncpg and answer 500).
@@ -61,13 +77,29 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": "invalid_request", "detail": detail}, 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # 400 is FastAPI's answer to a body it cannot parse ("There was an error parsing the body").
+        code = {400: "invalid_body", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed"}  # fmt: skip
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return JSONResponse(
             {"error": code.get(exc.status_code, "http_error"), "detail": str(exc.detail)},
             exc.status_code,
-            headers=getattr(exc, "headers", None),
+            headers=headers or None,
         )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves at this path (RFC 9110 `Allow` of a 405). Starlette's own answer
+    names only the first route that matched the path, and FastAPI makes one route per method."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "\x00"})
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def install_health_routes(
@@ -156,7 +188,14 @@ def standardise_error_responses(document: dict[str, Any]) -> dict[str, Any]:
         for operation in path_item.values():
             if not isinstance(operation, dict):
                 continue
-            for status, response in operation.get("responses", {}).items():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation and "400" not in responses and 400 not in responses:
+                # FastAPI answers a body it cannot parse with 400 before the route runs (invalid_body).
+                responses["400"] = {
+                    "description": "The body cannot be parsed (invalid_body, invalid_json, …)",
+                    "content": {"application/json": {"schema": dict(_ERROR_BODY_REF)}},
+                }
+            for status, response in responses.items():
                 content = response.get("content", {}).get("application/json", {})
                 if content.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
                     content["schema"] = dict(_ERROR_BODY_REF)

@@ -31,7 +31,7 @@ from services.alerts.entrypoints.schemas import (
     TransitionList,
     TransitionView,
 )
-from shared.http import PG_BIGINT_MAX, ApiError, error_responses, require_admin
+from shared.http import PG_BIGINT_MAX, ApiError, DateTimeText, error_responses, require_admin
 from shared.outages import DATABASE_OUTAGE_ERRORS
 
 STATES = ("inactive", "pending", "firing", "resolved")
@@ -111,7 +111,9 @@ def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
         unit_id: Annotated[str | None, Query(description="Only this unit")] = None,
         subtree: Annotated[bool, Query(description="With unit_id: the unit and every unit below it")] = False,
         rule_id: Annotated[str | None, Query(description="Only this rule")] = None,
-        since: Annotated[datetime | None, Query(description="Alerts with a transition at or after (RFC 3339)")] = None,
+        since: Annotated[
+            DateTimeText | None, Query(description="Alerts with a transition at or after (RFC 3339)")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=5000, description="At most this many")] = 1000,
     ) -> AlertList:
         if since is not None and since.tzinfo is None:
@@ -143,7 +145,7 @@ def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
         ] = 0,
         unit_id: Annotated[str | None, Query(description="Only this unit")] = None,
         rule_id: Annotated[str | None, Query(description="Only this rule")] = None,
-        since: Annotated[datetime | None, Query(description="Only transitions at or after (RFC 3339)")] = None,
+        since: Annotated[DateTimeText | None, Query(description="Only transitions at or after (RFC 3339)")] = None,
         limit: Annotated[int, Query(ge=1, le=5000, description="At most this many")] = 500,
     ) -> TransitionList:
         async with ctx.db().acquire() as conn:

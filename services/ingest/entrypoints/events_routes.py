@@ -60,7 +60,12 @@ _EVENTS_BODY = {
             "schema": {
                 "type": "array",
                 "maxItems": MAX_BATCH_ITEMS,
-                "items": {"$ref": "#/components/schemas/DossierEvent"},
+                # Each item is validated on its own (SPEC §7): an item that is not a DossierEvent does not fail the
+                # request, it is listed in `rejected` of a 200. Any item is therefore valid at the request level.
+                "items": {
+                    "anyOf": [{"$ref": "#/components/schemas/DossierEvent"}, {}],
+                    "description": "A DossierEvent; anything else is reported in `rejected` (not_an_object, …)",
+                },
             },
             "example": EVENT_EXAMPLES,
         },
@@ -78,7 +83,11 @@ _DVCQG_BODY = {
             "schema": {
                 "description": "One DongBoHoSoMC snapshot, an array of them, or the portal envelope "
                 '{"service": "DongBoHoSoMC", "data": [...]} (at most 5,000 snapshots; see docs/dvcqg.md)',
-                "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}],
+                # A snapshot that is not an object is one `rejected` item of a 200, like any other bad snapshot.
+                "oneOf": [
+                    {"type": "object"},
+                    {"type": "array", "items": {"description": "A DongBoHoSoMC snapshot (an object)"}},
+                ],
             },
             "example": {
                 "service": "DongBoHoSoMC",

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
+from shared.http import PG_BIGINT_MAX
 from shared.indicators import Counters, Rates
+
+# A dead-letter row id: an integer (true/false or "1" are refused), within PostgreSQL's bigint.
+RowId = Annotated[StrictInt, Field(ge=1, le=PG_BIGINT_MAX)]
 
 
 class Live(BaseModel):
@@ -165,13 +170,13 @@ class DeadLetters(BaseModel):
 
 
 class RedriveRequest(BaseModel):
-    ids: list[int] = Field(
+    ids: list[RowId] = Field(
         min_length=1, max_length=5000, description="Dead letters (pending or dead) to apply again, by row id"
     )
 
 
 class DiscardRequest(BaseModel):
-    ids: list[int] = Field(min_length=1, max_length=5000, description="Dead letters to mark discarded, by row id")
+    ids: list[RowId] = Field(min_length=1, max_length=5000, description="Dead letters to mark discarded, by row id")
     reason: str = Field(min_length=1, max_length=500, description="Why (kept in the row's detail)")
 
 

@@ -46,7 +46,8 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin):
         str,
         Field(
             pattern=r"^https?://[^\s]+$",
-            description="Base URL of the alerts service as the dashboard's browser reaches it (alerts panel)",
+            description="Base URL of the alerts service as the dashboard's browser reaches it (alerts panel, "
+            "/dashboard/config.json); checked to be this stack's alerts. The local stack derives it from ALERTS_PORT",
         ),
     ] = "http://127.0.0.1:8003"
     alerts_check_interval_s: Annotated[

@@ -42,3 +42,17 @@ def test_public_urls_and_stack_id_set_by_the_operator_are_kept_scoring_url_is_no
 def test_stack_ids_differ_per_checkout_and_per_run() -> None:
     a1, a2, b = new_stack_id("/a/var"), new_stack_id("/a/var"), new_stack_id("/b/var")
     assert a1 != a2 and a1.rsplit("-", 1)[0] == a2.rsplit("-", 1)[0] != b.rsplit("-", 1)[0]
+
+
+def test_compose_sets_every_wiring_setting_explicitly() -> None:
+    import yaml
+
+    from infra.paths import REPO_ROOT
+
+    services = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["services"]
+    for name in ("ingest", "scoring", "scoring-2", "alerts"):
+        assert services[name]["environment"]["STACK_ID"]
+    for name in ("scoring", "scoring-2"):
+        assert "ALERTS_PUBLIC_URL" in services[name]["environment"]
+    assert {"SCORING_URL", "EXTERNAL_URL", "CORS_ORIGINS"} <= set(services["alerts"]["environment"])
+    assert "8012" in services["alerts"]["environment"]["CORS_ORIGINS"]  # the second dashboard may read alerts too

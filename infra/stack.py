@@ -79,27 +79,31 @@ async def start_backing(supervisor: Supervisor) -> dict[str, str]:
     paths.ensure_dirs()
     env: dict[str, str] = {}
 
-    if database_url := os.environ.get("DATABASE_URL"):
-        say("DATABASE_URL is set: using that PostgreSQL, none started locally")
-        env["DATABASE_URL"] = database_url
-    else:
+    async def postgres() -> str:
+        if database_url := os.environ.get("DATABASE_URL"):
+            say("DATABASE_URL is set: using that PostgreSQL, none started locally")
+            return database_url
         plan = await asyncio.to_thread(postgres_local.prepare, PG_PORT)
         await supervisor.start("postgres", plan.argv, user=plan.user, stop_signal=signal.SIGINT, stop_grace_s=30)
         await postgres_local.wait_ready(plan.admin_url)
         say(f"PostgreSQL ready at 127.0.0.1:{PG_PORT}")
-        env["DATABASE_URL"] = plan.url
+        return plan.url
 
-    if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        say("KAFKA_BOOTSTRAP_SERVERS is set: using that Kafka, none started locally")
-        env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-    else:
-        argv = await kafka_local.prepare(KAFKA_PORTS)
-        await supervisor.start("kafka", argv, stop_grace_s=40, echo=False)
-        say(f"Kafka starting (log: {paths.LOGS / 'kafka.log'})")
-        await kafka_local.wait_ready(KAFKA_PORTS.bootstrap)
-        env["KAFKA_BOOTSTRAP_SERVERS"] = KAFKA_PORTS.bootstrap
-        say(f"Kafka ready at {KAFKA_PORTS.bootstrap}")
-    await kafka_local.ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"])
+    async def kafka() -> str:
+        if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            say("KAFKA_BOOTSTRAP_SERVERS is set: using that Kafka, none started locally")
+        else:
+            argv = await kafka_local.prepare(KAFKA_PORTS)
+            await supervisor.start("kafka", argv, stop_grace_s=40, echo=False)
+            say(f"Kafka starting (log: {paths.LOGS / 'kafka.log'})")
+            await kafka_local.wait_ready(KAFKA_PORTS.bootstrap)
+            bootstrap = KAFKA_PORTS.bootstrap
+            say(f"Kafka ready at {bootstrap}")
+        await kafka_local.ensure_topics(bootstrap)
+        return bootstrap
+
+    # Both at once: the broker's JVM start and PostgreSQL's initdb overlap (the caller stops both on a failure).
+    env["DATABASE_URL"], env["KAFKA_BOOTSTRAP_SERVERS"] = await asyncio.gather(postgres(), kafka())
 
     applied = await asyncio.to_thread(apply_migrations, env["DATABASE_URL"])
     say(f"migrations: {len(applied)} applied" if applied else "migrations: up to date")
@@ -133,16 +137,26 @@ async def wait_http_ready(url: str, alive: Callable[[], bool], timeout_s: float 
     raise TimeoutError(f"{url} not ready after {timeout_s:.0f}s")
 
 
+# Started together, wave after wave: alerts checks its scoring's identity at start, so scoring answers first.
+START_WAVES = (("ingest", "scoring", "scoring-2"), ("alerts",))
+
+
 async def start_services(supervisor: Supervisor, env: dict[str, str]) -> None:
-    for spec in SERVICES:
-        child_env = env if spec.listens_on is None else {**env, spec.listens_on: str(port_of(spec, env))}
-        argv = [sys.executable, "-m", spec.module]
-        child = await supervisor.start(spec.name, argv, env=child_env, cwd=paths.REPO_ROOT)
-        assert child.process is not None
-        process = child.process
-        url = f"http://127.0.0.1:{port_of(spec, env)}"
-        await wait_http_ready(f"{url}/readyz", alive=lambda p=process: p.returncode is None)
-        say(f"{spec.name} ready on {url}")
+    specs = {spec.name: spec for spec in SERVICES}
+    assert sorted(specs) == sorted(name for wave in START_WAVES for name in wave)
+    for wave in START_WAVES:
+        await asyncio.gather(*(start_service(supervisor, env, specs[name]) for name in wave))
+
+
+async def start_service(supervisor: Supervisor, env: dict[str, str], spec: ServiceSpec) -> None:
+    child_env = env if spec.listens_on is None else {**env, spec.listens_on: str(port_of(spec, env))}
+    argv = [sys.executable, "-m", spec.module]
+    child = await supervisor.start(spec.name, argv, env=child_env, cwd=paths.REPO_ROOT)
+    assert child.process is not None
+    process = child.process
+    url = f"http://127.0.0.1:{port_of(spec, env)}"
+    await wait_http_ready(f"{url}/readyz", alive=lambda p=process: p.returncode is None)
+    say(f"{spec.name} ready on {url}")
 
 
 async def run_until_signal(supervisor: Supervisor, work: Callable[[], Awaitable[None]] | None = None) -> int:

@@ -57,7 +57,7 @@ async def demo_api_key(client: httpx.AsyncClient, admin_token: str) -> str:
 
 
 async def start_demo_feed(supervisor: Supervisor, env: dict[str, str]) -> None:
-    ingest_url = f"http://127.0.0.1:{env.get('INGEST_PORT', '8001')}"
+    ingest_url = f"http://127.0.0.1:{env['INGEST_PORT']}"  # the stack's wiring (infra/wiring.py) sets every port
     async with httpx.AsyncClient(base_url=ingest_url, timeout=60) as client:
         await load_registry(client, env["ADMIN_TOKEN"])
         key = await demo_api_key(client, env["ADMIN_TOKEN"])
@@ -86,4 +86,4 @@ async def start_demo_feed(supervisor: Supervisor, env: dict[str, str]) -> None:
         env=env, cwd=paths.REPO_ROOT, critical=False,
     )  # fmt: skip
     say(f"live traffic: about {LIVE_RATE} events/s through {ingest_url}/v1/events")
-    say(f"dashboard: http://127.0.0.1:{env.get('SCORING_PORT', '8002')}/  ·  API docs: /docs on each service")
+    say(f"dashboard: http://127.0.0.1:{env['SCORING_PORT']}/  ·  alerts: {env['ALERTS_PUBLIC_URL']}")

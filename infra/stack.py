@@ -20,13 +20,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
 
 from infra import kafka_local, paths, postgres_local
 from infra.supervisor import Supervisor, stop_recorded
+from infra.wiring import new_stack_id, stack_wiring
 from shared.db import apply_migrations
 
 
@@ -78,41 +79,49 @@ async def start_backing(supervisor: Supervisor) -> dict[str, str]:
     paths.ensure_dirs()
     env: dict[str, str] = {}
 
-    if database_url := os.environ.get("DATABASE_URL"):
-        say("DATABASE_URL is set: using that PostgreSQL, none started locally")
-        env["DATABASE_URL"] = database_url
-    else:
+    async def postgres() -> str:
+        if database_url := os.environ.get("DATABASE_URL"):
+            say("DATABASE_URL is set: using that PostgreSQL, none started locally")
+            return database_url
         plan = await asyncio.to_thread(postgres_local.prepare, PG_PORT)
         await supervisor.start("postgres", plan.argv, user=plan.user, stop_signal=signal.SIGINT, stop_grace_s=30)
         await postgres_local.wait_ready(plan.admin_url)
         say(f"PostgreSQL ready at 127.0.0.1:{PG_PORT}")
-        env["DATABASE_URL"] = plan.url
+        return plan.url
 
-    if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        say("KAFKA_BOOTSTRAP_SERVERS is set: using that Kafka, none started locally")
-        env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-    else:
-        argv = await kafka_local.prepare(KAFKA_PORTS)
-        await supervisor.start("kafka", argv, stop_grace_s=40, echo=False)
-        say(f"Kafka starting (log: {paths.LOGS / 'kafka.log'})")
-        await kafka_local.wait_ready(KAFKA_PORTS.bootstrap)
-        env["KAFKA_BOOTSTRAP_SERVERS"] = KAFKA_PORTS.bootstrap
-        say(f"Kafka ready at {KAFKA_PORTS.bootstrap}")
-    await kafka_local.ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"])
+    async def kafka() -> str:
+        if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            say("KAFKA_BOOTSTRAP_SERVERS is set: using that Kafka, none started locally")
+        else:
+            argv = await kafka_local.prepare(KAFKA_PORTS)
+            await supervisor.start("kafka", argv, stop_grace_s=40, echo=False)
+            say(f"Kafka starting (log: {paths.LOGS / 'kafka.log'})")
+            await kafka_local.wait_ready(KAFKA_PORTS.bootstrap)
+            bootstrap = KAFKA_PORTS.bootstrap
+            say(f"Kafka ready at {bootstrap}")
+        await kafka_local.ensure_topics(bootstrap)
+        return bootstrap
+
+    # Both at once: the broker's JVM start and PostgreSQL's initdb overlap (the caller stops both on a failure).
+    env["DATABASE_URL"], env["KAFKA_BOOTSTRAP_SERVERS"] = await asyncio.gather(postgres(), kafka())
 
     applied = await asyncio.to_thread(apply_migrations, env["DATABASE_URL"])
     say(f"migrations: {len(applied)} applied" if applied else "migrations: up to date")
     return env
 
 
-def service_env(base: dict[str, str]) -> dict[str, str]:
+def service_env(base: dict[str, str], *, wired: bool = True) -> dict[str, str]:
+    """The services' environment: backing servers, the admin token and (`wired`) every cross-service URL, the CORS
+    origins and a fresh STACK_ID, derived from the ports this stack starts on (infra/wiring.py)."""
     env = {**os.environ, **base, "ADMIN_TOKEN": admin_token(), "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = str(paths.REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    if wired:
+        env.update(stack_wiring(env, new_stack_id(str(paths.VAR))))
     return env
 
 
-def port_of(spec: ServiceSpec) -> int:
-    return int(os.environ.get(spec.port_env, spec.default_port))
+def port_of(spec: ServiceSpec, env: Mapping[str, str] | None = None) -> int:
+    return int((os.environ if env is None else env).get(spec.port_env, spec.default_port))
 
 
 async def wait_http_ready(url: str, alive: Callable[[], bool], timeout_s: float = 60.0) -> None:
@@ -128,15 +137,26 @@ async def wait_http_ready(url: str, alive: Callable[[], bool], timeout_s: float 
     raise TimeoutError(f"{url} not ready after {timeout_s:.0f}s")
 
 
+# Started together, wave after wave: alerts checks its scoring's identity at start, so scoring answers first.
+START_WAVES = (("ingest", "scoring", "scoring-2"), ("alerts",))
+
+
 async def start_services(supervisor: Supervisor, env: dict[str, str]) -> None:
-    for spec in SERVICES:
-        child_env = env if spec.listens_on is None else {**env, spec.listens_on: str(port_of(spec))}
-        argv = [sys.executable, "-m", spec.module]
-        child = await supervisor.start(spec.name, argv, env=child_env, cwd=paths.REPO_ROOT)
-        assert child.process is not None
-        process = child.process
-        await wait_http_ready(f"http://127.0.0.1:{port_of(spec)}/readyz", alive=lambda p=process: p.returncode is None)
-        say(f"{spec.name} ready on http://127.0.0.1:{port_of(spec)}")
+    specs = {spec.name: spec for spec in SERVICES}
+    assert sorted(specs) == sorted(name for wave in START_WAVES for name in wave)
+    for wave in START_WAVES:
+        await asyncio.gather(*(start_service(supervisor, env, specs[name]) for name in wave))
+
+
+async def start_service(supervisor: Supervisor, env: dict[str, str], spec: ServiceSpec) -> None:
+    child_env = env if spec.listens_on is None else {**env, spec.listens_on: str(port_of(spec, env))}
+    argv = [sys.executable, "-m", spec.module]
+    child = await supervisor.start(spec.name, argv, env=child_env, cwd=paths.REPO_ROOT)
+    assert child.process is not None
+    process = child.process
+    url = f"http://127.0.0.1:{port_of(spec, env)}"
+    await wait_http_ready(f"{url}/readyz", alive=lambda p=process: p.returncode is None)
+    say(f"{spec.name} ready on {url}")
 
 
 async def run_until_signal(supervisor: Supervisor, work: Callable[[], Awaitable[None]] | None = None) -> int:
@@ -178,9 +198,11 @@ async def cmd_up(demo: bool) -> int:
         raise
 
     async def after_start() -> None:
-        say("all services ready")
+        say(f"all services ready (stack {env['STACK_ID']})")
         for spec in SERVICES:
-            say(f"  {spec.name:<9} http://127.0.0.1:{port_of(spec)}  (/healthz, /readyz, /docs)")
+            say(f"  {spec.name:<9} http://127.0.0.1:{port_of(spec, env)}  (/healthz, /readyz, /docs)")
+        say(f"  wiring: SCORING_URL={env['SCORING_URL']} ALERTS_PUBLIC_URL={env['ALERTS_PUBLIC_URL']} "
+            f"CORS_ORIGINS={env['CORS_ORIGINS']}")  # fmt: skip
         say(f"  admin token: {env['ADMIN_TOKEN']}")
         if demo:
             from infra.demo import start_demo_feed
@@ -205,7 +227,8 @@ async def cmd_test(pytest_args: list[str]) -> int:
     supervisor = Supervisor()
     started = time.monotonic()
     try:
-        env = service_env(await start_backing(supervisor))
+        # pytest starts its own services (and stand-ins): it gets no stack wiring or STACK_ID to inherit.
+        env = service_env(await start_backing(supervisor), wired=False)
         say(f"backing services ready in {time.monotonic() - started:.0f}s; running pytest")
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "pytest", *pytest_args, env=env, cwd=paths.REPO_ROOT

@@ -28,6 +28,8 @@ def _rfc3339_text(value: object) -> object:
 
 DateTimeText = Annotated[datetime, BeforeValidator(_rfc3339_text)]
 
+from shared.identity import Identity
+
 # The largest value of a PostgreSQL bigint: the upper bound of every integer id or cursor a route accepts (a
 # larger one would overflow in asyncpg and answer 500).
 PG_BIGINT_MAX = 2**63 - 1
@@ -53,6 +55,8 @@ class ApiError(Exception):
 
 class Health(BaseModel):
     status: str = Field(description="ok, or not_ready")
+    service: str | None = Field(None, description="Which service answers: ingest, scoring or alerts")
+    stack_id: str | None = Field(None, description="The stack (cluster) it belongs to: its STACK_ID setting")
     checks: dict[str, bool] = Field(default_factory=dict, description="Each dependency: reachable or not")
     details: dict[str, str] = Field(
         default_factory=dict,
@@ -106,16 +110,19 @@ def install_health_routes(
     app: FastAPI,
     checks: Callable[[], dict[str, ReadinessCheck]],
     details: Callable[[], dict[str, str]] | None = None,
+    identity: Identity | None = None,
 ) -> None:
     """`/healthz`: the process answers. `/readyz`: every dependency answered a real round-trip just now.
 
     `checks` is called per request because the connections only exist once the lifespan has opened them;
     `details` (optional) describes dependencies in trouble, including ones that do not decide readiness.
+    `identity` (service name and STACK_ID) is in both answers: callers check it (`shared.identity`).
     """
+    who = {} if identity is None else {"service": identity.service, "stack_id": identity.stack_id}
 
     @app.get("/healthz", response_model=Health, tags=["ops"], summary="Process alive")
     async def healthz() -> Health:
-        return Health(status="ok")
+        return Health(status="ok", **who)
 
     @app.get(
         "/readyz",
@@ -127,7 +134,8 @@ def install_health_routes(
     async def readyz() -> JSONResponse:
         results = {name: await check() for name, check in checks().items()}
         ok = bool(results) and all(results.values())
-        body = Health(status="ok" if ok else "not_ready", checks=results, details=details() if details else {})
+        extra = details() if details else {}
+        body = Health(status="ok" if ok else "not_ready", checks=results, details=extra, **who)
         return JSONResponse(body.model_dump(), 200 if ok else 503)
 
 

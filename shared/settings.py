@@ -34,6 +34,15 @@ class ServiceSettings(BaseSettings):
     bind_host: Annotated[str, Field(description="Interface the HTTP server listens on")] = "127.0.0.1"
     log_level: Annotated[str, Field(description="Python logging level")] = "INFO"
     db_pool_max: Annotated[int, Field(ge=1, le=200, description="Maximum PostgreSQL connections")] = 10
+    stack_id: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Za-z0-9._-]{1,64}$",
+            description="Identity of the stack (cluster) this process belongs to, reported by /healthz; a service "
+            "refuses a peer (SCORING_URL, ALERTS_PUBLIC_URL) that reports another. Same value for every service of "
+            "one stack; the local stack generates one per run",
+        ),
+    ] = "local"
 
     @field_validator("database_url")
     @classmethod
@@ -49,6 +58,13 @@ class ServiceSettings(BaseSettings):
             host, _, port = server.strip().rpartition(":")
             if not host or not port.isdigit():
                 raise ValueError(f"KAFKA_BOOTSTRAP_SERVERS entry {server!r} is not host:port")
+        return value
+
+    @field_validator("stack_id")
+    @classmethod
+    def _real_stack_id(cls, value: str) -> str:
+        if value.lower() in PLACEHOLDER_SECRETS:
+            raise ValueError(f"STACK_ID {value!r} is a placeholder; name the stack (e.g. hanoi-prod)")
         return value
 
     @field_validator("log_level")

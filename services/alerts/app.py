@@ -30,6 +30,7 @@ from services.alerts.entrypoints.subscriber import register_indicators_subscribe
 from services.alerts.settings import AlertsSettings
 from shared.db import database_reachable
 from shared.http import install_error_handlers, install_health_routes, install_standard_openapi
+from shared.identity import Identity, with_identity_checks
 from shared.kafka import make_broker
 from shared.kafka_logs import install_kafka_log_gate
 from shared.outages import (
@@ -112,10 +113,15 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
     install_error_handlers(app)
     install_database_outage_handler(app, recovery, retry_after_s=settings.retry_after_s)
     # Scoring does not decide readiness (alerts work without it, minus near-due lists), but /readyz says so.
+    # ...but a SCORING_URL that answers as another service or another stack's scoring does (shared.identity).
     install_health_routes(
         app,
-        lambda: tracked_checks(readiness_of(app), {"database": ctx.database}),
-        lambda: unreachable_details({"database": ctx.database, "scoring": ctx.scoring}),
+        lambda: with_identity_checks(tracked_checks(readiness_of(app), {"database": ctx.database}), [ctx.scoring_peer]),
+        lambda: {
+            **unreachable_details({"database": ctx.database, "scoring": ctx.scoring}),
+            **ctx.scoring_peer.detail(),
+        },
+        identity=Identity("alerts", settings.stack_id),
     )
     install_api_routes(app, ctx)
     install_stream_route(app, ctx)

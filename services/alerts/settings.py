@@ -15,7 +15,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 class AlertsSettings(ServiceSettings, AdminSettingsMixin):
     alerts_port: Annotated[int, Field(ge=1, le=65535, description="HTTP port (SPEC §0)")] = 8003
-    scoring_url: Annotated[HttpUrl, Field(description="Base URL of the scoring API the rules read")] = HttpUrl(
+    scoring_url: Annotated[HttpUrl, Field(
+            description="Base URL of THIS stack's scoring API (near-due lists); its /healthz identity must be "
+            "scoring of the same STACK_ID, else it is refused. The local stack derives it from SCORING_PORT"
+        ),] = HttpUrl(
         "http://127.0.0.1:8002"
     )
     alert_rules_file: Annotated[Path, Field(description="Rules loaded at start (docs/alerts.md §2)")] = (
@@ -25,7 +28,11 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin):
         Path | None, Field(description="Webhook and e-mail receivers (docs/alerts.md §5); unset = none")
     ] = REPO_ROOT / "config" / "receivers.yaml"
     external_url: Annotated[
-        str, Field(description="Public base URL of the alerts UI/API, used in externalURL and generatorURL")
+        str,
+        Field(
+            description="Public base URL of the alerts UI/API, used in externalURL and generatorURL; the local "
+            "stack derives it from ALERTS_PORT"
+        ),
     ] = "http://127.0.0.1:8003"
     indicators_topic: Annotated[str, Field(min_length=1, description="Topic of UnitIndicators messages")] = (
         UNIT_INDICATORS
@@ -64,5 +71,8 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin):
     ] = 5.0
     cors_origins: Annotated[
         str,
-        Field(description="Comma-separated origins whose pages may read alerts (GET, SSE), e.g. the dashboard's"),
+        Field(
+            description="Comma-separated origins whose pages may read alerts (GET, SSE): the dashboard's (scoring's "
+            "public URLs); the local stack derives them from SCORING_PORT and SCORING_2_PORT"
+        ),
     ] = "http://127.0.0.1:8002,http://localhost:8002"

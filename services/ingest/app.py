@@ -16,6 +16,7 @@ from services.ingest.entrypoints.runtime import IngestRuntime
 from services.ingest.settings import IngestSettings
 from shared.db import database_reachable
 from shared.http import install_error_handlers, install_health_routes
+from shared.identity import Identity
 from shared.kafka import make_broker
 from shared.kafka_logs import install_kafka_log_gate
 from shared.outages import (
@@ -90,6 +91,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
         app,
         lambda: tracked_checks(readiness_of(app), {"database": database}),
         lambda: unreachable_details({"database": database}),
+        identity=Identity("ingest", settings.stack_id),
     )
     app.include_router(events_routes.router)
     app.include_router(admin_routes.router)

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
+import httpx
 from fastapi import FastAPI
 
 from services.scoring.actions import ActionsReader
@@ -26,6 +27,7 @@ from services.scoring.reading import ProfileStore, ScoringReader
 from services.scoring.settings import ScoringSettings
 from shared.db import database_reachable
 from shared.http import install_error_handlers, install_health_routes, install_standard_openapi
+from shared.identity import Identity, PeerIdentity, with_identity_checks
 from shared.kafka import make_broker
 from shared.kafka_logs import install_kafka_log_gate
 from shared.outages import (
@@ -146,6 +148,14 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         if report.applied:
             components.publisher.mark(report.touched_units, report.months)
 
+    # The dashboard's browser is sent to ALERTS_PUBLIC_URL: the alerts of THIS stack must answer there.
+    alerts_peer = PeerIdentity(
+        "alerts",
+        settings.alerts_public_url,
+        Identity("alerts", settings.stack_id),
+        on_change=lambda ok: METRICS.alerts_identity_mismatch.set(0 if ok else 1),
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
@@ -157,7 +167,9 @@ def create_app(settings: ScoringSettings) -> FastAPI:
             components.publisher.start()
             listener = FiguresListener(settings.database_url, components.reader.figures_changed)
             listener.start()
+            peers = httpx.AsyncClient(headers={"User-Agent": "tthc-pulse-scoring"})
             tasks = [
+                asyncio.create_task(alerts_peer.watch(peers, settings.alerts_check_interval_s), name="alerts-identity"),
                 asyncio.create_task(components.reader.warm_up(), name="read-tables-warm-up"),
                 asyncio.create_task(every(ROLL_OVER_CHECK_S, "month roll-over", roll_over), name="month-roll-over"),
                 asyncio.create_task(every(REGISTRY_SYNC_S, "reading the registry", follow_registry),
@@ -174,6 +186,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+                await peers.aclose()
                 await components.publisher.stop()
 
     app = FastAPI(
@@ -186,8 +199,9 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     install_database_outage_handler(app, recovery, retry_after_s=settings.retry_after_s)
     install_health_routes(
         app,
-        lambda: tracked_checks(readiness_of(app), {"database": database}),
-        lambda: unreachable_details({"database": database}),
+        lambda: with_identity_checks(tracked_checks(readiness_of(app), {"database": database}), [alerts_peer]),
+        lambda: {**unreachable_details({"database": database}), **alerts_peer.detail()},
+        identity=Identity("scoring", settings.stack_id),
     )
     app.include_router(
         build_router(

@@ -46,9 +46,19 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin):
         str,
         Field(
             pattern=r"^https?://[^\s]+$",
-            description="Base URL of the alerts service as the dashboard's browser reaches it (alerts panel)",
+            description="Base URL of the alerts service as the dashboard's browser reaches it (alerts panel, "
+            "/dashboard/config.json); checked to be this stack's alerts. The local stack derives it from ALERTS_PORT",
         ),
     ] = "http://127.0.0.1:8003"
+    alerts_check_interval_s: Annotated[
+        float,
+        Field(
+            gt=0,
+            le=3600,
+            description="How often ALERTS_PUBLIC_URL's /healthz identity is checked; another service or another "
+            "stack's alerts there makes readiness false (not answering does not)",
+        ),
+    ] = 30.0
 
     @field_validator("profile_path")
     @classmethod

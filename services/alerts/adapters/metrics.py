@@ -54,6 +54,11 @@ class AlertMetrics:
             "1 while the scoring API does not answer (near-due lists cannot be fetched), else 0",
             registry=self.registry,
         )
+        self.scoring_identity_mismatch = Gauge(
+            "tthc_alerts_scoring_identity_mismatch",
+            "1 while SCORING_URL answers as another service or another stack's scoring (it is not used), else 0",
+            registry=self.registry,
+        )
         self.scoring_fetch_failures = Counter(
             "tthc_alerts_scoring_fetch_failures",
             "Requests to the scoring API (health checks and near-due pages) that got no usable answer",

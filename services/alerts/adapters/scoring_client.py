@@ -61,7 +61,11 @@ def is_scoring_outage(error: Exception) -> bool:
     return isinstance(error, httpx.TransportError)
 
 
-async def scoring_alive(client: httpx.AsyncClient, timeout_s: float = 5.0) -> None:
-    """Raise unless scoring's `/healthz` answers 2xx within `timeout_s`."""
+async def scoring_alive(client: httpx.AsyncClient, timeout_s: float = 5.0) -> object:
+    """Scoring's `/healthz` answer (its identity, `shared.identity`); raise unless it answers 2xx JSON in time."""
     response = await client.get("/healthz", timeout=timeout_s)
     response.raise_for_status()
+    try:
+        return response.json()
+    except ValueError as error:
+        raise httpx.DecodingError(f"/healthz did not answer JSON: {error}") from None

@@ -15,6 +15,7 @@ from services.alerts.adapters.metrics import AlertMetrics
 from services.alerts.adapters.receivers import Receivers
 from services.alerts.adapters.rule_store import RuleBook
 from services.alerts.settings import AlertsSettings
+from shared.identity import Identity, PeerIdentity
 from shared.outages import DependencyState, RecoveryWatch
 
 Clock = Callable[[], datetime]
@@ -53,6 +54,7 @@ class AlertsContext:
     evaluator: Evaluator | None = None
     database: DependencyState = field(init=False)
     scoring: DependencyState = field(init=False)
+    scoring_peer: PeerIdentity = field(init=False)  # is SCORING_URL this stack's scoring? (shared.identity)
     recovery: RecoveryWatch | None = None  # watches the database back after an outage (set by the app)
 
     def __post_init__(self) -> None:
@@ -67,6 +69,12 @@ class AlertsContext:
             "scoring",
             on_failure=metrics.scoring_fetch_failures.inc,
             on_change=lambda up: metrics.scoring_unreachable.set(0 if up else 1),
+        )
+        self.scoring_peer = PeerIdentity(
+            "scoring",
+            str(self.settings.scoring_url),
+            Identity("scoring", self.settings.stack_id),
+            on_change=lambda ok: metrics.scoring_identity_mismatch.set(0 if ok else 1),
         )
 
     async def ready_evaluator(self) -> Evaluator:

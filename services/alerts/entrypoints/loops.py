@@ -63,6 +63,10 @@ def start_loops(
 
     async def near_due() -> None:
         evaluator = await ctx.ready_evaluator()
+        if ctx.scoring_peer.state == "unknown":
+            await check_scoring()
+        if ctx.scoring_peer.refused:
+            return None  # another service or another stack's scoring: its lists are not ours (logged once)
         started = time.perf_counter()
         await near_due_pass(ctx.db(), evaluator, scoring, metrics, scoring=ctx.scoring)
         metrics.evaluation_seconds.labels(trigger="near_due").observe(time.perf_counter() - started)
@@ -99,11 +103,12 @@ def start_loops(
 
     async def check_scoring() -> None:
         try:
-            await scoring_alive(scoring)
+            identity = await scoring_alive(scoring)
         except httpx.HTTPError as error:
             ctx.scoring.failed(error)
         else:
             ctx.scoring.succeeded()
+            ctx.scoring_peer.observe(identity)
         return None
 
     def loop(name: str, interval_s: float, step: Callable[[], Awaitable[float | None]],

@@ -33,6 +33,11 @@ class ScoringMetrics:
         self.database_unreachable = Gauge(
             "tthc_scoring_database_unreachable", "1 while PostgreSQL does not answer", registry=self.registry
         )
+        self.alerts_identity_mismatch = Gauge(
+            "tthc_scoring_alerts_identity_mismatch",
+            "1 while ALERTS_PUBLIC_URL answers as another service or another stack's alerts, else 0",
+            registry=self.registry,
+        )
         self.database_errors = Counter(
             "tthc_scoring_database_errors",
             "Operations that failed because PostgreSQL did not answer",

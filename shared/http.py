@@ -15,6 +15,8 @@ from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from shared.identity import Identity
+
 # An RFC 3339 date-time as a query parameter accepts: pydantic alone would also take "0.5" or "1700000000" (Unix
 # seconds), which the documents' `format: date-time` says is invalid.
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$")
@@ -27,8 +29,6 @@ def _rfc3339_text(value: object) -> object:
 
 
 DateTimeText = Annotated[datetime, BeforeValidator(_rfc3339_text)]
-
-from shared.identity import Identity
 
 # The largest value of a PostgreSQL bigint: the upper bound of every integer id or cursor a route accepts (a
 # larger one would overflow in asyncpg and answer 500).

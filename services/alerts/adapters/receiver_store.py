@@ -31,15 +31,16 @@ SELECT name, kind, spec, secret_ciphertext, secret_rotated_at, created_at, updat
 FROM alert_receivers WHERE name = $1"""
 INSERT_RECEIVER = """
 INSERT INTO alert_receivers (name, kind, spec, secret_ciphertext, secret_rotated_at, created_at, updated_at)
-VALUES ($1, $2, $3::jsonb, $4, CASE WHEN $4::bytea IS NULL THEN NULL ELSE $5 END, $5, $5)
+VALUES ($1, $2, $3::jsonb, $4, CASE WHEN $4::bytea IS NULL THEN NULL ELSE $5::timestamptz END, $5, $5)
 ON CONFLICT (name) DO NOTHING
 RETURNING name, kind, spec, secret_ciphertext, secret_rotated_at, created_at, updated_at"""
 # $4 = new secret (NULL: keep), $6 = true: remove the secret.
 UPDATE_RECEIVER = """
 UPDATE alert_receivers SET spec = $2::jsonb,
-    secret_ciphertext = CASE WHEN $6 THEN NULL ELSE COALESCE($4, secret_ciphertext) END,
-    secret_rotated_at = CASE WHEN $6 THEN NULL WHEN $4::bytea IS NOT NULL THEN $5 ELSE secret_rotated_at END,
-    updated_at = $5
+    secret_ciphertext = CASE WHEN $6::boolean THEN NULL ELSE COALESCE($4, secret_ciphertext) END,
+    secret_rotated_at = CASE WHEN $6::boolean THEN NULL
+        WHEN $4::bytea IS NOT NULL THEN $5::timestamptz ELSE secret_rotated_at END,
+    updated_at = $5::timestamptz
 WHERE name = $1 AND kind = $3
 RETURNING name, kind, spec, secret_ciphertext, secret_rotated_at, created_at, updated_at"""
 DELETE_RECEIVER = """

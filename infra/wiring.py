@@ -34,7 +34,7 @@ class Ports:
 
 # Variables the stack derives. An operator may still set the public ones (a proxy in front of a local stack);
 # SCORING_URL is internal and always this stack's scoring.
-PUBLIC_OVERRIDABLE = ("ALERTS_PUBLIC_URL", "EXTERNAL_URL", "CORS_ORIGINS")
+PUBLIC_OVERRIDABLE = ("ALERTS_PUBLIC_URL", "DASHBOARD_PUBLIC_URL", "CORS_ORIGINS")
 
 
 def new_stack_id(checkout: str) -> str:
@@ -56,7 +56,7 @@ def stack_wiring(env: Mapping[str, str], stack_id: str) -> dict[str, str]:
         "ALERTS_PORT": str(ports.alerts),
         "SCORING_URL": f"http://{HOST}:{ports.scoring}",
         "ALERTS_PUBLIC_URL": f"http://{HOST}:{ports.alerts}",
-        "EXTERNAL_URL": f"http://{HOST}:{ports.alerts}",
+        "DASHBOARD_PUBLIC_URL": f"http://{HOST}:{ports.scoring}/dashboard/",
         "CORS_ORIGINS": ",".join(dashboards),
         "STACK_ID": env.get("STACK_ID") or stack_id,
     }

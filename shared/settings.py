@@ -15,6 +15,8 @@ MIN_SECRET_LENGTH = 24
 
 
 def check_secret(value: str, name: str) -> str:
+    if not value.strip():
+        raise ValueError(f"{name} is not set; set a real random value (e.g. `openssl rand -hex 32`)")
     if value.strip().lower() in PLACEHOLDER_SECRETS or value.startswith("<"):
         raise ValueError(f"{name} is a placeholder; set a real random value (e.g. `openssl rand -hex 32`)")
     if len(value) < MIN_SECRET_LENGTH:

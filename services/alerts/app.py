@@ -18,6 +18,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from services.alerts.adapters.activation import activate_at_start
 from services.alerts.adapters.evaluation import Evaluator
 from services.alerts.adapters.outbox import Dispatcher
+from services.alerts.adapters.receiver_secrets import SecretBox
+from services.alerts.adapters.receiver_store import ApiReceiversFollower
 from services.alerts.adapters.receivers import Receivers
 from services.alerts.adapters.receivers_reload import ReceiversWatcher
 from services.alerts.adapters.rule_store import RuleBook
@@ -25,6 +27,7 @@ from services.alerts.domain.rules import load_rules
 from services.alerts.entrypoints.api import install_api_routes
 from services.alerts.entrypoints.context import AlertsContext, Clock, system_clock
 from services.alerts.entrypoints.loops import start_loops
+from services.alerts.entrypoints.receivers_api import install_receiver_routes
 from services.alerts.entrypoints.stream import install_stream_route
 from services.alerts.entrypoints.subscriber import register_indicators_subscriber
 from services.alerts.settings import AlertsSettings
@@ -54,6 +57,9 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
         watcher = ReceiversWatcher.for_file(settings.receivers_file)
         receivers = watcher.current
     ctx = AlertsContext(settings=settings, receivers=receivers if receivers is not None else Receivers(), clock=clock)
+    key = settings.receivers_secret_key
+    ctx.secret_box = SecretBox(key.get_secret_value()) if key is not None else None
+    ctx.follower = ApiReceiversFollower(ctx.secret_box)
     install_kafka_log_gate()
 
     async def database_probe() -> bool | None:
@@ -78,13 +84,16 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
         ):
             app.state.resources = resources
             ctx.pool = resources.pool
+            # Receivers managed through the API; a stored secret that cannot be decrypted stops the start here.
+            await ctx.follow_api_receivers(force=True)
             active = await activate_at_start(resources.pool, settings.alert_rules_file, ctx.receivers, clock, on_commit)
             log.info("rule set %d active (%s, %d rules)", active.rule_set_id, active.source, len(active.rules.rules))
             ctx.rule_book = RuleBook(active)
             ctx.evaluator = Evaluator(resources.pool, ctx.rule_book, ctx.receivers, clock, on_commit)
-            dispatcher = Dispatcher(
-                resources.pool, ctx.receivers, clock, settings.external_url, webhooks, ctx.metrics.record_outcome
-            )
+            ctx.dispatcher = dispatcher = Dispatcher(
+                resources.pool, ctx.receivers, clock, str(settings.dashboard_public_url), webhooks,
+                ctx.metrics.record_outcome,
+            )  # fmt: skip
             ctx.started.set()
             tasks = start_loops(ctx, dispatcher, scoring, watcher)
             try:
@@ -107,7 +116,7 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
         CORSMiddleware,
         allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
         # The dashboard reads alerts, and its operator acknowledges and silences them with the admin token.
-        allow_methods=["GET", "POST", "DELETE"],
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Last-Event-ID", "Authorization", "Content-Type"],
     )
     install_error_handlers(app)
@@ -124,6 +133,7 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
         identity=Identity("alerts", settings.stack_id),
     )
     install_api_routes(app, ctx)
+    install_receiver_routes(app, ctx)
     install_stream_route(app, ctx)
     install_standard_openapi(app)
     app.state.alerts = ctx

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl
+from pydantic import Field, HttpUrl, SecretStr, field_validator
 
+from services.alerts.adapters.receiver_secrets import parse_keys
 from shared.kafka import UNIT_INDICATORS
 from shared.settings import AdminSettingsMixin, ServiceSettings
 
@@ -27,13 +28,20 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin):
     receivers_file: Annotated[
         Path | None, Field(description="Webhook and e-mail receivers (docs/alerts.md §5); unset = none")
     ] = REPO_ROOT / "config" / "receivers.yaml"
-    external_url: Annotated[
-        str,
+    dashboard_public_url: Annotated[
+        HttpUrl,
+        Field(description="Public URL of the dashboard: generatorURL/externalURL and e-mail links open its pages"),
+    ] = HttpUrl("http://127.0.0.1:8002/dashboard/")
+    receivers_secret_key: Annotated[
+        SecretStr | None,
         Field(
-            description="Public base URL of the alerts UI/API, used in externalURL and generatorURL; the local "
-            "stack derives it from ALERTS_PORT"
+            description="Fernet key(s), comma-separated (first encrypts), for secrets of receivers managed through "
+            "the API; unset = such secrets cannot be stored, and the service refuses to start if some are"
         ),
-    ] = "http://127.0.0.1:8003"
+    ] = None
+    receivers_poll_interval_s: Annotated[
+        float, Field(gt=0, le=300, description="How often receivers managed through the API are re-read")
+    ] = 2.0
     indicators_topic: Annotated[str, Field(min_length=1, description="Topic of UnitIndicators messages")] = (
         UNIT_INDICATORS
     )
@@ -76,3 +84,14 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin):
             "public URLs); the local stack derives them from SCORING_PORT and SCORING_2_PORT"
         ),
     ] = "http://127.0.0.1:8002,http://localhost:8002"
+
+    @field_validator("receivers_secret_key", mode="before")
+    @classmethod
+    def _fernet_keys(cls, value: object) -> object:
+        """Unset or blank = no key (checked at start against the stored receivers); otherwise every key must be a
+        real Fernet key, never a placeholder."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        parse_keys(str(raw))
+        return raw

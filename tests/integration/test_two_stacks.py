@@ -48,7 +48,7 @@ async def _start(name: str, tmp_path: Path) -> Stack:
         key: value
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "ADMIN_TOKEN", "STACK_ID", "SCORING_URL",
-                       "ALERTS_PUBLIC_URL", "EXTERNAL_URL", "CORS_ORIGINS"}
+                       "ALERTS_PUBLIC_URL", "DASHBOARD_PUBLIC_URL", "CORS_ORIGINS"}
     }  # fmt: skip
     env.update({key: str(port) for key, port in ports.items()})
     env.update(

@@ -18,7 +18,7 @@ def test_every_setting_of_every_service_is_documented_in_the_table() -> None:
         for name, field in settings.model_fields.items():
             assert field.description, f"{service}: {name.upper()} has no description"
             assert f"`{name.upper()}`" in table
-    for variable in ("CORS_ORIGINS", "SCORING_URL", "ALERTS_PUBLIC_URL", "EXTERNAL_URL", "STACK_ID"):
+    for variable in ("CORS_ORIGINS", "SCORING_URL", "ALERTS_PUBLIC_URL", "DASHBOARD_PUBLIC_URL", "STACK_ID"):
         assert f"`{variable}`" in table
 
 

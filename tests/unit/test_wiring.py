@@ -10,7 +10,8 @@ MOVED = {"INGEST_PORT": "18001", "SCORING_PORT": "18002", "SCORING_2_PORT": "180
 def test_every_url_follows_the_moved_ports() -> None:
     wiring = stack_wiring(MOVED, "stack-a")
     assert wiring["SCORING_URL"] == "http://127.0.0.1:18002"
-    assert wiring["ALERTS_PUBLIC_URL"] == wiring["EXTERNAL_URL"] == "http://127.0.0.1:18003"
+    assert wiring["ALERTS_PUBLIC_URL"] == "http://127.0.0.1:18003"
+    assert wiring["DASHBOARD_PUBLIC_URL"] == "http://127.0.0.1:18002/dashboard/"
     assert wiring["CORS_ORIGINS"].split(",") == [
         "http://127.0.0.1:18002", "http://localhost:18002", "http://127.0.0.1:18012", "http://localhost:18012",
     ]  # fmt: skip
@@ -30,12 +31,12 @@ def test_public_urls_and_stack_id_set_by_the_operator_are_kept_scoring_url_is_no
     env = {
         **MOVED,
         "STACK_ID": "mine",
-        "EXTERNAL_URL": "https://alerts.example.vn",
+        "DASHBOARD_PUBLIC_URL": "https://tthc.example.vn/dashboard/",
         "SCORING_URL": "http://127.0.0.1:8002",  # a stale value: this stack's scoring is on 18002
     }
     wiring = stack_wiring(env, "generated")
     assert wiring["STACK_ID"] == "mine"
-    assert wiring["EXTERNAL_URL"] == "https://alerts.example.vn"
+    assert wiring["DASHBOARD_PUBLIC_URL"] == "https://tthc.example.vn/dashboard/"
     assert wiring["SCORING_URL"] == "http://127.0.0.1:18002"
 
 
@@ -54,5 +55,5 @@ def test_compose_sets_every_wiring_setting_explicitly() -> None:
         assert services[name]["environment"]["STACK_ID"]
     for name in ("scoring", "scoring-2"):
         assert "ALERTS_PUBLIC_URL" in services[name]["environment"]
-    assert {"SCORING_URL", "EXTERNAL_URL", "CORS_ORIGINS"} <= set(services["alerts"]["environment"])
+    assert {"SCORING_URL", "DASHBOARD_PUBLIC_URL", "CORS_ORIGINS"} <= set(services["alerts"]["environment"])
     assert "8012" in services["alerts"]["environment"]["CORS_ORIGINS"]  # the second dashboard may read alerts too

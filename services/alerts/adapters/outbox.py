@@ -20,6 +20,7 @@ exists. Finished messages are purged after OUTBOX_RETENTION_DAYS (`purge_finishe
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,12 +30,20 @@ import asyncpg
 import httpx
 
 from services.alerts.adapters.receivers import (
-    EmailReceiver,
+    AlertmanagerReceiver,
+    AnyReceiver,
     Receivers,
     WebhookReceiver,
     email_recipients,
 )
-from services.alerts.adapters.transports import SendResult, build_email, send_email, send_webhook
+from services.alerts.adapters.transports import (
+    SendResult,
+    build_email,
+    send_alertmanager,
+    send_email,
+    send_webhook,
+)
+from services.alerts.domain.alertmanager import postable_alerts
 from services.alerts.domain.backoff import next_retry
 from services.alerts.domain.grouping import DueGroup, plan_groups
 from services.alerts.domain.mail import render_email
@@ -73,8 +82,8 @@ WITH doomed AS (
 SELECT (SELECT count(*) FROM messages) AS messages, (SELECT count(*) FROM outbox) AS outbox_rows"""
 
 
-def _channel_of(receiver: WebhookReceiver | EmailReceiver) -> str:
-    return "webhook" if isinstance(receiver, WebhookReceiver) else "email"
+def _channel_of(receiver: AnyReceiver) -> str:
+    return receiver.type  # webhook, email or alertmanager: the kind of payload frozen in the outbox
 
 
 async def purge_finished_chunk(pool: asyncpg.Pool, cutoff: datetime, limit: int) -> Purged:
@@ -104,7 +113,7 @@ class Dispatcher:
         pool: asyncpg.Pool,
         receivers: Receivers,
         clock: Clock,
-        external_url: str,
+        dashboard_url: str,
         http: httpx.AsyncClient,
         on_outcome: OutcomeHook = lambda receiver, outcome: None,
         concurrency: int = 8,
@@ -112,7 +121,7 @@ class Dispatcher:
         self.pool = pool
         self.receivers = receivers
         self.clock = clock
-        self.external_url = external_url
+        self.dashboard_url = dashboard_url
         self.http = http
         self.on_outcome = on_outcome
         self._slots = asyncio.Semaphore(concurrency)
@@ -135,7 +144,7 @@ class Dispatcher:
                 next_check = check
         return next_check
 
-    async def _plan_receiver(self, receivers: Receivers, receiver: WebhookReceiver | EmailReceiver) -> datetime | None:
+    async def _plan_receiver(self, receivers: Receivers, receiver: AnyReceiver) -> datetime | None:
         policy = receivers.grouping_policy(receiver)
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", PLANNING_LOCK)
@@ -173,7 +182,7 @@ class Dispatcher:
         self,
         conn: asyncpg.Connection,
         receivers: Receivers,
-        receiver: WebhookReceiver | EmailReceiver,
+        receiver: AnyReceiver,
         group: DueGroup,
         subtrees: dict[str, list[str]],
         now: datetime,
@@ -181,20 +190,22 @@ class Dispatcher:
         ids = list(group.consumed_ids)
         message_id = delivery_id(ids)
         recipients: list[str] = []
+        channel = _channel_of(receiver)
         if isinstance(receiver, WebhookReceiver):
-            channel = "webhook"
             body = build_webhook_payload(
-                receiver.name, group.group_labels, group.notifications, self.external_url, receiver.grouping.max_alerts
+                receiver.name, group.group_labels, group.notifications, self.dashboard_url, receiver.grouping.max_alerts
             )
             payload = encode_payload(body)
+        elif isinstance(receiver, AlertmanagerReceiver):
+            alerts = postable_alerts(group.notifications, self.dashboard_url, receiver.firing_ttl)
+            payload = json.dumps(alerts, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         else:
-            channel = "email"
             for notification in group.notifications:
                 for address in email_recipients(receiver, subtrees.get(notification.id, [notification.unit_id])):
                     if address not in recipients:
                         recipients.append(address)
             assert receivers.document.smtp is not None
-            content = render_email(group, self.external_url)
+            content = render_email(group, self.dashboard_url)
             payload = build_email(receivers.document.smtp, recipients, content, message_id, now)
         await conn.execute(
             """INSERT INTO alert_deliveries (receiver, delivery_id, group_key, channel, payload, recipients,
@@ -253,16 +264,19 @@ class Dispatcher:
         receiver = receivers.by_name(pending.receiver)
         assert receiver is not None
         async with self._slots:
+            secret = receivers.secret_of(receiver.name)
             if isinstance(receiver, WebhookReceiver):
-                result = await send_webhook(
-                    self.http, receiver, receivers.secrets[receiver.name], pending.payload,
-                    pending.notification_ids,
-                )  # fmt: skip
+                if secret is None:  # excluded when receivers are loaded; never send an unsigned body
+                    result = SendResult("retry", "no HMAC secret in force for this receiver")
+                else:
+                    result = await send_webhook(self.http, receiver, secret, pending.payload, pending.notification_ids)
+            elif isinstance(receiver, AlertmanagerReceiver):
+                result = await send_alertmanager(self.http, receiver, secret, pending.payload, pending.notification_ids)
             else:
                 result = await send_email(receivers, receiver, pending.recipients, pending.payload)
         await self._record(receiver, pending, result)
 
-    async def _record(self, receiver: WebhookReceiver | EmailReceiver, pending: _Pending, result: SendResult) -> None:
+    async def _record(self, receiver: AnyReceiver, pending: _Pending, result: SendResult) -> None:
         now = self.clock()
         attempts = pending.attempts + 1
         first = pending.first_attempt_at or now

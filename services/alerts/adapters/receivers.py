@@ -1,8 +1,11 @@
 """Receivers file (`config/receivers.yaml`): where notifications go, checked at start and at every reload
 (adapters/receivers_reload.py).
 
-Secrets are never in the file: a webhook names the environment variable holding its HMAC secret, and a missing,
+Secrets are never in the file: a webhook names the environment variable holding its HMAC secret, and an unset,
 short or placeholder secret stops the service at start (not at 3 a.m. when the first alert fires).
+
+Receivers managed through the admin API (adapters/receiver_store.py) use the same models; they live in PostgreSQL
+with their secret encrypted, and join the file's receivers in `Receivers.api` (a file receiver wins a name clash).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -49,11 +52,29 @@ class _ReceiverBase(BaseModel):
     retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Backoff of failed deliveries")
 
 
+_ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+
+
 class WebhookReceiver(_ReceiverBase):
     type: Literal["webhook"] = Field(description="Alertmanager v4 JSON over HTTP POST")
     url: HttpUrl = Field(description="Endpoint receiving the POST")
-    secret_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$", description="Environment variable with the HMAC secret")
+    secret_env: str | None = Field(
+        None, pattern=_ENV_NAME, description="Environment variable with the HMAC secret (required in the file)"
+    )
     timeout: Duration = Field(timedelta(seconds=10), description="Whole-request timeout")
+
+
+class AlertmanagerReceiver(_ReceiverBase):
+    type: Literal["alertmanager"] = Field(description="Postable alerts to an Alertmanager's /api/v2/alerts")
+    url: HttpUrl = Field(description="Alertmanager base URL, e.g. http://alertmanager:9093 (/api/v2/alerts added)")
+    secret_env: str | None = Field(
+        None, pattern=_ENV_NAME, description="Environment variable with a bearer token (optional, e.g. behind a proxy)"
+    )
+    timeout: Duration = Field(timedelta(seconds=10), description="Whole-request timeout")
+    firing_ttl: Duration = Field(
+        timedelta(hours=24), description="endsAt of a firing alert = notification time + this (Alertmanager "
+        "resolves it then unless a repeat or the resolution comes first)",
+    )  # fmt: skip
 
 
 class EmailReceiver(_ReceiverBase):
@@ -83,7 +104,9 @@ class SmtpServer(BaseModel):
     timeout: Duration = Field(timedelta(seconds=30), description="Per-command timeout")
 
 
-Receiver = Annotated[WebhookReceiver | EmailReceiver, Field(discriminator="type")]
+AnyReceiver = WebhookReceiver | EmailReceiver | AlertmanagerReceiver
+Receiver = Annotated[AnyReceiver, Field(discriminator="type")]
+ApiReceiver = Annotated[WebhookReceiver | AlertmanagerReceiver, Field(discriminator="type")]
 
 
 class ReceiversDocument(BaseModel):
@@ -91,7 +114,7 @@ class ReceiversDocument(BaseModel):
 
     version: Literal[1] = Field(1, description="File format version")
     smtp: SmtpServer | None = Field(None, description="Needed when any e-mail receiver exists")
-    receivers: list[Receiver] = Field(default_factory=list, description="Webhook and e-mail receivers")
+    receivers: list[Receiver] = Field(default_factory=list, description="Webhook, Alertmanager and e-mail receivers")
 
 
 class ReceiversConfigError(ValueError):
@@ -100,20 +123,39 @@ class ReceiversConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Receivers:
-    """The validated file plus the secrets read from the environment."""
+    """The validated file plus the secrets read from the environment, and the receivers of the admin API."""
 
     document: ReceiversDocument = field(default_factory=ReceiversDocument)
     secrets: Mapping[str, str] = field(default_factory=dict)
     smtp_password: str | None = None
+    api: Sequence[WebhookReceiver | AlertmanagerReceiver] = ()
+    api_secrets: Mapping[str, str] = field(default_factory=dict)
 
     @property
-    def all(self) -> Sequence[WebhookReceiver | EmailReceiver]:
-        return self.document.receivers
+    def file_names(self) -> frozenset[str]:
+        return frozenset(r.name for r in self.document.receivers)
 
-    def by_name(self, name: str) -> WebhookReceiver | EmailReceiver | None:
-        return next((r for r in self.document.receivers if r.name == name), None)
+    @property
+    def all(self) -> Sequence[AnyReceiver]:
+        taken = self.file_names
+        return [*self.document.receivers, *(r for r in self.api if r.name not in taken)]
 
-    def grouping_policy(self, receiver: WebhookReceiver | EmailReceiver) -> GroupingPolicy:
+    def by_name(self, name: str) -> AnyReceiver | None:
+        return next((r for r in self.all if r.name == name), None)
+
+    def source_of(self, name: str) -> Literal["file", "api"]:
+        return "file" if name in self.file_names else "api"
+
+    def secret_of(self, name: str) -> str | None:
+        """The HMAC secret (webhook) or bearer token (Alertmanager) of the receiver in force under that name."""
+        return self.secrets.get(name) if name in self.file_names else self.api_secrets.get(name)
+
+    def with_api(
+        self, api: Sequence[WebhookReceiver | AlertmanagerReceiver], api_secrets: Mapping[str, str]
+    ) -> Receivers:
+        return replace(self, api=tuple(api), api_secrets=dict(api_secrets))
+
+    def grouping_policy(self, receiver: AnyReceiver) -> GroupingPolicy:
         g = receiver.grouping
         return GroupingPolicy(
             receiver=receiver.name,
@@ -162,7 +204,11 @@ def parse_receivers(text: str, environ: Mapping[str, str], source: str = "<recei
     problems.extend(f"receiver name {n!r} is used twice" for n in sorted({n for n in names if names.count(n) > 1}))
     secrets: dict[str, str] = {}
     for receiver in document.receivers:
-        if isinstance(receiver, WebhookReceiver):
+        if isinstance(receiver, WebhookReceiver | AlertmanagerReceiver):
+            if receiver.secret_env is None:
+                if isinstance(receiver, WebhookReceiver):
+                    problems.append(f"receiver {receiver.name}: a webhook needs `secret_env` (its HMAC secret)")
+                continue
             try:
                 secrets[receiver.name] = check_secret(environ.get(receiver.secret_env, ""), receiver.secret_env)
             except ValueError as error:

@@ -1,4 +1,4 @@
-"""Sending one frozen group message: an HTTP POST (webhook) or an SMTP transaction (e-mail)."""
+"""Sending one frozen group message: an HTTP POST (webhook, Alertmanager) or an SMTP transaction (e-mail)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,17 @@ from email.message import EmailMessage
 import aiosmtplib
 import httpx
 
-from services.alerts.adapters.receivers import EmailReceiver, Receivers, SmtpServer, WebhookReceiver
+from services.alerts.adapters.receivers import (
+    AlertmanagerReceiver,
+    EmailReceiver,
+    Receivers,
+    SmtpServer,
+    WebhookReceiver,
+)
+from services.alerts.domain.alertmanager import alerts_endpoint
 from services.alerts.domain.backoff import DeliveryOutcome, classify_http_status
 from services.alerts.domain.mail import EmailContent
-from services.alerts.domain.signing import DELIVERY_HEADER, webhook_headers
+from services.alerts.domain.signing import DELIVERY_HEADER, delivery_id, webhook_headers
 
 NOTIFICATIONS_HEADER = "X-TTHC-Notification-Ids"
 
@@ -47,10 +54,28 @@ async def send_webhook(
 ) -> SendResult:
     headers = webhook_headers(payload, secret, notification_ids)
     headers[NOTIFICATIONS_HEADER] = ",".join(notification_ids)
+    return await _post(client, str(receiver.url), payload, headers, receiver.timeout.total_seconds())
+
+
+async def send_alertmanager(
+    client: httpx.AsyncClient,
+    receiver: AlertmanagerReceiver,
+    token: str | None,
+    payload: bytes,
+    notification_ids: list[str],
+) -> SendResult:
+    """POST the postable alerts; Alertmanager answers 200 (400 for a malformed alert: not retried)."""
+    headers = {"Content-Type": "application/json; charset=utf-8", DELIVERY_HEADER: delivery_id(notification_ids)}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return await _post(client, alerts_endpoint(str(receiver.url)), payload, headers, receiver.timeout.total_seconds())
+
+
+async def _post(
+    client: httpx.AsyncClient, url: str, payload: bytes, headers: dict[str, str], timeout_s: float
+) -> SendResult:
     try:
-        response = await client.post(
-            str(receiver.url), content=payload, headers=headers, timeout=receiver.timeout.total_seconds()
-        )
+        response = await client.post(url, content=payload, headers=headers, timeout=timeout_s)
     except httpx.HTTPError as error:
         return SendResult("retry", f"no response: {type(error).__name__}: {error}")
     outcome = classify_http_status(response.status_code)

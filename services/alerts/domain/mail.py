@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.alerts.domain.grouping import DueGroup
+from services.alerts.domain.links import message_url
 from services.alerts.domain.notifications import Notification, format_due
 from services.alerts.domain.templates import SEVERITY_NAMES, Language
 
@@ -45,7 +46,7 @@ def _subject(notifications: Sequence[Notification]) -> str:
     return f"[TTHC Pulse] {tag}{', '.join(parts)} — {_where(notifications)}"
 
 
-def _section(notifications: Sequence[Notification], language: Language, external_url: str) -> str:
+def _section(notifications: Sequence[Notification], language: Language, link: str) -> str:
     kinds = _KIND_VI if language == "vi" else _KIND_EN
     lines: list[str] = []
     for n in notifications:
@@ -69,27 +70,28 @@ def _section(notifications: Sequence[Notification], language: Language, external
                 lines.append(f"    Ended: {format_due(n.ends_at, 'en')}")
         lines.append("")
     if language == "vi":
-        lines.append(f"Xem chi tiết và xác nhận đã tiếp nhận (acknowledge): {external_url.rstrip('/')}/alerts")
+        lines.append(f"Xem chi tiết và xác nhận đã tiếp nhận (acknowledge): {link}")
     else:
-        lines.append(f"Details and acknowledgement: {external_url.rstrip('/')}/alerts")
+        lines.append(f"Details and acknowledgement: {link}")
     return "\n".join(lines)
 
 
-def render_email(group: DueGroup, external_url: str) -> EmailContent:
+def render_email(group: DueGroup, dashboard_url: str) -> EmailContent:
     notifications = _ordered(group.notifications)
     if not notifications:
         raise ValueError("an e-mail needs at least one notification")
+    link = message_url(dashboard_url, group.group_labels)
     body = "\n".join(
         (
             "Hệ thống giám sát TTHC Pulse thông báo:",
             "",
-            _section(notifications, "vi", external_url),
+            _section(notifications, "vi", link),
             "",
             "— English —",
             "",
             "TTHC Pulse monitoring notice:",
             "",
-            _section(notifications, "en", external_url),
+            _section(notifications, "en", link),
             "",
         )
     )

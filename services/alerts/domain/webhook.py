@@ -12,8 +12,8 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
+from services.alerts.domain.links import alert_url, message_url
 from services.alerts.domain.notifications import Notification
 
 WEBHOOK_VERSION = "4"
@@ -55,19 +55,19 @@ def group_key(receiver: str, group_labels: Mapping[str, str]) -> str:
     return "{}/" + label_set_string({"receiver": receiver}) + ":" + label_set_string(group_labels)
 
 
-def generator_url(external_url: str, notification: Notification) -> str:
-    query = urlencode({"rule_id": notification.rule_id, "unit_id": notification.unit_id})
-    return f"{external_url.rstrip('/')}/alerts?{query}"
+def generator_url(dashboard_url: str, notification: Notification) -> str:
+    """The alert on its unit's dashboard page (domain/links.py)."""
+    return alert_url(dashboard_url, notification.unit_id, notification.rule_id)
 
 
-def webhook_alert(notification: Notification, external_url: str) -> dict[str, Any]:
+def webhook_alert(notification: Notification, dashboard_url: str) -> dict[str, Any]:
     return {
         "status": notification.status,
         "labels": dict(sorted(notification.labels.items())),
         "annotations": dict(sorted(notification.annotations.items())),
         "startsAt": rfc3339(notification.starts_at),
         "endsAt": rfc3339(notification.ends_at) if notification.ends_at is not None else ZERO_TIME,
-        "generatorURL": generator_url(external_url, notification),
+        "generatorURL": generator_url(dashboard_url, notification),
         "fingerprint": fingerprint(notification.labels),
     }
 
@@ -83,7 +83,7 @@ def build_webhook_payload(
     receiver: str,
     group_labels: Mapping[str, str],
     notifications: Sequence[Notification],
-    external_url: str,
+    dashboard_url: str,
     max_alerts: int = 0,
 ) -> dict[str, Any]:
     """The v4 body for one group message. `max_alerts` > 0 truncates like Alertmanager's `max_alerts`."""
@@ -101,8 +101,8 @@ def build_webhook_payload(
         "groupLabels": dict(sorted(group_labels.items())),
         "commonLabels": _common([n.labels for n in ordered]),
         "commonAnnotations": _common([n.annotations for n in ordered]),
-        "externalURL": external_url,
-        "alerts": [webhook_alert(n, external_url) for n in kept],
+        "externalURL": message_url(dashboard_url, group_labels),
+        "alerts": [webhook_alert(n, dashboard_url) for n in kept],
     }
 
 

@@ -7,11 +7,14 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 
 from services.alerts.adapters.evaluation import Evaluator
 from services.alerts.adapters.metrics import AlertMetrics
+from services.alerts.adapters.receiver_secrets import SecretBox
+from services.alerts.adapters.receiver_store import ApiReceiversFollower
 from services.alerts.adapters.receivers import Receivers
 from services.alerts.adapters.rule_store import RuleBook
 from services.alerts.settings import AlertsSettings
@@ -56,6 +59,9 @@ class AlertsContext:
     scoring: DependencyState = field(init=False)
     scoring_peer: PeerIdentity = field(init=False)  # is SCORING_URL this stack's scoring? (shared.identity)
     recovery: RecoveryWatch | None = None  # watches the database back after an outage (set by the app)
+    dispatcher: Any = None  # adapters.outbox.Dispatcher, set by the lifespan
+    secret_box: SecretBox | None = None  # None while RECEIVERS_SECRET_KEY is unset
+    follower: ApiReceiversFollower = field(default_factory=lambda: ApiReceiversFollower(None))
 
     def __post_init__(self) -> None:
         # Dependency states move the gauges and failure counters of this context's metrics.
@@ -76,6 +82,24 @@ class AlertsContext:
             Identity("scoring", self.settings.stack_id),
             on_change=lambda ok: metrics.scoring_identity_mismatch.set(0 if ok else 1),
         )
+
+    def apply_receivers(self, fresh: Receivers) -> None:
+        """Every holder switches at once (between awaits): routing of new notifications, planning, sending."""
+        self.receivers = fresh
+        if self.evaluator is not None:
+            self.evaluator.receivers = fresh
+        if self.dispatcher is not None:
+            self.dispatcher.receivers = fresh
+        self.changed.fire()  # waiting rows of a receiver just (re)added are planned now
+
+    async def follow_api_receivers(self, *, force: bool = False) -> bool:
+        """Re-read the receivers managed through the API (all processes poll; the one that wrote forces)."""
+        async with self.db().acquire() as conn:
+            loaded = await self.follower.load(conn, force=force)
+        if loaded is None:
+            return False
+        self.apply_receivers(self.receivers.with_api(loaded.receivers, loaded.secrets))
+        return True
 
     async def ready_evaluator(self) -> Evaluator:
         await self.started.wait()

@@ -1,5 +1,6 @@
 """Background loops of the alerts service: the evaluation tick, the near-due pass, the outbox sender, the outbox
-retention pass and (when the receivers come from a file) the receivers file check."""
+retention pass, the poll of receivers managed through the API and (when the receivers come from a file) the
+receivers file check."""
 
 from __future__ import annotations
 
@@ -93,12 +94,13 @@ def start_loops(
         assert watcher is not None
         fresh = watcher.check()
         if fresh is not None:
-            # Every holder switches at once (between awaits): routing of new notifications, planning, sending.
-            ctx.receivers = fresh
-            if ctx.evaluator is not None:
-                ctx.evaluator.receivers = fresh
-            dispatcher.receivers = fresh
-            ctx.changed.fire()  # waiting rows of a receiver just (re)added are planned now
+            ctx.apply_receivers(fresh.with_api(ctx.receivers.api, ctx.receivers.api_secrets))
+        return None
+
+    async def follow_api_receivers() -> None:
+        if await ctx.follow_api_receivers():
+            names = [r.name for r in ctx.receivers.api]
+            log.info("Người nhận qua API / API receivers in force: %s", ", ".join(names) or "-")
         return None
 
     async def check_scoring() -> None:
@@ -123,6 +125,7 @@ def start_loops(
         loop("sender", settings.sender_interval_s, send, wake=ctx.changed.wait),
         loop("outbox-retention", settings.outbox_retention_interval_s, purge),
         loop("scoring-check", settings.scoring_check_interval_s, check_scoring),
+        loop("receivers-api", settings.receivers_poll_interval_s, follow_api_receivers),
     ]
     if watcher is not None:
         tasks.append(loop("receivers-file", settings.receivers_check_interval_s, check_receivers))

@@ -23,7 +23,7 @@ def test_email_has_vietnamese_subject_and_body_with_english_below() -> None:
     assert "[ĐÃ HẾT] [cảnh báo] Quận Ba Đình: hồ sơ trực tuyến" in vietnamese
     assert "Bắt đầu: 08:00 15/07/2024" in vietnamese
     assert "Kết thúc: 10:00 15/07/2024" in vietnamese
-    assert "https://pulse.example/alerts" in vietnamese
+    assert "https://pulse.example/#/unit/quan-ba-dinh" in vietnamese  # the unit page of the dashboard
     assert "[NEW] [warning] Quận Ba Đình: online payments 50.0%" in english
     assert "Started: 2024-07-15 08:00 (UTC+7)" in english
 

@@ -13,7 +13,7 @@ from services.alerts.domain.webhook import (
 )
 from tests.unit.alerts.factories import notification
 
-URL = "https://pulse.hanoi.example"
+URL = "https://pulse.hanoi.example/dashboard/"
 
 
 def test_fingerprint_matches_prometheus_model() -> None:
@@ -35,7 +35,7 @@ def test_v4_body_fields_for_a_firing_group() -> None:
     assert body["groupLabels"] == {"unit_id": "quan-ba-dinh"}
     assert body["commonLabels"] == {"level": "district", "severity": "warning", "unit_id": "quan-ba-dinh"}
     assert body["commonAnnotations"]["unit_name"] == "Quận Ba Đình"
-    assert body["externalURL"] == URL
+    assert body["externalURL"] == f"{URL}#/unit/quan-ba-dinh"  # the group's unit page on the dashboard
     first = body["alerts"][0]
     assert set(first) == {"status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"}
     assert first["status"] == "firing"
@@ -45,7 +45,7 @@ def test_v4_body_fields_for_a_firing_group() -> None:
     assert first["annotations"]["summary"] == "Quận Ba Đình: thanh toán trực tuyến 50,0 %"
     assert first["startsAt"] == "2024-07-15T01:00:00Z"
     assert first["endsAt"] == ZERO_TIME == "0001-01-01T00:00:00Z"
-    assert first["generatorURL"] == f"{URL}/alerts?rule_id=online-payment-low&unit_id=quan-ba-dinh"
+    assert first["generatorURL"] == f"{URL}#/unit/quan-ba-dinh?alert=online-payment-low"  # the alert, highlighted
     assert first["fingerprint"] == fingerprint(first["labels"])
 
 

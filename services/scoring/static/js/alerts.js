@@ -106,8 +106,9 @@ export class AlertsPanel {
     return this.refresh();
   }
 
-  setScope(unitId) {
-    if (unitId === this.unitId) return;
+  setScope(unitId, focusRule = null) {
+    this.focusRule = focusRule; // highlighted and scrolled into view once rendered (links in notifications)
+    if (unitId === this.unitId) return this.render();
     this.unitId = unitId;
     this.alerts = null;
     this.page = 0;
@@ -266,7 +267,8 @@ export class AlertsPanel {
       );
     }
     const state = [a.acknowledged_at ? "acked" : "", silenced ? "silenced" : ""].filter(Boolean).join(" ");
-    return `<li class="alert sev-${fmt.escapeHtml(severity)}${state ? ` ${state}` : ""}" data-alert="${a.id}" data-severity="${fmt.escapeHtml(severity)}">
+    const focus = this.focusRule && a.rule_id === this.focusRule ? " focused" : "";
+    return `<li class="alert sev-${fmt.escapeHtml(severity)}${state ? ` ${state}` : ""}${focus}" data-alert="${a.id}" data-rule="${fmt.escapeHtml(a.rule_id)}" data-severity="${fmt.escapeHtml(severity)}">
       <span class="badge sev-${fmt.escapeHtml(severity)}">${fmt.escapeHtml(t(`severity_${severity}`))}</span> ${tags.join(" ")}
       <p>${fmt.escapeHtml(summary)}</p>
       <p class="muted">${fmt.escapeHtml(t("since", { time: fmt.dateTime(a.fired_at || a.active_since) }))}</p>
@@ -324,5 +326,6 @@ export class AlertsPanel {
     const count = this.available && this.alerts ? ` <span class="count">${this.alerts.length}</span>` : "";
     this.element.innerHTML = `<h2>${title}${count}</h2>${note}${body}`;
     this.element.dataset.state = this.available === false ? "unavailable" : this.alerts === null ? "loading" : "ok";
+    this.element.querySelector("li.alert.focused")?.scrollIntoView({ block: "nearest" });
   }
 }

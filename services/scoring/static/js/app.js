@@ -43,11 +43,15 @@ function parseHash() {
   const [path, query = ""] = raw.split("?");
   const params = new URLSearchParams(query);
   const period = params.get("period");
-  return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), period: /^\d{4}-\d{2}$/.test(period ?? "") ? period : null };
+  return {
+    parts: path.split("/").filter(Boolean).map(decodeURIComponent),
+    period: /^\d{4}-\d{2}$/.test(period ?? "") ? period : null,
+    alert: params.get("alert"), // #/unit/<id>?alert=<rule_id>: the alert of a notification link, highlighted
+  };
 }
 
 function route() {
-  const { parts, period } = parseHash();
+  const { parts, period, alert } = parseHash();
   ctx.period = period && period !== ctx.currentPeriod() ? period : null;
   periodInput.value = ctx.period ?? ctx.currentPeriod();
   periodInput.max = ctx.currentPeriod();
@@ -71,7 +75,7 @@ function route() {
     link.setAttribute("href", ctx.href(link.dataset.nav === "rankings" ? "/rankings/department" : "/"));
   }
   updateDownloads();
-  alertsPanel?.setScope(name === "unit" ? parts[1] : null);
+  alertsPanel?.setScope(name === "unit" ? parts[1] : null, name === "unit" ? alert : null);
   window.scrollTo(0, 0);
   view.mount(viewRoot);
 }

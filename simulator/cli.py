@@ -180,11 +180,10 @@ def file_sink(args: argparse.Namespace) -> Sink:
 async def _amain(args: argparse.Namespace) -> int:
     now = time.time()
     config, realtime = config_from_args(args, now)
+    if args.warm_up_days:
+        config = dataclasses.replace(config, send_from=first_sent(args, config))
     simulator = Simulator(config, load_units(args.units), load_splits(args.splits) if args.splits else None)
     deliveries: Iterator[Delivery] = iter(simulator)
-    if args.warm_up_days:
-        cutoff = first_sent(args, config)
-        deliveries = (d for d in deliveries if d.deliver_at >= cutoff)
     if args.max_events:
         deliveries = islice(deliveries, args.max_events)
     print(

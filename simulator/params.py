@@ -128,6 +128,8 @@ class SimConfig:
     backlog: bool = True
     invalid_share: float = 0.0
     params: SimParams = field(default_factory=SimParams)
+    send_from: int | None = None
+    """Deliveries before this moment are simulated but not yielded (a warm-up); None: all are yielded."""
 
     def __post_init__(self) -> None:
         if self.end is not None and self.end <= self.start:

@@ -179,17 +179,23 @@ class Simulator:
             self._follow_retirement(planned)
         noise = self._noise
         invalid_share = self.config.invalid_share
+        send_from = self.config.send_from or 0
         self.stats.planned_events += len(planned)
         for occurred, event in planned:
+            # Every random draw happens whether or not the event is kept: a warm-up changes nothing after it.
             deliver = occurred + noise.delay()
-            self._push(deliver, event)
+            if deliver >= send_from:
+                self._push(deliver, event)
             extra = noise.duplicate_delay()
             if extra is not None:
                 self.stats.duplicates += 1
-                self._push(deliver + extra, dict(event))
+                if deliver + extra >= send_from:
+                    self._push(deliver + extra, dict(event))
             if invalid_share and self._rng.random() < invalid_share:
                 self.stats.invalid += 1
-                self._push(deliver, corrupt(event, self._rng))
+                bad = corrupt(event, self._rng)
+                if deliver >= send_from:
+                    self._push(deliver, bad)
 
     def _dossier_id(self, received_at: int, tag: str) -> str:
         day = self._fmt.local(received_at)

@@ -175,3 +175,10 @@ def test_config_is_checked() -> None:
         SimConfig(start=END, end=START)
     with pytest.raises(ValueError):
         SimConfig(start=START, end=END, profile="weekly")
+
+
+def test_a_warm_up_is_the_same_stream_minus_what_came_before() -> None:
+    cutoff = START + 5 * 86_400
+    full = [(d.deliver_at, orjson.dumps(d.event)) for d in two_weeks() if d.deliver_at >= cutoff]
+    warm = [(d.deliver_at, orjson.dumps(d.event)) for d in run(send_from=cutoff)]
+    assert warm == full

@@ -217,11 +217,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await wait_ready(base_url, process)
         async with httpx.AsyncClient(base_url=base_url, timeout=60,
                                      headers={"Authorization": f"Bearer {admin_token}"}) as admin:  # fmt: skip
-            units_csv = (REPO_ROOT / "data" / "hanoi_units.csv").read_bytes()
+            units_csv = (REPO_ROOT / "data" / "hanoi_registry.csv").read_bytes()
             loaded = await admin.put("/v1/admin/units", content=units_csv, headers={"Content-Type": "text/csv"})
             loaded.raise_for_status()
             key = (await admin.post("/v1/admin/api-keys", json={"name": "bench", "units": ["H26"]})).json()["key"]
-        unit_ids = [line.split(",")[0] for line in units_csv.decode().splitlines()[1:] if line]
+        # Units that exist today (an empty valid_to): the events are recent.
+        unit_ids = [row[0] for line in units_csv.decode().splitlines()[1:] if line and not (row := line.split(","))[5]]
         events = generate_events(args.events + args.warmup, unit_ids)
         bodies = [orjson.dumps(events[i : i + args.batch]) for i in range(0, len(events), args.batch)]
         warmup_bodies = args.warmup // args.batch

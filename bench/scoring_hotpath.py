@@ -31,7 +31,7 @@ from services.scoring.adapters import store  # noqa: E402
 from services.scoring.applier import cyclic_gc_paused, decode_batch, to_fact  # noqa: E402
 from services.scoring.domain.apply import AncestorLookup, apply_records  # noqa: E402
 from shared.contract import DossierEvent, EventRejection, decode_record  # noqa: E402
-from simulator.registry import load_units  # noqa: E402
+from simulator.registry import load_splits, load_units  # noqa: E402
 from simulator.stream import Simulator  # noqa: E402
 from simulator.worktime import Rfc3339  # noqa: E402
 
@@ -55,7 +55,7 @@ def simulated_records(count: int, seed: int, invalid_share: float) -> list[FakeR
     fmt = Rfc3339()
     records = []
     stamp = int(time.time() * 1000)
-    for offset, delivery in enumerate(Simulator(config, load_units(HANOI_REGISTRY))):
+    for offset, delivery in enumerate(Simulator(config, load_units(HANOI_REGISTRY), load_splits())):
         value = orjson.dumps({**delivery.event, "ingested_at": fmt.utc(delivery.deliver_at)})
         records.append(FakeRecord("t", 0, offset, stamp, delivery.event["dossier_id"].encode(), value))
         if len(records) >= count:

@@ -25,12 +25,12 @@ from shared.kafka import TopicSpec
 from shared.unit_loading import build_registry, parse_units_csv
 from shared.units import UnitRegistry
 from simulator.params import SimConfig
-from simulator.registry import load_units
+from simulator.registry import load_splits, load_units
 from simulator.stream import Simulator
 from simulator.worktime import Rfc3339
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-HANOI_REGISTRY = REPO_ROOT / "data" / "hanoi_units.csv"
+HANOI_REGISTRY = REPO_ROOT / "data" / "hanoi_registry.csv"
 # The parent and successor foreign keys are deferred to the commit: insertion order does not matter.
 INSERT_UNIT = (
     "INSERT INTO units (unit_id, name, level, parent_id, path, valid_from, valid_to, successor_id) "
@@ -152,7 +152,7 @@ async def preload(bootstrap: str, topic: str, events: int, scale: float, seed: i
     started = time.perf_counter()
     try:
         pending = []
-        for delivery in Simulator(config, load_units(HANOI_REGISTRY)):
+        for delivery in Simulator(config, load_units(HANOI_REGISTRY), load_splits()):
             event = delivery.event
             key = event["dossier_id"].encode()
             value = orjson.dumps({**event, "ingested_at": fmt.utc(delivery.deliver_at)})

@@ -1,4 +1,4 @@
-"""The demo feed of `make demo`: the Hanoi registry, a demo API key, three months of history, then live traffic.
+"""The demo feed of `make demo`: the Hanoi registry, a demo API key, 18 months of history, then live traffic.
 
 Everything goes through the product's own interfaces: the registry and the key through the ingest admin API, the
 history straight to Kafka as a trusted producer replaying the past (SPEC §2 lets it set `ingested_at`), and the live
@@ -9,18 +9,33 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import date, datetime
 
 import httpx
 
 from infra import paths
 from infra.supervisor import Supervisor
+from simulator.worktime import VN_TZ
 
-REGISTRY = paths.REPO_ROOT / "data" / "hanoi_units.csv"
-# History: 60 days at 5 % of Hanoi's volume (≈ 130 k events, a few seconds to load). Live: about 3 events a
-# second — some 75× the history's pace, so that the dashboard visibly moves during a demo; rates stay realistic.
-BACKFILL_DAYS = int(os.environ.get("TTHC_DEMO_BACKFILL_DAYS", "60"))
-DEMO_SCALE = os.environ.get("TTHC_DEMO_SCALE", "0.05")
+# Hanoi's registry in both eras: the departments before and after the 1 March 2025 merger, the 30 districts and 526
+# communes retired on 1 July 2025, the 126 communes since (docs/registry-sources.md).
+REGISTRY = paths.REPO_ROOT / "data" / "hanoi_registry.csv"
+# History: whole calendar months, from the first day of the month 18 months back (on 30 November 2026: 1 May 2025,
+# 18 months and 29 days earlier), so the July 2025 reform is visible with two months before it, and every 12-month
+# chart, "vs last month" and "vs two months ago" of the current month rest on warm months, not on the back-fill's
+# cold start. Scale: the largest that keeps `make demo` ready in about 2 minutes here (docs/simulator.md, "The demo").
+BACKFILL_MONTHS = int(os.environ.get("TTHC_DEMO_BACKFILL_MONTHS", "18"))
+DEMO_SCALE = os.environ.get("TTHC_DEMO_SCALE", "0.015")
+# Live: about 3 events a second, whole dossier lifecycles. The live run first simulates ten days silently (its
+# warm-up), so it starts with dossiers in every stage instead of receipts only (≈ 1 event/s without it).
 LIVE_RATE = os.environ.get("TTHC_DEMO_RATE", "3")
+LIVE_WARM_UP_DAYS = os.environ.get("TTHC_DEMO_WARMUP_DAYS", "10")
+
+
+def history_start(today: date, months: int) -> str:
+    """The first day of the month `months` months before `today`'s month, YYYY-MM-DD."""
+    index = today.year * 12 + today.month - 1 - months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}-01"
 
 
 def say(message: str) -> None:
@@ -66,10 +81,11 @@ async def start_demo_feed(supervisor: Supervisor, env: dict[str, str]) -> None:
     simulator = [sys.executable, "-m", "simulator", "--units", str(REGISTRY), "--seed", "2024"]
     marker = paths.RUN / "demo_backfilled"
     if not marker.exists():
-        say(f"back-filling {BACKFILL_DAYS} days of history at scale {DEMO_SCALE} straight into Kafka...")
+        since = history_start(datetime.now(VN_TZ).date(), BACKFILL_MONTHS)
+        say(f"back-filling history since {since} at scale {DEMO_SCALE} straight into Kafka...")
         code = await supervisor.run_once(
             "backfill",
-            [*simulator, "--scale", DEMO_SCALE, "--backfill-days", str(BACKFILL_DAYS), "--sink", "kafka",
+            [*simulator, "--scale", DEMO_SCALE, "--from", since, "--sink", "kafka",
              "--bootstrap", env["KAFKA_BOOTSTRAP_SERVERS"]],
             env=env, cwd=paths.REPO_ROOT,
         )  # fmt: skip
@@ -82,8 +98,9 @@ async def start_demo_feed(supervisor: Supervisor, env: dict[str, str]) -> None:
     await supervisor.start(
         "feed",
         # The history already holds the stuck backlog; the live run adds only new dossiers.
-        [*simulator, "--rate", LIVE_RATE, "--no-backlog", "--sink", "http", "--url", ingest_url, "--api-key", key],
+        [*simulator, "--rate", LIVE_RATE, "--warm-up-days", LIVE_WARM_UP_DAYS, "--no-backlog",
+         "--sink", "http", "--url", ingest_url, "--api-key", key],
         env=env, cwd=paths.REPO_ROOT, critical=False,
     )  # fmt: skip
-    say(f"live traffic: about {LIVE_RATE} events/s through {ingest_url}/v1/events")
+    say(f"live traffic: about {LIVE_RATE} events/s (whole dossier lifecycles) through {ingest_url}/v1/events")
     say(f"dashboard: http://127.0.0.1:{env['SCORING_PORT']}/  ·  alerts: {env['ALERTS_PUBLIC_URL']}")

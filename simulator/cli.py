@@ -10,12 +10,13 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date
 from itertools import islice
 
 import orjson
 
 from simulator.params import SimConfig, SimParams, scale_for_rate
-from simulator.registry import DEFAULT_REGISTRY, load_units
+from simulator.registry import DEFAULT_REGISTRY, DEFAULT_SPLITS, load_splits, load_units
 from simulator.sinks.base import Sink, SinkError
 from simulator.sinks.pacing import Pacer, run
 from simulator.stream import Delivery, Simulator
@@ -27,6 +28,12 @@ _FUTURE_SLACK = 300  # SPEC §2: occurred_at may be at most 5 minutes after the 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
     ap.add_argument("--units", default=str(DEFAULT_REGISTRY), help="unit registry CSV (SPEC §1)")
+    ap.add_argument(
+        "--splits",
+        default=str(DEFAULT_SPLITS),
+        help="a reorganisation's old → new mapping (old_unit_id,new_unit_id,share,article) that hands retired units' "
+        "volume to their successors; rows for units absent from the registry are ignored; '' = none",
+    )
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument(
         "--scale", type=float, default=None, help="share of Hanoi's volume (1 = ≈4 M dossiers/year); default 0.01"
@@ -38,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--rate", type=float, help="real time at this average rate (events/s); sets the scale")
     when.add_argument("--realtime", action="store_true", help="real time at --scale")
     when.add_argument("--duration", type=float, help="real time: stop after this many seconds")
+    when.add_argument(
+        "--warm-up-days",
+        type=float,
+        default=0.0,
+        help="real time: simulate this many days before the start without sending them, so that the dossiers "
+        "in progress send their later events at once (their earlier events are never sent)",
+    )
     when.add_argument(
         "--allow-future",
         action="store_true",
@@ -56,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--very-late-share", type=float, help="share of events delivered 2–10 days late")
     model.add_argument("--duplicate-share", type=float, help="share of events sent twice")
     model.add_argument("--max-events", type=int, help="stop after this many events")
+    model.add_argument(
+        "--legacy-share", type=float, help="share of retired units whose systems keep sending the old id (0.1)"
+    )
+    model.add_argument(
+        "--legacy-until", help="last day (YYYY-MM-DD) on which those legacy systems send the old id (2025-09-30)"
+    )
     out = ap.add_argument_group("sink")
     out.add_argument("--sink", choices=("file", "http", "kafka"), default="file")
     out.add_argument("--out", default="-", help="file sink: path, '-' = stdout")
@@ -69,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def first_sent(args: argparse.Namespace, config: SimConfig) -> int:
+    """Deliveries before this moment are simulated but not sent (the warm-up)."""
+    return config.start + int(args.warm_up_days * DAY)
+
+
 def config_from_args(args: argparse.Namespace, now: float) -> tuple[SimConfig, bool]:
     """The run configuration and whether it is paced in real time; raises ValueError on inconsistent options."""
     realtime = args.rate is not None or args.realtime
@@ -79,17 +104,27 @@ def config_from_args(args: argparse.Namespace, now: float) -> tuple[SimConfig, b
             ("late_delivery_share", args.late_share),
             ("very_late_delivery_share", args.very_late_share),
             ("duplicate_share", args.duplicate_share),
+            ("legacy_share", args.legacy_share),
+            ("legacy_until", args.legacy_until),
         )
         if v is not None
     }
     params = dataclasses.replace(params, **overrides)
+    try:
+        date.fromisoformat(params.legacy_until)
+    except ValueError:
+        raise ValueError(f"--legacy-until {params.legacy_until!r} is not a YYYY-MM-DD date") from None
+    if not 0 <= params.legacy_share <= 1:
+        raise ValueError("--legacy-share must be within [0, 1]")
+    if args.warm_up_days < 0 or (args.warm_up_days and not realtime):
+        raise ValueError("--warm-up-days is for real time (--rate/--realtime) and must be ≥ 0")
     if realtime:
         if args.start or args.end:
             raise ValueError("real time runs from now: use --backfill-days for history, not --from/--to")
         if args.rate is not None and args.scale is not None:
             raise ValueError("give --rate or --scale, not both")
         scale = scale_for_rate(args.rate, params) if args.rate is not None else args.scale or 0.01
-        start = int(now - (args.backfill_days or 0) * DAY)
+        start = int(now - (args.backfill_days or 0) * DAY - args.warm_up_days * DAY)
         end = int(now + args.duration) if args.duration else None
         run_id = args.run_id or f"S{args.seed}R{start:x}"  # distinct per run: stamps differ from run to run
         profile = args.profile or ("flat" if args.rate is not None else "hanoi")
@@ -145,7 +180,9 @@ def file_sink(args: argparse.Namespace) -> Sink:
 async def _amain(args: argparse.Namespace) -> int:
     now = time.time()
     config, realtime = config_from_args(args, now)
-    simulator = Simulator(config, load_units(args.units))
+    if args.warm_up_days:
+        config = dataclasses.replace(config, send_from=first_sent(args, config))
+    simulator = Simulator(config, load_units(args.units), load_splits(args.splits) if args.splits else None)
     deliveries: Iterator[Delivery] = iter(simulator)
     if args.max_events:
         deliveries = islice(deliveries, args.max_events)

@@ -107,6 +107,10 @@ class SimParams:
     late_delivery_share: float = 0.02
     very_late_delivery_share: float = 0.003
     duplicate_share: float = 0.005
+    # Units retired by a reorganisation: a stable share of them ("legacy" one-stop-shop systems) keep sending the
+    # old unit id on the later events of their open dossiers until this day (inclusive); the others switch at once.
+    legacy_share: float = 0.10
+    legacy_until: str = "2025-09-30"
     # Used to turn `--rate N` (events/s) into a scale; measured on the default model (docs/simulator.md).
     events_per_dossier: float = 3.85
 
@@ -124,6 +128,8 @@ class SimConfig:
     backlog: bool = True
     invalid_share: float = 0.0
     params: SimParams = field(default_factory=SimParams)
+    send_from: int | None = None
+    """Deliveries before this moment are simulated but not yielded (a warm-up); None: all are yielded."""
 
     def __post_init__(self) -> None:
         if self.end is not None and self.end <= self.start:

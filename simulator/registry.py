@@ -19,7 +19,10 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # The parent levels each level may hang under (SPEC §1: a commune under a district or, since 2025, the city).
 _PARENT_LEVELS = {"department": ("city",), "district": ("city",), "commune": ("district", "city")}
 
-DEFAULT_REGISTRY = Path(__file__).resolve().parent.parent / "data" / "hanoi_units.csv"
+DEFAULT_REGISTRY = Path(__file__).resolve().parent.parent / "data" / "hanoi_registry.csv"
+# Resolution 1656/NQ-UBTVQH15's old → new mapping (whole or part), used to split a retired unit's volume.
+DEFAULT_SPLITS = Path(__file__).resolve().parent.parent / "data" / "hanoi_reform_2025.csv"
+_SPLITS_HEADER = ["old_unit_id", "new_unit_id", "share", "article"]
 
 
 class RegistryError(ValueError):
@@ -99,3 +102,23 @@ def _check_tree(units: list[Unit]) -> None:
             )
         if unit.successor_id is not None and (unit.successor_id not in by_id or unit.successor_id == unit.unit_id):
             raise RegistryError(f"{unit.unit_id}: successor {unit.successor_id} is unknown or the unit itself")
+
+
+def load_splits(path: str | Path = DEFAULT_SPLITS) -> dict[str, list[tuple[str, str]]]:
+    """A reorganisation's old → new mapping: old unit id → [(new unit id, 'whole' | 'part'), …] in file order.
+
+    The simulator uses it to hand a retired unit's volume to the units that took it over (`data/hanoi_reform_2025.csv`).
+    """
+    out: dict[str, list[tuple[str, str]]] = {}
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header != _SPLITS_HEADER:
+            raise RegistryError(f"header must be {','.join(_SPLITS_HEADER)}, got {header}")
+        for line, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != 4 or row[2] not in ("whole", "part"):
+                raise RegistryError(f"line {line}: expected old_unit_id,new_unit_id,whole|part,article")
+            out.setdefault(row[0], []).append((row[1], row[2]))
+    return out

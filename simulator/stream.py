@@ -9,12 +9,13 @@ import heapq
 import math
 import random
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from itertools import accumulate
 from typing import Any, NamedTuple
 
-from simulator.catalog import UnitProfile, build_profiles
+from simulator.catalog import Era, UnitProfile, build_eras, epoch_of, trait
 from simulator.lifecycle import DossierPlanner
 from simulator.noise import DeliveryNoise, corrupt
 from simulator.params import (
@@ -68,22 +69,64 @@ def poisson(rng: random.Random, lam: float) -> int:
     return k
 
 
-class Simulator:
-    """`iter(Simulator(config, units))` yields `Delivery` items in non-decreasing `deliver_at` order."""
+class _EraTable(NamedTuple):
+    """One era's units and their cumulative weights per arrival stream."""
 
-    def __init__(self, config: SimConfig, units: Sequence[Unit]) -> None:
+    start: int | None
+    profiles: tuple[UnitProfile, ...]
+    online_cum: list[float]
+    counter_cum: list[float]
+    justice: list[UnitProfile]
+    others: list[UnitProfile]
+    others_cum: list[float]
+
+
+def _table(era: Era) -> _EraTable:
+    profiles = era.profiles
+    justice = [u for u in profiles if u.is_justice]
+    others = [u for u in profiles if not u.is_justice] or justice
+    return _EraTable(
+        era.start,
+        profiles,
+        # Units chosen per arrival stream: online arrivals favour the units whose clients go online more.
+        list(accumulate(u.volume * u.online_probability for u in profiles)),
+        list(accumulate(u.volume * (1 - u.online_probability) for u in profiles)),
+        justice,
+        others,
+        list(accumulate(u.volume for u in others)),
+    )
+
+
+class Simulator:
+    """`iter(Simulator(config, units))` yields `Delivery` items in non-decreasing `deliver_at` order.
+
+    The registry's validity dates are followed: a dossier is received only by a unit that exists on that day
+    (before a reorganisation the old units, after it the new ones, volumes handed over along `splits`, the
+    reorganisation's old → new mapping), and the events of a dossier still open when its unit retires name the
+    successor from then on — except at "legacy" units (a stable share `legacy_share`), whose systems keep sending
+    the old id until `legacy_until`.
+    """
+
+    def __init__(
+        self, config: SimConfig, units: Sequence[Unit], splits: Mapping[str, Sequence[tuple[str, str]]] | None = None
+    ) -> None:
         self.config = config
         self.stats = SimStats()
         self._rng = random.Random(config.seed)
         self._cal = WorkCalendar()
         self._fmt = Rfc3339()
-        self._profiles = build_profiles(list(units), config.params)
+        units = list(units)
+        self._eras = [_table(era) for era in build_eras(units, config.params, splits)]
+        self._era_starts = [era.start for era in self._eras[1:]]
         self._planner = DossierPlanner(self._rng, self._cal, self._fmt, config.params, config.profile == "hanoi")
         self._noise = DeliveryNoise(self._rng, config.params)
         p = config.params
-        # Units chosen per arrival stream: online arrivals favour the units whose clients go online more.
-        self._online_cum = list(accumulate(u.volume * u.online_probability for u in self._profiles))
-        self._counter_cum = list(accumulate(u.volume * (1 - u.online_probability) for u in self._profiles))
+        # Retired units: epoch of valid_to and successor; legacy ones keep their id on later events for a while.
+        self._retired = {
+            u.unit_id: (epoch_of(u.valid_to), u.successor_id) for u in units if u.valid_to and u.successor_id
+        }
+        self._legacy = {uid for uid in self._retired if trait(uid, "legacy") < p.legacy_share}
+        self._legacy_until = epoch_of(date.fromisoformat(p.legacy_until) + timedelta(days=1))
         per_hour = p.dossiers_per_year * config.scale / _YEAR * HOUR
         self._online_per_hour = per_hour * p.online_share
         self._counter_per_hour = per_hour * (1 - p.online_share)
@@ -93,7 +136,35 @@ class Simulator:
 
     @property
     def profiles(self) -> list[UnitProfile]:
-        return self._profiles
+        """The units (and volumes) in force at the start."""
+        return list(self._era(self.config.start).profiles)
+
+    @property
+    def legacy_units(self) -> frozenset[str]:
+        """Retired units whose systems keep sending their old id after retirement, until `legacy_until`."""
+        return frozenset(self._legacy)
+
+    def _era(self, ts: int) -> _EraTable:
+        return self._eras[bisect_right(self._era_starts, ts)]
+
+    def _next_era_start(self, ts: int) -> int | None:
+        i = bisect_right(self._era_starts, ts)
+        return self._era_starts[i] if i < len(self._era_starts) else None  # type: ignore[return-value]
+
+    def _successor_at(self, unit_id: str, ts: int) -> str:
+        retired = self._retired
+        while unit_id in retired and ts >= retired[unit_id][0]:
+            unit_id = retired[unit_id][1]
+        return unit_id
+
+    def _follow_retirement(self, planned: list[tuple[int, dict[str, Any]]]) -> None:
+        """Events after the receiving unit's retirement name its successor (legacy systems: the old id a while)."""
+        home = planned[0][1]["unit_id"]
+        retired_at = self._retired[home][0]
+        keep_until = self._legacy_until if home in self._legacy else retired_at
+        for occurred, event in planned:
+            if occurred >= retired_at and occurred >= keep_until:
+                event["unit_id"] = self._successor_at(home, occurred)
 
     def __iter__(self) -> Iterator[Delivery]:
         return self._deliveries()
@@ -104,19 +175,27 @@ class Simulator:
         heapq.heappush(self._heap, (deliver_at, self._seq, event))
 
     def _schedule(self, planned: list[tuple[int, dict[str, Any]]]) -> None:
+        if planned and planned[0][1]["unit_id"] in self._retired:
+            self._follow_retirement(planned)
         noise = self._noise
         invalid_share = self.config.invalid_share
+        send_from = self.config.send_from or 0
         self.stats.planned_events += len(planned)
         for occurred, event in planned:
+            # Every random draw happens whether or not the event is kept: a warm-up changes nothing after it.
             deliver = occurred + noise.delay()
-            self._push(deliver, event)
+            if deliver >= send_from:
+                self._push(deliver, event)
             extra = noise.duplicate_delay()
             if extra is not None:
                 self.stats.duplicates += 1
-                self._push(deliver + extra, dict(event))
+                if deliver + extra >= send_from:
+                    self._push(deliver + extra, dict(event))
             if invalid_share and self._rng.random() < invalid_share:
                 self.stats.invalid += 1
-                self._push(deliver, corrupt(event, self._rng))
+                bad = corrupt(event, self._rng)
+                if deliver >= send_from:
+                    self._push(deliver, bad)
 
     def _dossier_id(self, received_at: int, tag: str) -> str:
         day = self._fmt.local(received_at)
@@ -150,7 +229,8 @@ class Simulator:
         ]
         arrivals.sort()
         postal = self.config.params.postal_share_of_counter
-        profiles, online_cum, counter_cum = self._profiles, self._online_cum, self._counter_cum
+        era = self._era(slot_start)  # a slot never spans an era boundary
+        profiles, online_cum, counter_cum = era.profiles, era.online_cum, era.counter_cum
         for received_at, online in arrivals:
             if online:
                 unit = profiles[bisect_right(online_cum, rnd() * online_cum[-1])]
@@ -166,18 +246,16 @@ class Simulator:
         """Overdue open dossiers left from before the start, concentrated at the Department of Justice."""
         p = self.config.params
         count = poisson(self._rng, p.backlog_size * self.config.scale)
-        justice = [u for u in self._profiles if u.is_justice]
-        others = [u for u in self._profiles if not u.is_justice] or justice
-        others_cum = list(accumulate(u.volume for u in others))
         lo, hi = _BACKLOG_AGE
         for n in range(1, count + 1):
-            if justice and self._rng.random() < p.backlog_justice_share:
-                unit = justice[0]
-            else:
-                unit = others[bisect_right(others_cum, self._rng.random() * others_cum[-1])]
             received_at = self._cal.snap_to_office(
                 self.config.start - lo - int(self._rng.random() * (hi - lo)), int(self._rng.random() * 5400)
             )
+            era = self._era(received_at)  # received by a unit that existed on that day
+            if era.justice and self._rng.random() < p.backlog_justice_share:
+                unit = era.justice[0]
+            else:
+                unit = era.others[bisect_right(era.others_cum, self._rng.random() * era.others_cum[-1])]
             dossier_id = self._dossier_id(received_at, f"B{n:06d}")
             self.stats.backlog_dossiers += 1
             self._schedule(self._planner.plan_backlog(dossier_id, unit, received_at, self.config.start))
@@ -194,6 +272,9 @@ class Simulator:
             slot_end = (slot_start // HOUR + 1) * HOUR  # local hours start on UTC hours (offset is whole hours)
             if end is not None:
                 slot_end = min(slot_end, end)
+            next_era = self._next_era_start(slot_start)
+            if next_era is not None:
+                slot_end = min(slot_end, next_era)
             self._arrive(slot_start, slot_end)
             # Everything delivered before slot_end is final: later arrivals only add events after slot_end.
             while heap and heap[0][0] < slot_end:

@@ -123,6 +123,7 @@ class WorkCalendar:
 
 
 _LOCAL_SECONDS = tuple(f"{s:02d}+07:00" for s in range(60))
+_HOURS_MINUTES = tuple(f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60))
 _MINUTE_CACHE_LIMIT = 200_000  # ≈ 5 months of distinct minutes; cleared when full so memory stays bounded
 
 
@@ -132,6 +133,7 @@ class Rfc3339:
     def __init__(self) -> None:
         self._minutes: dict[int, str] = {}
         self._utc_days: dict[int, str] = {}
+        self._local_days: dict[int, str] = {}
 
     def local(self, ts: int) -> str:
         """Vietnam time with the explicit +07:00 offset, e.g. 2026-08-03T09:15:00+07:00."""
@@ -140,8 +142,11 @@ class Rfc3339:
         if prefix is None:
             if len(self._minutes) >= _MINUTE_CACHE_LIMIT:
                 self._minutes.clear()
-            prefix = datetime.fromtimestamp(minute * 60 + VN_OFFSET, UTC).strftime("%Y-%m-%dT%H:%M:")
-            self._minutes[minute] = prefix
+            day, in_day = divmod(minute + VN_OFFSET // 60, 1440)  # local day and minute of the day
+            day_text = self._local_days.get(day)
+            if day_text is None:
+                day_text = self._local_days[day] = datetime.fromtimestamp(day * DAY, UTC).strftime("%Y-%m-%dT")
+            prefix = self._minutes[minute] = day_text + _HOURS_MINUTES[in_day]
         return prefix + _LOCAL_SECONDS[sec]
 
     def utc(self, ts: float) -> str:

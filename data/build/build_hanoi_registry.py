@@ -57,7 +57,8 @@ CITY_NAME = "Thành phố Hà Nội"
 REFORM_DAY = "2025-07-01"  # Resolution 1656, Điều 2 khoản 2: the new units operate from 1 July 2025.
 DEPT_REFORM_DAY = "2025-03-01"  # The People's Council resolution of 25 Feb 2025 took effect on 1 March 2025.
 
-# The 30 district ids already used by data/hanoi_units.csv; the build checks that the slugs it computes match.
+# The 30 district ids of the former data/hanoi_units.csv (deleted since; ids never change); the build checks
+# that the slugs it computes match.
 # fmt: off
 EXPECTED_DISTRICT_SLUGS = frozenset((
     "BADINH", "HOANKIEM", "TAYHO", "LONGBIEN", "CAUGIAY", "DONGDA", "HAIBATRUNG", "HOANGMAI", "THANHXUAN", "NAMTULIEM",
@@ -77,7 +78,8 @@ OLD_NAME_OVERRIDES: dict[str, tuple[str, str, str]] = {
 # --- Departments -------------------------------------------------------------------------------------------------
 # (abbr, name, valid_from, valid_to, successor_abbr, source)
 # Sources:
-#   [2024]  data/hanoi_units.csv (the 2024 list of /work/shared/HANOI_FACTS.md): ids and names of 2024 departments.
+#   [2024]  the former data/hanoi_units.csv (the 2024 list of /work/shared/HANOI_FACTS.md): ids and names of 2024
+#           departments.
 #   [NLD]   nld.com.vn, "Hà Nội giảm 6 sở, còn 15 sở sau khi sắp xếp, sáp nhập" (25 Feb 2025): the People's Council
 #           resolution takes effect on 1 March 2025; the 15 sở after the merger, by name; Sở Tài chính = Sở Kế hoạch và
 #           Đầu tư + Sở Tài chính; Sở Nông nghiệp và Môi trường = Sở Nông nghiệp và Phát triển nông thôn + Sở Tài
@@ -246,7 +248,7 @@ def load_old_units(vau: Path) -> tuple[list[District], list[OldUnit]]:
         u.unit_id = f"{u.district.unit_id}.{u.code}"
     slugs = {d.unit_id.rsplit(".", 1)[1] for d in districts.values()}
     if slugs != EXPECTED_DISTRICT_SLUGS:
-        sys.exit(f"district ids differ from data/hanoi_units.csv: {sorted(slugs ^ EXPECTED_DISTRICT_SLUGS)}")
+        sys.exit(f"district ids differ from the established H26.DIS ids: {sorted(slugs ^ EXPECTED_DISTRICT_SLUGS)}")
     return list(districts.values()), units
 
 

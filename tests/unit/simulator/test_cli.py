@@ -6,7 +6,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from simulator.cli import build_parser, config_from_args, main
+from simulator.cli import build_parser, config_from_args, first_sent, main
 from simulator.worktime import parse_cli_time
 
 NOW = parse_cli_time("2026-11-20T10:00:00+07:00")
@@ -38,6 +38,18 @@ def test_rate_means_real_time_from_now() -> None:
     assert cfg.end is None and cfg.profile == "hanoi" and cfg.scale == 1
 
 
+def test_warm_up_is_simulated_before_what_is_sent() -> None:
+    args = build_parser().parse_args(["--rate", "3", "--warm-up-days", "5", "--backfill-days", "1"])
+    cfg, realtime = config_from_args(args, NOW)
+    assert realtime and cfg.start == NOW - 6 * 86_400
+    assert first_sent(args, cfg) == NOW - 86_400  # the warm-up's deliveries are not sent
+
+
+def test_legacy_options() -> None:
+    cfg, _ = config("--backfill-days", "9", "--legacy-share", "0.25", "--legacy-until", "2025-08-31")
+    assert (cfg.params.legacy_share, cfg.params.legacy_until) == (0.25, "2025-08-31")
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -46,6 +58,10 @@ def test_rate_means_real_time_from_now() -> None:
         ["--from", "2026-11-01", "--to", "2026-12-31"],  # future events would be rejected
         ["--rate", "5", "--from", "2026-11-01"],
         ["--rate", "5", "--scale", "0.1"],
+        ["--backfill-days", "9", "--warm-up-days", "2"],  # a warm-up is for real time
+        ["--rate", "3", "--warm-up-days", "-1"],
+        ["--backfill-days", "9", "--legacy-until", "30/9/2025"],
+        ["--backfill-days", "9", "--legacy-share", "1.5"],
     ],
 )
 def test_inconsistent_options_are_refused(argv: list[str]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.registry import DEFAULT_REGISTRY, RegistryError, load_units
+from simulator.registry import DEFAULT_REGISTRY, RegistryError, load_splits, load_units
 
 SMALL = DEFAULT_REGISTRY.parent / "units_small.csv"
 HEADER7 = "unit_id,name,level,parent_id,valid_from,valid_to,successor_id\n"
@@ -71,33 +71,44 @@ DEPARTMENTS = [
 ]
 
 
-def test_hanoi_registry_has_the_published_structure() -> None:
+REFORM = date(2025, 7, 1)
+
+
+def test_hanoi_registry_has_both_eras() -> None:
     units = load_units()
     by_level = Counter(u.level for u in units)
-    assert by_level["city"] == 1
+    assert by_level == {"city": 1, "department": 26, "district": 30, "commune": 652}
     city = next(u for u in units if u.level == "city")
     assert (city.unit_id, city.name) == ("H26", "Thành phố Hà Nội")
-    districts = {u.name for u in units if u.level == "district"}
+    districts = [u for u in units if u.level == "district"]
     expected = {f"Quận {n}" for n in URBAN} | {f"Huyện {n}" for n in RURAL} | {"Thị xã Sơn Tây"}
-    assert districts == expected and len(districts) == 30
-    departments = {u.name for u in units if u.level == "department"}
-    assert set(DEPARTMENTS) <= departments and 21 <= len(departments) <= 23
-    assert by_level["commune"] == 579
+    assert {u.name for u in districts} == expected
+    assert all(u.valid_to == REFORM and u.successor_id for u in districts)  # the district level ended
+    departments = [u for u in units if u.level == "department"]
+    assert set(DEPARTMENTS) <= {u.name for u in departments}
+    current = [u for u in departments if u.valid_to is None]
+    assert len(current) == 17 and "Trung tâm Phục vụ hành chính công Thành phố Hà Nội" in {u.name for u in current}
+    assert {u.valid_to for u in departments if u.valid_to} == {date(2025, 3, 1)}  # the 1 March 2025 merger
+    communes = [u for u in units if u.level == "commune"]
+    old = [u for u in communes if u.valid_to is not None]
+    new = [u for u in communes if u.valid_to is None]
+    assert len(old) == 526 and all(u.valid_to == REFORM and u.successor_id for u in old)
+    assert len(new) == 126 and all(u.valid_from == REFORM and u.parent_id == "H26" for u in new)
+    assert Counter(u.name.split()[0] for u in new) == {"Phường": 51, "Xã": 75}
+    assert all(re.match(r"(Phường|Xã|Thị trấn) \S", u.name) for u in communes)
+    assert not [u for u in units if "tên tạm" in u.name or re.search(r"\bsố \d", u.name)]  # no placeholders
 
 
-def test_every_commune_hangs_under_a_district_with_a_proper_prefix() -> None:
+def test_old_communes_hang_under_their_districts() -> None:
     units = load_units()
     district_ids = {u.unit_id for u in units if u.level == "district"}
-    communes = [u for u in units if u.level == "commune"]
-    assert all(u.parent_id in district_ids for u in communes)
-    assert all(re.match(r"(Phường|Xã|Thị trấn) \S", u.name) for u in communes)
-    per_district = Counter(u.parent_id for u in communes)
-    assert set(per_district) == district_ids  # every district has communes
-    assert per_district["H26.DIS.BADINH"] == 14
-    ba_dinh = {u.name for u in communes if u.parent_id == "H26.DIS.BADINH"}
+    old = [u for u in units if u.level == "commune" and u.valid_to is not None]
+    assert all(u.parent_id in district_ids for u in old)
+    per_district = Counter(u.parent_id for u in old)
+    assert set(per_district) == district_ids  # every district had communes
+    assert sum(per_district.values()) == 526  # June 2025 (579 in 2024, before an earlier round of mergers)
+    ba_dinh = {u.name for u in old if u.parent_id == "H26.DIS.BADINH"}
     assert {"Phường Phúc Xá", "Phường Giảng Võ", "Phường Thành Công"} <= ba_dinh
-    placeholders = [u for u in communes if "(tên tạm)" in u.name]
-    assert all(u.name.startswith("Xã số ") for u in placeholders)
 
 
 def test_ids_follow_the_documented_scheme() -> None:
@@ -105,12 +116,26 @@ def test_ids_follow_the_documented_scheme() -> None:
         "city": r"H26",
         "department": r"H26\.DEP\.[A-Z]+",
         "district": r"H26\.DIS\.[A-Z]+",
-        "commune": r"H26\.DIS\.[A-Z]+\.C\d{2}",
+        "commune": r"H26\.DIS\.[A-Z]+\.\d{5}|H26\.C\.\d{5}",
     }
     for unit in load_units():
         assert re.fullmatch(pattern[unit.level], unit.unit_id), unit
         if unit.level == "commune":
             assert unit.unit_id.startswith(f"{unit.parent_id}.")
+
+
+def test_reform_mapping_covers_every_old_commune() -> None:
+    units = {u.unit_id: u for u in load_units()}
+    splits = load_splits()
+    old = {uid for uid, u in units.items() if u.level == "commune" and u.valid_to is not None}
+    assert set(splits) == old
+    assert sum(len(rows) for rows in splits.values()) == 795
+    for old_id, rows in splits.items():
+        assert all(units[new].valid_from == REFORM for new, _ in rows)
+        shares = [share for _, share in rows]
+        assert shares == ["whole"] or set(shares) == {"part"}, old_id
+        # The successor is the unit that took it whole, else the first that lists it.
+        assert units[old_id].successor_id == rows[0][0]
 
 
 def test_small_registry_for_tests() -> None:

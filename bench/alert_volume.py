@@ -40,7 +40,7 @@ DEMO_NOW = datetime(2026, 11, 18, 3, 0, tzinfo=UTC)
 
 def simulate(scale: float, days: int, live_minutes: int, now: datetime) -> tuple[list, dict]:
     """History at `scale`, then `live_minutes` of the demo's live feed (3 events/s) up to `now`."""
-    units = load_units(REPO / "data" / "hanoi_units.csv")
+    units = load_units(REPO / "data" / "hanoi_registry.csv")
     end = int(now.timestamp())
     live_start = end - live_minutes * 60
     runs = [SimConfig(start=live_start - days * 86_400, end=live_start, seed=42, scale=scale, run_id="H")]

@@ -45,8 +45,10 @@ async def test_crossing_goes_pending_then_fires_with_a_signed_v4_body_and_resolv
         body = message.payload
         assert body["version"] == "4" and body["status"] == "firing" and body["receiver"] == "ops"
         assert body["groupLabels"] == {"unit_id": BA_DINH["unit_id"]}
-        assert body["externalURL"] == "https://pulse.example.vn"
+        # Links open the dashboard (issue 12): the message at the unit's page, the alert at itself on that page.
+        assert body["externalURL"] == f"https://pulse.example.vn/dashboard/#/unit/{BA_DINH['unit_id']}"
         [alert] = body["alerts"]
+        assert alert["generatorURL"].startswith(body["externalURL"]) and "alert=pay-low" in alert["generatorURL"]
         assert alert["labels"] == {"alertname": "pay-low", "level": "district", "severity": "warning",
                                    "unit_id": BA_DINH["unit_id"]}  # fmt: skip
         assert alert["fingerprint"] == fingerprint(alert["labels"]) == firing["fingerprint"]

@@ -99,7 +99,11 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         directory = UnitDirectory(pool)
         await directory.load()
         reader = ScoringReader(
-            pool, directory, ProfileStore(settings.profile_path), ranking_ttl_s=settings.read_cache_ttl_s
+            pool,
+            directory,
+            ProfileStore(settings.profile_path),
+            ranking_ttl_s=settings.read_cache_ttl_s,
+            live_tick_s=settings.live_tick_s,
         )
         applier = BatchApplier(pool, directory, publish_dead_letters)
         parts["c"] = Components(applier, reader, IndicatorsPublisher(reader, publish_indicators,

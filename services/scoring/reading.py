@@ -6,15 +6,12 @@ Queries come from adapters/queries.py; the arithmetic (rates, points, score, ran
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
-import orjson
 
 from services.scoring.adapters import queries
 from services.scoring.adapters.queries import LiveFigures
@@ -26,41 +23,15 @@ from services.scoring.domain.effective import (
     roll_up_month,
     units_of_level_in_month,
 )
-from services.scoring.domain.profile import ScoreProfile, parse_profile
 from services.scoring.domain.rank import RankedUnit, RankEntry, rank_units
 from services.scoring.domain.score import ScoreCard, score_counters
 from services.scoring.domain.timebase import month_end, month_label, month_of, parse_month, to_datetime, to_instant
+from services.scoring.profile_store import ProfileStore
 from services.scoring.read_cache import RefreshingCache
 from shared.indicators import COUNTER_NAMES, UNIT_LEVELS, VIETNAM_TZ
 from shared.units import Unit
 
 log = logging.getLogger(__name__)
-
-
-class ProfileStore:
-    """The score profile file, re-read when it changes on disk (checked at most once a second) or on demand."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._mtime = -1.0
-        self._checked = 0.0
-        self.profile: ScoreProfile = self.reload()
-
-    def reload(self) -> ScoreProfile:
-        self._mtime = self.path.stat().st_mtime
-        self.profile = parse_profile(self.path.read_text(encoding="utf-8"))
-        return self.profile
-
-    def current(self) -> ScoreProfile:
-        now = time.monotonic()
-        if now - self._checked >= 1.0:
-            self._checked = now
-            try:
-                if self.path.stat().st_mtime != self._mtime:
-                    self.reload()
-            except (OSError, ValueError):
-                pass  # keep serving the last good profile; /v1/admin/profile/reload reports the error
-        return self.profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +84,8 @@ class LiveSnapshot:
 
     now: datetime
     by_unit: dict[str, LiveFigures]
+    received_today: int = 0
+    """Dossiers received city-wide since the start of `now`'s day (Vietnam time)."""
 
 
 def groups_json(card: ScoreCard) -> dict[str, Any]:
@@ -122,6 +95,16 @@ def groups_json(card: ScoreCard) -> dict[str, Any]:
 
 LevelTable = tuple[list[RankedUnit], dict[str, "UnitFigures"]]
 """A level's units in rank order (those that exist in the period), and every unit's figures."""
+
+
+class _Table(tuple):  # type: ignore[type-arg]
+    """A LevelTable that knows the instant of the live figures in it (`as_of`), shown as `live.as_of`."""
+
+    as_of: datetime
+
+
+def table_as_of(table: LevelTable, default: datetime) -> datetime:
+    return getattr(table, "as_of", default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +126,7 @@ class ScoringReader:
         profiles: ProfileStore,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         ranking_ttl_s: float = 30.0,
+        live_tick_s: float = 5.0,
     ) -> None:
         self.pool = pool
         self.directory = directory
@@ -157,7 +141,10 @@ class ScoringReader:
         self._tables: RefreshingCache[tuple[str, str], LevelTable] = RefreshingCache(
             self._compute_table, max_age_s=ranking_ttl_s
         )
-        self._bodies: dict[tuple[str, str], tuple[LevelTable, bytes]] = {}
+        # Live figures (overdue, due soon) depend on the time: they are computed as of the start of a tick of
+        # `live_tick_s` seconds, so that every process shows the same figures (and ETags) for the same tick.
+        self._tick_s = live_tick_s
+        self._tick: int | None = None
         self._live: RefreshingCache[str, LiveSnapshot] = RefreshingCache(
             self._compute_live, max_age_s=min(ranking_ttl_s, 60.0)
         )
@@ -181,12 +168,30 @@ class ScoringReader:
             own = await queries.month_own_counters(conn, label)
         return roll_up_month(own, view, parse_month(label))
 
+    def _advance_tick(self) -> None:
+        """At a new tick, the live figures and the current month's tables are recomputed (served stale meanwhile)."""
+        tick = int(self.clock().timestamp() // self._tick_s)
+        if tick == self._tick:
+            return
+        first, self._tick = self._tick is None, tick
+        if not first:
+            current = month_label(current_month(self.clock()))
+            self._live.invalidate()
+            self._tables.invalidate([key for key in self._tables.computed_keys() if key[1] == current])
+
     async def _compute_live(self, _: str) -> LiveSnapshot:
         now = self.clock()
+        tick_start = now.timestamp() // self._tick_s * self._tick_s
+        return await self._compute_live_at(datetime.fromtimestamp(tick_start, UTC))
+
+    async def _compute_live_at(self, now: datetime) -> LiveSnapshot:
         view = self.directory.view
+        local = now.astimezone(VIETNAM_TZ)
         async with self.pool.acquire() as conn:
             by_home = await queries.live_by_home_unit(conn, now, to_datetime(month_end(current_month(now))))
-        return LiveSnapshot(now, roll_up_live(by_home, view, now.astimezone(VIETNAM_TZ).date()))
+            day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+            received_today = await queries.received_since(conn, day_start)
+        return LiveSnapshot(now, roll_up_live(by_home, view, local.date()), received_today)
 
     async def month_figures(self, period: Period, *, fresh: bool = False) -> dict[str, dict[str, int]]:
         """Every unit's stored counters for the period, subtrees and successors included (domain/effective.py)."""
@@ -195,10 +200,12 @@ class ScoringReader:
         return await self._months.get(period.label, wait=fresh)
 
     async def live_snapshot(self, *, fresh: bool = False) -> LiveSnapshot:
-        """Live figures of all units from one pass over the open dossiers."""
+        """Live figures of all units from one pass over the open dossiers: as of the current tick from the read
+        cache, or (`fresh`) computed now for the caller (a publication, a notice)."""
         if fresh:
-            self._live.invalidate(eager=False)
-        return await self._live.get("live", wait=fresh)
+            return await self._compute_live_at(self.clock())
+        self._advance_tick()
+        return await self._live.get("live")
 
     async def warm_up(self, months: int = 13) -> None:
         """Compute the tables of every level for the last `months` months (start-up, in the background)."""
@@ -236,6 +243,8 @@ class ScoringReader:
             return await self._compute_table(key, live)
         if fresh:
             self._tables.invalidate([key], eager=False)
+        else:
+            self._advance_tick()
         return await self._tables.get(key, wait=fresh)
 
     async def _compute_table(self, key: tuple[str, str], live: LiveSnapshot | None = None) -> LevelTable:
@@ -244,8 +253,10 @@ class ScoringReader:
         registry = self.directory.registry
         month = await self._months.get(label, wait=True)  # current as of the last invalidation
         live_by_unit: Mapping[str, LiveFigures] = {}
+        as_of = self.clock()
         if period.is_current:
-            live_by_unit = (live if live is not None else await self._live.get("live", wait=True)).by_unit
+            snapshot = live if live is not None else await self._live.get("live", wait=True)
+            live_by_unit, as_of = snapshot.by_unit, snapshot.now
         profile = self.profiles.current()
         existing = set(units_of_level_in_month(registry, level, period.month))
         computed: dict[str, tuple[dict[str, int], ScoreCard, LiveFigures]] = {}
@@ -268,16 +279,27 @@ class ScoringReader:
             uid: UnitFigures(counters, card, unit_live, by_id.get(uid))
             for uid, (counters, card, unit_live) in computed.items()
         }
-        return ranked, details
+        table = _Table((ranked, details))
+        table.as_of = as_of
+        return table
 
-    async def indicators(self, unit: Unit, period: Period) -> dict[str, Any]:
-        ranked, details = await self.level_table(str(unit.level), period)
-        mine = details.get(unit.unit_id)
-        if mine is None:  # the registry changed since the table was built
-            ranked, details = await self.level_table(str(unit.level), period, fresh=True)
-            mine = details[unit.unit_id]
-        live = mine.live if period.is_current else (await self.live_snapshot()).by_unit.get(unit.unit_id, LiveFigures())
-        now = self.clock()
+    async def indicator_sources(self, unit: Unit, period: Period) -> tuple[LevelTable, LiveSnapshot]:
+        """What a unit's indicators are built from: its level's table and the live snapshot (both read tables)."""
+        table = await self.level_table(str(unit.level), period)
+        if unit.unit_id not in table[1]:  # the registry changed since the table was built
+            table = await self.level_table(str(unit.level), period, fresh=True)
+        return table, await self.live_snapshot()
+
+    async def indicators(
+        self, unit: Unit, period: Period, sources: tuple[LevelTable, LiveSnapshot] | None = None
+    ) -> dict[str, Any]:
+        table, snapshot = sources if sources is not None else await self.indicator_sources(unit, period)
+        ranked, details = table
+        mine = details[unit.unit_id]
+        if period.is_current:  # the table's live figures, of the instant they were computed for
+            live, now = mine.live, table_as_of(table, snapshot.now)
+        else:
+            live, now = snapshot.by_unit.get(unit.unit_id, LiveFigures()), snapshot.now
         entry = mine.ranked
         return {
             "unit_id": unit.unit_id,
@@ -295,17 +317,6 @@ class ScoringReader:
             "unranked_reason": (entry.unranked_reason if entry else "not_in_period"),
             "exists_in_period": entry is not None,
         }
-
-    async def rankings_body(self, level: str, period: Period) -> bytes:
-        """The rankings as JSON bytes, serialised once per table (a commune ranking is hundreds of items)."""
-        table = await self.level_table(level, period)
-        key = (level, period.label)
-        cached = self._bodies.get(key)
-        if cached is not None and cached[0] is table:
-            return cached[1]
-        body = orjson.dumps(await self.rankings(level, period, table=table))
-        self._bodies[key] = (table, body)
-        return body
 
     async def rankings(self, level: str, period: Period, *, table: LevelTable | None = None) -> dict[str, Any]:
         ranked, details = table if table is not None else await self.level_table(level, period)
@@ -330,16 +341,22 @@ class ScoringReader:
         return {"level": level, "period": period.label, "rank_of": rank_of,
                 "min_dossiers": self.profiles.current().min_dossiers, "items": items}  # fmt: skip
 
-    async def history(self, unit: Unit, months: int) -> dict[str, Any]:
-        now = self.clock()
-        last = current_month(now)
+    async def history_sources(self, months: int) -> tuple[Any, ...]:
+        """What a history is built from: the live snapshot, the score profile and each month's figures."""
         snapshot = await self.live_snapshot()
+        last = current_month(snapshot.now)
+        figures = [await self.month_figures(resolve_period(month_label(m), snapshot.now))
+                   for m in range(last - months + 1, last + 1)]  # fmt: skip
+        return (snapshot, self.profiles.current(), *figures)
+
+    async def history(self, unit: Unit, months: int, sources: tuple[Any, ...] | None = None) -> dict[str, Any]:
+        snapshot, profile, *figures_by_month = sources if sources is not None else await self.history_sources(months)
+        now = snapshot.now
+        last = current_month(now)
         live = snapshot.by_unit.get(unit.unit_id, LiveFigures())
-        profile = self.profiles.current()
         items = []
-        for month in range(last - months + 1, last + 1):
+        for month, figures in zip(range(last - months + 1, last + 1), figures_by_month, strict=True):
             period = resolve_period(month_label(month), now)
-            figures = await self.month_figures(period)
             counters = counters_with_live(figures.get(unit.unit_id, {}), live, period)
             card = score_counters(counters, profile)
             first, end = month_first_day(month), month_first_day(month + 1)
@@ -347,19 +364,16 @@ class ScoringReader:
                           "groups": groups_json(card), "exists": unit.exists_during(first, end)})  # fmt: skip
         return {"unit_id": unit.unit_id, "name": unit.name, "months": items}
 
-    async def summary(self, period: Period) -> dict[str, Any]:
+    async def summary(self, period: Period, sources: tuple[LevelTable, LiveSnapshot] | None = None) -> dict[str, Any]:
         city = self.directory.registry.city
         if city is None:
             return {"period": period.label, "unit_id": None}
-        now = self.clock()
-        local = now.astimezone(VIETNAM_TZ)
-        start_of_day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        figures = await self.indicators(city, period)
-        async with self.pool.acquire() as conn:
-            received_today = await queries.received_since(conn, start_of_day)
+        if sources is None:
+            sources = await self.indicator_sources(city, period)
+        figures = await self.indicators(city, period, sources)
         counters = figures["counters"]
         figures["dashboard"] = {
-            "received_today": received_today,
+            "received_today": sources[1].received_today,
             "received_this_month": counters["received"],
             "in_progress": figures["live"]["open"],
             "resolved_this_month": counters["resolved"],

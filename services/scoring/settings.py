@@ -42,6 +42,11 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin):
     read_cache_ttl_s: Annotated[
         float, Field(ge=0, le=3600, description="Longest time a read table is served without being recomputed (s)")
     ] = 30.0
+    # Live figures (overdue, due soon) depend on the time; they are computed as of the start of a tick, so that every
+    # scoring process shows the same figures and ETags within a tick, and a body keeps its ETag for a tick at least.
+    live_tick_s: Annotated[
+        float, Field(ge=0.5, le=3600, description="Live figures are computed as of the start of such a tick (s)")
+    ] = 5.0
     alerts_public_url: Annotated[
         str,
         Field(

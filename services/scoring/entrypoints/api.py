@@ -7,11 +7,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from services.scoring.adapters import queries
 from services.scoring.applier import BatchApplier
 from services.scoring.entrypoints import schemas
+from services.scoring.http_cache import CACHED_200, CLOSED, CURRENT, IF_NONE_MATCH, NOT_MODIFIED, REGISTRY, respond
+from services.scoring.read_bodies import InvalidCursor, ReadBodies
 from services.scoring.reading import Period, ScoringReader, resolve_period
 from shared.http import ApiError, ErrorBody, require_admin
 from shared.units import Unit
@@ -19,6 +21,10 @@ from shared.units import Unit
 Level = Literal["city", "department", "district", "commune"]
 PeriodParam = Annotated[str | None, Query(description="Month YYYY-MM (Vietnam time); default: the current month")]
 ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+CACHED = {200: CACHED_200, **NOT_MODIFIED}
+CACHED_ERRORS = {**CACHED, **ERRORS}
+Q_DESCRIPTION = "Only units whose id or name contains this (case and diacritics ignored: 'dong da' finds 'Đống Đa')"
+IfNoneMatch = Annotated[str | None, Header(description=IF_NONE_MATCH)]
 ADMIN_ERRORS = {401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 DeadLetterStatus = Literal["dead", "pending", "applied", "discarded"]
 
@@ -46,61 +52,94 @@ def build_router(
             raise ApiError(404, "unknown_unit", f"Không có đơn vị {unit_id!r} / unknown unit {unit_id!r}")
         return unit
 
-    @router.get("/v1/units", response_model=schemas.UnitList, tags=["units"],
-                summary="The unit registry (tree, validity, successors)")  # fmt: skip
-    async def units() -> schemas.UnitList:
+    bodies = ReadBodies(reader)
+
+    def unit_list() -> bytes:
         registry = reader().directory.registry
-        return schemas.UnitList(
-            items=[
-                schemas.UnitNode(
-                    unit_id=u.unit_id,
-                    name=u.name,
-                    level=str(u.level),
-                    parent_id=u.parent_id,
-                    children=registry.children(u.unit_id),
-                    valid_from=u.valid_from,
-                    valid_to=u.valid_to,
-                    successor_id=u.successor_id,
-                    predecessors=registry.predecessors(u.unit_id),
-                )
-                for u in registry
-            ]
+        return (
+            schemas.UnitList(
+                items=[
+                    schemas.UnitNode(
+                        unit_id=u.unit_id,
+                        name=u.name,
+                        level=str(u.level),
+                        parent_id=u.parent_id,
+                        children=registry.children(u.unit_id),
+                        valid_from=u.valid_from,
+                        valid_to=u.valid_to,
+                        successor_id=u.successor_id,
+                        predecessors=registry.predecessors(u.unit_id),
+                    )
+                    for u in registry
+                ]
+            )
+            .model_dump_json()
+            .encode()
         )
+
+    # The read paths answer ready-made bodies (read_bodies.py) with ETag, Cache-Control and content encoding
+    # (http_cache.py); the response models document the bodies.
+    @router.get("/v1/units", response_model=schemas.UnitList, responses=CACHED, tags=["units"],
+                summary="The unit registry (tree, validity, successors)")  # fmt: skip
+    async def units(request: Request, if_none_match: IfNoneMatch = None) -> Response:
+        return respond(request, bodies.units(unit_list), REGISTRY, if_none_match)
 
     @router.get(
         "/v1/units/{unit_id}/indicators",
         response_model=schemas.Indicators,
-        responses=ERRORS,
+        responses=CACHED_ERRORS,
         tags=["indicators"],
         summary="A unit's counters, live counters, rates, group points, score and rank for a month",
     )
-    async def indicators(unit_id: str, period: PeriodParam = None) -> dict:
+    async def indicators(
+        request: Request, unit_id: str, period: PeriodParam = None, if_none_match: IfNoneMatch = None
+    ) -> Response:
         resolved = period_of(period)
-        return await reader().indicators(await unit_of(unit_id), resolved)
+        cached = await bodies.indicators(await unit_of(unit_id), resolved)
+        return respond(request, cached, CURRENT, if_none_match)  # live figures in it, also for a closed month
 
     @router.get(
         "/v1/rankings",
         response_model=schemas.Rankings,
-        responses=ERRORS,
+        responses=CACHED_ERRORS,
         tags=["indicators"],
-        summary="Units of one level in rank order for a month",
+        summary="Units of one level in rank order for a month (all of them, or a page of those matching q)",
     )
-    async def rankings(level: Level = "district", period: PeriodParam = None) -> Response:
-        # Serialised once per table (reading.rankings_body); the response model above documents the body.
-        return Response(await reader().rankings_body(level, period_of(period)), media_type="application/json")
+    async def rankings(
+        request: Request,
+        level: Level = "district",
+        period: PeriodParam = None,
+        limit: Annotated[int | None, Query(ge=1, le=1000, description="Page size; default: every unit")] = None,
+        cursor: Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page")] = None,
+        q: Annotated[str | None, Query(max_length=100, description=Q_DESCRIPTION)] = None,
+        if_none_match: IfNoneMatch = None,
+    ) -> Response:
+        resolved = period_of(period)
+        try:
+            cached = await bodies.rankings(level, resolved, limit=limit, cursor=cursor, q=q)
+        except InvalidCursor:
+            raise ApiError(422, "invalid_cursor", "Con trỏ trang không hợp lệ / invalid cursor") from None
+        return respond(request, cached, CURRENT if resolved.is_current else CLOSED, if_none_match)
 
-    @router.get("/v1/summary", response_model=schemas.Summary, responses=ERRORS, tags=["indicators"],
+    @router.get("/v1/summary", response_model=schemas.Summary, responses=CACHED_ERRORS, tags=["indicators"],
                 summary="City-level figures for a month, with the live dashboard counts")  # fmt: skip
-    async def summary(period: PeriodParam = None) -> dict:
-        result = await reader().summary(period_of(period))
-        if result.get("unit_id") is None:
+    async def summary(request: Request, period: PeriodParam = None, if_none_match: IfNoneMatch = None) -> Response:
+        resolved = period_of(period)
+        city = reader().directory.registry.city
+        if city is None:
             raise ApiError(404, "no_registry", "Chưa nạp danh mục đơn vị / no unit registry loaded")
-        return result
+        return respond(request, await bodies.summary(city, resolved), CURRENT, if_none_match)
 
-    @router.get("/v1/units/{unit_id}/history", response_model=schemas.History, responses=ERRORS,
+    @router.get("/v1/units/{unit_id}/history", response_model=schemas.History, responses=CACHED_ERRORS,
                 tags=["indicators"], summary="Monthly trend of a unit")  # fmt: skip
-    async def history(unit_id: str, months: Annotated[int, Query(ge=1, le=60)] = 12) -> dict:
-        return await reader().history(await unit_of(unit_id), months)
+    async def history(
+        request: Request,
+        unit_id: str,
+        months: Annotated[int, Query(ge=1, le=60)] = 12,
+        if_none_match: IfNoneMatch = None,
+    ) -> Response:
+        cached = await bodies.history(await unit_of(unit_id), months)
+        return respond(request, cached, CURRENT, if_none_match)
 
     @router.get("/v1/units/{unit_id}/dossiers", response_model=schemas.DossierPage, responses=ERRORS,
                 tags=["dossiers"], summary="Overdue or soon-due open dossiers of a unit (paged)")  # fmt: skip

@@ -75,6 +75,9 @@ class Rankings(BaseModel):
         description="The units of the level that existed in the period: ranked ones in rank order, then the "
         "unranked ones in unit_id order"
     )
+    next_cursor: str | None = Field(
+        None, description="With `limit`: pass as `cursor` for the next page; null on the last page, and for all units"
+    )
 
 
 class UnitNode(BaseModel):

@@ -13,7 +13,10 @@ export async function getJSON(path, params = {}, base = "") {
   for (const [key, value] of Object.entries(params)) {
     if (value !== null && value !== undefined && value !== "") url.searchParams.set(key, value);
   }
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  // "no-cache": always revalidate with the server. The browser sends the cached body's ETag (If-None-Match) and a
+  // 304 reuses that body, so unchanged figures cost a few bytes; and a refresh prompted by the live stream never gets
+  // a body still "fresh" by its max-age but older than the change the stream announced.
+  const response = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-cache" });
   let body = null;
   try {
     body = await response.json();

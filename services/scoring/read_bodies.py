@@ -1,0 +1,125 @@
+"""Ready-to-send bodies of the public read API, built once per version of the read tables they come from.
+
+Each body is kept (http_cache.BodyStore) with the objects it was built from — a level's table, the live snapshot, a
+month's figures, the profile, the registry; the read tables replace these objects when figures change, so a body is
+rebuilt exactly when something it shows may have changed, and its ETag (a hash of the bytes) changes exactly when
+its bytes do. Rankings may be paged and filtered (`limit`, `cursor`, `q`); the full list stays the default.
+"""
+
+from __future__ import annotations
+
+import base64
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from services.scoring.http_cache import BodyStore, CachedBody
+from services.scoring.reading import Period, ScoringReader
+from shared.units import Unit
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def fold(text: str) -> str:
+    """Case- and diacritics-insensitive form of a name: 'Phường Đống Đa' → 'phuong dong da'."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def encode_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"r{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+        if not text.startswith("r") or not text[1:].isdigit():
+            raise ValueError
+        return int(text[1:])
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidCursor(cursor) from None
+
+
+class ReadBodies:
+    def __init__(self, reader: Callable[[], ScoringReader], max_entries: int = 8192) -> None:
+        self._reader = reader
+        self._store = BodyStore(max_entries)
+        self._rankings: dict[tuple[str, str], tuple[tuple[object, ...], dict[str, Any], list[str]]] = {}
+
+    async def _rankings_dict(self, level: str, period: Period) -> tuple[tuple[object, ...], dict[str, Any], list[str]]:
+        reader = self._reader()
+        table = await reader.level_table(level, period)
+        sources = (table, reader.profiles.current(), reader.directory.registry)
+        key = (level, period.label)
+        found = self._rankings.get(key)
+        if found is not None and all(a is b for a, b in zip(found[0], sources, strict=True)):
+            return found
+        body = await reader.rankings(level, period, table=table)
+        body["next_cursor"] = None
+        built = (sources, body, [fold(f"{item['unit_id']} {item['name']}") for item in body["items"]])
+        self._rankings[key] = built
+        return built
+
+    async def rankings(
+        self, level: str, period: Period, *, limit: int | None = None, cursor: str | None = None, q: str | None = None
+    ) -> CachedBody:
+        """The whole ranking (the default), or a page of it: units whose id or name contains `q` (diacritics and
+        case ignored), `limit` of them from `cursor` (the previous page's `next_cursor`)."""
+        sources, full, folded = await self._rankings_dict(level, period)
+        query = fold(q.strip()) if q else ""
+        key = ("rankings", level, period.label, limit, cursor, query)
+        cached = self._store.get(key, sources)
+        if cached is not None:
+            return cached
+        if limit is None and cursor is None and not query:
+            return self._store.put(key, sources, orjson.dumps(full))
+        start = decode_cursor(cursor) if cursor is not None else 0
+        positions = [i for i in range(start, len(folded)) if query in folded[i]]
+        page = positions if limit is None else positions[:limit]
+        more = limit is not None and len(positions) > limit
+        body = {**full, "items": [full["items"][i] for i in page],
+                "next_cursor": encode_cursor(page[-1] + 1) if more else None}  # fmt: skip
+        return self._store.put(key, sources, orjson.dumps(body))
+
+    async def indicators(self, unit: Unit, period: Period) -> CachedBody:
+        reader = self._reader()
+        table, snapshot = await reader.indicator_sources(unit, period)
+        sources = (table, unit) if period.is_current else (table, unit, snapshot)
+        key = ("indicators", unit.unit_id, period.label)
+        cached = self._store.get(key, sources)
+        if cached is None:
+            body = await reader.indicators(unit, period, (table, snapshot))
+            cached = self._store.put(key, sources, orjson.dumps(body))
+        return cached
+
+    async def summary(self, city: Unit, period: Period) -> CachedBody:
+        reader = self._reader()
+        table, snapshot = await reader.indicator_sources(city, period)
+        sources = (table, city, snapshot)
+        key = ("summary", period.label)
+        cached = self._store.get(key, sources)
+        if cached is None:
+            body = await reader.summary(period, (table, snapshot))
+            cached = self._store.put(key, sources, orjson.dumps(body))
+        return cached
+
+    async def history(self, unit: Unit, months: int) -> CachedBody:
+        reader = self._reader()
+        sources = await reader.history_sources(months)
+        key = ("history", unit.unit_id, months)
+        cached = self._store.get(key, (unit, *sources))
+        if cached is None:
+            body = await reader.history(unit, months, sources)
+            cached = self._store.put(key, (unit, *sources), orjson.dumps(body))
+        return cached
+
+    def units(self, build: Callable[[], bytes]) -> CachedBody:
+        registry = self._reader().directory.registry
+        cached = self._store.get(("units",), (registry,))
+        if cached is None:
+            cached = self._store.put(("units",), (registry,), build())
+        return cached

@@ -1,0 +1,168 @@
+"""HTTP caching of the read API on the real broker and database, with two scoring processes in one consumer group.
+
+A committed batch must change the ETag and the body of exactly the periods and units it touched, a 304 must never
+answer changed figures, and both processes must answer identical bodies (same ETags) for the same figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+import orjson
+import pytest
+
+from tests.integration.conftest import unique
+from tests.integration.processes import RunningService, service_process, wait_ready
+from tests.integration.scoring.harness import (
+    ScoringTopics,
+    create_topics,
+    ingested_after,
+    prepare_database,
+    produce,
+    profile_with_min_dossiers,
+    vn,
+    wait_for,
+)
+
+# Live figures as of the start of an hour: both processes show the same instant (no tick passes mid-test).
+TICK = "3600"
+
+
+@contextlib.asynccontextmanager
+async def two_scoring(database_url: str, bootstrap: str, topics: ScoringTopics) -> AsyncIterator[list[RunningService]]:
+    env = dict(DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=bootstrap, LIVE_TICK_S=TICK,
+               PROFILE_PATH=str(profile_with_min_dossiers(1)), **topics.env())  # fmt: skip
+    async with service_process("scoring", **env) as one, service_process("scoring", **env) as two:
+        await wait_ready(one)
+        await wait_ready(two)
+        yield [one, two]
+
+
+def received(p: str, n: str, unit: str, at: str) -> list[dict]:
+    """A dossier received and resolved on time the same day (closed figures only: no live change)."""
+    occurred, done = vn(f"{at} 09:00"), vn(f"{at} 15:00")
+    base = {"dossier_id": f"{p}-{n}", "unit_id": unit}
+    return [
+        {**base, "event_id": f"{p}-{n}a", "type": "received", "occurred_at": occurred,
+         "ingested_at": ingested_after(occurred), "channel": "online", "due_at": vn(f"{at} 17:00")},
+        {**base, "event_id": f"{p}-{n}b", "type": "resolved", "occurred_at": done,
+         "ingested_at": ingested_after(done), "outcome": "approved"},
+    ]  # fmt: skip
+
+
+PATHS = {
+    "rank-sep-commune": ("/v1/rankings", {"level": "commune", "period": "2026-09"}),
+    "rank-sep-district": ("/v1/rankings", {"level": "district", "period": "2026-09"}),
+    "rank-sep-department": ("/v1/rankings", {"level": "department", "period": "2026-09"}),
+    "rank-aug-commune": ("/v1/rankings", {"level": "commune", "period": "2026-08"}),
+    "rank-now-commune": ("/v1/rankings", {"level": "commune"}),
+    "ind-px-sep": ("/v1/units/{p}.BD.PX/indicators", {"period": "2026-09"}),
+    "ind-bd-sep": ("/v1/units/{p}.BD/indicators", {"period": "2026-09"}),
+    "ind-stp-sep": ("/v1/units/{p}.STP/indicators", {"period": "2026-09"}),
+    "ind-bv-sep": ("/v1/units/{p}.BV/indicators", {"period": "2026-09"}),
+    "ind-px-aug": ("/v1/units/{p}.BD.PX/indicators", {"period": "2026-08"}),
+    "summary-sep": ("/v1/summary", {"period": "2026-09"}),
+    "summary-aug": ("/v1/summary", {"period": "2026-08"}),
+    "units": ("/v1/units", {}),
+}
+TOUCHED_BY_PX = {"rank-sep-commune", "rank-sep-district", "ind-px-sep", "ind-bd-sep", "summary-sep"}
+RANKED_WITH_BD = {"ind-bv-sep"}
+"""Ba Vì's figures are untouched, but Ba Đình now ranks beside it in September: only its rank fields change."""
+
+
+async def snapshot(client: httpx.AsyncClient, base: str, p: str) -> dict[str, tuple[str, bytes]]:
+    out = {}
+    for name, (path, params) in PATHS.items():
+        response = await client.get(base + path.format(p=p), params=params)
+        assert response.status_code == 200, (name, response.text)
+        out[name] = (response.headers["etag"], response.content)
+    return out
+
+
+async def settled(client: httpx.AsyncClient, services: list[RunningService], p: str) -> dict[str, tuple[str, bytes]]:
+    """Both processes' answers once they agree (each has applied or been told of every committed batch)."""
+
+    async def both() -> list[dict[str, tuple[str, bytes]]]:
+        return [await snapshot(client, s.base_url, p) for s in services]
+
+    return (await wait_for(both, lambda answers: answers[0] == answers[1], timeout_s=30))[0]
+
+
+@pytest.fixture
+async def scenario(fresh_database: str, kafka_bootstrap: str):
+    prefix = unique("u").replace("-", "")
+    await prepare_database(fresh_database, prefix)
+    return prefix, fresh_database, await create_topics(kafka_bootstrap)
+
+
+async def test_a_batch_changes_the_etag_of_exactly_what_it_touched_and_both_processes_agree(
+    scenario, kafka_bootstrap: str
+) -> None:
+    p, database_url, topics = scenario
+    async with two_scoring(database_url, kafka_bootstrap, topics) as services, httpx.AsyncClient(timeout=10) as client:
+        await produce(kafka_bootstrap, topics.events, received(p, "D1", f"{p}.STP", "2026-09-02")
+                      + received(p, "D2", f"{p}.BD.TB", "2026-08-12"))  # fmt: skip
+        stp = f"{services[0].base_url}/v1/units/{p}.STP/indicators"
+        await wait_for(lambda: client.get(stp, params={"period": "2026-09"}),
+                       lambda r: r.status_code == 200 and r.json()["counters"]["received"] == 1)  # fmt: skip
+        before = await settled(client, services, p)
+
+        # Conditional requests: the same figures are a 304 from either process, with any encoding's tag.
+        for service in services:
+            for name in ("rank-sep-commune", "ind-stp-sep", "units"):
+                path, params = PATHS[name]
+                etag = before[name][0]
+                again = await client.get(service.base_url + path.format(p=p), params=params,
+                                         headers={"If-None-Match": etag})  # fmt: skip
+                assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+
+        # A batch that touches Phúc Xá in September only.
+        await produce(kafka_bootstrap, topics.events, received(p, "D3", f"{p}.BD.PX", "2026-09-10"))
+        await wait_for(lambda: client.get(services[1].base_url + PATHS["ind-px-sep"][0].format(p=p),
+                                          params={"period": "2026-09"}),
+                       lambda r: r.json()["counters"]["received"] == 1)  # fmt: skip
+        after = await settled(client, services, p)
+        changed = {name for name in PATHS if after[name] != before[name]}
+        assert changed == TOUCHED_BY_PX | RANKED_WITH_BD
+        for name in RANKED_WITH_BD:
+            old, new = orjson.loads(before[name][1]), orjson.loads(after[name][1])
+            assert {k for k in old if old[k] != new[k]} <= {"rank", "rank_of"} and old["counters"] == new["counters"]
+        for name in changed:
+            assert after[name][0] != before[name][0] and after[name][1] != before[name][1]
+
+        # A 304 is never the answer to a tag of changed figures: the new body comes, from either process.
+        for service in services:
+            for name in TOUCHED_BY_PX:
+                path, params = PATHS[name]
+                response = await client.get(service.base_url + path.format(p=p), params=params,
+                                            headers={"If-None-Match": before[name][0]})  # fmt: skip
+                assert response.status_code == 200 and response.content == after[name][1]
+
+
+async def test_bodies_are_compressed_as_accepted_and_rankings_page_and_filter(scenario, kafka_bootstrap: str) -> None:
+    p, database_url, topics = scenario
+    async with two_scoring(database_url, kafka_bootstrap, topics) as services, httpx.AsyncClient(timeout=10) as client:
+        base = services[0].base_url
+        plain = await client.get(f"{base}/v1/units", headers={"Accept-Encoding": "identity"})
+        br = await client.get(f"{base}/v1/units", headers={"Accept-Encoding": "br"})
+        gz = await client.get(f"{base}/v1/units", headers={"Accept-Encoding": "gzip"})
+        assert br.headers["content-encoding"] == "br" and gz.headers["content-encoding"] == "gzip"
+        assert br.content == plain.content == gz.content  # httpx decodes both
+        assert plain.headers["cache-control"].startswith("public, max-age=")
+
+        async def rank(**params: object) -> httpx.Response:
+            return await client.get(f"{base}/v1/rankings", params={"level": "commune", "period": "2026-08", **params})
+
+        closed = await rank()
+        assert "max-age=3600" in closed.headers["cache-control"]
+        full = closed.json()
+        assert full["next_cursor"] is None and len(full["items"]) == 4
+        first = (await rank(limit=3)).json()
+        rest = (await rank(limit=3, cursor=first["next_cursor"])).json()
+        assert first["items"] + rest["items"] == full["items"] and rest["next_cursor"] is None
+        found = (await rank(q="phuc xa")).json()
+        assert [item["unit_id"] for item in found["items"]] == [f"{p}.BD.PX"]
+        bad = await client.get(f"{base}/v1/rankings", params={"cursor": "not a cursor"})
+        assert bad.status_code == 422 and bad.json()["error"] == "invalid_cursor"

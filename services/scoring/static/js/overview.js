@@ -90,7 +90,6 @@ export class OverviewView {
     this.renderMovers();
   }
 
-<<<<<<< HEAD
   /** The city's month-end forecast (current month only): forecast.js. */
   async loadForecast() {
     const box = document.getElementById("city-forecast");
@@ -99,13 +98,11 @@ export class OverviewView {
     if (this.isCurrent) await loadForecast(box, this.summary.unit_id, tx("fc_city_title"));
   }
 
-=======
   /**
    * The largest rank movements per level, MOVERS_EACH_WAY up and as many down. Only units ranked in both months
    * count: a rank is null for a unit with no data or fewer than min_dossiers dossiers in play (SPEC §5), and the
    * notice's rank change is null unless both ranks exist — so a commune with two dossiers never "jumps 500 places".
    */
->>>>>>> dashboard-registry
   renderMovers() {
     const box = document.getElementById("movers");
     const ranked = (this.report?.items ?? []).filter((r) => r.rank !== null && Number.isInteger(r.rank_change_1) && r.rank_change_1 !== 0);

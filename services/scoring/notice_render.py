@@ -205,7 +205,7 @@ def notice_pdf(notice: nd.Notice) -> bytes:
 
     for _, heading, header, rows in nd.level_tables(report):
         story += [Spacer(1, 2 * mm), Paragraph(esc(heading), keep_bold)]
-        fixed = [14, 18, 20, 20, 28, *([22] if len(header) > 6 else [])]
+        fixed = [14, 18, 22, 22, 26, *([22] if len(header) > 6 else [])]
         widths = [fixed[0] * mm, width - sum(fixed) * mm, *(w * mm for w in fixed[1:])]
         story.append(grid(header, rows, widths))
     story.append(Spacer(1, 4 * mm))

@@ -112,7 +112,7 @@ async def test_a_malformed_period_is_a_422_with_the_error_body(stack: DashboardS
     response = await download(stack, period="2026-13", format="csv")
     assert response.status_code == 422
     assert response.json()["error"] == "invalid_period"
-    response = await download(stack, format="pdf")
+    response = await download(stack, format="odt")  # docx and pdf are the written notice (test_notice_document.py)
     assert response.status_code == 422
 
 

@@ -112,7 +112,7 @@ async def test_pdf_reads_back_with_pdftotext_and_its_annex_equals_the_dossiers_a
         target = SCREENSHOTS / name
         if first is None:  # the first page of annex II
             pages = text.split("\f")
-            first = next(i for i, p in enumerate(pages, start=1) if "Phụ lục II" in p)
+            first = next(i for i, p in enumerate(pages, start=1) if "DANH SÁCH HỒ SƠ ĐANG QUÁ HẠN" in p)
         command = ["pdftoppm", "-png", "-r", "80", "-singlefile", "-f", str(first), "-l", str(first), "-", str(target)]
         await asyncio.to_thread(subprocess.run, command, input=pdf, check=True)
         assert target.with_suffix(".png").stat().st_size > 10_000

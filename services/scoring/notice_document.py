@@ -29,9 +29,16 @@ NOTICE_MEDIA_TYPES = {
     "pdf": "application/pdf",
 }
 LATE_LABEL = "Hồ sơ trễ hạn trong tháng (lũy kế)"
-LATE_HINT = "Hồ sơ trong kỳ (tiếp nhận trong tháng hoặc chuyển từ trước) không đúng hạn tại thời điểm đánh giá"
+# The same words as the dashboard's tooltips (static/js/i18n.js: col_overdue_hint, d_overdue); a browser test checks it.
+LATE_HINT = (
+    "Hồ sơ trong kỳ (tiếp nhận trong tháng hoặc chuyển từ tháng trước) không đúng hạn tại thời điểm đánh giá: đã giải "
+    "quyết trễ hạn trong tháng hoặc còn mở quá hạn; = hồ sơ trong kỳ − hồ sơ đúng hạn. Như thông báo tháng."
+)
 OPEN_OVERDUE_LABEL = "Hồ sơ đang quá hạn"
-OPEN_OVERDUE_HINT = "Hồ sơ đang giải quyết, không tạm dừng, đã quá hạn trả kết quả, tại thời điểm lập"
+OPEN_OVERDUE_HINT = (
+    "Hồ sơ đang giải quyết, không tạm dừng, đã quá hạn trả kết quả — tại thời điểm xem, lũy kế (kể cả hồ sơ quá hạn "
+    "từ các tháng trước)"
+)
 ANNEX_LIMIT = 20
 """Overdue dossiers listed per unit in annex II (the most overdue first); the count says how many there are."""
 BOTTOM_UNITS = 3
@@ -189,6 +196,13 @@ def summary_paragraphs(notice: Notice) -> list[str]:
         if parts:
             paragraphs.append(f"Khối {LEVEL_NAMES_VI[level].lower()}: " + "; ".join(parts) + ".")
     return paragraphs
+
+
+def definitions_note() -> str:
+    """Under the tables: the two overdue figures, defined in the dashboard's tooltip words."""
+    late = LATE_HINT[0].lower() + LATE_HINT[1:]
+    open_now = OPEN_OVERDUE_HINT[0].lower() + OPEN_OVERDUE_HINT[1:]
+    return f"Ghi chú: {LATE_LABEL}: {late} {OPEN_OVERDUE_LABEL}: {open_now}."
 
 
 def closing_paragraphs(notice: Notice) -> list[str]:

@@ -85,6 +85,7 @@ def notice_docx(notice: nd.Notice) -> bytes:
     for _, heading, header, rows in nd.level_tables(report):
         para(doc, heading, bold=True, size=13, align=center)
         _docx_table(doc, header, rows, Pt(11))
+    para(doc, nd.definitions_note(), italic=True, size=11, align=justify)
     for text in nd.closing_paragraphs(notice):
         para(doc, text, align=justify, indent=True)
     para(doc, nd.generated_line(report), italic=True, size=11)
@@ -208,7 +209,7 @@ def notice_pdf(notice: nd.Notice) -> bytes:
         fixed = [14, 18, 22, 22, 26, *([22] if len(header) > 6 else [])]
         widths = [fixed[0] * mm, width - sum(fixed) * mm, *(w * mm for w in fixed[1:])]
         story.append(grid(header, rows, widths))
-    story.append(Spacer(1, 4 * mm))
+    story += [Spacer(1, 2 * mm), Paragraph(f"<i>{esc(nd.definitions_note())}</i>", small), Spacer(1, 3 * mm)]
     story += cells(nd.closing_paragraphs(notice), body)
     story.append(Paragraph(f"<i>{esc(nd.generated_line(report))}</i>", small))
     recipients = [Paragraph("<b>Nơi nhận:</b>", small), *cells(nd.RECIPIENTS, small)]

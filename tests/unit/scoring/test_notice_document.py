@@ -97,6 +97,7 @@ def test_docx_reads_back_with_python_docx_and_follows_the_form() -> None:
         assert line in head[1]
     assert "THÔNG BÁO" in text and "tháng 10 năm 2026" in text and "766/QĐ-TTg" in text and "Phụ lục II" in text
     assert "default" not in text and "2026-10" not in text
+    assert nd.LATE_HINT[1:] in text and nd.OPEN_OVERDUE_HINT[1:] in text  # one definition, as the dashboard's tooltips
     signature = document.tables[3].rows[0].cells  # tables: head, 2 levels, foot, the annex
     assert "Nơi nhận:" in signature[0].text
     assert all(line in signature[1].text for line in nd.SIGNATURE)

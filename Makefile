@@ -16,6 +16,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	@bash infra/chromium.sh
+	@bash infra/notice_tools.sh
 	$(PY) -m infra test $(PYTEST_ARGS)
 
 down:

@@ -95,9 +95,9 @@ def headers(report: MonthlyReport) -> list[str]:
         f"Tăng/giảm hạng so với tháng {report.previous}",
         f"Tăng/giảm hạng so với tháng {report.before_previous}",
         *(f"{g.name_vi} (tối đa {g.max_points:g})" for g in report.groups),
-        "Hồ sơ quá hạn (lũy kế)",
-        "Tỷ lệ trên tổng hồ sơ quá hạn của Thành phố (%)",
-        "Hồ sơ đang quá hạn tại thời điểm lập",
+        "Hồ sơ trễ hạn trong tháng (lũy kế)",
+        "Tỷ lệ trên tổng hồ sơ trễ hạn trong tháng của Thành phố (%)",
+        "Hồ sơ đang quá hạn (tại thời điểm lập)",
     ]
 
 
@@ -195,8 +195,8 @@ def report_xlsx(report: MonthlyReport) -> bytes:
         ("Kỳ (tháng)", f"{month:%m/%Y}"),
         ("Bộ chỉ số", report.profile_name),
         ("Thời điểm lập", report.generated_at.astimezone(VIETNAM_TZ).strftime("%d/%m/%Y %H:%M (UTC+07:00)")),
-        ("Tổng hồ sơ quá hạn của Thành phố (lũy kế)", report.city_overdue),
-        ("Ghi chú", "Điểm chưa làm tròn; hồ sơ quá hạn = hồ sơ trong kỳ không đúng hạn tại thời điểm đánh giá."),
+        ("Tổng hồ sơ trễ hạn trong tháng của Thành phố (lũy kế)", report.city_overdue),
+        ("Ghi chú", "Điểm chưa làm tròn; hồ sơ trễ hạn trong tháng = hồ sơ trong kỳ không đúng hạn khi đánh giá."),
     ):
         info.append([label, value])
     info.column_dimensions["A"].width = 44

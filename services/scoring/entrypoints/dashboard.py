@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from services.scoring import reports
+from services.scoring import notice_document, notice_render, reports
 from services.scoring.reading import ScoringReader, resolve_period
 from services.scoring.settings import ScoringSettings
 from shared.http import ApiError, ErrorBody
@@ -56,11 +56,17 @@ def build_dashboard_router(reader: Callable[[], ScoringReader], settings: Scorin
     @router.get(
         "/v1/reports/monthly",
         tags=["reports"],
-        summary="The monthly ranking notice: every unit of every level, CSV, XLSX or JSON",
+        summary="The monthly ranking notice: the city's written notice (DOCX, PDF) or its annex (CSV, XLSX, JSON)",
+        description="`docx`/`pdf`: the notice of the City People's Committee in the administrative form of Decree "
+        "30/2020/NĐ-CP (authority, number and date placeholders, legal basis, summary, ranking tables per level, "
+        "recipients, signature block) with annex II, the open overdue dossiers of each unit. `csv`/`xlsx`/`json`: "
+        "annex I, every unit of every level with its group points (docs/dashboard.md).",
         responses={
             200: {
                 "description": "The notice as a file (Vietnamese headers)",
-                "content": {media: {} for media in reports.MEDIA_TYPES.values()},
+                "content": {
+                    media: {} for media in (*reports.MEDIA_TYPES.values(), *notice_document.NOTICE_MEDIA_TYPES.values())
+                },
             },
             422: {"model": ErrorBody},
         },
@@ -68,7 +74,7 @@ def build_dashboard_router(reader: Callable[[], ScoringReader], settings: Scorin
     )
     async def monthly_report(
         period: Annotated[str | None, Query(description="Month YYYY-MM (Vietnam time); default: current")] = None,
-        format: Annotated[Literal["csv", "xlsx", "json"], Query(description="File format")] = "xlsx",
+        format: Annotated[Literal["csv", "xlsx", "json", "docx", "pdf"], Query(description="File format")] = "xlsx",
     ) -> Response:
         try:
             resolved = resolve_period(period, reader().clock())
@@ -76,6 +82,12 @@ def build_dashboard_router(reader: Callable[[], ScoringReader], settings: Scorin
             raise ApiError(
                 422, "invalid_period", f"Kỳ không hợp lệ, cần YYYY-MM / malformed period: {period!r}"
             ) from None
+        if format in ("docx", "pdf"):
+            notice = await notice_document.load_notice(reader(), resolved)
+            body = await asyncio.to_thread(notice_render.render_notice, notice, format)
+            name = notice_render.file_name(notice.report.period, format)
+            headers = {"Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{name}"'}
+            return Response(body, media_type=notice_document.NOTICE_MEDIA_TYPES[format], headers=headers)
         report = await reports.load_report(reader(), resolved)
         body = await asyncio.to_thread(reports.render, report, format)
         headers = {"Cache-Control": "no-store"}

@@ -118,19 +118,20 @@ async def test_rankings_list_the_units_of_the_month_unranked_after_ranked_with_t
 
     new_row = page.locator(f"#rankings tr[data-unit='{NEW}']")
     await expect(new_row.locator(".reason")).to_have_text("Chưa đủ hồ sơ (< 20)")
-    await expect(new_row.locator("td[data-col='g:payment']")).to_have_text("—")
-    await expect(new_row.locator("td[data-col='g:satisfaction']")).to_have_text("—")
+    # Group points are one cell of small bars (rankings fit 1,366 px); a group with no data is a hatched bar.
+    await expect(new_row.locator("td[data-col='groups'] .gbar[data-group='payment']")).to_have_class("gbar nodata")
+    await expect(new_row.locator("td[data-col='groups'] .gbar[data-group='satisfaction']")).to_have_class("gbar nodata")
     await expect(new_row.locator("td[data-col='rank']")).to_have_text("—")
     empty_row = page.locator(f"#rankings tr[data-unit='{EMPTY}']")
     await expect(empty_row.locator(".reason")).to_have_text("Chưa có dữ liệu")
     await expect(empty_row.locator("td[data-col='score']")).to_have_text("—")
     for key in by_id[EMPTY]["groups"]:  # no data at all: every group "—", never 0
-        await expect(empty_row.locator(f"td[data-col='g:{key}']")).to_have_text("—")
+        await expect(empty_row.locator(f"td[data-col='groups'] .gbar[data-group='{key}']")).to_have_class("gbar nodata")
     # Only the levels that have units in the month are offered.
     tabs = await page.locator(".tabs .tab").evaluate_all("ts => ts.map(t => t.dataset.level)")
     assert tabs == ["department", "district", "commune"]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.set_viewport_size({"width": 2000, "height": 900})  # every column, so the "—" groups are in the picture
+    await page.set_viewport_size({"width": 1366, "height": 768})  # every column fits a laptop screen
     await page.screenshot(path=SCREENSHOTS / "rankings-unranked.png", full_page=True)
     await page.set_viewport_size({"width": 1360, "height": 900})
 

@@ -21,8 +21,8 @@ from tests.integration.processes import REPO_ROOT
 SHEETS = {"department": "Sở, ban, ngành", "district": "Quận, huyện, thị xã", "commune": "Phường, xã, thị trấn"}
 SCORE = "Điểm (/100)"
 RANK = "Xếp hạng"
-OVERDUE = "Hồ sơ quá hạn (lũy kế)"
-SHARE = "Tỷ lệ trên tổng hồ sơ quá hạn của Thành phố (%)"
+OVERDUE = "Hồ sơ trễ hạn trong tháng (lũy kế)"
+SHARE = "Tỷ lệ trên tổng hồ sơ trễ hạn trong tháng của Thành phố (%)"
 
 
 def sheet_rows(book: openpyxl.Workbook, level: str) -> list[dict[str, Any]]:
@@ -55,7 +55,7 @@ async def test_xlsx_opens_with_openpyxl_and_its_figures_equal_the_api(stack: Das
 
     city = summary["counters"]["progress_total"] - summary["counters"]["progress_on_time"]
     info = {row[0]: row[1] for row in book["Thông tin"].iter_rows(min_row=2, values_only=True)}
-    assert info["Tổng hồ sơ quá hạn của Thành phố (lũy kế)"] == city
+    assert info["Tổng hồ sơ trễ hạn trong tháng của Thành phố (lũy kế)"] == city
 
     for level in SHEETS:
         sheet = book[SHEETS[level]]
@@ -78,7 +78,7 @@ async def test_xlsx_opens_with_openpyxl_and_its_figures_equal_the_api(stack: Das
                 assert row[f"Tăng/giảm hạng so với tháng {previous_month(period)}"] == before["rank"] - item["rank"]
             group_points = [v for k, v in row.items() if "(tối đa" in k]
             assert group_points == pytest.approx([g["points"] for g in item["groups"].values()], abs=1e-9)
-            assert row["Hồ sơ đang quá hạn tại thời điểm lập"] is None  # a live count only exists for "now"
+            assert row["Hồ sơ đang quá hạn (tại thời điểm lập)"] is None  # a live count only exists for "now"
         for row in rows[:3]:  # the overdue count and share against the unit's own indicators
             unit = await stack.get(f"/v1/units/{row['Mã đơn vị']}/indicators", period=period)
             late = unit["counters"]["progress_total"] - unit["counters"]["progress_on_time"]
@@ -112,7 +112,7 @@ async def test_a_malformed_period_is_a_422_with_the_error_body(stack: DashboardS
     response = await download(stack, period="2026-13", format="csv")
     assert response.status_code == 422
     assert response.json()["error"] == "invalid_period"
-    response = await download(stack, format="pdf")
+    response = await download(stack, format="odt")  # docx and pdf are the written notice (test_notice_document.py)
     assert response.status_code == 422
 
 

@@ -136,7 +136,7 @@ def test_csv_is_utf8_with_one_vietnamese_header_row_and_rounded_figures() -> Non
     rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
     assert rows[0] == headers(report)
     assert rows[0][:3] == ["Cấp", "Mã đơn vị", "Tên đơn vị"]
-    assert "Hồ sơ quá hạn (lũy kế)" in rows[0]
+    assert "Hồ sơ trễ hạn trong tháng (lũy kế)" in rows[0]
     assert "Công khai, minh bạch (tối đa 18)" in rows[0]
     assert len(rows) == 1 + len(report.rows)
     stp = dict(zip(rows[0], rows[1], strict=True))
@@ -145,8 +145,8 @@ def test_csv_is_utf8_with_one_vietnamese_header_row_and_rounded_figures() -> Non
     assert stp["Điểm (/100)"] == "80.00"
     assert stp["Tăng/giảm điểm so với tháng 2026-09"] == "20.00"
     assert stp["Tăng/giảm hạng so với tháng 2026-09"] == "1"
-    assert stp["Hồ sơ quá hạn (lũy kế)"] == "24130"
-    assert stp["Tỷ lệ trên tổng hồ sơ quá hạn của Thành phố (%)"] == "44.83"
+    assert stp["Hồ sơ trễ hạn trong tháng (lũy kế)"] == "24130"
+    assert stp["Tỷ lệ trên tổng hồ sơ trễ hạn trong tháng của Thành phố (%)"] == "44.83"
     syt = dict(zip(rows[0], rows[3], strict=True))
     assert syt["Xếp hạng"] == "" and syt["Điểm (/100)"] == ""  # null stays empty, not 0
 
@@ -157,7 +157,7 @@ def test_xlsx_opens_with_openpyxl_with_frozen_headers_number_formats_and_unround
     assert book.sheetnames == ["Thông tin", "Sở, ban, ngành", "Quận, huyện, thị xã", "Phường, xã, thị trấn"]
     info = {row[0]: row[1] for row in book["Thông tin"].iter_rows(min_row=2, values_only=True)}
     assert info["Kỳ (tháng)"] == "10/2026"
-    assert info["Tổng hồ sơ quá hạn của Thành phố (lũy kế)"] == 53_828
+    assert info["Tổng hồ sơ trễ hạn trong tháng của Thành phố (lũy kế)"] == 53_828
     sheet = book["Sở, ban, ngành"]
     assert sheet.freeze_panes == "D2"
     head = [c.value for c in sheet[1]]
@@ -166,12 +166,12 @@ def test_xlsx_opens_with_openpyxl_with_frozen_headers_number_formats_and_unround
     assert [r["Mã đơn vị"] for r in rows] == ["STP", "SXD", "SYT"]
     assert rows[0]["Điểm (/100)"] == 80.0
     assert rows[1]["Tăng/giảm điểm so với tháng 2026-09"] == pytest.approx(-4.5)
-    assert rows[0]["Tỷ lệ trên tổng hồ sơ quá hạn của Thành phố (%)"] == pytest.approx(24_130 / 53_828)
+    assert rows[0]["Tỷ lệ trên tổng hồ sơ trễ hạn trong tháng của Thành phố (%)"] == pytest.approx(24_130 / 53_828)
     assert rows[2]["Xếp hạng"] is None
     column = {name: index + 1 for index, name in enumerate(head)}
     assert sheet.cell(2, column["Điểm (/100)"]).number_format == "0.00"
-    assert sheet.cell(2, column["Tỷ lệ trên tổng hồ sơ quá hạn của Thành phố (%)"]).number_format == "0.0%"
-    assert sheet.cell(2, column["Hồ sơ quá hạn (lũy kế)"]).number_format == "#,##0"
+    assert sheet.cell(2, column["Tỷ lệ trên tổng hồ sơ trễ hạn trong tháng của Thành phố (%)"]).number_format == "0.0%"
+    assert sheet.cell(2, column["Hồ sơ trễ hạn trong tháng (lũy kế)"]).number_format == "#,##0"
     assert sheet.cell(2, column["Tăng/giảm hạng so với tháng 2026-09"]).number_format == "+0;-0;0"
     assert book["Phường, xã, thị trấn"].max_row == 1  # the level had no units: header only
 
@@ -276,7 +276,7 @@ def test_the_current_month_carries_the_live_open_overdue_count_into_every_format
     report = build_report(parse_month("2026-11"), group_columns(profile), {"commune": ([unit], [], [])}, 3, "p", NOW)
     assert report.rows[0].overdue_open == 2 and report.rows[0].overdue_share == 1.0
     header, row = list(csv.reader(io.StringIO(report_csv(report).decode("utf-8"))))
-    assert dict(zip(header, row, strict=True))["Hồ sơ đang quá hạn tại thời điểm lập"] == "2"
+    assert dict(zip(header, row, strict=True))["Hồ sơ đang quá hạn (tại thời điểm lập)"] == "2"
     sheet = openpyxl.load_workbook(io.BytesIO(report_xlsx(report)))["Phường, xã, thị trấn"]
     assert [c.value for c in sheet[2]][-3:] == [3, 1.0, 2]
     assert report_json(report)["items"][0]["overdue_open"] == 2

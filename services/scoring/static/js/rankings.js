@@ -1,6 +1,7 @@
 // Rankings of one level for a month: sortable table; a row opens the unit's page.
 // Reads the monthly publication as JSON, so the table and the notice the city office sends say the same thing, and
-// `/v1/rankings` for why a unit is not ranked. Only the units that existed in the month are listed (SPEC §5): the
+// `/v1/rankings` for why a unit is not ranked and its rates. Columns chosen to fit a 1,366 px screen without horizontal
+// scrolling: the six group points are one compact bar cell (figures in its tooltip, in full on the unit page). Only the units that existed in the month are listed (SPEC §5): the
 // ranked ones first, then the unranked ones with their reason; a level with no unit in the month says so.
 import { debounce, getJSON } from "./api.js";
 import { getLang, t } from "./i18n.js";
@@ -100,14 +101,32 @@ export class RankingsView {
     }
   }
 
-  columns() {
+  /** The group points as one compact cell: a small bar per group (full = its maximum), the figures in the tooltip;
+   * the unit page has them in full. Keeps the table inside a 1,366 px screen (no horizontal scrolling). */
+  groupBars(r) {
     const lang = getLang();
-    const groups = (this.report?.groups ?? []).map((g) => {
+    const parts = (this.report?.groups ?? []).map((g) => {
       const profileGroup = this.ctx.profile?.groups?.find((p) => p.key === g.key);
       const name = lang === "en" && profileGroup ? profileGroup.name_en : g.name_vi;
-      return { key: `g:${g.key}`, label: `${name} (${fmt.decimal(g.max, 0)})`, value: (r) => r.groups[g.key], show: noData((v) => fmt.decimal(v, 2)) };
+      const points = r.groups[g.key];
+      const none = points === null || points === undefined;
+      const share = none || !g.max ? 0 : Math.max(0, Math.min(1, points / g.max));
+      return { key: g.key, none, share, text: `${name}: ${none ? t("no_data") : fmt.decimal(points, 2)} / ${fmt.decimal(g.max, 0)}` };
     });
+    const title = parts.map((p) => p.text).join("\n");
+    return `<span class="gbars" role="img" aria-label="${fmt.escapeHtml(title)}" title="${fmt.escapeHtml(title)}">${parts
+      .map((p) => `<span class="gbar${p.none ? " nodata" : ""}" data-group="${p.key}"><span style="height:${(p.share * 100).toFixed(1)}%"></span></span>`)
+      .join("")}</span>`;
+  }
+
+  columns() {
     const current = this.period === this.ctx.currentPeriod();
+    const rate = (key) => ({ key, label: t(`col_${key}`), title: t(`col_${key}_hint`), value: (r) => r.rates?.[key] ?? null,
+      show: noData((v) => fmt.percent(v)) });
+    const totalPoints = (r) => {
+      const values = Object.values(r.groups ?? {}).filter((v) => v !== null && v !== undefined);
+      return values.length ? values.reduce((a, b) => a + b, 0) : null;
+    };
     return [
       { key: "rank", label: t("col_rank"), value: (r) => r.rank,
         show: (v, r) => v ?? `<span class="nodata" title="${fmt.escapeHtml(reasonText(r.reason, this.minDossiers))}">—</span>` },
@@ -118,9 +137,12 @@ export class RankingsView {
         show: (v) => `<span class="delta ${fmt.deltaClass(v)}">${fmt.delta(v, 0) || "—"}</span>` },
       { key: "score_change_1", label: t("col_score_change"), value: (r) => r.score_change_1,
         show: (v) => `<span class="delta ${fmt.deltaClass(v)}">${fmt.delta(v, 2) || "—"}</span>` },
-      ...groups,
+      { key: "groups", label: t("col_groups"), title: t("col_groups_hint"), value: totalPoints, show: (_, r) => this.groupBars(r) },
+      rate("progress_rate"),
+      rate("on_time_rate"),
+      rate("online_rate"),
       { key: "overdue", label: t("col_overdue"), title: t("col_overdue_hint"), value: (r) => r.overdue, show: (v) => fmt.count(v) },
-      ...(current ? [{ key: "overdue_open", label: t("col_overdue_open"), value: (r) => r.overdue_open, show: (v) => fmt.count(v) }] : []),
+      ...(current ? [{ key: "overdue_open", label: t("col_overdue_open"), title: t("col_overdue_open_hint"), value: (r) => r.overdue_open, show: (v) => fmt.count(v) }] : []),
     ];
   }
 
@@ -157,7 +179,8 @@ export class RankingsView {
     const column = columns.find((c) => c.key === this.sort.key) ?? columns[0];
     const rows = (this.report.items ?? [])
       .filter((r) => r.level === this.level)
-      .map((r) => ({ ...r, reason: r.rank === null ? (this.reasons.get(r.unit_id)?.unranked_reason ?? derivedReason(r)) : null }))
+      .map((r) => ({ ...r, rates: this.reasons.get(r.unit_id)?.rates ?? null,
+        reason: r.rank === null ? (this.reasons.get(r.unit_id)?.unranked_reason ?? derivedReason(r)) : null }))
       .sort((a, b) => nullLast(column.value(a), column.value(b), this.sort.dir) || nullLast(a.rank, b.rank, 1));
     // In rank order the unranked units (rank null, unit_id order) come after a separator that says what they are.
     const byRank = this.sort.key === "rank" && this.sort.dir > 0;

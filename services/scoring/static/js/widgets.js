@@ -22,7 +22,7 @@ export const FIELDS = [
     frac: (s) => ratio(s.counters.resolved_on_time, s.counters.resolved_with_due) },
   { key: "on_time_rate", kind: "rate", value: (s) => s.rates.on_time_rate,
     frac: (s) => ratio(s.counters.resolved_on_time, s.counters.resolved_with_due) },
-  { key: "overdue", kind: "count", live: true, lowerIsBetter: true, value: (s) => s.dashboard.overdue,
+  { key: "overdue", kind: "count", live: true, lowerIsBetter: true, definition: "d_overdue", value: (s) => s.dashboard.overdue,
     frac: (s) => ratio(s.dashboard.overdue, s.dashboard.in_progress) },
   { key: "due_soon", kind: "count", live: true, lowerIsBetter: true, value: (s) => s.dashboard.due_soon,
     frac: (s) => ratio(s.dashboard.due_soon, s.dashboard.in_progress) },
@@ -79,9 +79,11 @@ export function renderTiles(container, summary, previous, ctx) {
     const value = field.value(summary);
     const [n, d] = field.frac(summary);
     const hover = t(`h_${field.key}`, { n: fmt.count(n), d: fmt.count(d) });
+    // A figure with a definition (the overdue count) says it in its tooltip, the same words as the rankings column.
+    const definition = field.definition ? `${t(field.definition)}\n` : "";
     return `
       <article class="tile${field.live ? " is-live" : ""}" data-field="${field.key}" data-value="${value === null || value === undefined ? "null" : String(value)}"
-               data-numerator="${n ?? "null"}" data-denominator="${d ?? "null"}" tabindex="0" title="${fmt.escapeHtml(hover)}">
+               data-numerator="${n ?? "null"}" data-denominator="${d ?? "null"}" tabindex="0" title="${fmt.escapeHtml(definition + hover)}">
         <h3>${t(`f_${field.key}`)}</h3>
         <p class="value">${tileValue(field, value)}</p>
         <p class="frac">${fmt.escapeHtml(hover)}</p>

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Makes sure the Debian packages the city's written notice needs are installed:
+#   fonts-dejavu-core  DejaVu Serif, the TrueType face the PDF notice embeds (every Vietnamese glyph; reportlab's
+#                      core PDF fonts have none) — services/scoring/notice_render.py
+#   poppler-utils      pdftotext (the tests read the PDF back) and pdftoppm (docs/screenshots/notice-*.png)
+# Installs with apt-get when run as root; otherwise says what to run.
+set -euo pipefail
+
+missing=()
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ] || missing+=(fonts-dejavu-core)
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "missing for the PDF notice and its tests: ${missing[*]}; install them once as root:" >&2
+    echo "    sudo apt-get update && sudo apt-get install -y ${missing[*]}   (or: sudo bash infra/notice_tools.sh)" >&2
+    exit 1
+fi
+echo "installing ${missing[*]} for the PDF notice and its tests…"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${missing[@]}"

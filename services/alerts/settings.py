@@ -16,12 +16,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 class AlertsSettings(ServiceSettings, AdminSettingsMixin):
     alerts_port: Annotated[int, Field(ge=1, le=65535, description="HTTP port (SPEC §0)")] = 8003
-    scoring_url: Annotated[HttpUrl, Field(
+    scoring_url: Annotated[
+        HttpUrl,
+        Field(
             description="Base URL of THIS stack's scoring API (near-due lists); its /healthz identity must be "
             "scoring of the same STACK_ID, else it is refused. The local stack derives it from SCORING_PORT"
-        ),] = HttpUrl(
-        "http://127.0.0.1:8002"
-    )
+        ),
+    ] = HttpUrl("http://127.0.0.1:8002")
     alert_rules_file: Annotated[Path, Field(description="Rules loaded at start (docs/alerts.md §2)")] = (
         REPO_ROOT / "config" / "alert_rules.yaml"
     )

@@ -53,7 +53,11 @@ async def fuzz(service: RunningService, token: str, *extra: str, timeout_s: floa
     ]  # fmt: skip
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.integration.fuzz_hooks"}
     process = await asyncio.create_subprocess_exec(
-        str(SCHEMATHESIS), *args, cwd=REPO_ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+        str(SCHEMATHESIS),
+        *args,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await asyncio.wait_for(process.communicate(), timeout_s)

@@ -84,9 +84,11 @@ async def reorganised(stack: DashboardStack) -> AsyncIterator[dict[str, str]]:
 
 async def fresh_ranking(stack: DashboardStack, level: str, **params: str) -> dict[str, Any]:
     """The rankings once the API's short-lived cache shows the new units' figures."""
+
     def settled(body: dict[str, Any]) -> bool:
         mine = {i["unit_id"]: i for i in body["items"]}
         return NEW in mine and mine[NEW]["unranked_reason"] == "too_few_dossiers"
+
     return await wait_for(lambda: stack.get("/v1/rankings", level=level, **params), settled, timeout_s=60)
 
 

@@ -113,9 +113,7 @@ def test_figures_come_from_a_ranked_level_table_of_the_domain(profile: ScoreProf
             "events_timely": 5}  # fmt: skip
     details = {"U.A": table_row(poor, profile), "U.B": table_row(good, profile),
                "U.C": table_row({}, profile)}  # fmt: skip
-    ranked = rank_units(
-        RankEntry(uid, f.card.score, f.card.rates["progress_rate"]) for uid, f in details.items()
-    )
+    ranked = rank_units(RankEntry(uid, f.card.score, f.card.rates["progress_rate"]) for uid, f in details.items())
     out = figures_from_table(ranked, details, {"U.A": "Sở A", "U.B": "Sở B"})
     # rank_of counts the ranked units (SPEC §5 revised).
     assert [(f.unit_id, f.name, f.rank, f.rank_of, f.overdue) for f in out] == [
@@ -230,9 +228,7 @@ class FakeReader:
             self.stale_reads += 1
         table = self.counters.get((level, period.label), {})
         details = {uid: table_row(c, self.profile) for uid, c in table.items()}
-        ranked = rank_units(
-            RankEntry(u, f.card.score, f.card.rates["progress_rate"]) for u, f in details.items()
-        )
+        ranked = rank_units(RankEntry(u, f.card.score, f.card.rates["progress_rate"]) for u, f in details.items())
         return ranked, details
 
 

@@ -19,7 +19,14 @@ async def test_service_starts_reports_ready_and_stops_cleanly(
 ) -> None:
     async with service_process(name, DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap) as svc:
         ready = await wait_ready(svc)
-        assert ready.json() == {"status": "ok", "checks": {"database": True, "kafka": True}}
+        body = ready.json()
+        assert body["status"] == "ok"
+        # Every dependency answered (issue 12 adds identity checks of the peers a service calls).
+        assert body["checks"]["database"] is body["checks"]["kafka"] is True and all(body["checks"].values())
+        # Identity: which service this is and which stack it belongs to; no dependency of its own reported down (a
+        # lone alerts process reports the scoring API it cannot reach, without being unready for it).
+        assert body["service"] == name and body["stack_id"]
+        assert not set(body["details"]) - {"scoring"}
         async with httpx.AsyncClient(base_url=svc.base_url) as client:
             assert (await client.get("/healthz")).json()["status"] == "ok"
             assert (await client.get("/openapi.json")).status_code == 200

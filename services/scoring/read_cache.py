@@ -38,10 +38,17 @@ class RefreshingCache(Generic[K, V]):
         *,
         max_age_s: float,
         clock: Callable[[], float] = time.monotonic,
+        background_interval_s: float = 0.0,
     ) -> None:
         self._compute = compute
         self._max_age_s = max_age_s
         self._clock = clock
+        # Recomputations nobody waits for (eager ones, and those a reader of a stale value starts) run at most once
+        # per this interval per key: a back-fill commits a batch many times a second, and a table recomputed after
+        # each would cost more than applying the batches.
+        self._background_interval_s = background_interval_s
+        self._last_started: dict[K, float] = {}
+        self._delayed: dict[K, asyncio.TimerHandle] = {}
         self._entries: dict[K, _Entry[V]] = {}
         self._versions: dict[K, int] = {}
         self._epoch = 0
@@ -68,24 +75,43 @@ class RefreshingCache(Generic[K, V]):
         if eager:
             for key in touched:
                 if key in self._entries:
-                    self._refresh(key, follow_up=True)
+                    self._schedule(key)
 
     async def get(self, key: K, *, wait: bool = False) -> V:
         """The value for `key`: the current one, else (unless `wait`) the previous one while it is recomputed."""
         entry = self._entries.get(key)
         if entry is not None and (self._current(key, entry) or (not wait and key in self._running)):
             return entry.value
-        task = self._refresh(key, follow_up=not wait)
         if entry is not None and not wait:
+            self._schedule(key)
             return entry.value
-        return await asyncio.shield(task)
+        return await asyncio.shield(self._refresh(key, follow_up=False))
+
+    def _schedule(self, key: K) -> None:
+        """A background recomputation of `key`, now or when its interval has passed (one pending at a time)."""
+        if key in self._running or key in self._delayed:
+            return  # a running one re-runs if it ends stale; a delayed one will run
+        loop = asyncio.get_running_loop()
+        wait = self._last_started.get(key, float("-inf")) + self._background_interval_s - loop.time()
+        if wait <= 0:
+            self._refresh(key, follow_up=True)
+        else:
+            self._delayed[key] = loop.call_later(wait, self._run_delayed, key)
+
+    def _run_delayed(self, key: K) -> None:
+        self._delayed.pop(key, None)
+        entry = self._entries.get(key)
+        if entry is None or not self._current(key, entry):
+            self._refresh(key, follow_up=True)
 
     def _refresh(self, key: K, *, follow_up: bool) -> asyncio.Task[V]:
         target = self._target(key)
         running = self._running.get(key)
         if running is not None and (running[0] >= target or follow_up):
             return running[1]  # a stale one re-runs when it ends (see _run)
-        task = asyncio.get_running_loop().create_task(self._run(key, target), name=f"refresh-{key}")
+        loop = asyncio.get_running_loop()
+        self._last_started[key] = loop.time()
+        task = loop.create_task(self._run(key, target), name=f"refresh-{key}")
         task.add_done_callback(_log_failure)  # eager refreshes have no reader; a reader awaiting one still gets it
         self._running[key] = (target, task)
         return task
@@ -99,8 +125,8 @@ class RefreshingCache(Generic[K, V]):
         current = self._entries.get(key)
         if current is None or current.version <= target:
             self._entries[key] = _Entry(value, target, self._clock())
-        if self._target(key) > target and key not in self._running:  # invalidated while computing
-            self._refresh(key, follow_up=True)
+        if self._target(key) > target:  # invalidated while computing
+            self._schedule(key)
         return value
 
 

@@ -32,6 +32,9 @@ from shared.indicators import COUNTER_NAMES, UNIT_LEVELS, VIETNAM_TZ
 from shared.units import Unit
 
 log = logging.getLogger(__name__)
+# A read table nobody waits for is recomputed at most once per this many seconds (read_cache.py): figures served
+# are then at most about this old after a change, and a back-fill's many commits a second cost one recomputation.
+BACKGROUND_REFRESH_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,31 +139,35 @@ class ScoringReader:
         # figures. Invalidated by committed batches (this process's and, through NOTIFY, the others'); served while
         # recomputed; `ranking_ttl_s` bounds the age of a table nothing invalidated.
         self._months: RefreshingCache[str, dict[str, dict[str, int]]] = RefreshingCache(
-            self._compute_month, max_age_s=ranking_ttl_s
+            self._compute_month, max_age_s=ranking_ttl_s, background_interval_s=BACKGROUND_REFRESH_S
         )
         self._tables: RefreshingCache[tuple[str, str], LevelTable] = RefreshingCache(
-            self._compute_table, max_age_s=ranking_ttl_s
+            self._compute_table, max_age_s=ranking_ttl_s, background_interval_s=BACKGROUND_REFRESH_S
         )
         # Live figures (overdue, due soon) depend on the time: they are computed as of the start of a tick of
         # `live_tick_s` seconds, so that every process shows the same figures (and ETags) for the same tick.
         self._tick_s = live_tick_s
         self._tick: int | None = None
         self._live: RefreshingCache[str, LiveSnapshot] = RefreshingCache(
-            self._compute_live, max_age_s=min(ranking_ttl_s, 60.0)
+            self._compute_live, max_age_s=min(ranking_ttl_s, 60.0), background_interval_s=BACKGROUND_REFRESH_S
         )
 
     def figures_changed(self, months: Iterable[str] | None = None) -> None:
         """Committed figures changed: of `months` (labels), or of everything (None: also after a registry change).
         Live figures and the current month's tables change with any batch."""
         current = month_label(current_month(self.clock()))
-        self._live.invalidate()
+        self._live.invalidate(eager=False)  # recomputed when read (the publisher reads it every interval)
         if months is None:
             self._months.invalidate()
             self._tables.invalidate()
             return
         labels = {*months, current}
         self._months.invalidate(labels, eager=False)  # the tables' refresh waits for their month's
-        self._tables.invalidate([key for key in self._tables.computed_keys() if key[1] in labels])
+        # The current month's tables are what most readers ask for: recomputed now (at most once a second); a past
+        # month's when next read (a back-fill touches many months with every batch).
+        computed = self._tables.computed_keys()
+        self._tables.invalidate([key for key in computed if key[1] == current])
+        self._tables.invalidate([key for key in computed if key[1] in labels and key[1] != current], eager=False)
 
     async def _compute_month(self, label: str) -> dict[str, dict[str, int]]:
         view = self.directory.view

@@ -24,6 +24,10 @@ V = TypeVar("V")
 log = logging.getLogger(__name__)
 
 
+# A key read within this many seconds is recomputed as soon as it changes; others when next read.
+HOT_S = 60.0
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry(Generic[V]):
     value: V
@@ -49,6 +53,8 @@ class RefreshingCache(Generic[K, V]):
         self._background_interval_s = background_interval_s
         self._last_started: dict[K, float] = {}
         self._delayed: dict[K, asyncio.TimerHandle] = {}
+        # Keys readers asked for lately: only those are recomputed eagerly (nobody reading, nothing to precompute).
+        self._last_read: dict[K, float] = {}
         self._entries: dict[K, _Entry[V]] = {}
         self._versions: dict[K, int] = {}
         self._epoch = 0
@@ -73,12 +79,16 @@ class RefreshingCache(Generic[K, V]):
             for key in touched:
                 self._versions[key] = self._versions.get(key, 0) + 1
         if eager:
+            now = asyncio.get_running_loop().time()
             for key in touched:
-                if key in self._entries:
+                if key in self._entries and now - self._last_read.get(key, float("-inf")) < HOT_S:
                     self._schedule(key)
 
-    async def get(self, key: K, *, wait: bool = False) -> V:
-        """The value for `key`: the current one, else (unless `wait`) the previous one while it is recomputed."""
+    async def get(self, key: K, *, wait: bool = False, reader: bool = True) -> V:
+        """The value for `key`: the current one, else (unless `wait`) the previous one while it is recomputed.
+        `reader`: a request asked (the key stays eagerly recomputed for a while); False for warm-ups."""
+        if reader and not wait:
+            self._last_read[key] = asyncio.get_running_loop().time()
         entry = self._entries.get(key)
         if entry is not None and (self._current(key, entry) or (not wait and key in self._running)):
             return entry.value

@@ -220,7 +220,7 @@ class ScoringReader:
         try:
             for month in range(last, last - months, -1):
                 for level in UNIT_LEVELS:
-                    await self._tables.get((level, month_label(month)))
+                    await self._tables.get((level, month_label(month)), reader=False)
         except Exception as error:  # tables are then computed on first read
             log.warning("warming up the read tables failed: %s", error)
 

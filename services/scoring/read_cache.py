@@ -69,6 +69,12 @@ class RefreshingCache(Generic[K, V]):
     def computed_keys(self) -> list[K]:
         return list(self._entries)
 
+    def clear(self) -> None:
+        """Forget every value (a registry change: a table built on the old registry must not be served, even
+        while a new one is computed); readers then wait for a fresh computation."""
+        self._epoch += 1
+        self._entries.clear()
+
     def invalidate(self, keys: Iterable[K] | None = None, *, eager: bool = True) -> None:
         """Mark keys (None: every key) as changed; with `eager`, recompute those already computed now."""
         if keys is None:

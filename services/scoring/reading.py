@@ -151,16 +151,18 @@ class ScoringReader:
         self._live: RefreshingCache[str, LiveSnapshot] = RefreshingCache(
             self._compute_live, max_age_s=min(ranking_ttl_s, 60.0), background_interval_s=BACKGROUND_REFRESH_S
         )
+        directory.on_change.append(self.figures_changed)  # a new registry: no table built on the old one is served
 
     def figures_changed(self, months: Iterable[str] | None = None) -> None:
-        """Committed figures changed: of `months` (labels), or of everything (None: also after a registry change).
-        Live figures and the current month's tables change with any batch."""
+        """Committed figures changed: of `months` (labels), or of everything (None: after a registry change, when
+        the tables are dropped rather than served stale). Live figures and the current month's tables change with
+        any batch."""
         current = month_label(current_month(self.clock()))
-        self._live.invalidate(eager=False)  # recomputed when read (the publisher reads it every interval)
-        if months is None:
-            self._months.invalidate()
-            self._tables.invalidate()
+        if months is None:  # the registry (names, tree, successors) may have changed: nothing old is served
+            for cache in (self._months, self._tables, self._live):
+                cache.clear()
             return
+        self._live.invalidate(eager=False)  # recomputed when read (the publisher reads it every interval)
         labels = {*months, current}
         self._months.invalidate(labels, eager=False)  # the tables' refresh waits for their month's
         # The current month's tables are what most readers ask for: recomputed now (at most once a second); a past

@@ -10,7 +10,7 @@ second old (SPEC §1, "registry changes lose nothing").
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 
@@ -45,6 +45,8 @@ class UnitDirectory:
         self._fingerprint: tuple[object, ...] | None = None
         self.registry = UnitRegistry(())
         self.view = TreeView(self.registry)
+        self.on_change: list[Callable[[], None]] = []
+        """Called after a new registry was read (the read tables built on the old one are dropped)."""
 
     async def load(self) -> bool:
         """Re-read the registry if it changed since the last read; returns whether it did."""
@@ -58,6 +60,8 @@ class UnitDirectory:
         self.view = TreeView(self.registry)
         self._fingerprint = fingerprint
         self._loaded_at = time.monotonic()
+        for listener in self.on_change:
+            listener()
         return True
 
     async def refresh_if_stale(self) -> bool:

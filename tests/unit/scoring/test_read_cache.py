@@ -121,3 +121,12 @@ async def test_a_failed_computation_keeps_the_previous_value_for_readers() -> No
     assert await cache.get("a") == 1
     with pytest.raises(KeyError):
         await cache.get("a", wait=True)
+
+
+async def test_after_clear_readers_wait_for_a_fresh_value() -> None:
+    source = Source()
+    cache = RefreshingCache(source.compute, max_age_s=60)
+    await cache.get("a")
+    source.values["a"] = 9
+    cache.clear()  # e.g. the registry changed: the old value must not be served
+    assert await cache.get("a") == 9

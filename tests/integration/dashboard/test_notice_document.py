@@ -18,10 +18,14 @@ from services.scoring import notice_document as nd
 from tests.integration.dashboard.conftest import SCREENSHOTS, DashboardStack
 from tests.integration.dashboard.test_monthly_report import previous_month
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None,
-    reason="poppler-utils is missing: bash infra/notice_tools.sh",
-)
+
+@pytest.fixture(autouse=True)
+def poppler_installed() -> None:
+    """`make test` installs poppler-utils (infra/notice_tools.sh); a missing tool fails, it never skips."""
+    if shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None:
+        pytest.fail("poppler-utils is missing: run `sudo bash infra/notice_tools.sh`", pytrace=False)
+
+
 LEVEL_TITLES = {"department": "sở, ban, ngành", "district": "quận, huyện, thị xã", "commune": "phường, xã, thị trấn"}
 
 

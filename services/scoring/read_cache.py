@@ -91,14 +91,18 @@ class RefreshingCache(Generic[K, V]):
                     self._schedule(key)
 
     async def get(self, key: K, *, wait: bool = False, reader: bool = True) -> V:
-        """The value for `key`: the current one, else (unless `wait`) the previous one while it is recomputed.
-        `reader`: a request asked (the key stays eagerly recomputed for a while); False for warm-ups."""
+        """The value for `key` as of the last change. A key readers asked for within `HOT_S` is served stale while
+        it is recomputed (it is recomputed eagerly on every change anyway); any other stale key is computed now, so
+        a read never returns figures older than a change that happened before it unless the key is hot.
+        `reader`: a request asked (keeps the key hot); False for warm-ups."""
+        now = asyncio.get_running_loop().time()
+        hot = now - self._last_read.get(key, float("-inf")) < HOT_S
         if reader and not wait:
-            self._last_read[key] = asyncio.get_running_loop().time()
+            self._last_read[key] = now
         entry = self._entries.get(key)
-        if entry is not None and (self._current(key, entry) or (not wait and key in self._running)):
+        if entry is not None and self._current(key, entry):
             return entry.value
-        if entry is not None and not wait:
+        if entry is not None and not wait and hot:
             self._schedule(key)
             return entry.value
         return await asyncio.shield(self._refresh(key, follow_up=False))

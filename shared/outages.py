@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from asyncpg.exceptions import (
     AdminShutdownError,
@@ -173,6 +174,28 @@ class RecoveryWatch:
         if task is not None and not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+def pool_probe(pool_of: Callable[[], Any]) -> Probe:
+    """A RecoveryWatch probe of the service's PostgreSQL pool: None (stop watching) while there is no pool yet/any
+    more, else whether the database answers a real round-trip."""
+
+    async def probe() -> bool | None:
+        from shared.db import database_reachable  # the pool helper; imported here to keep this module light
+
+        pool = pool_of()
+        return None if pool is None else await database_reachable(pool)
+
+    return probe
+
+
+def database_watch(
+    pool_of: Callable[[], Any], *, on_failure: Callable[[], None], on_change: Callable[[bool], None]
+) -> RecoveryWatch:
+    """The PostgreSQL dependency of a service: its state (one log line per change, metrics through the callbacks)
+    and the watch that probes it back after an outage. `watch.state` is the DependencyState."""
+    state = DependencyState("PostgreSQL", on_failure=on_failure, on_change=on_change)
+    return RecoveryWatch(state, pool_probe(pool_of))
 
 
 def install_database_outage_handler(app: FastAPI, watch: RecoveryWatch, *, retry_after_s: int) -> None:

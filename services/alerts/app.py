@@ -31,7 +31,6 @@ from services.alerts.entrypoints.receivers_api import install_receiver_routes
 from services.alerts.entrypoints.stream import install_stream_route
 from services.alerts.entrypoints.subscriber import register_indicators_subscriber
 from services.alerts.settings import AlertsSettings
-from shared.db import database_reachable
 from shared.http import install_error_handlers, install_health_routes, install_standard_openapi
 from shared.identity import Identity, with_identity_checks
 from shared.kafka import make_broker
@@ -40,6 +39,7 @@ from shared.outages import (
     PoolLogGate,
     RecoveryWatch,
     install_database_outage_handler,
+    pool_probe,
     tracked_checks,
     unreachable_details,
 )
@@ -62,10 +62,7 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
     ctx.follower = ApiReceiversFollower(ctx.secret_box)
     install_kafka_log_gate()
 
-    async def database_probe() -> bool | None:
-        return None if ctx.pool is None else await database_reachable(ctx.pool)
-
-    ctx.recovery = recovery = RecoveryWatch(ctx.database, database_probe)
+    ctx.recovery = recovery = RecoveryWatch(ctx.database, pool_probe(lambda: ctx.pool))
     broker = make_broker(settings.kafka_bootstrap_servers, client_id="tthc-alerts")
     register_indicators_subscriber(broker, settings, ctx.ready_evaluator, ctx.metrics)
 

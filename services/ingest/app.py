@@ -14,15 +14,13 @@ from services.ingest.adapters.producer import EventProducer, ProducerConfig
 from services.ingest.entrypoints import admin_routes, docs_routes, events_routes
 from services.ingest.entrypoints.runtime import IngestRuntime
 from services.ingest.settings import IngestSettings
-from shared.db import database_reachable
 from shared.http import install_error_handlers, install_health_routes
 from shared.identity import Identity
 from shared.kafka import make_broker
 from shared.kafka_logs import install_kafka_log_gate
 from shared.outages import (
-    DependencyState,
     PoolLogGate,
-    RecoveryWatch,
+    database_watch,
     install_database_outage_handler,
     tracked_checks,
     unreachable_details,
@@ -37,17 +35,12 @@ def create_app(settings: IngestSettings) -> FastAPI:
     docs_routes.declare_events_publisher(broker, settings.events_topic)
     metrics = IngestMetrics()
     install_kafka_log_gate()
-    database = DependencyState(
-        "PostgreSQL",
+    recovery = database_watch(
+        lambda: getattr(getattr(app.state, "resources", None), "pool", None),
         on_failure=metrics.database_errors.inc,
         on_change=lambda up: metrics.database_unreachable.set(0 if up else 1),
     )
-
-    async def database_probe() -> bool | None:
-        resources = getattr(app.state, "resources", None)
-        return None if resources is None else await database_reachable(resources.pool)
-
-    recovery = RecoveryWatch(database, database_probe)
+    database = recovery.state
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -25,15 +25,13 @@ from services.scoring.entrypoints.stream import Broadcaster, build_stream_router
 from services.scoring.publisher import IndicatorsPublisher
 from services.scoring.reading import ProfileStore, ScoringReader
 from services.scoring.settings import ScoringSettings
-from shared.db import database_reachable
 from shared.http import install_error_handlers, install_health_routes, install_standard_openapi
 from shared.identity import Identity, PeerIdentity, with_identity_checks
 from shared.kafka import make_broker
 from shared.kafka_logs import install_kafka_log_gate
 from shared.outages import (
-    DependencyState,
     PoolLogGate,
-    RecoveryWatch,
+    database_watch,
     install_database_outage_handler,
     is_database_outage,
     tracked_checks,
@@ -112,17 +110,12 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     register_consumer(broker, settings, lambda: parts["c"].applier, lambda: parts["c"].publisher)
     register_indicators_relay(broker, settings.indicators_topic, broadcaster)
 
-    database = DependencyState(
-        "PostgreSQL",
+    recovery = database_watch(
+        lambda: getattr(getattr(app.state, "resources", None), "pool", None),
         on_failure=METRICS.database_errors.inc,
         on_change=lambda up: METRICS.database_unreachable.set(0 if up else 1),
     )
-
-    async def database_probe() -> bool | None:
-        resources = getattr(app.state, "resources", None)
-        return None if resources is None else await database_reachable(resources.pool)
-
-    recovery = RecoveryWatch(database, database_probe)
+    database = recovery.state
 
     async def every(interval_s: float, what: str, step: Callable[[Components], Awaitable[None]]) -> None:
         """Run a background step forever; a database outage is one log line per change, not one per step."""

@@ -2,8 +2,8 @@
 
 import sys
 
-from services.alerts.adapters.receivers import ReceiversConfigError
 from services.alerts.app import create_app
+from services.alerts.domain.receivers import ReceiversConfigError
 from services.alerts.domain.rules import RuleFileError
 from services.alerts.settings import AlertsSettings
 from shared.runtime import configure_logging, load_settings, serve

@@ -1,4 +1,4 @@
-"""Composition root of the alerts service: builds its connections in the lifespan and wires the routes.
+"""Composition root of the alerts service: settings → broker → subscriber → lifespan (container) → routes.
 
 Configuration files (rules, receivers and their secrets) are read and validated in `create_app`, before any
 connection: a bad file or a missing secret stops the process at start with a precise message.
@@ -8,36 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from services.alerts.adapters.activation import activate_at_start
-from services.alerts.adapters.evaluation import Evaluator
-from services.alerts.adapters.outbox import Dispatcher
+from services.alerts.adapters.metrics import AlertMetrics
 from services.alerts.adapters.receiver_secrets import SecretBox
-from services.alerts.adapters.receiver_store import ApiReceiversFollower
-from services.alerts.adapters.receivers import Receivers
 from services.alerts.adapters.receivers_reload import ReceiversWatcher
-from services.alerts.adapters.rule_store import RuleBook
+from services.alerts.bootstrap import AlertsHealth, Configured, build_container, system_clock
+from services.alerts.domain.receivers import Receivers
 from services.alerts.domain.rules import load_rules
-from services.alerts.entrypoints.api import install_api_routes
-from services.alerts.entrypoints.context import AlertsContext, Clock, system_clock
+from services.alerts.entrypoints import api, receivers_api, stream
 from services.alerts.entrypoints.loops import start_loops
-from services.alerts.entrypoints.receivers_api import install_receiver_routes
-from services.alerts.entrypoints.stream import install_stream_route
 from services.alerts.entrypoints.subscriber import register_indicators_subscriber
+from services.alerts.service.ports import Clock
 from services.alerts.settings import AlertsSettings
+from shared.bootstrap import publish_container, withdraw_container
 from shared.http import install_error_handlers, install_health_routes, install_standard_openapi
 from shared.identity import Identity, with_identity_checks
 from shared.kafka import make_broker
 from shared.kafka_logs import install_kafka_log_gate
 from shared.outages import (
     PoolLogGate,
-    RecoveryWatch,
+    Probe,
     install_database_outage_handler,
     pool_probe,
     tracked_checks,
@@ -45,62 +41,64 @@ from shared.outages import (
 )
 from shared.resources import open_resources, readiness_of
 
-log = logging.getLogger(__name__)
+
+def _pool_of(app: FastAPI) -> asyncpg.Pool | None:
+    container = getattr(app.state, "container", None)
+    return container.pool if container is not None else None
 
 
-def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receivers: Receivers | None = None) -> FastAPI:
-    """`clock` and `receivers` are for tests (a clock they can advance); production reads both from settings.
-    Receivers read from RECEIVERS_FILE are re-read when the file changes; receivers given here are fixed."""
+def configure(settings: AlertsSettings, clock: Clock, receivers: Receivers | None, database_probe: Probe) -> Configured:
+    """Read and check the files; receivers read from RECEIVERS_FILE are re-read when the file changes (a watcher),
+    receivers given here are fixed."""
     load_rules(settings.alert_rules_file.read_text("utf-8"), source=str(settings.alert_rules_file))
     watcher: ReceiversWatcher | None = None
     if receivers is None and settings.receivers_file is not None:
         watcher = ReceiversWatcher.for_file(settings.receivers_file)
         receivers = watcher.current
-    ctx = AlertsContext(settings=settings, receivers=receivers if receivers is not None else Receivers(), clock=clock)
     key = settings.receivers_secret_key
-    ctx.secret_box = SecretBox(key.get_secret_value()) if key is not None else None
-    ctx.follower = ApiReceiversFollower(ctx.secret_box)
+    metrics = AlertMetrics()
+    return Configured(
+        settings=settings,
+        clock=clock,
+        metrics=metrics,
+        health=AlertsHealth(settings, metrics, database_probe),
+        receivers=receivers if receivers is not None else Receivers(),
+        watcher=watcher,
+        secret_box=SecretBox(key.get_secret_value()) if key is not None else None,
+    )
+
+
+def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receivers: Receivers | None = None) -> FastAPI:
+    """`clock` and `receivers` are for tests (a clock they can advance); production reads both from settings."""
+    # The recovery probe reads the pool of the container in force (none before the lifespan built it).
+    configured = configure(settings, clock, receivers, pool_probe(lambda: _pool_of(app)))
+    health = configured.health
     install_kafka_log_gate()
-
-    ctx.recovery = recovery = RecoveryWatch(ctx.database, pool_probe(lambda: ctx.pool))
     broker = make_broker(settings.kafka_bootstrap_servers, client_id="tthc-alerts")
-    register_indicators_subscriber(broker, settings, ctx.ready_evaluator, ctx.metrics)
-
-    def on_commit(transitions: int, notifications: int) -> None:
-        ctx.metrics.transitions.inc(transitions)
-        if transitions or notifications:
-            ctx.changed.fire()
+    register_indicators_subscriber(broker, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async def before_broker_start(pool: asyncpg.Pool) -> None:
+            # Built (API receivers read, rules activated) before the subscriber gets its first message.
+            publish_container(app, await build_container(configured, pool, webhooks, scoring), broker)
+
         async with (
-            open_resources(settings, broker) as resources,
-            PoolLogGate(recovery),
+            PoolLogGate(health.recovery),
             httpx.AsyncClient(headers={"User-Agent": "tthc-pulse-alerts"}) as webhooks,
             httpx.AsyncClient(base_url=str(settings.scoring_url), timeout=10.0) as scoring,
+            open_resources(settings, broker, before_broker_start) as resources,
         ):
             app.state.resources = resources
-            ctx.pool = resources.pool
-            # Receivers managed through the API; a stored secret that cannot be decrypted stops the start here.
-            await ctx.follow_api_receivers(force=True)
-            active = await activate_at_start(resources.pool, settings.alert_rules_file, ctx.receivers, clock, on_commit)
-            log.info("rule set %d active (%s, %d rules)", active.rule_set_id, active.source, len(active.rules.rules))
-            ctx.rule_book = RuleBook(active)
-            ctx.evaluator = Evaluator(resources.pool, ctx.rule_book, ctx.receivers, clock, on_commit)
-            ctx.dispatcher = dispatcher = Dispatcher(
-                resources.pool, ctx.receivers, clock, str(settings.dashboard_public_url), webhooks,
-                ctx.metrics.record_outcome,
-            )  # fmt: skip
-            ctx.started.set()
-            tasks = start_loops(ctx, dispatcher, scoring, watcher)
+            tasks = start_loops(app.state.container)
             try:
                 yield
             finally:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
-                await recovery.stop()
-                ctx.pool = None
+                await health.recovery.stop()
+                withdraw_container(app, broker)  # late requests get 503 `starting`, not a closing pool
 
     app = FastAPI(
         title="TTHC Pulse — alerts",
@@ -117,21 +115,22 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
         allow_headers=["Last-Event-ID", "Authorization", "Content-Type"],
     )
     install_error_handlers(app)
-    install_database_outage_handler(app, recovery, retry_after_s=settings.retry_after_s)
+    install_database_outage_handler(app, health.recovery, retry_after_s=settings.retry_after_s)
     # Scoring does not decide readiness (alerts work without it, minus near-due lists), but /readyz says so.
     # ...but a SCORING_URL that answers as another service or another stack's scoring does (shared.identity).
     install_health_routes(
         app,
-        lambda: with_identity_checks(tracked_checks(readiness_of(app), {"database": ctx.database}), [ctx.scoring_peer]),
+        lambda: with_identity_checks(
+            tracked_checks(readiness_of(app), {"database": health.database}), [health.scoring_peer]
+        ),
         lambda: {
-            **unreachable_details({"database": ctx.database, "scoring": ctx.scoring}),
-            **ctx.scoring_peer.detail(),
+            **unreachable_details({"database": health.database, "scoring": health.scoring}),
+            **health.scoring_peer.detail(),
         },
         identity=Identity("alerts", settings.stack_id),
     )
-    install_api_routes(app, ctx)
-    install_receiver_routes(app, ctx)
-    install_stream_route(app, ctx)
+    app.include_router(api.router)
+    app.include_router(receivers_api.router)
+    app.include_router(stream.router)
     install_standard_openapi(app)
-    app.state.alerts = ctx
     return app

@@ -8,6 +8,8 @@ import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 ALERT_STATES = ("inactive", "pending", "firing", "resolved")
+ALERTS_BY_STATE = "SELECT state, count(*) FROM alert_states GROUP BY state"
+PENDING_BY_RECEIVER = "SELECT receiver, count(*) FROM alert_deliveries WHERE status = 'pending' GROUP BY 1"
 
 
 class AlertMetrics:
@@ -79,10 +81,8 @@ class AlertMetrics:
     async def refresh(self, pool: asyncpg.Pool, receivers: Iterable[str]) -> None:
         """Gauges that are facts of the database, read at scrape time (true across restarts and replicas)."""
         async with pool.acquire() as conn:
-            counts = dict(await conn.fetch("SELECT state, count(*) FROM alert_states GROUP BY state"))
-            pending = dict(
-                await conn.fetch("SELECT receiver, count(*) FROM alert_deliveries WHERE status = 'pending' GROUP BY 1")
-            )
+            counts = dict(await conn.fetch(ALERTS_BY_STATE))
+            pending = dict(await conn.fetch(PENDING_BY_RECEIVER))
         for state in ALERT_STATES:
             self.alerts.labels(state=state).set(counts.get(state, 0))
         for receiver in {*receivers, *pending}:

@@ -1,4 +1,4 @@
-"""Reads and small writes behind the HTTP API: alert views, history, silences."""
+"""Reads and small writes behind the HTTP API: alert views, history, silences (`PgAlertQueries` on the pool)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,41 @@ from typing import Any
 
 import asyncpg
 
+from services.alerts.adapters.alert_store import active_silences
+from services.alerts.adapters.rule_store import PgRuleSets
 from services.alerts.domain.alert_text import annotations_for
 from services.alerts.domain.lifecycle import labels_of
 from services.alerts.domain.rules import RuleSet
 from services.alerts.domain.silences import Silence, silencing
 from services.alerts.domain.state import AlertState
 from services.alerts.domain.webhook import fingerprint
+from services.alerts.service.ports import ActiveRules
 
 TRANSITION_COLUMNS = """t.seq, t.alert_id, t.rule_id, t.unit_id, t.from_state, t.to_state, t.at, t.value, t.reason,
     t.silenced_by, t.actor, t.comment, t.recorded_at, s.data->>'unit_name' AS unit_name"""
+TRANSITIONS = f"""SELECT {TRANSITION_COLUMNS} FROM alert_transitions t JOIN alert_states s USING (alert_id)
+    WHERE t.seq > $1 AND ($2::bigint IS NULL OR t.alert_id = $2) AND ($3::text IS NULL OR t.unit_id = $3)
+      AND ($4::text IS NULL OR t.rule_id = $4) AND ($5::timestamptz IS NULL OR t.at >= $5)
+    ORDER BY t.seq LIMIT $6"""
+LAST_TRANSITION_SEQ = "SELECT COALESCE(max(seq), 0) FROM alert_transitions"
+ALERT_BY_ID = "SELECT alert_id, data, updated_at FROM alert_states WHERE alert_id = $1"
+# list_alerts assembles its WHERE clause from these (only the filters asked for, so the planner sees plain
+# predicates); every value is a bind parameter.
+LIST_ALERTS = """SELECT s.alert_id, s.data, s.updated_at FROM alert_states s WHERE {where}
+    ORDER BY s.updated_at DESC, s.alert_id LIMIT {limit}"""
+STATE_FILTER = "s.state = ANY({}::text[])"
+SUBTREE_FILTER = "(s.unit_id = {0} OR s.data->'ancestors' ? {0})"
+UNIT_FILTER = "s.unit_id = {}"
+RULE_FILTER = "s.rule_id = {}"
+MOVED_SINCE_FILTER = "EXISTS (SELECT 1 FROM alert_transitions t WHERE t.alert_id = s.alert_id AND t.at >= {})"
+SILENCE_COLUMNS = "silence_id, matchers, starts_at, ends_at, comment, author, created_at, expired_at"
+CREATE_SILENCE = f"""INSERT INTO alert_silences (silence_id, matchers, starts_at, ends_at, comment, author)
+    VALUES ($1, $2, $3, $4, $5, $6) RETURNING {SILENCE_COLUMNS}"""
+GET_SILENCE = f"SELECT {SILENCE_COLUMNS} FROM alert_silences WHERE silence_id = $1"
+LIST_SILENCES = f"""SELECT {SILENCE_COLUMNS} FROM alert_silences
+    WHERE $1 OR (expired_at IS NULL AND ends_at > $2) ORDER BY starts_at DESC, silence_id"""
+EXPIRE_SILENCE = f"""UPDATE alert_silences SET expired_at = $2 WHERE silence_id = $1 AND expired_at IS NULL
+    RETURNING {SILENCE_COLUMNS}"""
 
 
 def alert_view(alert_id: int, state: AlertState, updated_at: datetime, rules: RuleSet,
@@ -63,102 +89,96 @@ def alert_view(alert_id: int, state: AlertState, updated_at: datetime, rules: Ru
     return view
 
 
-async def list_alerts(
-    conn: asyncpg.Connection,
-    *,
-    states: list[str],
-    unit_id: str | None,
-    subtree: bool,
-    rule_id: str | None,
-    since: datetime | None,
-    limit: int,
-) -> list[asyncpg.Record]:
-    clauses = ["TRUE"]
-    args: list[Any] = []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    if states:
-        clauses.append(f"s.state = ANY({arg(states)}::text[])")
-    if unit_id is not None:
-        if subtree:
-            p = arg(unit_id)
-            clauses.append(f"(s.unit_id = {p} OR s.data->'ancestors' ? {p})")
-        else:
-            clauses.append(f"s.unit_id = {arg(unit_id)}")
-    if rule_id is not None:
-        clauses.append(f"s.rule_id = {arg(rule_id)}")
-    if since is not None:
-        clauses.append(
-            f"EXISTS (SELECT 1 FROM alert_transitions t WHERE t.alert_id = s.alert_id AND t.at >= {arg(since)})"
-        )
-    sql = f"""SELECT s.alert_id, s.data, s.updated_at FROM alert_states s WHERE {" AND ".join(clauses)}
-              ORDER BY s.updated_at DESC, s.alert_id LIMIT {arg(limit)}"""
-    return await conn.fetch(sql, *args)
-
-
-async def transitions(
-    conn: asyncpg.Connection,
-    *,
-    after_seq: int = 0,
-    alert_id: int | None = None,
-    unit_id: str | None = None,
-    rule_id: str | None = None,
-    since: datetime | None = None,
-    limit: int = 500,
-) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"""SELECT {TRANSITION_COLUMNS} FROM alert_transitions t JOIN alert_states s USING (alert_id)
-            WHERE t.seq > $1 AND ($2::bigint IS NULL OR t.alert_id = $2) AND ($3::text IS NULL OR t.unit_id = $3)
-              AND ($4::text IS NULL OR t.rule_id = $4) AND ($5::timestamptz IS NULL OR t.at >= $5)
-            ORDER BY t.seq LIMIT $6""",
-        after_seq, alert_id, unit_id, rule_id, since, limit,
-    )  # fmt: skip
-
-
-async def last_transition_seq(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SELECT COALESCE(max(seq), 0) FROM alert_transitions"))
-
-
-SILENCE_COLUMNS = "silence_id, matchers, starts_at, ends_at, comment, author, created_at, expired_at"
-
-
-async def create_silence(conn: asyncpg.Connection, silence: Silence) -> asyncpg.Record:
-    return await conn.fetchrow(
-        f"""INSERT INTO alert_silences (silence_id, matchers, starts_at, ends_at, comment, author)
-            VALUES ($1, $2, $3, $4, $5, $6) RETURNING {SILENCE_COLUMNS}""",
-        silence.id, [m.model_dump() for m in silence.matchers], silence.starts_at, silence.ends_at,
-        silence.comment, silence.author,
-    )  # fmt: skip
+def silence_status(row: asyncpg.Record, now: datetime) -> str:
+    if row["expired_at"] is not None or row["ends_at"] <= now:
+        return "expired"
+    return "active" if row["starts_at"] <= now else "pending"
 
 
 def new_silence_id() -> str:
     return uuid.uuid4().hex
 
 
-async def get_silence(conn: asyncpg.Connection, silence_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {SILENCE_COLUMNS} FROM alert_silences WHERE silence_id = $1", silence_id)
+class PgAlertQueries:
+    """The API's reads (and silences' writes) on the pool; also a `RuleSetReader` so a route can follow the
+    newest rule set before it names rules."""
 
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
 
-async def list_silences(conn: asyncpg.Connection, include_expired: bool, now: datetime) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"""SELECT {SILENCE_COLUMNS} FROM alert_silences
-            WHERE $1 OR (expired_at IS NULL AND ends_at > $2) ORDER BY starts_at DESC, silence_id""",
-        include_expired, now,
-    )  # fmt: skip
+    async def newer_rule_set(self, than_id: int) -> ActiveRules | None:
+        async with self.pool.acquire() as conn:
+            return await PgRuleSets(conn).newer_rule_set(than_id)
 
+    async def active_silences(self, now: datetime) -> list[Silence]:
+        async with self.pool.acquire() as conn:
+            return await active_silences(conn, now)
 
-async def expire_silence(conn: asyncpg.Connection, silence_id: str, now: datetime) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"""UPDATE alert_silences SET expired_at = $2 WHERE silence_id = $1 AND expired_at IS NULL
-            RETURNING {SILENCE_COLUMNS}""",
-        silence_id, now,
-    )  # fmt: skip
+    async def alert_by_id(self, alert_id: int) -> asyncpg.Record | None:
+        async with self.pool.acquire() as conn:
+            return await conn.fetchrow(ALERT_BY_ID, alert_id)
 
+    async def list_alerts(
+        self,
+        *,
+        states: list[str],
+        unit_id: str | None,
+        subtree: bool,
+        rule_id: str | None,
+        since: datetime | None,
+        limit: int,
+    ) -> list[asyncpg.Record]:
+        clauses = ["TRUE"]
+        args: list[Any] = []
 
-def silence_status(row: asyncpg.Record, now: datetime) -> str:
-    if row["expired_at"] is not None or row["ends_at"] <= now:
-        return "expired"
-    return "active" if row["starts_at"] <= now else "pending"
+        def arg(value: Any) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        if states:
+            clauses.append(STATE_FILTER.format(arg(states)))
+        if unit_id is not None:
+            clauses.append((SUBTREE_FILTER if subtree else UNIT_FILTER).format(arg(unit_id)))
+        if rule_id is not None:
+            clauses.append(RULE_FILTER.format(arg(rule_id)))
+        if since is not None:
+            clauses.append(MOVED_SINCE_FILTER.format(arg(since)))
+        sql = LIST_ALERTS.format(where=" AND ".join(clauses), limit=arg(limit))
+        async with self.pool.acquire() as conn:
+            return await conn.fetch(sql, *args)
+
+    async def transitions(
+        self,
+        *,
+        after_seq: int = 0,
+        alert_id: int | None = None,
+        unit_id: str | None = None,
+        rule_id: str | None = None,
+        since: datetime | None = None,
+        limit: int = 500,
+    ) -> list[asyncpg.Record]:
+        async with self.pool.acquire() as conn:
+            return await conn.fetch(TRANSITIONS, after_seq, alert_id, unit_id, rule_id, since, limit)
+
+    async def last_transition_seq(self) -> int:
+        async with self.pool.acquire() as conn:
+            return int(await conn.fetchval(LAST_TRANSITION_SEQ))
+
+    async def create_silence(self, silence: Silence) -> asyncpg.Record:
+        async with self.pool.acquire() as conn:
+            return await conn.fetchrow(
+                CREATE_SILENCE, silence.id, [m.model_dump() for m in silence.matchers], silence.starts_at,
+                silence.ends_at, silence.comment, silence.author,
+            )  # fmt: skip
+
+    async def get_silence(self, silence_id: str) -> asyncpg.Record | None:
+        async with self.pool.acquire() as conn:
+            return await conn.fetchrow(GET_SILENCE, silence_id)
+
+    async def list_silences(self, include_expired: bool, now: datetime) -> list[asyncpg.Record]:
+        async with self.pool.acquire() as conn:
+            return await conn.fetch(LIST_SILENCES, include_expired, now)
+
+    async def expire_silence(self, silence_id: str, now: datetime) -> asyncpg.Record | None:
+        async with self.pool.acquire() as conn:
+            return await conn.fetchrow(EXPIRE_SILENCE, silence_id, now)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +18,8 @@ import asyncpg
 from pydantic import TypeAdapter
 
 from services.alerts.adapters.receiver_secrets import SecretBox, SecretKeyError
-from services.alerts.adapters.receivers import AlertmanagerReceiver, ApiReceiver, WebhookReceiver
+from services.alerts.domain.receivers import AlertmanagerReceiver, ApiReceiver, WebhookReceiver
+from services.alerts.service.ports import ApiReceivers
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +104,6 @@ async def delete(conn: asyncpg.Connection, name: str, now: datetime) -> Any:
     return row
 
 
-@dataclass(frozen=True)
-class ApiReceivers:
-    receivers: tuple[WebhookReceiver | AlertmanagerReceiver, ...]
-    secrets: dict[str, str]
-
-
 def decode_rows(rows: list[Any], box: SecretBox | None) -> ApiReceivers:
     """Models and plaintext secrets; raises SecretKeyError when a secret exists and cannot be decrypted."""
     receivers: list[WebhookReceiver | AlertmanagerReceiver] = []
@@ -139,3 +133,44 @@ class ApiReceiversFollower:
         loaded = decode_rows(rows, self.box)  # raises before the signature moves: retried at the next poll
         self._signature = signature
         return loaded
+
+
+class PgReceiverStore:
+    """The table behind the admin routes, and the poll of it (`load`, an `ApiReceiversSource`)."""
+
+    def __init__(self, pool: asyncpg.Pool, box: SecretBox | None) -> None:
+        self.pool = pool
+        self.box = box
+        self._follower = ApiReceiversFollower(box)
+
+    async def load(self, *, force: bool = False) -> ApiReceivers | None:
+        async with self.pool.acquire() as conn:
+            return await self._follower.load(conn, force=force)
+
+    async def fetch_all(self) -> list[Any]:
+        async with self.pool.acquire() as conn:
+            return await fetch_all(conn)
+
+    async def fetch_one(self, name: str) -> Any:
+        async with self.pool.acquire() as conn:
+            return await fetch_one(conn, name)
+
+    async def insert(
+        self, receiver: WebhookReceiver | AlertmanagerReceiver, secret: bytes | None, now: datetime
+    ) -> Any:
+        async with self.pool.acquire() as conn:
+            return await insert(conn, receiver, secret, now)
+
+    async def update(
+        self,
+        receiver: WebhookReceiver | AlertmanagerReceiver,
+        secret: bytes | None,
+        clear_secret: bool,
+        now: datetime,
+    ) -> Any:
+        async with self.pool.acquire() as conn:
+            return await update(conn, receiver, secret, clear_secret, now)
+
+    async def delete(self, name: str, now: datetime) -> Any:
+        async with self.pool.acquire() as conn:
+            return await delete(conn, name, now)

@@ -14,8 +14,8 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from services.alerts.adapters.receivers import Receivers, ReceiversConfigError, parse_receivers
 from services.alerts.domain.file_watch import ChangeTracker, Signature
+from services.alerts.domain.receivers import Receivers, ReceiversConfigError, parse_receivers
 
 log = logging.getLogger(__name__)
 

@@ -1,25 +1,20 @@
 """The rule sets kept in PostgreSQL (`alert_rule_sets`): each activation is a row, the newest row is in force.
 
-Every alerts process follows the newest row: `RuleBook.refresh` compares the newest rule_set_id with the one it
-holds (one index lookup) and loads the newer set when another process activated one. Evaluations call it after
-taking the evaluation lock, which activations take too, so no process evaluates with a set older than the newest
-committed one. Activating a set (which also closes the removed rules' alerts) is `adapters/activation.py`.
+Every alerts process follows the newest row (service/rule_book.py); activating a set (which also closes the removed
+rules' alerts) is service/activation.py. `PgRuleSets` answers both on one connection, inside the caller's
+transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
 import asyncpg
 
 from services.alerts.domain.rules import Rule, RuleSet, load_rules, rule_definitions
-
-log = logging.getLogger(__name__)
+from services.alerts.service.ports import ActiveRules
 
 INSERT_RULE_SET = """INSERT INTO alert_rule_sets (source, origin, body, sha256) VALUES ($1, $2, $3, $4)
     RETURNING rule_set_id, created_at"""
@@ -29,44 +24,7 @@ NEWEST_RULE_SET = """SELECT rule_set_id, source, origin, body, created_at FROM a
 # The primary key's index answers this with one lookup: cheap enough for every batch and every tick.
 NEWEST_RULE_SET_ID = "SELECT max(rule_set_id) FROM alert_rule_sets"
 RULE_SETS_BEFORE = "SELECT rule_set_id, body FROM alert_rule_sets WHERE rule_set_id < $1 ORDER BY rule_set_id DESC"
-
-
-@dataclass(frozen=True)
-class ActiveRules:
-    rules: RuleSet
-    rule_set_id: int
-    source: Literal["file", "api"]
-    origin: str
-    activated_at: datetime
-
-
-class RuleBook:
-    """The rule set every evaluation reads; swapped as a whole, so one evaluation never mixes two sets."""
-
-    def __init__(self, active: ActiveRules) -> None:
-        self.active = active
-
-    @property
-    def rules(self) -> RuleSet:
-        return self.active.rules
-
-    def replace(self, active: ActiveRules) -> None:
-        """Take `active` unless a newer set is already held (ids only grow: newest wins in every process)."""
-        if active.rule_set_id > self.active.rule_set_id:
-            self.active = active
-
-    async def refresh(self, conn: asyncpg.Connection) -> bool:
-        """Switch to the newest set in the database if it is newer than the one held; True when it switched.
-        A stored set that no longer loads raises RuleFileError: better to stop evaluating (the step is retried
-        and logged) than to go on with a set that is no longer in force."""
-        newest_id = await conn.fetchval(NEWEST_RULE_SET_ID)
-        if newest_id is None or newest_id <= self.active.rule_set_id:
-            return False
-        row = await conn.fetchrow(NEWEST_RULE_SET)
-        newer = active_from_row(row)
-        self.replace(newer)
-        log.info("switched to rule set %d (%s, %d rules)", newer.rule_set_id, newer.source, len(newer.rules.rules))
-        return True
+TABLES_EXIST = "SELECT to_regclass('alert_rule_sets')"
 
 
 def sha256_of(text: str) -> str:
@@ -80,30 +38,44 @@ def active_from_row(row: asyncpg.Record, rules: RuleSet | None = None) -> Active
     return ActiveRules(rules, row["rule_set_id"], row["source"], row["origin"], row["created_at"])
 
 
-async def insert_rule_set(
-    conn: asyncpg.Connection, rules: RuleSet, source: Literal["file", "api"], origin: str, body: str
-) -> ActiveRules:
-    row = await conn.fetchrow(INSERT_RULE_SET, source, origin, body, sha256_of(body))
-    return ActiveRules(rules, row["rule_set_id"], source, origin, row["created_at"])
+class PgRuleSets:
+    """`RuleSetWriter` on one connection (the caller holds the transaction and the evaluation lock)."""
 
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
 
-async def file_version_seen(conn: asyncpg.Connection, body: str) -> bool:
-    return bool(await conn.fetchval(FILE_VERSION_SEEN, sha256_of(body)))
+    async def newer_rule_set(self, than_id: int) -> ActiveRules | None:
+        newest_id = await self.conn.fetchval(NEWEST_RULE_SET_ID)
+        if newest_id is None or newest_id <= than_id:
+            return None
+        return active_from_row(await self.conn.fetchrow(NEWEST_RULE_SET))
 
+    async def tables_exist(self) -> bool:
+        return await self.conn.fetchval(TABLES_EXIST) is not None
 
-async def newest_rule_set(conn: asyncpg.Connection) -> asyncpg.Record | None:
-    return await conn.fetchrow(NEWEST_RULE_SET)
+    async def newest_rule_set(self, parsed_body: str, parsed: RuleSet) -> ActiveRules | None:
+        row = await self.conn.fetchrow(NEWEST_RULE_SET)
+        if row is None:
+            return None
+        return active_from_row(row, parsed if row["body"] == parsed_body else None)
 
+    async def file_version_seen(self, body: str) -> bool:
+        return bool(await self.conn.fetchval(FILE_VERSION_SEEN, sha256_of(body)))
 
-async def last_definitions(conn: asyncpg.Connection, rule_ids: Collection[str], before_id: int) -> dict[str, Rule]:
-    """Each rule as it was last in force: from the newest set older than `before_id` that still yields it.
-    Usually the set just replaced answers for all of them; must run inside a transaction (cursor)."""
-    missing = set(rule_ids)
-    found: dict[str, Rule] = {}
-    async for row in conn.cursor(RULE_SETS_BEFORE, before_id, prefetch=4):
-        if not missing:
-            break
-        for rule_id, rule in rule_definitions(row["body"], missing).items():
-            found[rule_id] = rule
-            missing.discard(rule_id)
-    return found
+    async def insert_rule_set(
+        self, rules: RuleSet, source: Literal["file", "api"], origin: str, body: str
+    ) -> ActiveRules:
+        row = await self.conn.fetchrow(INSERT_RULE_SET, source, origin, body, sha256_of(body))
+        return ActiveRules(rules, row["rule_set_id"], source, origin, row["created_at"])
+
+    async def last_definitions(self, rule_ids: Collection[str], before_id: int) -> dict[str, Rule]:
+        """Usually the set just replaced answers for all of them; must run inside a transaction (cursor)."""
+        missing = set(rule_ids)
+        found: dict[str, Rule] = {}
+        async for row in self.conn.cursor(RULE_SETS_BEFORE, before_id, prefetch=4):
+            if not missing:
+                break
+            for rule_id, rule in rule_definitions(row["body"], missing).items():
+                found[rule_id] = rule
+                missing.discard(rule_id)
+        return found

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
 from pydantic import AwareDatetime, BaseModel, Field
 
+from services.alerts.service.ports import UnitLive
 from shared.indicators import NearDueDossier, UnitNearDue
+from shared.outages import DependencyState
+
+log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 500
 MAX_PAGES = 20
@@ -69,3 +75,29 @@ async def scoring_alive(client: httpx.AsyncClient, timeout_s: float = 5.0) -> ob
         return response.json()
     except ValueError as error:
         raise httpx.DecodingError(f"/healthz did not answer JSON: {error}") from None
+
+
+class ScoringNearDue:
+    """`NearDueSource` over scoring's API: a failed list is counted and skipped (the unit is asked again at the next
+    pass); an outage of scoring is one line per outage (`DependencyState`), not one per unit and pass."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, scoring: DependencyState, on_error: Callable[[], None] = lambda: None
+    ) -> None:
+        self.client = client
+        self.scoring = scoring
+        self.on_error = on_error
+
+    async def near_due(self, unit: UnitLive, horizon: timedelta) -> UnitNearDue | None:
+        info = UnitInfo(unit_id=unit.unit_id, name=unit.name, level=unit.level, ancestors=unit.ancestors)
+        try:
+            snapshot = await fetch_near_due(self.client, info, horizon)
+        except (httpx.HTTPError, ValueError) as error:
+            self.on_error()
+            if is_scoring_outage(error):
+                self.scoring.failed(error)
+            else:
+                log.warning("near-due list of %s unavailable: %s", unit.unit_id, error)
+            return None
+        self.scoring.succeeded()
+        return snapshot

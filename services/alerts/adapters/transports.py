@@ -1,35 +1,28 @@
-"""Sending one frozen group message: an HTTP POST (webhook, Alertmanager) or an SMTP transaction (e-mail)."""
+"""Sending one frozen group message: an HTTP POST (webhook, Alertmanager) or an SMTP transaction (e-mail).
+
+`HttpSmtpTransport` is the `Transport` the outbox use case (service/outbox.py) sends through."""
 
 from __future__ import annotations
 
 import email.utils
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
 
 import aiosmtplib
 import httpx
 
-from services.alerts.adapters.receivers import (
-    AlertmanagerReceiver,
-    EmailReceiver,
-    Receivers,
-    SmtpServer,
-    WebhookReceiver,
-)
 from services.alerts.domain.alertmanager import alerts_endpoint
 from services.alerts.domain.backoff import DeliveryOutcome, classify_http_status
-from services.alerts.domain.mail import EmailContent
+from services.alerts.domain.receivers import (
+    AlertmanagerReceiver,
+    AnyReceiver,
+    EmailReceiver,
+    Receivers,
+    WebhookReceiver,
+)
 from services.alerts.domain.signing import DELIVERY_HEADER, delivery_id, webhook_headers
+from services.alerts.service.ports import PendingMessage, SendResult
 
 NOTIFICATIONS_HEADER = "X-TTHC-Notification-Ids"
-
-
-@dataclass(frozen=True)
-class SendResult:
-    outcome: DeliveryOutcome
-    detail: str
-    retry_after_s: float | None = None
 
 
 def _retry_after(value: str | None, now: datetime) -> float | None:
@@ -83,23 +76,6 @@ async def _post(
     return SendResult(outcome, f"HTTP {response.status_code}", retry_after)
 
 
-def build_email(
-    smtp: SmtpServer, recipients: list[str], content: EmailContent, delivery_id: str, created_at: datetime
-) -> bytes:
-    """The whole MIME message, frozen in the outbox: a retry sends the same Message-ID (receivers' mail systems
-    drop the duplicate)."""
-    message = EmailMessage()
-    message["From"] = smtp.sender
-    message["To"] = ", ".join(recipients)
-    message["Subject"] = content.subject
-    message["Date"] = email.utils.format_datetime(created_at)
-    domain = smtp.sender.rsplit("@", 1)[-1].strip("> ") or "tthc-pulse.local"
-    message["Message-ID"] = f"<{delivery_id}@{domain}>"
-    message[DELIVERY_HEADER] = delivery_id
-    message.set_content(content.body, charset="utf-8")
-    return message.as_bytes()
-
-
 async def send_email(
     receivers: Receivers, receiver: EmailReceiver, recipients: list[str], payload: bytes
 ) -> SendResult:
@@ -128,3 +104,20 @@ async def send_email(
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
         return SendResult("retry", f"{type(error).__name__}: {error}")
     return SendResult("delivered", "SMTP accepted")
+
+
+class HttpSmtpTransport:
+    """Picks the channel by the receiver's kind; the secret is the one in force for that receiver now."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def send(self, receivers: Receivers, receiver: AnyReceiver, message: PendingMessage) -> SendResult:
+        secret = receivers.secret_of(receiver.name)
+        if isinstance(receiver, WebhookReceiver):
+            if secret is None:  # excluded when receivers are loaded; never send an unsigned body
+                return SendResult("retry", "no HMAC secret in force for this receiver")
+            return await send_webhook(self.http, receiver, secret, message.payload, message.notification_ids)
+        if isinstance(receiver, AlertmanagerReceiver):
+            return await send_alertmanager(self.http, receiver, secret, message.payload, message.notification_ids)
+        return await send_email(receivers, receiver, message.recipients, message.payload)

@@ -5,19 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from services.alerts.adapters import queries
-from services.alerts.adapters.activation import replace_rules
-from services.alerts.adapters.evaluation import active_silences
-from services.alerts.adapters.rule_store import ActiveRules
+from services.alerts.bootstrap import Container
 from services.alerts.domain.lifecycle import AcknowledgementError
 from services.alerts.domain.rules import RuleFileError, RuleSet
 from services.alerts.domain.silences import Silence
 from services.alerts.domain.state import AlertState
-from services.alerts.entrypoints.context import AlertsContext
+from services.alerts.entrypoints.dependencies import AlertsContainer, found
 from services.alerts.entrypoints.schemas import (
     AckRequest,
     AlertDetail,
@@ -31,6 +29,8 @@ from services.alerts.entrypoints.schemas import (
     TransitionList,
     TransitionView,
 )
+from services.alerts.service.activation import replace_rules
+from services.alerts.service.ports import ActiveRules
 from shared.http import PG_BIGINT_MAX, ApiError, DateTimeText, error_responses, require_admin
 from shared.outages import DATABASE_OUTAGE_ERRORS
 
@@ -76,7 +76,14 @@ def _deleted(silence_id: str) -> ApiError:
     return ApiError(404, "unknown_silence", f"Silence {silence_id} đã bị xóa / silence {silence_id} was deleted")
 
 
-ALERT_BY_ID = "SELECT alert_id, data, updated_at FROM alert_states WHERE alert_id = $1"
+def _unknown_silence(silence_id: str) -> ApiError:
+    return ApiError(404, "unknown_silence", f"Không có silence {silence_id} / no silence {silence_id}")
+
+
+def _unknown_alert(alert_id: int) -> ApiError:
+    return ApiError(404, "unknown_alert", f"Không có cảnh báo {alert_id} / no alert {alert_id}")
+
+
 AlertId = Annotated[int, Path(ge=1, le=PG_BIGINT_MAX, description="Alert id (a positive 64-bit integer)")]
 SilenceId = Annotated[str, Path(max_length=100, description="Silence id as returned on creation")]
 # Every route reads PostgreSQL: 503 database_unavailable (with Retry-After) while it is down.
@@ -85,185 +92,175 @@ NOT_FOUND = error_responses(404, 422, 503)
 ADMIN = error_responses(401, 403, 503, descriptions={403: "A token that is not the admin token"})
 
 
-def install_api_routes(app: FastAPI, ctx: AlertsContext) -> None:
-    settings = ctx.settings
+router = APIRouter()
 
-    async def _alert_views(rows: list[Any]) -> list[AlertView]:
-        now = ctx.clock()
-        async with ctx.db().acquire() as conn:
-            silences = await active_silences(conn, now)
-            # rule_exists, names and labels as per the set in force, even if another process activated it.
-            await ctx.rules().refresh(conn)
-        rules = ctx.rules().rules
-        return [
-            AlertView(
-                **queries.alert_view(
-                    r["alert_id"], AlertState.from_dict(r["data"]), r["updated_at"], rules, silences, now
-                )
-            )
-            for r in rows
-        ]
 
-    @app.get("/v1/alerts", response_model=AlertList, tags=["alerts"], responses=READ,
-             summary="Current alerts, or all that moved since")  # fmt: skip
-    async def list_alerts(
-        state: Annotated[str | None, Query(description="Comma-separated states; default pending,firing")] = None,
-        unit_id: Annotated[str | None, Query(description="Only this unit")] = None,
-        subtree: Annotated[bool, Query(description="With unit_id: the unit and every unit below it")] = False,
-        rule_id: Annotated[str | None, Query(description="Only this rule")] = None,
-        since: Annotated[
-            DateTimeText | None, Query(description="Alerts with a transition at or after (RFC 3339)")
-        ] = None,
-        limit: Annotated[int, Query(ge=1, le=5000, description="At most this many")] = 1000,
-    ) -> AlertList:
-        if since is not None and since.tzinfo is None:
-            raise ApiError(422, "invalid_since", "`since` cần múi giờ / `since` needs an offset, e.g. +07:00")
-        async with ctx.db().acquire() as conn:
-            rows = await queries.list_alerts(
-                conn, states=_states_param(state, since), unit_id=unit_id, subtree=subtree, rule_id=rule_id,
-                since=since, limit=limit,
-            )  # fmt: skip
-        return AlertList(items=await _alert_views(rows))
+async def alert_views(container: Container, rows: list[Any]) -> list[AlertView]:
+    now = container.clock()
+    silences = await container.queries.active_silences(now)
+    # rule_exists, names and labels as per the set in force, even if another process activated it.
+    await container.rule_book.refresh(container.queries)
+    rules = container.rule_book.rules
+    return [
+        AlertView(
+            **queries.alert_view(r["alert_id"], AlertState.from_dict(r["data"]), r["updated_at"], rules, silences, now)
+        )
+        for r in rows
+    ]
 
-    @app.get("/v1/alerts/{alert_id}", response_model=AlertDetail, responses=NOT_FOUND, tags=["alerts"],
-             summary="One alert with its history")  # fmt: skip
-    async def get_alert(alert_id: AlertId) -> AlertDetail:
-        async with ctx.db().acquire() as conn:
-            row = await conn.fetchrow(ALERT_BY_ID, alert_id)
-            if row is None:
-                raise ApiError(404, "unknown_alert", f"Không có cảnh báo {alert_id} / no alert {alert_id}")
-            history = await queries.transitions(conn, alert_id=alert_id)
-        [view] = await _alert_views([row])
-        rules = ctx.rules().rules
-        return AlertDetail(**view.model_dump(), history=[transition_view(h, rules) for h in history])
 
-    @app.get("/v1/transitions", response_model=TransitionList, tags=["alerts"], responses=READ,
-             summary="History of transitions")  # fmt: skip
-    async def list_transitions(
-        after: Annotated[
-            int, Query(ge=0, le=PG_BIGINT_MAX, description="Only transitions with seq greater than this")
-        ] = 0,
-        unit_id: Annotated[str | None, Query(description="Only this unit")] = None,
-        rule_id: Annotated[str | None, Query(description="Only this rule")] = None,
-        since: Annotated[DateTimeText | None, Query(description="Only transitions at or after (RFC 3339)")] = None,
-        limit: Annotated[int, Query(ge=1, le=5000, description="At most this many")] = 500,
-    ) -> TransitionList:
-        async with ctx.db().acquire() as conn:
-            rows = await queries.transitions(
-                conn, after_seq=after, unit_id=unit_id, rule_id=rule_id, since=since, limit=limit
-            )
-        rules = ctx.rules().rules
-        items = [transition_view(r, rules) for r in rows]
-        return TransitionList(items=items, next_after=items[-1].seq if items else after)
+@router.get("/v1/alerts", response_model=AlertList, tags=["alerts"], responses=READ,
+            summary="Current alerts, or all that moved since")  # fmt: skip
+async def list_alerts(
+    container: AlertsContainer,
+    state: Annotated[str | None, Query(description="Comma-separated states; default pending,firing")] = None,
+    unit_id: Annotated[str | None, Query(description="Only this unit")] = None,
+    subtree: Annotated[bool, Query(description="With unit_id: the unit and every unit below it")] = False,
+    rule_id: Annotated[str | None, Query(description="Only this rule")] = None,
+    since: Annotated[DateTimeText | None, Query(description="Alerts with a transition at or after (RFC 3339)")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000, description="At most this many")] = 1000,
+) -> AlertList:
+    if since is not None and since.tzinfo is None:
+        raise ApiError(422, "invalid_since", "`since` cần múi giờ / `since` needs an offset, e.g. +07:00")
+    rows = await container.queries.list_alerts(
+        states=_states_param(state, since), unit_id=unit_id, subtree=subtree, rule_id=rule_id, since=since,
+        limit=limit,
+    )  # fmt: skip
+    return AlertList(items=await alert_views(container, rows))
 
-    @app.post("/v1/alerts/{alert_id}/ack", response_model=AlertView, tags=["alerts"],
-              responses={**NOT_FOUND, **ADMIN, **error_responses(409, descriptions={409: "Not firing (not_firing)"})},
-              summary="Acknowledge: stop repeats until the episode resolves (admin token)")  # fmt: skip
-    async def ack_alert(alert_id: AlertId, body: AckRequest, request: Request) -> AlertView:
-        require_admin(request, settings.admin_token)
-        evaluator = await ctx.ready_evaluator()
-        try:
-            state = await evaluator.acknowledge(alert_id, body.by, body.comment)
-        except AcknowledgementError as error:
-            raise ApiError(409, "not_firing", f"Chỉ xác nhận được cảnh báo đang kích hoạt / {error}") from None
-        if state is None:
-            raise ApiError(404, "unknown_alert", f"Không có cảnh báo {alert_id} / no alert {alert_id}")
-        ctx.changed.fire()
-        async with ctx.db().acquire() as conn:
-            row = await conn.fetchrow(ALERT_BY_ID, alert_id)
-        [view] = await _alert_views([row])
-        return view
 
-    @app.post("/v1/silences", response_model=SilenceView, status_code=201, tags=["silences"],
-              responses={**ADMIN, **READ}, summary="Create a silence (admin token)")  # fmt: skip
-    async def create_silence(body: SilenceRequest, request: Request) -> SilenceView:
-        require_admin(request, settings.admin_token)
-        now = ctx.clock()
-        try:
-            silence = Silence(
-                id=queries.new_silence_id(), matchers=body.matchers, starts_at=body.starts_at or now,
-                ends_at=body.ends_at, comment=body.comment, author=body.author,
-            )  # fmt: skip
-        except ValidationError as error:
-            message = error.errors()[0]["msg"].removeprefix("Value error, ")
-            raise ApiError(422, "invalid_silence", f"Khoảng thời gian không hợp lệ / {message}") from None
-        if silence.ends_at <= now:
-            raise ApiError(422, "invalid_silence", "ends_at đã qua / ends_at is in the past")
-        async with ctx.db().acquire() as conn:
-            row = await queries.create_silence(conn, silence)
-        return silence_view(row, now)
+@router.get("/v1/alerts/{alert_id}", response_model=AlertDetail, responses=NOT_FOUND, tags=["alerts"],
+            summary="One alert with its history")  # fmt: skip
+async def get_alert(alert_id: AlertId, container: AlertsContainer) -> AlertDetail:
+    row = found(await container.queries.alert_by_id(alert_id), _unknown_alert(alert_id))
+    history = await container.queries.transitions(alert_id=alert_id)
+    [view] = await alert_views(container, [row])
+    rules = container.rule_book.rules
+    return AlertDetail(**view.model_dump(), history=[transition_view(h, rules) for h in history])
 
-    @app.get("/v1/silences", response_model=SilenceList, tags=["silences"], responses=READ, summary="Silences")
-    async def list_silences(
-        include_expired: Annotated[bool, Query(description="Also list expired silences")] = False,
-    ) -> SilenceList:
-        now = ctx.clock()
-        async with ctx.db().acquire() as conn:
-            rows = await queries.list_silences(conn, include_expired, now)
-        return SilenceList(items=[silence_view(r, now) for r in rows])
 
-    @app.get("/v1/silences/{silence_id}", response_model=SilenceView, responses=NOT_FOUND, tags=["silences"],
-             summary="One silence (404 once deleted)")  # fmt: skip
-    async def get_silence(silence_id: SilenceId) -> SilenceView:
-        async with ctx.db().acquire() as conn:
-            row = await queries.get_silence(conn, silence_id)
-        if row is None:
-            raise ApiError(404, "unknown_silence", f"Không có silence {silence_id} / no silence {silence_id}")
-        if row["expired_at"] is not None:
-            raise _deleted(silence_id)
-        return silence_view(row, ctx.clock())
+@router.get("/v1/transitions", response_model=TransitionList, tags=["alerts"], responses=READ,
+            summary="History of transitions")  # fmt: skip
+async def list_transitions(
+    container: AlertsContainer,
+    after: Annotated[int, Query(ge=0, le=PG_BIGINT_MAX, description="Only transitions with seq greater than this")] = 0,
+    unit_id: Annotated[str | None, Query(description="Only this unit")] = None,
+    rule_id: Annotated[str | None, Query(description="Only this rule")] = None,
+    since: Annotated[DateTimeText | None, Query(description="Only transitions at or after (RFC 3339)")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000, description="At most this many")] = 500,
+) -> TransitionList:
+    rows = await container.queries.transitions(
+        after_seq=after, unit_id=unit_id, rule_id=rule_id, since=since, limit=limit
+    )
+    rules = container.rule_book.rules
+    items = [transition_view(r, rules) for r in rows]
+    return TransitionList(items=items, next_after=items[-1].seq if items else after)
 
-    @app.delete("/v1/silences/{silence_id}", response_model=SilenceView, responses={**NOT_FOUND, **ADMIN},
-                tags=["silences"],
-                summary="Delete (expire now) a silence (admin token); afterwards it answers 404 and is listed "
-                "only with include_expired")  # fmt: skip
-    async def expire_silence(silence_id: SilenceId, request: Request) -> SilenceView:
-        require_admin(request, settings.admin_token)
-        now = ctx.clock()
-        async with ctx.db().acquire() as conn:
-            row = await queries.expire_silence(conn, silence_id, now)
-            if row is None:
-                existing = await queries.get_silence(conn, silence_id)
-                if existing is not None:
-                    raise _deleted(silence_id)
-                raise ApiError(404, "unknown_silence", f"Không có silence {silence_id} / no silence {silence_id}")
-        return silence_view(row, now)
 
-    @app.get("/v1/rules", response_model=RuleSetView, tags=["rules"], responses=error_responses(503),
-             summary="The active rule set")  # fmt: skip
-    async def get_rules() -> RuleSetView:
-        async with ctx.db().acquire() as conn:
-            await ctx.rules().refresh(conn)  # a set activated through another alerts process shows at once
-        return rule_set_view(ctx.rules().active)
+@router.post("/v1/alerts/{alert_id}/ack", response_model=AlertView, tags=["alerts"],
+             responses={**NOT_FOUND, **ADMIN, **error_responses(409, descriptions={409: "Not firing (not_firing)"})},
+             summary="Acknowledge: stop repeats until the episode resolves (admin token)")  # fmt: skip
+async def ack_alert(alert_id: AlertId, body: AckRequest, request: Request, container: AlertsContainer) -> AlertView:
+    require_admin(request, container.settings.admin_token)
+    try:
+        state = await container.evaluator.acknowledge(alert_id, body.by, body.comment)
+    except AcknowledgementError as error:
+        raise ApiError(409, "not_firing", f"Chỉ xác nhận được cảnh báo đang kích hoạt / {error}") from None
+    found(state, _unknown_alert(alert_id))
+    container.changed.fire()
+    row = await container.queries.alert_by_id(alert_id)
+    [view] = await alert_views(container, [row])
+    return view
 
-    @app.put("/v1/admin/rules", response_model=RuleSetView, tags=["rules"],
-             responses={**ADMIN, **error_responses(413), 422: {"model": RuleErrorBody, "description": "Invalid rules"}},
-             summary="Replace the rule set (admin token; YAML or JSON body as in config/alert_rules.yaml)")  # fmt: skip
-    async def put_rules(request: Request) -> Any:
-        require_admin(request, settings.admin_token)
-        raw = await request.body()
-        if len(raw) > MAX_RULES_BODY:
-            raise ApiError(413, "too_large", "Tài liệu quá lớn / rules document larger than 1 MB")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ApiError(422, "invalid_rules", "Nội dung không phải UTF-8 / body is not UTF-8") from None
-        try:
-            # Also closes the alerts of the rules the new set drops, in the same transaction.
-            active = await replace_rules(await ctx.ready_evaluator(), text, "admin API")
-        except RuleFileError as error:
-            body = RuleErrorBody(
-                error="invalid_rules",
-                detail=f"Bộ quy tắc có {len(error.problems)} lỗi / {len(error.problems)} problem(s) in the rules",
-                problems=[{"path": p.path, "message": p.message} for p in error.problems],  # type: ignore[misc]
-            )
-            return JSONResponse(body.model_dump(), 422)
-        return rule_set_view(active)
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
-    async def metrics() -> Response:
-        try:
-            await ctx.metrics.refresh(ctx.db(), [r.name for r in ctx.receivers.all])
-        except DATABASE_OUTAGE_ERRORS as error:
-            ctx.database_failed(error)  # the database-derived gauges keep their last values; the rest is served
-        return Response(ctx.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+@router.post("/v1/silences", response_model=SilenceView, status_code=201, tags=["silences"],
+             responses={**ADMIN, **READ}, summary="Create a silence (admin token)")  # fmt: skip
+async def create_silence(body: SilenceRequest, request: Request, container: AlertsContainer) -> SilenceView:
+    require_admin(request, container.settings.admin_token)
+    now = container.clock()
+    try:
+        silence = Silence(
+            id=queries.new_silence_id(), matchers=body.matchers, starts_at=body.starts_at or now,
+            ends_at=body.ends_at, comment=body.comment, author=body.author,
+        )  # fmt: skip
+    except ValidationError as error:
+        message = error.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ApiError(422, "invalid_silence", f"Khoảng thời gian không hợp lệ / {message}") from None
+    if silence.ends_at <= now:
+        raise ApiError(422, "invalid_silence", "ends_at đã qua / ends_at is in the past")
+    row = await container.queries.create_silence(silence)
+    return silence_view(row, now)
+
+
+@router.get("/v1/silences", response_model=SilenceList, tags=["silences"], responses=READ, summary="Silences")
+async def list_silences(
+    container: AlertsContainer,
+    include_expired: Annotated[bool, Query(description="Also list expired silences")] = False,
+) -> SilenceList:
+    now = container.clock()
+    rows = await container.queries.list_silences(include_expired, now)
+    return SilenceList(items=[silence_view(r, now) for r in rows])
+
+
+@router.get("/v1/silences/{silence_id}", response_model=SilenceView, responses=NOT_FOUND, tags=["silences"],
+            summary="One silence (404 once deleted)")  # fmt: skip
+async def get_silence(silence_id: SilenceId, container: AlertsContainer) -> SilenceView:
+    row = found(await container.queries.get_silence(silence_id), _unknown_silence(silence_id))
+    if row["expired_at"] is not None:
+        raise _deleted(silence_id)
+    return silence_view(row, container.clock())
+
+
+@router.delete("/v1/silences/{silence_id}", response_model=SilenceView, responses={**NOT_FOUND, **ADMIN},
+               tags=["silences"],
+               summary="Delete (expire now) a silence (admin token); afterwards it answers 404 and is listed "
+               "only with include_expired")  # fmt: skip
+async def expire_silence(silence_id: SilenceId, request: Request, container: AlertsContainer) -> SilenceView:
+    require_admin(request, container.settings.admin_token)
+    now = container.clock()
+    row = await container.queries.expire_silence(silence_id, now)
+    if row is None:
+        existing = await container.queries.get_silence(silence_id)
+        raise _unknown_silence(silence_id) if existing is None else _deleted(silence_id)
+    return silence_view(row, now)
+
+
+@router.get("/v1/rules", response_model=RuleSetView, tags=["rules"], responses=error_responses(503),
+            summary="The active rule set")  # fmt: skip
+async def get_rules(container: AlertsContainer) -> RuleSetView:
+    await container.rule_book.refresh(container.queries)  # a set activated through another process shows at once
+    return rule_set_view(container.rule_book.active)
+
+
+@router.put("/v1/admin/rules", response_model=RuleSetView, tags=["rules"],
+            responses={**ADMIN, **error_responses(413), 422: {"model": RuleErrorBody, "description": "Invalid rules"}},
+            summary="Replace the rule set (admin token; YAML or JSON body as in config/alert_rules.yaml)")  # fmt: skip
+async def put_rules(request: Request, container: AlertsContainer) -> Any:
+    require_admin(request, container.settings.admin_token)
+    raw = await request.body()
+    if len(raw) > MAX_RULES_BODY:
+        raise ApiError(413, "too_large", "Tài liệu quá lớn / rules document larger than 1 MB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(422, "invalid_rules", "Nội dung không phải UTF-8 / body is not UTF-8") from None
+    try:
+        # Also closes the alerts of the rules the new set drops, in the same transaction.
+        active = await replace_rules(container.evaluator, text, "admin API")
+    except RuleFileError as error:
+        body = RuleErrorBody(
+            error="invalid_rules",
+            detail=f"Bộ quy tắc có {len(error.problems)} lỗi / {len(error.problems)} problem(s) in the rules",
+            problems=[{"path": p.path, "message": p.message} for p in error.problems],  # type: ignore[misc]
+        )
+        return JSONResponse(body.model_dump(), 422)
+    return rule_set_view(active)
+
+
+@router.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
+async def metrics(container: AlertsContainer) -> Response:
+    try:
+        await container.metrics.refresh(container.pool, [r.name for r in container.receivers.current.all])
+    except DATABASE_OUTAGE_ERRORS as error:
+        container.health.database_failed(error)  # the database-derived gauges keep their last values
+    return Response(container.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")

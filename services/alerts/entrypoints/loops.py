@@ -8,16 +8,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
 
-from services.alerts.adapters.near_due import near_due_pass
-from services.alerts.adapters.outbox import Dispatcher, purge_finished_chunk
-from services.alerts.adapters.receivers_reload import ReceiversWatcher
 from services.alerts.adapters.scoring_client import scoring_alive
-from services.alerts.domain.retention import RetentionPolicy, purge_finished
-from services.alerts.entrypoints.context import AlertsContext
+from services.alerts.bootstrap import Container
 from shared.outages import is_database_outage
 
 log = logging.getLogger(__name__)
@@ -48,41 +44,34 @@ async def _forever(name: str, interval_s: float, step: Callable[[], Awaitable[fl
             await wake(delay)
 
 
-def start_loops(
-    ctx: AlertsContext, dispatcher: Dispatcher, scoring: httpx.AsyncClient, watcher: ReceiversWatcher | None = None
-) -> list[asyncio.Task[None]]:
-    settings = ctx.settings
-    metrics = ctx.metrics
-    retention = RetentionPolicy(max_age=timedelta(days=settings.outbox_retention_days))
+def start_loops(container: Container) -> list[asyncio.Task[None]]:
+    settings = container.settings
+    metrics = container.metrics
+    health = container.health
+
+    async def timed(trigger: str, step: Callable[[], Awaitable[object]]) -> None:
+        started = time.perf_counter()
+        await step()
+        metrics.evaluation_seconds.labels(trigger=trigger).observe(time.perf_counter() - started)
 
     async def tick() -> None:
-        evaluator = await ctx.ready_evaluator()
-        started = time.perf_counter()
-        await evaluator.tick()
-        metrics.evaluation_seconds.labels(trigger="tick").observe(time.perf_counter() - started)
-        return None
+        await timed("tick", container.evaluator.tick)
 
     async def near_due() -> None:
-        evaluator = await ctx.ready_evaluator()
-        if ctx.scoring_peer.state == "unknown":
+        if health.scoring_peer.state == "unknown":
             await check_scoring()
-        if ctx.scoring_peer.refused:
+        if health.scoring_peer.refused:
             return None  # another service or another stack's scoring: its lists are not ours (logged once)
-        started = time.perf_counter()
-        await near_due_pass(ctx.db(), evaluator, scoring, metrics, scoring=ctx.scoring)
-        metrics.evaluation_seconds.labels(trigger="near_due").observe(time.perf_counter() - started)
-        return None
+        await timed("near_due", container.near_due.run)
 
     async def send() -> float | None:
-        next_at: datetime | None = await dispatcher.run_once()
+        next_at: datetime | None = await container.dispatcher.run_once()
         if next_at is None:
             return None
-        return (next_at - ctx.clock()).total_seconds()
+        return (next_at - container.clock()).total_seconds()
 
     async def purge() -> float | None:
-        result = await purge_finished(
-            retention, ctx.clock(), lambda cutoff, limit: purge_finished_chunk(ctx.db(), cutoff, limit)
-        )
+        result = await container.retention.run()
         metrics.outbox_purged.labels(table="alert_deliveries").inc(result.purged.messages)
         metrics.outbox_purged.labels(table="alert_outbox").inc(result.purged.outbox_rows)
         if result.purged.messages:
@@ -90,43 +79,38 @@ def start_loops(
                      result.purged.messages, result.purged.outbox_rows)  # fmt: skip
         return 1.0 if result.more else None  # a backlog is worked off in passes a second apart
 
-    async def check_receivers() -> None:
-        assert watcher is not None
-        fresh = watcher.check()
-        if fresh is not None:
-            ctx.apply_receivers(fresh.with_api(ctx.receivers.api, ctx.receivers.api_secrets))
-        return None
+    async def check_receivers_file() -> None:
+        assert container.watcher is not None
+        container.receivers.follow_file(container.watcher)
 
     async def follow_api_receivers() -> None:
-        if await ctx.follow_api_receivers():
-            names = [r.name for r in ctx.receivers.api]
+        if await container.receivers.follow_api(container.receiver_store):
+            names = [r.name for r in container.receivers.current.api]
             log.info("Người nhận qua API / API receivers in force: %s", ", ".join(names) or "-")
-        return None
 
     async def check_scoring() -> None:
         try:
-            identity = await scoring_alive(scoring)
+            identity = await scoring_alive(container.scoring_http)
         except httpx.HTTPError as error:
-            ctx.scoring.failed(error)
+            health.scoring.failed(error)
         else:
-            ctx.scoring.succeeded()
-            ctx.scoring_peer.observe(identity)
-        return None
+            health.scoring.succeeded()
+            health.scoring_peer.observe(identity)
 
     def loop(name: str, interval_s: float, step: Callable[[], Awaitable[float | None]],
              wake: Callable[[float], Awaitable[None]] | None = None) -> asyncio.Task[None]:  # fmt: skip
         return asyncio.create_task(
-            _forever(name, interval_s, step, wake, on_outage=ctx.database_failed), name=f"alerts-{name}"
+            _forever(name, interval_s, step, wake, on_outage=health.database_failed), name=f"alerts-{name}"
         )
 
     tasks = [
         loop("tick", settings.tick_interval_s, tick),
         loop("near-due", settings.near_due_interval_s, near_due),
-        loop("sender", settings.sender_interval_s, send, wake=ctx.changed.wait),
+        loop("sender", settings.sender_interval_s, send, wake=container.changed.wait),
         loop("outbox-retention", settings.outbox_retention_interval_s, purge),
         loop("scoring-check", settings.scoring_check_interval_s, check_scoring),
         loop("receivers-api", settings.receivers_poll_interval_s, follow_api_receivers),
     ]
-    if watcher is not None:
-        tasks.append(loop("receivers-file", settings.receivers_check_interval_s, check_receivers))
+    if container.watcher is not None:
+        tasks.append(loop("receivers-file", settings.receivers_check_interval_s, check_receivers_file))
     return tasks

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, SecretStr
 
-from services.alerts.adapters.receivers import Grouping
 from services.alerts.domain.backoff import RetryPolicy
+from services.alerts.domain.receivers import Grouping
 from services.alerts.domain.rules import Duration
 from services.alerts.domain.silences import Matcher
 

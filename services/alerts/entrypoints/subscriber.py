@@ -11,17 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from faststream import AckPolicy
+from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 
-from services.alerts.adapters.evaluation import Evaluator
 from services.alerts.adapters.metrics import AlertMetrics
+from services.alerts.bootstrap import Container
 from services.alerts.settings import AlertsSettings
+from shared.bootstrap import CONTEXT_KEY
 from shared.indicators import UnitIndicators
 
 log = logging.getLogger(__name__)
@@ -50,13 +50,9 @@ async def _raw_bodies(message: Any) -> Any:
     return message.body
 
 
-def register_indicators_subscriber(
-    broker: KafkaBroker,
-    settings: AlertsSettings,
-    evaluator: Callable[[], Awaitable[Evaluator]],
-    metrics: AlertMetrics,
-) -> None:
-    """`evaluator` waits until the lifespan has built it (the broker starts consuming before that)."""
+def register_indicators_subscriber(broker: KafkaBroker, settings: AlertsSettings) -> None:
+    """The handler takes the container from the broker's context: the lifespan publishes it before the broker
+    starts consuming (shared/bootstrap.py)."""
     max_age = timedelta(seconds=settings.indicators_max_age_s)
 
     @broker.subscriber(
@@ -69,12 +65,12 @@ def register_indicators_subscriber(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=_raw_bodies,
     )
-    async def on_unit_indicators(bodies: list[bytes]) -> None:
-        ready = await evaluator()
-        messages = decode_batch(bodies, ready.clock(), max_age, metrics)
+    async def on_unit_indicators(bodies: list[bytes], container: Annotated[Container, Context(CONTEXT_KEY)]) -> None:
+        metrics = container.metrics
+        messages = decode_batch(bodies, container.clock(), max_age, metrics)
         started = time.perf_counter()
         try:
-            await ready.apply_indicators(messages)
+            await container.evaluator.apply_indicators(messages)
         except Exception:
             log.exception("evaluation of %d messages failed; the batch will be redelivered", len(messages))
             await asyncio.sleep(FAILURE_PAUSE_S)

@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from services.alerts.adapters.receivers import Receivers, parse_receivers
 from services.alerts.app import create_app
+from services.alerts.domain.receivers import Receivers, parse_receivers
 from services.alerts.settings import AlertsSettings
 from shared.indicators import UnitIndicators
 from tests.integration.conftest import free_port, unique

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from services.alerts.adapters.receivers import parse_receivers
+from services.alerts.domain.receivers import parse_receivers
 from tests.integration.alerts.harness import (
     BA_DINH,
     ScoringStandIn,

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from services.alerts.adapters.receiver_secrets import SecretBox, SecretKeyError, parse_keys
 from services.alerts.adapters.receiver_store import ApiReceiversFollower, decode_rows, receiver_of, spec_json
-from services.alerts.adapters.receivers import AlertmanagerReceiver, WebhookReceiver, parse_receivers
 from services.alerts.domain.alertmanager import alerts_endpoint, postable_alerts
 from services.alerts.domain.links import alert_url, message_url, unit_url
+from services.alerts.domain.receivers import AlertmanagerReceiver, WebhookReceiver, parse_receivers
 from services.alerts.settings import AlertsSettings
 from shared.settings import check_secret
 from tests.unit.alerts.factories import notification

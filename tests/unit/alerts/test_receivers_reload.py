@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.alerts.adapters.receivers import ReceiversConfigError
 from services.alerts.adapters.receivers_reload import ReceiversWatcher
 from services.alerts.domain.file_watch import ChangeTracker, Signature
+from services.alerts.domain.receivers import ReceiversConfigError
 
 SECRET = "k3J9x2mQ7vB4nL8pR1tY6wZ0"
 ENV = {"HOOK_SECRET": SECRET}

@@ -1,5 +1,5 @@
 """Receivers file (`config/receivers.yaml`): where notifications go, checked at start and at every reload
-(adapters/receivers_reload.py).
+(adapters/receivers_reload.py reads the file; this module only parses and routes, no I/O).
 
 Secrets are never in the file: a webhook names the environment variable holding its HMAC secret, and an unset,
 short or placeholder secret stops the service at start (not at 3 a.m. when the first alert fires).
@@ -10,12 +10,10 @@ with their secret encrypted, and join the file's receivers in `Receivers.api` (a
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -55,22 +53,27 @@ class _ReceiverBase(BaseModel):
 _ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 
 
+def _secret_env(description: str) -> Any:
+    """The name of the environment variable holding an HTTP receiver's secret (never the secret itself)."""
+    return Field(None, pattern=_ENV_NAME, description=description)
+
+
+def _timeout() -> Any:
+    return Field(timedelta(seconds=10), description="Whole-request timeout")
+
+
 class WebhookReceiver(_ReceiverBase):
     type: Literal["webhook"] = Field(description="Alertmanager v4 JSON over HTTP POST")
     url: HttpUrl = Field(description="Endpoint receiving the POST")
-    secret_env: str | None = Field(
-        None, pattern=_ENV_NAME, description="Environment variable with the HMAC secret (required in the file)"
-    )
-    timeout: Duration = Field(timedelta(seconds=10), description="Whole-request timeout")
+    secret_env: str | None = _secret_env("Environment variable with the HMAC secret (required in the file)")
+    timeout: Duration = _timeout()
 
 
 class AlertmanagerReceiver(_ReceiverBase):
     type: Literal["alertmanager"] = Field(description="Postable alerts to an Alertmanager's /api/v2/alerts")
     url: HttpUrl = Field(description="Alertmanager base URL, e.g. http://alertmanager:9093 (/api/v2/alerts added)")
-    secret_env: str | None = Field(
-        None, pattern=_ENV_NAME, description="Environment variable with a bearer token (optional, e.g. behind a proxy)"
-    )
-    timeout: Duration = Field(timedelta(seconds=10), description="Whole-request timeout")
+    secret_env: str | None = _secret_env("Environment variable with a bearer token (optional, e.g. behind a proxy)")
+    timeout: Duration = _timeout()
     firing_ttl: Duration = Field(
         timedelta(hours=24), description="endsAt of a firing alert = notification time + this (Alertmanager "
         "resolves it then unless a repeat or the resolution comes first)",
@@ -223,14 +226,3 @@ def parse_receivers(text: str, environ: Mapping[str, str], source: str = "<recei
     if problems:
         raise ReceiversConfigError(f"{source}: invalid receivers\n" + "\n".join(f"  - {p}" for p in problems))
     return Receivers(document=document, secrets=secrets, smtp_password=password)
-
-
-def load_receivers(path: Path | None, environ: Mapping[str, str] | None = None) -> Receivers:
-    if path is None:
-        return Receivers()
-    env = os.environ if environ is None else environ
-    try:
-        text = path.read_text("utf-8")
-    except OSError as error:
-        raise ReceiversConfigError(f"{path}: cannot read receivers file: {error}") from None
-    return parse_receivers(text, env, str(path))

@@ -1,6 +1,6 @@
 """Applying a whole rule set to one message or one timer tick (what the entrypoints call).
 
-States are keyed by rule id for one unit (`evaluate_indicators`, `evaluate_near_due`) or by (rule_id, unit_id)
+States are keyed by rule id for one unit (`evaluate_unit`) or by (rule_id, unit_id)
 for ticks. A missing state means "inactive so far". Only results that changed something are returned, so the
 adapter writes nothing for the (usual) quiet case.
 """
@@ -40,30 +40,20 @@ def _evaluate_rules(
     return results
 
 
-def evaluate_indicators(
+def evaluate_unit(
     rules: RuleSet,
     states: Mapping[str, AlertState],
-    message: UnitIndicators,
+    item: UnitIndicators | UnitNearDue,
     now: datetime,
     silences: Iterable[Silence] = (),
 ) -> list[EvaluationResult]:
-    """Every enabled threshold rule whose scope covers the message's unit."""
-    scoped = rules.threshold_rules_for(message.unit_id, message.level, message.ancestors)
-    return _evaluate_rules(scoped, states, message.unit_id, lambda rule: observe(rule, message), now, silences)
-
-
-def evaluate_near_due(
-    rules: RuleSet,
-    states: Mapping[str, AlertState],
-    snapshot: UnitNearDue,
-    now: datetime,
-    silences: Iterable[Silence] = (),
-) -> list[EvaluationResult]:
-    """Every enabled near-due rule whose scope covers the snapshot's unit."""
-    scoped = rules.near_due_rules_for(snapshot.unit_id, snapshot.level, snapshot.ancestors)
-    return _evaluate_rules(
-        scoped, states, snapshot.unit_id, lambda rule: observe_near_due(rule, snapshot), now, silences
-    )
+    """Every enabled rule of the item's kind whose scope covers its unit: threshold rules for a `unit-indicators`
+    message, near-due rules for a unit's near-due list."""
+    if isinstance(item, UnitNearDue):
+        near_due = rules.near_due_rules_for(item.unit_id, item.level, item.ancestors)
+        return _evaluate_rules(near_due, states, item.unit_id, lambda rule: observe_near_due(rule, item), now, silences)
+    threshold = rules.threshold_rules_for(item.unit_id, item.level, item.ancestors)
+    return _evaluate_rules(threshold, states, item.unit_id, lambda rule: observe(rule, item), now, silences)
 
 
 def tick(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
-from typing import TypeVar
 
 from services.alerts.domain import engine
 from services.alerts.domain.lifecycle import EvaluationResult, acknowledge
@@ -26,8 +25,8 @@ from services.alerts.service.receivers import ReceiverRegistry
 from services.alerts.service.rule_book import RuleBook
 from shared.indicators import UnitIndicators, UnitNearDue
 
-Item = TypeVar("Item", UnitIndicators, UnitNearDue)
-Step = Callable[[RuleSet, dict[str, AlertState], Item, datetime, list[Silence]], list[EvaluationResult]]
+# What a step computes from the session, the rule set in force, the instant and the active silences.
+Evaluate = Callable[[AlertSession, RuleSet, datetime, list[Silence]], Awaitable[list[EvaluationResult]]]
 
 
 async def persist_results(
@@ -64,55 +63,55 @@ class Evaluator:
         self.clock = clock
         self.on_commit = on_commit
 
-    async def _evaluate_units(
-        self,
-        items: Sequence[Item],
-        step: Step[Item],
-        after_each: Callable[[AlertSession, Item], Awaitable[None]] | None = None,
-    ) -> tuple[int, int]:
-        """Evaluate per-unit inputs in order, in one session: states, history and outbox rows together."""
-        if not items:
-            return 0, 0
+    async def _step(self, evaluate: Evaluate) -> tuple[int, int]:
+        """One step in one session, under the evaluation lock: follow the newest rule set, evaluate, write the
+        results (states, history, notifications, outbox rows) together; then tell `on_commit`."""
         async with self.store.session() as session:
             await self.rule_book.refresh(session)
-            rules = self.rule_book.rules
             now = self.clock()
             silences = await session.active_silences(now)
+            results = await evaluate(session, self.rule_book.rules, now, silences)
+            counts = await persist_results(session, results, self.receivers.current, now)
+        self.on_commit(*counts)
+        return counts
+
+    async def _evaluate_units(self, items: Sequence[UnitIndicators] | Sequence[UnitNearDue]) -> tuple[int, int]:
+        """Per-unit inputs, in order, in one step."""
+        if not items:
+            return 0, 0
+
+        async def evaluate(
+            session: AlertSession, rules: RuleSet, now: datetime, silences: list[Silence]
+        ) -> list[EvaluationResult]:
             states = await session.states_of_units(sorted({item.unit_id for item in items}))
             results: list[EvaluationResult] = []
             for item in items:
                 unit_states = states.setdefault(item.unit_id, {})
-                for result in step(rules, unit_states, item, now, silences):
+                for result in engine.evaluate_unit(rules, unit_states, item, now, silences):
                     unit_states[result.state.rule_id] = result.state
                     results.append(result)
-                if after_each is not None:
-                    await after_each(session, item)
-            counts = await persist_results(session, results, self.receivers.current, now)
-        self.on_commit(*counts)
-        return counts
+                if isinstance(item, UnitIndicators):
+                    await session.remember_live(item)
+            return results
+
+        return await self._step(evaluate)
 
     async def apply_indicators(self, messages: Sequence[UnitIndicators]) -> tuple[int, int]:
         """One batch of `unit-indicators` messages, in order, in one transaction."""
-
-        async def remember_live(session: AlertSession, message: UnitIndicators) -> None:
-            await session.remember_live(message)
-
-        return await self._evaluate_units(messages, engine.evaluate_indicators, remember_live)
+        return await self._evaluate_units(messages)
 
     async def apply_near_due(self, snapshots: Sequence[UnitNearDue]) -> tuple[int, int]:
-        return await self._evaluate_units(snapshots, engine.evaluate_near_due)
+        return await self._evaluate_units(snapshots)
 
     async def tick(self) -> tuple[int, int]:
         """The clock alone: pending alerts whose `for` elapsed fire, repeats, silences that ended."""
-        async with self.store.session() as session:
-            await self.rule_book.refresh(session)
-            rules = self.rule_book.rules
-            now = self.clock()
-            silences = await session.active_silences(now)
-            results = engine.tick(rules, await session.live_states(), now, silences)
-            counts = await persist_results(session, results, self.receivers.current, now)
-        self.on_commit(*counts)
-        return counts
+
+        async def evaluate(
+            session: AlertSession, rules: RuleSet, now: datetime, silences: list[Silence]
+        ) -> list[EvaluationResult]:
+            return engine.tick(rules, await session.live_states(), now, silences)
+
+        return await self._step(evaluate)
 
     async def acknowledge(self, alert_id: int, by: str, comment: str | None) -> AlertState | None:
         """Stop repeats of the current episode; None when there is no such alert. AcknowledgementError when

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.alerts.domain.engine import evaluate_indicators, tick
+from services.alerts.domain.engine import evaluate_unit, tick
 from services.alerts.domain.rules import RuleSet
 from tests.unit.alerts.factories import T0, indicators, minutes, threshold_rule
 
@@ -29,7 +29,7 @@ def _rules() -> RuleSet:
 
 def test_a_message_evaluates_every_rule_in_scope() -> None:
     rules = _rules()
-    results = evaluate_indicators(rules, {}, indicators(), T0)
+    results = evaluate_unit(rules, {}, indicators(), T0)
     assert sorted(r.state.rule_id for r in results) == ["bottom", "pay", "pay-slow"]
     by_rule = {r.state.rule_id: r for r in results}
     assert by_rule["pay"].state.state == "firing"
@@ -38,16 +38,16 @@ def test_a_message_evaluates_every_rule_in_scope() -> None:
 
     states = {r.state.rule_id: r.state for r in results}
     later = indicators(computed_at=(T0 + minutes(5)).isoformat())
-    again = {r.state.rule_id: r for r in evaluate_indicators(rules, states, later, T0 + minutes(5))}
+    again = {r.state.rule_id: r for r in evaluate_unit(rules, states, later, T0 + minutes(5))}
     assert again["pay"].state.state == "firing"
     assert again["pay"].notifications == [] and again["pay"].transitions == []
     # The same message redelivered changes nothing at all, so the adapter writes nothing.
-    assert evaluate_indicators(rules, states, indicators(), T0 + minutes(6)) == []
+    assert evaluate_unit(rules, states, indicators(), T0 + minutes(6)) == []
 
 
 def test_tick_advances_pending_and_repeats_but_skips_quiet_and_unknown_states() -> None:
     rules = _rules()
-    results = evaluate_indicators(rules, {}, indicators(), T0)
+    results = evaluate_unit(rules, {}, indicators(), T0)
     states = [r.state for r in results]
     orphan = states[0].model_copy(update={"rule_id": "deleted-rule"})
     ticked = tick(rules, [*states, orphan], T0 + timedelta(hours=1))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.alerts.domain.engine import evaluate_near_due
+from services.alerts.domain.engine import evaluate_unit
 from services.alerts.domain.observations import observe_near_due
 from services.alerts.domain.rules import RuleSet
 from shared.indicators import NearDueDossier, UnitNearDue
@@ -82,6 +82,6 @@ def test_acknowledged_near_due_alert_stops_refreshing() -> None:
 
 def test_engine_applies_near_due_rules_in_scope_only() -> None:
     rules = RuleSet((near_due_rule(scope={"levels": ["commune"]}), near_due_rule(id="all-units")))
-    results = evaluate_near_due(rules, {}, snapshot(dossier("HS-1", 1)), T0)
+    results = evaluate_unit(rules, {}, snapshot(dossier("HS-1", 1)), T0)
     assert [r.state.rule_id for r in results] == ["all-units"]
     assert results[0].state.state == "firing"

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.alerts.domain.engine import evaluate_near_due
+from services.alerts.domain.engine import evaluate_unit
 from services.alerts.domain.notifications import format_left, items_text
 from services.alerts.domain.observations import observe_near_due
 from services.alerts.domain.rules import RuleSet
@@ -67,7 +67,7 @@ def test_forty_near_due_dossiers_make_one_alert_listing_the_most_urgent_and_coun
         summary_en="$unit_name: $count dossiers near due, first $earliest_left",
     )
     due = [dossier(f"HS-{n:02d}", 23 - n * 0.5) for n in range(40)]  # HS-39 is the most urgent (3.5 h)
-    results = evaluate_near_due(RuleSet((rule,)), {}, snapshot(*due), T0)
+    results = evaluate_unit(RuleSet((rule,)), {}, snapshot(*due), T0)
     assert len(results) == 1  # one (rule, unit) alert, not one per dossier
     [note] = results[0].notifications
     assert note.kind == "firing" and note.labels["alertname"] == "near-due"
@@ -107,10 +107,10 @@ def test_a_dossier_that_reached_its_due_leaves_the_digest() -> None:
 def test_min_dossiers_keeps_a_unit_with_fewer_quiet_and_hysteresis_free_resolution_below_it() -> None:
     rule = near_due_rule(min_dossiers=3)
     rules = RuleSet((rule,))
-    quiet = evaluate_near_due(rules, {}, snapshot(dossier("A", 1), dossier("B", 2)), T0)
+    quiet = evaluate_unit(rules, {}, snapshot(dossier("A", 1), dossier("B", 2)), T0)
     assert all(r.state.state == "inactive" for r in quiet) and not any(r.notifications for r in quiet)
-    [fired] = evaluate_near_due(rules, {}, snapshot(dossier("A", 1), dossier("B", 2), dossier("C", 3)), T0)
+    [fired] = evaluate_unit(rules, {}, snapshot(dossier("A", 1), dossier("B", 2), dossier("C", 3)), T0)
     assert fired.state.state == "firing"
     states: dict[str, AlertState] = {rule.id: fired.state}
-    [resolved] = evaluate_near_due(rules, states, snapshot(dossier("A", 1), at_minutes=10), T0 + minutes(10))
+    [resolved] = evaluate_unit(rules, states, snapshot(dossier("A", 1), at_minutes=10), T0 + minutes(10))
     assert resolved.state.state == "resolved" and [n.kind for n in resolved.notifications] == ["resolved"]

@@ -35,6 +35,7 @@ from services.alerts.service.ports import Clock
 from services.alerts.service.receivers import ReceiverRegistry
 from services.alerts.service.retention import OutboxRetention
 from services.alerts.service.rule_book import RuleBook
+from services.alerts.service.silences import Silences
 from services.alerts.settings import AlertsSettings
 from shared.identity import Identity, PeerIdentity
 from shared.outages import DependencyState, Probe, RecoveryWatch
@@ -88,6 +89,7 @@ class Container:
     receiver_store: PgReceiverStore
     watcher: ReceiversWatcher | None  # None when the receivers are not read from a file
     queries: PgAlertQueries
+    silences: Silences
     evaluator: Evaluator
     dispatcher: Dispatcher
     near_due: NearDuePass
@@ -123,7 +125,7 @@ async def build_container(
     receiver_store = PgReceiverStore(pool, configured.secret_box)
     # Receivers managed through the API; a stored secret that cannot be decrypted stops the start here.
     await receivers.follow_api(receiver_store, force=True)
-    store = PgAlertStore(pool)
+    store, queries = PgAlertStore(pool), PgAlertQueries(pool)
     path = settings.alert_rules_file
     text = await asyncio.to_thread(path.read_text, "utf-8")
     active = await activate_at_start(store, text, str(path), receivers.current, clock, on_commit)
@@ -147,7 +149,8 @@ async def build_container(
         receivers=receivers,
         receiver_store=receiver_store,
         watcher=configured.watcher,
-        queries=PgAlertQueries(pool),
+        queries=queries,
+        silences=Silences(queries, clock),
         evaluator=evaluator,
         dispatcher=dispatcher,
         near_due=NearDuePass(store, near_due_source, evaluator),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -93,10 +92,6 @@ def silence_status(row: asyncpg.Record, now: datetime) -> str:
     if row["expired_at"] is not None or row["ends_at"] <= now:
         return "expired"
     return "active" if row["starts_at"] <= now else "pending"
-
-
-def new_silence_id() -> str:
-    return uuid.uuid4().hex
 
 
 class PgAlertQueries:

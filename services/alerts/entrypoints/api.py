@@ -7,13 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 
 from services.alerts.adapters import queries
 from services.alerts.bootstrap import Container
 from services.alerts.domain.lifecycle import AcknowledgementError
 from services.alerts.domain.rules import RuleFileError, RuleSet
-from services.alerts.domain.silences import Silence
 from services.alerts.domain.state import AlertState
 from services.alerts.entrypoints.dependencies import AlertsContainer, found
 from services.alerts.entrypoints.schemas import (
@@ -31,6 +29,7 @@ from services.alerts.entrypoints.schemas import (
 )
 from services.alerts.service.activation import replace_rules
 from services.alerts.service.ports import ActiveRules
+from services.alerts.service.silences import InvalidSilence
 from shared.http import PG_BIGINT_MAX, ApiError, DateTimeText, error_responses, require_admin
 from shared.outages import DATABASE_OUTAGE_ERRORS
 
@@ -177,18 +176,11 @@ async def ack_alert(alert_id: AlertId, body: AckRequest, request: Request, conta
              responses={**ADMIN, **READ}, summary="Create a silence (admin token)")  # fmt: skip
 async def create_silence(body: SilenceRequest, request: Request, container: AlertsContainer) -> SilenceView:
     require_admin(request, container.settings.admin_token)
-    now = container.clock()
     try:
-        silence = Silence(
-            id=queries.new_silence_id(), matchers=body.matchers, starts_at=body.starts_at or now,
-            ends_at=body.ends_at, comment=body.comment, author=body.author,
-        )  # fmt: skip
-    except ValidationError as error:
-        message = error.errors()[0]["msg"].removeprefix("Value error, ")
-        raise ApiError(422, "invalid_silence", f"Khoảng thời gian không hợp lệ / {message}") from None
-    if silence.ends_at <= now:
-        raise ApiError(422, "invalid_silence", "ends_at đã qua / ends_at is in the past")
-    row = await container.queries.create_silence(silence)
+        row, now = await container.silences.create(body.matchers, body.starts_at, body.ends_at, body.comment,
+                                                   body.author)  # fmt: skip
+    except InvalidSilence as error:
+        raise ApiError(422, "invalid_silence", str(error)) from None
     return silence_view(row, now)
 
 
@@ -217,12 +209,10 @@ async def get_silence(silence_id: SilenceId, container: AlertsContainer) -> Sile
                "only with include_expired")  # fmt: skip
 async def expire_silence(silence_id: SilenceId, request: Request, container: AlertsContainer) -> SilenceView:
     require_admin(request, container.settings.admin_token)
-    now = container.clock()
-    row = await container.queries.expire_silence(silence_id, now)
+    outcome, row = await container.silences.expire(silence_id)
     if row is None:
-        existing = await container.queries.get_silence(silence_id)
-        raise _unknown_silence(silence_id) if existing is None else _deleted(silence_id)
-    return silence_view(row, now)
+        raise _unknown_silence(silence_id) if outcome == "unknown" else _deleted(silence_id)
+    return silence_view(row, container.clock())
 
 
 @router.get("/v1/rules", response_model=RuleSetView, tags=["rules"], responses=error_responses(503),

@@ -1,4 +1,4 @@
-"""The operator CLI (`python -m services.ingest COMMAND`) as a real subprocess against PostgreSQL and a running ingest."""
+"""The operator CLI (`python -m services.ingest COMMAND`) as a subprocess against PostgreSQL and a running ingest."""
 
 from __future__ import annotations
 

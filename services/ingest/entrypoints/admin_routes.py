@@ -104,6 +104,16 @@ def _rejected(code: str, what_vi: str, what_en: str, errors: list[UnitError]) ->
     return _json(body, 422)
 
 
+async def _csv_or_json_body(request: Request) -> tuple[bytes | None, object]:
+    """(the raw body, None) for text/csv, (None, the parsed body) for JSON; 415 for NDJSON."""
+    kind = media_kind(request)
+    if kind == "csv":
+        return await read_body(request), None
+    if kind == "json":
+        return None, await _json_body(request)
+    raise ApiError(415, "unsupported_media_type", "Cần text/csv hoặc JSON / text/csv or JSON required")
+
+
 def _alias_list(aliases: dict[str, str]) -> Response:
     return _json({"items": [{"alias": alias, "unit_id": unit_id} for alias, unit_id in sorted(aliases.items())]})
 
@@ -128,13 +138,8 @@ async def _json_body(request: Request) -> object:
 )
 async def put_units(request: Request, container: ContainerDep) -> Response:
     authenticate_admin(request, container)
-    kind = media_kind(request)
-    if kind == "csv":
-        parsed = parse_units_csv(await read_body(request))
-    elif kind == "json":
-        parsed = parse_units_json(await _json_body(request))
-    else:
-        raise ApiError(415, "unsupported_media_type", "Cần text/csv hoặc JSON / text/csv or JSON required")
+    csv, document = await _csv_or_json_body(request)
+    parsed = parse_units_csv(csv) if csv is not None else parse_units_json(document)
     if parsed.errors:
         return _rejected("invalid_registry", "Danh mục không hợp lệ", "invalid registry", parsed.errors)
     outcome = await container.registry_admin.load_units(parsed.records)
@@ -161,13 +166,8 @@ async def get_aliases(request: Request, container: ContainerDep) -> Response:
 )
 async def put_aliases(request: Request, container: ContainerDep) -> Response:
     authenticate_admin(request, container)
-    kind = media_kind(request)
-    if kind == "ndjson":
-        raise ApiError(415, "unsupported_media_type", "Cần text/csv hoặc JSON / text/csv or JSON required")
-    if kind == "csv":
-        rows, unreadable = parse_aliases_csv(await read_body(request))
-    else:
-        rows, unreadable = parse_aliases_json(await _json_body(request))
+    csv, document = await _csv_or_json_body(request)
+    rows, unreadable = parse_aliases_csv(csv) if csv is not None else parse_aliases_json(document)
     if unreadable:
         return _rejected("invalid_aliases", "Bí danh không hợp lệ", "invalid aliases", unreadable)
     parsed = await container.registry_admin.put_aliases(rows)

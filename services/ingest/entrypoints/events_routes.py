@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Request, Response
 
 from services.ingest.adapters.registry_store import unit_path
-from services.ingest.domain.api_keys import looks_like_api_key
+from services.ingest.bootstrap import Container
+from services.ingest.domain.api_keys import StoredKey, looks_like_api_key
 from services.ingest.domain.batch import MAX_BATCH_ITEMS, BatchError, parse_json_array, parse_ndjson
 from services.ingest.entrypoints.requests import (
     ContainerDep,
@@ -25,6 +26,7 @@ from shared.contract import DossierEvent
 from shared.http import ApiError, ErrorBody, bearer_token, error_responses
 
 router = APIRouter()
+T = TypeVar("T")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Body unusable as a whole (invalid_json, not_an_array)"},
@@ -117,6 +119,37 @@ async def _answer(accept: AcceptEvents, endpoint: str, acceptance: Awaitable[Acc
         raise _refused(accept, endpoint, error) from None
 
 
+async def _key_and_body(
+    request: Request,
+    container: Container,
+    endpoint: str,
+    kinds: tuple[str, ...],
+    wrong_kind: str,
+    parse: Callable[[str, bytes], T],
+) -> tuple[StoredKey, T]:
+    """The caller's key and the body parsed by `parse(media kind, body)` — or the whole request refused (and
+    counted): 401 before 415 before 413 before 400, as a client fixing one thing at a time would want."""
+    try:
+        key = await authenticate_key(request, container.keys)
+        kind = media_kind(request)
+        if kind not in kinds:
+            raise ApiError(415, "unsupported_media_type", wrong_kind)
+        return key, parse(kind, await read_body(request))
+    except (ApiError, BatchError) as error:
+        raise _refused(container.accept, endpoint, error) from None
+
+
+def _items(kind: str, body: bytes) -> list[object]:
+    return parse_ndjson(body) if kind == "ndjson" else parse_json_array(body)
+
+
+def _document(_: str, body: bytes) -> object:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BatchError("invalid_json", "Nội dung không phải JSON hợp lệ / body is not valid JSON") from None
+
+
 def _refused(accept: AcceptEvents, endpoint: str, error: ApiError | BatchError) -> ApiError:
     accept.refused(endpoint, error.error if isinstance(error, ApiError) else error.code)
     if isinstance(error, BatchError):
@@ -138,18 +171,11 @@ def _refused(accept: AcceptEvents, endpoint: str, error: ApiError | BatchError) 
     openapi_extra={"requestBody": _EVENTS_BODY},
 )
 async def post_events(request: Request, container: ContainerDep) -> Response:
-    endpoint = "events"
-    try:
-        key = await authenticate_key(request, container.keys)
-        kind = media_kind(request)
-        if kind == "csv":
-            raise ApiError(415, "unsupported_media_type", "Cần JSON hoặc NDJSON / JSON or NDJSON required")
-        body = await read_body(request)
-        items = parse_ndjson(body) if kind == "ndjson" else parse_json_array(body)
-    except (ApiError, BatchError) as error:
-        raise _refused(container.accept, endpoint, error) from None
+    key, items = await _key_and_body(
+        request, container, "events", ("json", "ndjson"), "Cần JSON hoặc NDJSON / JSON or NDJSON required", _items
+    )
     acceptance = container.accept.events(items, key.units)
-    return await _answer(container.accept, endpoint, acceptance, container.settings.retry_after_s)
+    return await _answer(container.accept, "events", acceptance, container.settings.retry_after_s)
 
 
 @router.post(
@@ -165,20 +191,9 @@ async def post_events(request: Request, container: ContainerDep) -> Response:
     openapi_extra={"requestBody": _DVCQG_BODY},
 )
 async def post_dvcqg(request: Request, container: ContainerDep) -> Response:
-    endpoint = "dvcqg"
-    try:
-        key = await authenticate_key(request, container.keys)
-        if media_kind(request) != "json":
-            raise ApiError(415, "unsupported_media_type", "Cần JSON / JSON required")
-        body = await read_body(request)
-        try:
-            document = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise BatchError("invalid_json", "Nội dung không phải JSON hợp lệ / body is not valid JSON") from None
-    except (ApiError, BatchError) as error:
-        raise _refused(container.accept, endpoint, error) from None
+    key, document = await _key_and_body(request, container, "dvcqg", ("json",), "Cần JSON / JSON required", _document)
     acceptance = container.accept.dvcqg(document, key.units)
-    return await _answer(container.accept, endpoint, acceptance, container.settings.retry_after_s)
+    return await _answer(container.accept, "dvcqg", acceptance, container.settings.retry_after_s)
 
 
 @router.get(

@@ -42,12 +42,16 @@ async def import_events(
     shown = progress or _NoProgress()
     tally = ImportTally()
     queue: asyncio.Queue[PlannedRequest | None] = asyncio.Queue(maxsize=concurrency * 2)
+    aborted: list[ImportAbortedError] = []
 
     async def worker() -> None:
         while (request := await queue.get()) is not None:
+            if aborted:
+                continue  # drain: planning stops at once, but what is queued must not block it
             status, body = await sender.send(request.ndjson_body())
             if status in _ABORTING_STATUSES:
-                raise ImportAbortedError(f"HTTP {status}: {body.get('detail', body)}")
+                aborted.append(ImportAbortedError(f"HTTP {status}: {body.get('detail', body)}"))
+                continue
             if status == 200:
                 tally.add_response(request, body)
             else:
@@ -65,6 +69,8 @@ async def import_events(
     workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
     try:
         for request in plan_requests(kept(), max_items=min(batch, MAX_BATCH_ITEMS)):
+            if aborted:
+                break
             await queue.put(request)
         for _ in workers:
             await queue.put(None)
@@ -72,4 +78,6 @@ async def import_events(
     finally:
         for task in workers:
             task.cancel()
+    if aborted:
+        raise aborted[0]
     return tally

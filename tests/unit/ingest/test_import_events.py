@@ -83,8 +83,11 @@ async def test_a_request_still_failing_after_the_sender_s_retries_rejects_its_li
 
 @pytest.mark.parametrize("status", [401, 403, 404])
 async def test_a_refusal_that_would_repeat_stops_the_import(status: int) -> None:
+    sender = FakeSender(*[status] * 50)
+    lines = jsonl(*(event_line(f"e{i}") for i in range(50)))
     with pytest.raises(ImportAbortedError, match=str(status)):
-        await import_events(read_jsonl(jsonl(event_line("e1"))), FakeSender(status), concurrency=1)
+        await import_events(read_jsonl(lines), sender, concurrency=2, batch=1)
+    assert len(sender.bodies) < 10  # it stopped sending (and did not wait for the workers it had lost)
 
 
 class FakeIngestApi:

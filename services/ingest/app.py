@@ -43,18 +43,15 @@ def create_app(settings: IngestSettings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with (
-            open_resources(settings, broker) as resources,
-            PoolLogGate(recovery),
-            running_container(settings, resources, metrics) as container,
-        ):
+        async with open_resources(settings, broker) as resources, PoolLogGate(recovery):
             app.state.resources = resources  # the readiness checks and the database watch read it
-            publish_container(app, container)
-            try:
-                yield
-            finally:
-                withdraw_container(app)
-                await recovery.stop()
+            async with running_container(settings, resources, metrics) as container:
+                publish_container(app, container)
+                try:
+                    yield
+                finally:
+                    withdraw_container(app)
+                    await recovery.stop()
 
     app = FastAPI(
         title="TTHC Pulse — ingest",

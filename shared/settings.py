@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, create_model, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that people copy from examples and forget to change; a service refuses to start with them.
@@ -86,3 +86,12 @@ class AdminSettingsMixin(BaseSettings):
     @classmethod
     def _real_token(cls, value: str) -> str:
         return check_secret(value, "ADMIN_TOKEN")
+
+
+def retry_after_settings(outage: str) -> type[BaseSettings]:
+    """A settings mixin with RETRY_AFTER_S, the Retry-After (s) of the 503 a service answers while `outage` is down.
+
+    A factory rather than a plain mixin so that each service's description still names what it depends on.
+    """
+    seconds = Annotated[int, Field(ge=1, le=3600, description=f"Retry-After (s) sent with a 503 when {outage} is down")]
+    return create_model("RetryAfterSettings", __base__=BaseSettings, retry_after_s=(seconds, 5))

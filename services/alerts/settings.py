@@ -9,12 +9,12 @@ from pydantic import Field, HttpUrl, SecretStr, field_validator
 
 from services.alerts.adapters.receiver_secrets import parse_keys
 from shared.kafka import UNIT_INDICATORS
-from shared.settings import AdminSettingsMixin, ServiceSettings
+from shared.settings import AdminSettingsMixin, ServiceSettings, retry_after_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-class AlertsSettings(ServiceSettings, AdminSettingsMixin):
+class AlertsSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings("the database")):
     alerts_port: Annotated[int, Field(ge=1, le=65535, description="HTTP port (SPEC §0)")] = 8003
     scoring_url: Annotated[
         HttpUrl,
@@ -64,9 +64,6 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin):
     scoring_check_interval_s: Annotated[
         float, Field(gt=0, le=600, description="How often scoring's /healthz is asked (reachability, /readyz)")
     ] = 10.0
-    retry_after_s: Annotated[
-        int, Field(ge=1, le=3600, description="Retry-After (s) sent with a 503 when the database is down")
-    ] = 5
     sender_interval_s: Annotated[float, Field(gt=0, le=60, description="How often the outbox is looked at")] = 1.0
     outbox_retention_days: Annotated[
         float,

@@ -1,4 +1,12 @@
-"""`python -m services.ingest`: run the ingest HTTP gateway."""
+"""`python -m services.ingest`: run the ingest HTTP gateway; `python -m services.ingest COMMAND ...`: an operator
+command (units, keys, import, asyncapi — see entrypoints/cli.py)."""
+
+import sys
+
+if len(sys.argv) > 1:
+    from services.ingest.entrypoints.cli import main
+
+    raise SystemExit(main())
 
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings

@@ -1,4 +1,4 @@
-"""Composition root of the ingest service: builds its connections in the lifespan and wires the routes."""
+"""Composition root of the ingest service: settings → broker → lifespan (container) → FastAPI app with routers."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.ingest.adapters.caches import ChangeListener, KeyCache, RegistryCache
 from services.ingest.adapters.metrics import IngestMetrics, LatencyMiddleware
-from services.ingest.adapters.producer import EventProducer, ProducerConfig
+from services.ingest.bootstrap import running_container
 from services.ingest.entrypoints import admin_routes, docs_routes, events_routes
-from services.ingest.entrypoints.runtime import IngestRuntime
 from services.ingest.settings import IngestSettings
+from shared.bootstrap import publish_container, withdraw_container
 from shared.http import install_error_handlers, install_health_routes
 from shared.identity import Identity
 from shared.kafka import make_broker
@@ -45,31 +44,14 @@ def create_app(settings: IngestSettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings, broker) as resources, PoolLogGate(recovery):
-            app.state.resources = resources
-            producer = EventProducer(
-                ProducerConfig(
-                    bootstrap_servers=settings.kafka_bootstrap_servers,
-                    topic=settings.events_topic,
-                    timeout_s=settings.produce_timeout_s,
-                    linger_ms=settings.producer_linger_ms,
-                    compression=None if settings.producer_compression == "none" else settings.producer_compression,
-                )
-            )
-            await producer.start()
-            metrics.producer_connected.set_function(lambda: 1.0 if producer.connected else 0.0)
-            registry = RegistryCache(resources.pool, miss_refresh_s=settings.registry_miss_refresh_s)
-            keys = KeyCache(resources.pool, ttl_s=settings.key_cache_ttl_s)
-            listener = ChangeListener(settings.database_url, registry, keys, period_s=settings.registry_refresh_s)
-            try:
-                await registry.reload()
-                await listener.start()
-                app.state.ingest = IngestRuntime(settings, resources.pool, producer, registry, keys, metrics)
-                yield
-            finally:
-                app.state.ingest = None
-                await recovery.stop()
-                await listener.stop()
-                await producer.stop()
+            app.state.resources = resources  # the readiness checks and the database watch read it
+            async with running_container(settings, resources, metrics) as container:
+                publish_container(app, container)
+                try:
+                    yield
+                finally:
+                    withdraw_container(app)
+                    await recovery.stop()
 
     app = FastAPI(
         title="TTHC Pulse — ingest",

@@ -7,10 +7,10 @@ from typing import Annotated
 from pydantic import Field
 
 from shared.kafka import DOSSIER_EVENTS
-from shared.settings import AdminSettingsMixin, ServiceSettings
+from shared.settings import AdminSettingsMixin, ServiceSettings, retry_after_settings
 
 
-class IngestSettings(ServiceSettings, AdminSettingsMixin):
+class IngestSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings("the broker or the database")):
     ingest_port: Annotated[int, Field(ge=1, le=65535, description="HTTP port (SPEC §0)")] = 8001
     events_topic: Annotated[
         str,
@@ -34,10 +34,6 @@ class IngestSettings(ServiceSettings, AdminSettingsMixin):
     producer_compression: Annotated[
         str, Field(pattern=r"^(none|gzip)$", description="Record batch compression: none (default) or gzip")
     ] = "none"
-    retry_after_s: Annotated[
-        int,
-        Field(ge=1, le=3600, description="Retry-After (s) sent with a 503 when the broker or the database is down"),
-    ] = 5
     key_cache_ttl_s: Annotated[
         float,
         Field(

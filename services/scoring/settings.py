@@ -8,12 +8,12 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from shared.kafka import DOSSIER_EVENTS, DOSSIER_EVENTS_DLQ, UNIT_INDICATORS
-from shared.settings import AdminSettingsMixin, ServiceSettings
+from shared.settings import AdminSettingsMixin, ServiceSettings, retry_after_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-class ScoringSettings(ServiceSettings, AdminSettingsMixin):
+class ScoringSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings("the database")):
     scoring_port: Annotated[int, Field(ge=1, le=65535, description="HTTP port (SPEC §0)")] = 8002
     events_topic: Annotated[str, Field(description="Topic of dossier status events")] = DOSSIER_EVENTS
     dlq_topic: Annotated[str, Field(description="Topic invalid records are copied to")] = DOSSIER_EVENTS_DLQ
@@ -33,9 +33,6 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin):
     indicators_interval_s: Annotated[
         float, Field(ge=0.05, le=60, description="Least time between two unit-indicators publications")
     ] = 5.0
-    retry_after_s: Annotated[
-        int, Field(ge=1, le=3600, description="Retry-After (s) sent with a 503 when the database is down")
-    ] = 5
     # Read tables (a month's figures, a level's ranking) are recomputed when a committed batch changes them — this
     # process's at once, the others' through NOTIFY — and served while recomputed; this bounds the age of a table
     # nothing invalidated (a notification lost while the listener reconnected).

@@ -1,35 +1,21 @@
 """POST batches to the ingest API (SPEC §7): `POST {url}/v1/events`, Bearer key, JSON arrays of ≤ 5,000 events,
-several requests in flight; 503/429 are retried after `Retry-After`, connection errors with capped backoff."""
+several requests in flight; 503/429 and connection errors are retried by `shared.http_retry` (Retry-After, else
+jittered backoff)."""
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import time
 
 import httpx
 import orjson
 
+from shared.http_retry import RetryPolicy, is_retryable, send_with_retry
 from simulator.sinks.base import SinkError, SinkResult
 from simulator.stream import Delivery
 
 MAX_BATCH = 5_000
 MAX_BODY = 5 * 1024 * 1024  # SPEC §7 body limit
 _MAX_BACKOFF = 30.0
-
-
-def retry_after_seconds(value: str | None, default: float = 1.0) -> float:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return default
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return default
-    return max(0.0, when.timestamp() - time.time())
 
 
 def split_by_body_size(events: list[dict], limit: int = MAX_BODY) -> list[bytes]:
@@ -58,7 +44,7 @@ class HttpSink:
             timeout=timeout,
             transport=transport,
         )
-        self._max_retries = max_retries
+        self._retry = RetryPolicy(max_retries=max_retries, max_wait_s=_MAX_BACKOFF)
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=concurrency * 2)
         self._workers = [asyncio.create_task(self._worker()) for _ in range(concurrency)]
         self._failure: BaseException | None = None
@@ -88,27 +74,24 @@ class HttpSink:
                 self._failure = exc
 
     async def _post(self, body: bytes) -> None:
-        backoff = 0.5
-        for _attempt in range(self._max_retries + 1):
-            try:
-                response = await self._client.post(self._endpoint, content=body)
-            except httpx.TransportError:
-                await asyncio.sleep(backoff)  # the service is restarting or unreachable: back off, then retry
-                backoff = min(backoff * 2, _MAX_BACKOFF)
-                self.result.retries += 1
-                continue
-            if response.status_code in (429, 503):
-                # Nothing of a 503 counts as accepted (SPEC §7): the same batch is sent again.
-                await asyncio.sleep(min(retry_after_seconds(response.headers.get("Retry-After")), _MAX_BACKOFF))
-                self.result.retries += 1
-                continue
-            if response.status_code != 200:
-                raise SinkError(f"POST {self._endpoint} → {response.status_code}: {response.text[:500]}")
-            reply = response.json()
-            rejected = reply.get("rejected", [])
-            self.result.sent += reply.get("accepted", 0) + len(rejected)
-            self.result.accepted += reply.get("accepted", 0)
-            self.result.rejected += len(rejected)
-            self.result.rejected_by_error.update(str(item.get("error")) for item in rejected)
-            return
-        raise SinkError(f"POST {self._endpoint}: gave up after {self._max_retries} retries")
+        # Nothing of a 503 counts as accepted (SPEC §7): the same batch is sent again.
+        gave_up = SinkError(f"POST {self._endpoint}: gave up after {self._retry.max_retries} retries")
+        try:
+            response = await send_with_retry(
+                lambda: self._client.post(self._endpoint, content=body), self._retry, on_retry=self._count_retry
+            )
+        except httpx.TransportError as error:
+            raise gave_up from error
+        if is_retryable(response):
+            raise gave_up
+        if response.status_code != 200:
+            raise SinkError(f"POST {self._endpoint} → {response.status_code}: {response.text[:500]}")
+        reply = response.json()
+        rejected = reply.get("rejected", [])
+        self.result.sent += reply.get("accepted", 0) + len(rejected)
+        self.result.accepted += reply.get("accepted", 0)
+        self.result.rejected += len(rejected)
+        self.result.rejected_by_error.update(str(item.get("error")) for item in rejected)
+
+    def _count_retry(self) -> None:
+        self.result.retries += 1

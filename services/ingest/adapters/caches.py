@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.ingest.adapters.key_store import KEYS_CHANNEL, StoredKey, find_key
+from services.ingest.adapters.key_store import KEYS_CHANNEL, find_key
 from services.ingest.adapters.registry_store import REGISTRY_CHANNEL, RegistrySnapshot, load_snapshot
-from services.ingest.domain.api_keys import KeyScope, hash_api_key, looks_like_api_key, scope_checker
+from services.ingest.domain.api_keys import KeyScope, StoredKey, hash_api_key, looks_like_api_key, scope_checker
 from services.ingest.domain.unit_resolver import UnitResolver
 from shared.units import UnitRegistry
 
@@ -48,6 +48,10 @@ class RegistryCache:
     @property
     def registry(self) -> UnitRegistry:
         return self.snapshot.registry
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        return self.snapshot.aliases
 
     async def reload(self) -> None:
         async with self._lock:

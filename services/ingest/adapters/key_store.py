@@ -7,12 +7,9 @@ ingest process (`NOTIFY tthc_api_keys`) so their lookup caches drop the key at o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 import asyncpg
 
-from services.ingest.domain.api_keys import NewApiKey, generate_api_key
+from services.ingest.domain.api_keys import NewApiKey, StoredKey, generate_api_key
 
 KEYS_CHANNEL = "tthc_api_keys"
 _ATTEMPTS = 5  # a display-prefix collision (42 random bits) is astronomically rare; retrying covers it
@@ -21,34 +18,14 @@ INSERT_KEY = """
 INSERT INTO api_keys (key_id, name, key_hash, units) VALUES ($1, $2, $3, $4)
 RETURNING key_id, name, units, created_at, revoked_at
 """
+NOTIFY_KEYS = "SELECT pg_notify($1, $2)"
 SELECT_KEYS = "SELECT key_id, name, units, created_at, revoked_at FROM api_keys ORDER BY created_at, key_id"
 SELECT_KEY_BY_HASH = "SELECT key_id, name, units, created_at, revoked_at FROM api_keys WHERE key_hash = $1"
 REVOKE_KEY = """
 UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE key_id = $1
 RETURNING key_id, name, units, created_at, revoked_at
 """
-
-
-@dataclass(frozen=True, slots=True)
-class StoredKey:
-    key_id: str
-    name: str
-    units: tuple[str, ...]
-    created_at: datetime
-    revoked_at: datetime | None
-
-    @property
-    def revoked(self) -> bool:
-        return self.revoked_at is not None
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "key_id": self.key_id,
-            "name": self.name,
-            "units": list(self.units),
-            "created_at": self.created_at.isoformat(),
-            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
-        }
+NOTIFY_KEYS = "SELECT pg_notify($1, $2)"
 
 
 def _stored(row: asyncpg.Record) -> StoredKey:
@@ -84,5 +61,21 @@ async def revoke_key(pool: asyncpg.Pool, key_id: str) -> StoredKey | None:
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(REVOKE_KEY, key_id)
         if row is not None:
-            await conn.execute("SELECT pg_notify($1, $2)", KEYS_CHANNEL, key_id)
+            await conn.execute(NOTIFY_KEYS, KEYS_CHANNEL, key_id)
     return _stored(row) if row is not None else None
+
+
+class PgKeyStore:
+    """The KeyStore port over the service's pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def create_key(self, name: str, units: list[str]) -> tuple[NewApiKey, StoredKey]:
+        return await create_key(self._pool, name, units)
+
+    async def list_keys(self) -> list[StoredKey]:
+        return await list_keys(self._pool)
+
+    async def revoke_key(self, key_id: str) -> StoredKey | None:
+        return await revoke_key(self._pool, key_id)

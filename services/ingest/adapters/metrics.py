@@ -20,13 +20,13 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 class IngestMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.accepted = Counter(
+        self.accepted_events = Counter(
             "ingest_events_accepted",
             "Events acknowledged by the broker (acks=all) and reported as accepted",
             ["endpoint"],
             registry=self.registry,
         )
-        self.rejected = Counter(
+        self.rejected_events = Counter(
             "ingest_events_rejected",
             "Events refused with a per-item error, by error code",
             ["endpoint", "reason"],
@@ -73,12 +73,23 @@ class IngestMetrics:
             registry=self.registry,
         )
 
-    def count_rejections(self, endpoint: str, rejected: Iterable[dict[str, Any]]) -> None:
+    # The accept use case's IngestCounters port.
+    def accepted(self, endpoint: str, events: int) -> None:
+        self.accepted_events.labels(endpoint).inc(events)
+
+    def refused(self, endpoint: str, code: str) -> None:
+        self.requests_refused.labels(endpoint, code).inc()
+
+    def unacknowledged(self, endpoint: str, cause: str, events: int) -> None:
+        self.broker_errors.labels(cause).inc()
+        self.unacknowledged_events.labels(endpoint).inc(events)
+
+    def rejected(self, endpoint: str, items: Iterable[dict[str, Any]]) -> None:
         by_reason: dict[str, int] = {}
-        for item in rejected:
+        for item in items:
             by_reason[item["error"]] = by_reason.get(item["error"], 0) + 1
         for reason, count in by_reason.items():
-            self.rejected.labels(endpoint, reason).inc(count)
+            self.rejected_events.labels(endpoint, reason).inc(count)
 
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -30,14 +30,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+from services.ingest.service.ports import BrokerUnavailableError
+from shared.kafka_logs import kafka_state
+
 log = logging.getLogger(__name__)
 
 MAX_BATCH_BYTES = 1024 * 1024  # one partition's share of a 5 MiB request fits in a few batches
 _RECONNECT_GAP_S = 1.0
-
-
-class BrokerUnavailableError(Exception):
-    """The broker did not acknowledge the whole publish; nothing of it may be reported as accepted."""
 
 
 class TopicMissingError(Exception):
@@ -91,14 +90,15 @@ class EventProducer:
         Raises BrokerUnavailableError otherwise — and by then the producer that held the records is retired,
         so nothing of them is sent later (except a request already on the wire when the failure was seen).
         """
-        if not records:
-            return
-        producer = await self._ready_producer()
-        try:
-            await asyncio.wait_for(self._send(producer, records), self.config.timeout_s)
-        except (KafkaError, OSError, TimeoutError) as error:
-            await self._retire(producer)
-            raise BrokerUnavailableError(repr(error)) from error
+        if records:
+            producer = await self._ready_producer()
+            try:
+                await asyncio.wait_for(self._send(producer, records), self.config.timeout_s)
+            except (KafkaError, OSError, TimeoutError) as error:
+                await self._retire(producer)
+                raise BrokerUnavailableError(repr(error)) from error
+        # An answered publish (even of nothing, as before the service layer) ends a Kafka outage in the log.
+        kafka_state().succeeded()
 
     async def _send(self, producer: AIOKafkaProducer, records: Sequence[tuple[bytes, bytes]]) -> None:
         partitioner, partitions = producer._partitioner, self._partitions

@@ -2,7 +2,7 @@
 successor columns of 0007).
 
 Every write ends with `NOTIFY tthc_registry` in the same transaction, so every ingest process listening reloads
-its in-memory copy right after the commit (see `entrypoints/state.py`); the periodic reload is the fallback.
+its in-memory copy right after the commit (see `adapters/caches.py`); the periodic reload is the fallback.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ ON CONFLICT (alias) DO UPDATE SET unit_id = EXCLUDED.unit_id
 """
 DELETE_ALIAS = "DELETE FROM unit_aliases WHERE alias = $1"
 NOTIFY_REGISTRY = "SELECT pg_notify($1, $2)"
+LOCK_REGISTRY = "SELECT pg_advisory_xact_lock($1)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,7 @@ async def upsert_units(pool: asyncpg.Pool, incoming: Iterable[UnitRecord]) -> Me
     """
     incoming = list(incoming)
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _REGISTRY_LOCK_KEY)
+        await conn.execute(LOCK_REGISTRY, _REGISTRY_LOCK_KEY)
         stored = await load_snapshot(conn)
         outcome = merge_registry(stored.registry if len(stored.registry) else None, incoming)
         if outcome.registry is None:
@@ -104,7 +105,7 @@ async def upsert_units(pool: asyncpg.Pool, incoming: Iterable[UnitRecord]) -> Me
 async def upsert_aliases(pool: asyncpg.Pool, aliases: Mapping[str, str]) -> None:
     """Add or re-point aliases (the caller checked that every target unit exists)."""
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _REGISTRY_LOCK_KEY)
+        await conn.execute(LOCK_REGISTRY, _REGISTRY_LOCK_KEY)
         await conn.execute(UPSERT_ALIASES, list(aliases), list(aliases.values()))
         await conn.execute(NOTIFY_REGISTRY, REGISTRY_CHANNEL, "aliases")
 
@@ -114,3 +115,22 @@ async def delete_alias(pool: asyncpg.Pool, alias: str) -> bool:
         status = await conn.execute(DELETE_ALIAS, alias)
         await conn.execute(NOTIFY_REGISTRY, REGISTRY_CHANNEL, "aliases")
     return status.endswith(" 1")
+
+
+class PgRegistryStore:
+    """The RegistryStore port over the service's pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def load_snapshot(self) -> RegistrySnapshot:
+        return await load_snapshot(self._pool)
+
+    async def upsert_units(self, incoming: Iterable[UnitRecord]) -> MergeOutcome:
+        return await upsert_units(self._pool, incoming)
+
+    async def upsert_aliases(self, aliases: Mapping[str, str]) -> None:
+        await upsert_aliases(self._pool, aliases)
+
+    async def delete_alias(self, alias: str) -> bool:
+        return await delete_alias(self._pool, alias)

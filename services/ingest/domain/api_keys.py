@@ -8,6 +8,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from shared.units import UnitRegistry
 
@@ -25,6 +26,30 @@ class NewApiKey:
     key: str
     key_hash: str
     display_prefix: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    """A key as stored: its display prefix (`key_id`), owner, unit scope and revocation — never the key itself."""
+
+    key_id: str
+    name: str
+    units: tuple[str, ...]
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "key_id": self.key_id,
+            "name": self.name,
+            "units": list(self.units),
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }
 
 
 def generate_api_key() -> NewApiKey:

@@ -1,9 +1,9 @@
 """Bulk import of files exported by one-stop-shop systems: JSONL or CSV of contract events (pure logic).
 
-The CLI (`services/ingest/cli.py`) reads a file into `SourceRecord`s, groups them into requests that respect the
-API limits (`plan_requests`), posts them to `POST /v1/events`, and maps each per-item rejection back to the
-file's line with `ImportTally`. Validation itself is the service's: the import goes through the same code path,
-key scope and Kafka guarantees as any integrator.
+The `import` command (`services/ingest/entrypoints/import_command.py`) reads a file into `SourceRecord`s, groups
+them into requests that respect the API limits (`plan_requests`), posts them to `POST /v1/events`, and maps each
+per-item rejection back to the file's line with `ImportTally`. Validation itself is the service's: the import goes
+through the same code path, key scope and Kafka guarantees as any integrator.
 
 CSV: the header names contract fields (any order; extra columns become extra fields, kept as text). An empty
 cell is an absent field. `digitized`, `reused_data` and `e_result` accept true/false/1/0 (any case); `amount`

@@ -7,10 +7,8 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from services.ingest.adapters import key_store, registry_store
-from services.ingest.domain.aliases import parse_aliases_csv, parse_aliases_json, validate_aliases
-from services.ingest.domain.api_keys import validate_key_request
-from services.ingest.entrypoints.runtime import authenticate_admin, media_kind, read_body, runtime_of
+from services.ingest.domain.aliases import parse_aliases_csv, parse_aliases_json
+from services.ingest.entrypoints.requests import ContainerDep, authenticate_admin, media_kind, read_body
 from services.ingest.entrypoints.schemas import (
     AliasList,
     ApiKeyCreated,
@@ -20,6 +18,7 @@ from services.ingest.entrypoints.schemas import (
     RegistryRejected,
     UnitsLoaded,
 )
+from services.ingest.service.key_admin import InvalidKeyRequestError
 from shared.http import ApiError, error_responses
 from shared.unit_loading import parse_units_csv, parse_units_json
 from shared.units import UnitError
@@ -105,6 +104,20 @@ def _rejected(code: str, what_vi: str, what_en: str, errors: list[UnitError]) ->
     return _json(body, 422)
 
 
+async def _csv_or_json_body(request: Request) -> tuple[bytes | None, object]:
+    """(the raw body, None) for text/csv, (None, the parsed body) for JSON; 415 for NDJSON."""
+    kind = media_kind(request)
+    if kind == "csv":
+        return await read_body(request), None
+    if kind == "json":
+        return None, await _json_body(request)
+    raise ApiError(415, "unsupported_media_type", "Cần text/csv hoặc JSON / text/csv or JSON required")
+
+
+def _alias_list(aliases: dict[str, str]) -> Response:
+    return _json({"items": [{"alias": alias, "unit_id": unit_id} for alias, unit_id in sorted(aliases.items())]})
+
+
 async def _json_body(request: Request) -> object:
     try:
         return orjson.loads(await read_body(request))
@@ -123,33 +136,23 @@ async def _json_body(request: Request) -> object:
     responses={**_ADMIN_ERRORS, **_BODY_ERRORS, 422: {"model": RegistryRejected, "description": "Nothing applied"}},
     openapi_extra={"requestBody": _UNITS_BODY},
 )
-async def put_units(request: Request) -> Response:
-    runtime = runtime_of(request)
-    authenticate_admin(request, runtime)
-    kind = media_kind(request)
-    if kind == "csv":
-        parsed = parse_units_csv(await read_body(request))
-    elif kind == "json":
-        parsed = parse_units_json(await _json_body(request))
-    else:
-        raise ApiError(415, "unsupported_media_type", "Cần text/csv hoặc JSON / text/csv or JSON required")
+async def put_units(request: Request, container: ContainerDep) -> Response:
+    authenticate_admin(request, container)
+    csv, document = await _csv_or_json_body(request)
+    parsed = parse_units_csv(csv) if csv is not None else parse_units_json(document)
     if parsed.errors:
         return _rejected("invalid_registry", "Danh mục không hợp lệ", "invalid registry", parsed.errors)
-    outcome = await registry_store.upsert_units(runtime.pool, parsed.records)
+    outcome = await container.registry_admin.load_units(parsed.records)
     if outcome.registry is None:
         return _rejected("invalid_registry", "Danh mục không hợp lệ", "invalid registry", outcome.errors)
-    await runtime.registry.reload()
     return _json({"units": len(outcome.registry), "added": outcome.added, "updated": outcome.updated})
 
 
 @router.get("/unit-aliases", summary="Bí danh đơn vị / list unit aliases", response_model=AliasList,
             responses=_ADMIN_ERRORS)  # fmt: skip
-async def get_aliases(request: Request) -> Response:
-    runtime = runtime_of(request)
-    authenticate_admin(request, runtime)
-    await runtime.registry.reload()
-    aliases = runtime.registry.snapshot.aliases
-    return _json({"items": [{"alias": alias, "unit_id": unit_id} for alias, unit_id in sorted(aliases.items())]})
+async def get_aliases(request: Request, container: ContainerDep) -> Response:
+    authenticate_admin(request, container)
+    return _alias_list(await container.registry_admin.aliases())
 
 
 @router.put(
@@ -161,36 +164,24 @@ async def get_aliases(request: Request) -> Response:
     responses={**_ADMIN_ERRORS, **_BODY_ERRORS, 422: {"model": RegistryRejected, "description": "Nothing applied"}},
     openapi_extra={"requestBody": _ALIASES_BODY},
 )
-async def put_aliases(request: Request) -> Response:
-    runtime = runtime_of(request)
-    authenticate_admin(request, runtime)
-    kind = media_kind(request)
-    if kind == "ndjson":
-        raise ApiError(415, "unsupported_media_type", "Cần text/csv hoặc JSON / text/csv or JSON required")
-    if kind == "csv":
-        rows, unreadable = parse_aliases_csv(await read_body(request))
-    else:
-        rows, unreadable = parse_aliases_json(await _json_body(request))
+async def put_aliases(request: Request, container: ContainerDep) -> Response:
+    authenticate_admin(request, container)
+    csv, document = await _csv_or_json_body(request)
+    rows, unreadable = parse_aliases_csv(csv) if csv is not None else parse_aliases_json(document)
     if unreadable:
         return _rejected("invalid_aliases", "Bí danh không hợp lệ", "invalid aliases", unreadable)
-    await runtime.registry.reload()
-    parsed = validate_aliases(rows, runtime.registry.registry)
+    parsed = await container.registry_admin.put_aliases(rows)
     if parsed.errors:
         return _rejected("invalid_aliases", "Bí danh không hợp lệ", "invalid aliases", parsed.errors)
-    await registry_store.upsert_aliases(runtime.pool, parsed.aliases)
-    await runtime.registry.reload()
-    items = [{"alias": alias, "unit_id": unit_id} for alias, unit_id in sorted(parsed.aliases.items())]
-    return _json({"items": items})
+    return _alias_list(parsed.aliases)
 
 
 @router.delete("/unit-aliases/{alias}", summary="Xóa bí danh / delete an alias", status_code=204,
                responses={**_ADMIN_ERRORS, **error_responses(404)})  # fmt: skip
-async def delete_alias(alias: str, request: Request) -> Response:
-    runtime = runtime_of(request)
-    authenticate_admin(request, runtime)
-    if not await registry_store.delete_alias(runtime.pool, alias):
+async def delete_alias(alias: str, request: Request, container: ContainerDep) -> Response:
+    authenticate_admin(request, container)
+    if not await container.registry_admin.delete_alias(alias):
         raise ApiError(404, "unknown_alias", f"Không có bí danh '{alias}' / no alias '{alias}'")
-    await runtime.registry.reload()
     return Response(status_code=204)
 
 
@@ -209,26 +200,22 @@ async def delete_alias(alias: str, request: Request) -> Response:
         }
     },
 )
-async def create_api_key(request: Request) -> Response:
-    runtime = runtime_of(request)
-    authenticate_admin(request, runtime)
+async def create_api_key(request: Request, container: ContainerDep) -> Response:
+    authenticate_admin(request, container)
     body = await _json_body(request)
     name, units = (body.get("name"), body.get("units")) if isinstance(body, dict) else (None, None)
-    await runtime.registry.reload()
-    errors = validate_key_request(name, units, runtime.registry.registry)
-    if errors:
-        raise ApiError(422, "invalid_request", "; ".join(errors))
-    assert isinstance(name, str) and isinstance(units, list)
-    new, stored = await key_store.create_key(runtime.pool, name.strip(), sorted(set(units)))
+    try:
+        new, stored = await container.key_admin.create(name, units)
+    except InvalidKeyRequestError as error:
+        raise ApiError(422, "invalid_request", str(error)) from None
     return _json({**stored.as_dict(), "key": new.key}, 201)
 
 
 @router.get("/api-keys", summary="Danh sách khóa API / list API keys (no secrets)", response_model=ApiKeyList,
             responses=_ADMIN_ERRORS)  # fmt: skip
-async def list_api_keys(request: Request) -> Response:
-    runtime = runtime_of(request)
-    authenticate_admin(request, runtime)
-    return _json({"items": [key.as_dict() for key in await key_store.list_keys(runtime.pool)]})
+async def list_api_keys(request: Request, container: ContainerDep) -> Response:
+    authenticate_admin(request, container)
+    return _json({"items": [key.as_dict() for key in await container.key_admin.list_keys()]})
 
 
 @router.delete(
@@ -239,11 +226,9 @@ async def list_api_keys(request: Request) -> Response:
     response_model=ApiKeyInfo,
     responses={**_ADMIN_ERRORS, **error_responses(404)},
 )
-async def revoke_api_key(key_id: str, request: Request) -> Response:
-    runtime = runtime_of(request)
-    authenticate_admin(request, runtime)
-    stored = await key_store.revoke_key(runtime.pool, key_id)
+async def revoke_api_key(key_id: str, request: Request, container: ContainerDep) -> Response:
+    authenticate_admin(request, container)
+    stored = await container.key_admin.revoke(key_id)
     if stored is None:
         raise ApiError(404, "unknown_api_key", f"Không có khóa '{key_id}' / no API key '{key_id}'")
-    runtime.keys.clear()
     return _json(stored.as_dict())

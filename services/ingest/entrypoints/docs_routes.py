@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.openapi.utils import get_openapi
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from services.ingest.entrypoints.events_routes import event_schema_components
-from services.ingest.entrypoints.runtime import runtime_of
+from services.ingest.entrypoints.requests import ContainerDep
 from services.ingest.entrypoints.schemas import UnitRow
 from shared.contract import DossierEvent
 from shared.http import standardise_error_responses
@@ -41,8 +41,8 @@ def asyncapi_document(broker: KafkaBroker, version: str) -> dict[str, Any]:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
-    body, content_type = runtime_of(request).metrics.exposition()
+async def metrics(container: ContainerDep) -> Response:
+    body, content_type = container.metrics.exposition()
     return Response(body, media_type=content_type)
 
 

@@ -2,41 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from services.ingest.adapters.producer import BrokerUnavailableError
 from services.ingest.adapters.registry_store import unit_path
-from services.ingest.domain.api_keys import looks_like_api_key
-from services.ingest.domain.batch import (
-    MAX_BATCH_ITEMS,
-    AcceptedEvent,
-    BatchError,
-    BatchResult,
-    parse_json_array,
-    parse_ndjson,
-    redirections,
-)
-from services.ingest.domain.batch import validate_batch as validate_events
-from services.ingest.domain.dvcqg import validate_dvcqg
-from services.ingest.entrypoints.runtime import (
-    IngestRuntime,
+from services.ingest.bootstrap import Container
+from services.ingest.domain.api_keys import StoredKey, looks_like_api_key
+from services.ingest.domain.batch import MAX_BATCH_ITEMS, BatchError, parse_json_array, parse_ndjson
+from services.ingest.entrypoints.requests import (
+    ContainerDep,
     authenticate_admin,
     authenticate_key,
     media_kind,
     read_body,
-    runtime_of,
 )
 from services.ingest.entrypoints.schemas import EVENT_EXAMPLES, IngestResponse, UnitList
-from shared.contract import DossierEvent, ErrorCode, encode_event
+from services.ingest.service.accept_events import Acceptance, AcceptEvents
+from services.ingest.service.ports import BrokerUnavailableError
+from shared.contract import DossierEvent
 from shared.http import ApiError, ErrorBody, bearer_token, error_responses
-from shared.kafka_logs import kafka_state
 
 router = APIRouter()
+T = TypeVar("T")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Body unusable as a whole (invalid_json, not_an_array)"},
@@ -112,26 +102,11 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
 
 
-async def _accept(
-    runtime: IngestRuntime,
-    endpoint: str,
-    validate: Callable[[datetime], BatchResult],
-) -> Response:
-    """Validate (again after a registry reload if units were unknown), publish, and answer — or 503."""
-    now = datetime.now(UTC)
-    result = validate(now)
-    # Another process (or the CLI) may have just added a unit this copy lacks: reload once and look again.
-    unknown = any(item["error"] == ErrorCode.UNKNOWN_UNIT for item in result.rejected)
-    if unknown and await runtime.registry.reload_after_miss():
-        result = validate(now)
-    records, rejected, written = _records_within_limit(result, now, runtime.settings.max_event_bytes)
+async def _answer(accept: AcceptEvents, endpoint: str, acceptance: Awaitable[Acceptance], retry_after: int) -> Response:
+    """The per-item 200 — or 503 when the broker did not acknowledge (nothing of the request counts as accepted)."""
     try:
-        await runtime.producer.publish(records)
+        return _json((await acceptance).body())
     except BrokerUnavailableError as error:
-        cause = error.__cause__ or error
-        runtime.metrics.broker_errors.labels(type(cause).__name__).inc()
-        runtime.metrics.unacknowledged_events.labels(endpoint).inc(len(records))
-        retry_after = runtime.settings.retry_after_s
         raise ApiError(
             503,
             "broker_unavailable",
@@ -140,47 +115,43 @@ async def _accept(
             f"{retry_after} s",
             {"Retry-After": str(retry_after)},
         ) from error
-    kafka_state().succeeded()
-    runtime.metrics.accepted.labels(endpoint).inc(len(records))
-    runtime.metrics.count_rejections(endpoint, rejected)
-    body: dict[str, Any] = {"accepted": len(records), "rejected": rejected}
-    redirected = redirections(written, runtime.registry.registry.effective_unit)
-    if redirected:  # only then: the 200 body stays SPEC §7's {"accepted", "rejected"} otherwise
-        body["redirected"] = redirected
-    return _json(body)
+    except BatchError as error:  # DVCQG: not an object/array, or too many snapshots
+        raise _refused(accept, endpoint, error) from None
 
 
-def _records_within_limit(
-    result: BatchResult, now: datetime, max_bytes: int
-) -> tuple[list[tuple[bytes, bytes]], list[dict[str, Any]], list[AcceptedEvent]]:
-    """Kafka (key, value) records, the rejections — plus `event_too_large` for records the broker would refuse —
-    and the accepted events that the records carry.
-
-    Kafka refuses a record above its `message.max.bytes` (1 MiB by default) with a non-retriable error; sent
-    anyway, that would turn a client's mistake into a 503 retried forever. Such an item is rejected instead — all
-    events of it when one item yields several (a DVCQG snapshot stays all-or-nothing).
-    """
-    encoded = [(item, encode_event(item.event, now)) for item in result.accepted]
-    too_large: dict[int, str] = {}  # item index → the first oversized event_id of it
-    for item, value in encoded:
-        if len(value) > max_bytes:
-            too_large.setdefault(item.index, item.event.event_id)
-    if not too_large:
-        return [(item.event.dossier_id.encode(), value) for item, value in encoded], result.rejected, result.accepted
-    detail = (
-        f"Sự kiện vượt quá {max_bytes} byte khi ghi vào Kafka / the event exceeds {max_bytes} bytes as a Kafka record"
-    )
-    rejected = list(result.rejected)
-    for index, event_id in too_large.items():
-        rejected.append({"index": index, "event_id": event_id, "error": "event_too_large", "detail": detail})
-    rejected.sort(key=lambda item: item["index"])
-    kept = [(item, value) for item, value in encoded if item.index not in too_large]
-    return [(item.event.dossier_id.encode(), value) for item, value in kept], rejected, [item for item, _ in kept]
+async def _key_and_body(
+    request: Request,
+    container: Container,
+    endpoint: str,
+    kinds: tuple[str, ...],
+    wrong_kind: str,
+    parse: Callable[[str, bytes], T],
+) -> tuple[StoredKey, T]:
+    """The caller's key and the body parsed by `parse(media kind, body)` — or the whole request refused (and
+    counted): 401 before 415 before 413 before 400, as a client fixing one thing at a time would want."""
+    try:
+        key = await authenticate_key(request, container.keys)
+        kind = media_kind(request)
+        if kind not in kinds:
+            raise ApiError(415, "unsupported_media_type", wrong_kind)
+        return key, parse(kind, await read_body(request))
+    except (ApiError, BatchError) as error:
+        raise _refused(container.accept, endpoint, error) from None
 
 
-def _refused(runtime: IngestRuntime, endpoint: str, error: ApiError | BatchError) -> ApiError:
-    code = error.error if isinstance(error, ApiError) else error.code
-    runtime.metrics.requests_refused.labels(endpoint, code).inc()
+def _items(kind: str, body: bytes) -> list[object]:
+    return parse_ndjson(body) if kind == "ndjson" else parse_json_array(body)
+
+
+def _document(_: str, body: bytes) -> object:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BatchError("invalid_json", "Nội dung không phải JSON hợp lệ / body is not valid JSON") from None
+
+
+def _refused(accept: AcceptEvents, endpoint: str, error: ApiError | BatchError) -> ApiError:
+    accept.refused(endpoint, error.error if isinstance(error, ApiError) else error.code)
     if isinstance(error, BatchError):
         return ApiError(error.status, error.code, error.detail)
     return error
@@ -199,26 +170,12 @@ def _refused(runtime: IngestRuntime, endpoint: str, error: ApiError | BatchError
     responses=_ERRORS,
     openapi_extra={"requestBody": _EVENTS_BODY},
 )
-async def post_events(request: Request) -> Response:
-    runtime = runtime_of(request)
-    endpoint = "events"
-    try:
-        key = await authenticate_key(request, runtime)
-        kind = media_kind(request)
-        if kind == "csv":
-            raise ApiError(415, "unsupported_media_type", "Cần JSON hoặc NDJSON / JSON or NDJSON required")
-        body = await read_body(request)
-        items = parse_ndjson(body) if kind == "ndjson" else parse_json_array(body)
-    except (ApiError, BatchError) as error:
-        raise _refused(runtime, endpoint, error) from None
-    registry = runtime.registry
-
-    def validate(now: datetime) -> BatchResult:
-        return validate_events(
-            items, now=now, unit_exists=registry.registry.exists, in_scope=registry.scope_of(key.units)
-        )
-
-    return await _accept(runtime, endpoint, validate)
+async def post_events(request: Request, container: ContainerDep) -> Response:
+    key, items = await _key_and_body(
+        request, container, "events", ("json", "ndjson"), "Cần JSON hoặc NDJSON / JSON or NDJSON required", _items
+    )
+    acceptance = container.accept.events(items, key.units)
+    return await _answer(container.accept, "events", acceptance, container.settings.retry_after_s)
 
 
 @router.post(
@@ -233,29 +190,10 @@ async def post_events(request: Request) -> Response:
     responses=_ERRORS,
     openapi_extra={"requestBody": _DVCQG_BODY},
 )
-async def post_dvcqg(request: Request) -> Response:
-    runtime = runtime_of(request)
-    endpoint = "dvcqg"
-    try:
-        key = await authenticate_key(request, runtime)
-        if media_kind(request) != "json":
-            raise ApiError(415, "unsupported_media_type", "Cần JSON / JSON required")
-        body = await read_body(request)
-        try:
-            document = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise BatchError("invalid_json", "Nội dung không phải JSON hợp lệ / body is not valid JSON") from None
-    except (ApiError, BatchError) as error:
-        raise _refused(runtime, endpoint, error) from None
-    registry = runtime.registry
-
-    def validate(now: datetime) -> BatchResult:
-        return validate_dvcqg(document, now=now, resolver=registry.resolver, in_scope=registry.scope_of(key.units))
-
-    try:
-        return await _accept(runtime, endpoint, validate)
-    except BatchError as error:  # snapshots_of: not an object/array, or too many snapshots
-        raise _refused(runtime, endpoint, error) from None
+async def post_dvcqg(request: Request, container: ContainerDep) -> Response:
+    key, document = await _key_and_body(request, container, "dvcqg", ("json",), "Cần JSON / JSON required", _document)
+    acceptance = container.accept.dvcqg(document, key.units)
+    return await _answer(container.accept, "dvcqg", acceptance, container.settings.retry_after_s)
 
 
 @router.get(
@@ -269,14 +207,13 @@ async def post_dvcqg(request: Request) -> Response:
         401, 403, 503, descriptions={403: "A bearer token that is neither an API key nor the admin token"}
     ),
 )
-async def get_units(request: Request) -> Response:
-    runtime = runtime_of(request)
+async def get_units(request: Request, container: ContainerDep) -> Response:
     token = bearer_token(request)
     if token is not None and not looks_like_api_key(token):
-        authenticate_admin(request, runtime)
+        authenticate_admin(request, container)
     else:
-        await authenticate_key(request, runtime)
-    registry = runtime.registry.registry
+        await authenticate_key(request, container.keys)
+    registry = container.registry.registry
     items = [
         {
             "unit_id": unit.unit_id,

@@ -1,4 +1,4 @@
-"""The operator CLI (`python -m services.ingest.cli`) as a real subprocess against PostgreSQL and a running ingest."""
+"""The operator CLI (`python -m services.ingest COMMAND`) as a subprocess against PostgreSQL and a running ingest."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ async def run_cli(*args: str, database_url: str | None = None) -> CliResult:
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.ingest.cli", *args, cwd=REPO_ROOT, env=env,
+        sys.executable, "-m", "services.ingest", *args, cwd=REPO_ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     stdout, stderr = await asyncio.wait_for(process.communicate(), 120)

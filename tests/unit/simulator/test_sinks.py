@@ -10,9 +10,10 @@ import httpx
 import orjson
 import pytest
 
+from shared.http_retry import retry_after_seconds
 from simulator.sinks.base import SinkError
 from simulator.sinks.file import JsonlSink
-from simulator.sinks.http import HttpSink, retry_after_seconds, split_by_body_size
+from simulator.sinks.http import HttpSink, split_by_body_size
 from simulator.sinks.pacing import Pacer, paced_batches, run
 from simulator.stream import Delivery
 

@@ -1,40 +1,24 @@
-"""What the routes need at request time (built in the lifespan), plus body reading and authentication helpers."""
+"""What every route does with a request: get the container, authenticate, read the body within its limit."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated
 
-import asyncpg
-from fastapi import Request
+from fastapi import Depends, Request
 
-from services.ingest.adapters.caches import KeyCache, RegistryCache
-from services.ingest.adapters.key_store import StoredKey
-from services.ingest.adapters.metrics import IngestMetrics
-from services.ingest.adapters.producer import EventProducer
-from services.ingest.settings import IngestSettings
+from services.ingest.bootstrap import Container
+from services.ingest.domain.api_keys import StoredKey
+from services.ingest.service.ports import KeyLookups
+from shared.bootstrap import container_dependency
 from shared.http import ApiError, bearer_token, require_admin
+
+# The container built in the lifespan; 503 `starting` (Retry-After: 1) before that.
+ContainerDep = Annotated[Container, Depends(container_dependency(Container))]
 
 MAX_BODY_BYTES = 5 * 1024 * 1024  # SPEC §7
 # A body over the limit is still read (and dropped) up to this size, so the client gets its 413 instead of a
 # connection reset mid-upload; beyond it the connection is simply closed.
 _DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
-
-
-@dataclass
-class IngestRuntime:
-    settings: IngestSettings
-    pool: asyncpg.Pool
-    producer: EventProducer
-    registry: RegistryCache
-    keys: KeyCache
-    metrics: IngestMetrics
-
-
-def runtime_of(request: Request) -> IngestRuntime:
-    runtime: IngestRuntime | None = getattr(request.app.state, "ingest", None)
-    if runtime is None:
-        raise ApiError(503, "starting", "Dịch vụ đang khởi động / the service is starting", {"Retry-After": "1"})
-    return runtime
 
 
 def body_too_large(size: int | None = None) -> ApiError:
@@ -70,7 +54,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-async def authenticate_key(request: Request, runtime: IngestRuntime) -> StoredKey:
+async def authenticate_key(request: Request, keys: KeyLookups) -> StoredKey:
     """The caller's API key, or 401 (missing, unknown, revoked). The admin token is not an API key."""
     presented = bearer_token(request)
     if presented is None:
@@ -80,7 +64,7 @@ async def authenticate_key(request: Request, runtime: IngestRuntime) -> StoredKe
             "Thiếu khóa API (Authorization: Bearer <khóa>) / API key required (Authorization: Bearer <key>)",
             {"WWW-Authenticate": "Bearer"},
         )
-    stored = await runtime.keys.lookup(presented)
+    stored = await keys.lookup(presented)
     if stored is None:
         raise ApiError(
             401, "invalid_api_key", "Khóa API không hợp lệ / unknown API key", {"WWW-Authenticate": "Bearer"}
@@ -95,9 +79,9 @@ async def authenticate_key(request: Request, runtime: IngestRuntime) -> StoredKe
     return stored
 
 
-def authenticate_admin(request: Request, runtime: IngestRuntime) -> None:
+def authenticate_admin(request: Request, container: Container) -> None:
     """401 without a token, 403 with any other token (an API key included)."""
-    require_admin(request, runtime.settings.admin_token)
+    require_admin(request, container.settings.admin_token)
 
 
 def media_kind(request: Request) -> str:

@@ -1,4 +1,4 @@
-"""`python -m services.ingest.cli`: operator commands of the ingest service.
+"""`python -m services.ingest COMMAND ...`: operator commands of the ingest service.
 
     units load FILE            upsert the unit registry (CSV as in SPEC §1, or a JSON array) into DATABASE_URL
     units aliases FILE         add or re-point unit aliases (CSV `alias,unit_id` or JSON)
@@ -9,23 +9,30 @@
                                bulk-import contract events through the HTTP API, with progress and a summary
     asyncapi [--out PATH]      write the AsyncAPI document of the Kafka topic
 
-Registry and key commands write to PostgreSQL directly (DATABASE_URL, or --database-url) with the same code and
-the same validation as the admin endpoints; running ingest processes are told through NOTIFY.
+Registry and key commands write to PostgreSQL directly (DATABASE_URL, or --database-url) through the same use cases
+as the admin endpoints; running ingest processes are told through NOTIFY. `import` goes through the HTTP API, like
+any integrator (service/import_events.py says why).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
 
-from services.ingest.adapters import key_store, registry_store
-from services.ingest.domain.aliases import parse_aliases_csv, parse_aliases_json, validate_aliases
-from services.ingest.domain.api_keys import validate_key_request
+from services.ingest.adapters.caches import RegistryCache
+from services.ingest.adapters.key_store import PgKeyStore
+from services.ingest.adapters.registry_store import PgRegistryStore
+from services.ingest.domain.aliases import parse_aliases_csv, parse_aliases_json
+from services.ingest.entrypoints.import_command import add_import_arguments
+from services.ingest.service.key_admin import InvalidKeyRequestError, KeyAdmin
+from services.ingest.service.registry_admin import RegistryAdmin
 from shared.db import create_pool
 from shared.unit_loading import ParsedUnits, parse_units_csv, parse_units_json
 from shared.units import UnitError
@@ -38,6 +45,17 @@ def _database_url(args: argparse.Namespace) -> str:
     if not url:
         raise SystemExit("DATABASE_URL is not set (or pass --database-url)")
     return str(url)
+
+
+@contextlib.asynccontextmanager
+async def _admin(args: argparse.Namespace) -> AsyncIterator[tuple[RegistryAdmin, KeyAdmin]]:
+    """The admin use cases over a small pool of DATABASE_URL, closed when the command is done."""
+    pool = await create_pool(_database_url(args), max_size=2)
+    try:
+        registry = RegistryCache(pool, miss_refresh_s=0)
+        yield RegistryAdmin(PgRegistryStore(pool), registry), KeyAdmin(PgKeyStore(pool), registry)
+    finally:
+        await pool.close()
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -70,11 +88,8 @@ async def cmd_units_load(args: argparse.Namespace) -> int:
     )
     if parsed.errors:
         return _print_errors(parsed.errors)
-    pool = await create_pool(_database_url(args), max_size=2)
-    try:
-        outcome = await registry_store.upsert_units(pool, parsed.records)
-    finally:
-        await pool.close()
+    async with _admin(args) as (registry_admin, _):
+        outcome = await registry_admin.load_units(parsed.records)
     if outcome.registry is None:
         return _print_errors(outcome.errors)
     print(
@@ -92,31 +107,22 @@ async def cmd_units_aliases(args: argparse.Namespace) -> int:
         rows, unreadable = parse_aliases_csv(_read_bytes(path))
     if unreadable:
         return _print_errors(unreadable)
-    pool = await create_pool(_database_url(args), max_size=2)
-    try:
-        snapshot = await registry_store.load_snapshot(pool)
-        parsed = validate_aliases(rows, snapshot.registry)
-        if parsed.errors:
-            return _print_errors(parsed.errors)
-        await registry_store.upsert_aliases(pool, parsed.aliases)
-    finally:
-        await pool.close()
+    async with _admin(args) as (registry_admin, _):
+        parsed = await registry_admin.put_aliases(rows)
+    if parsed.errors:
+        return _print_errors(parsed.errors)
     print(f"aliases: {len(parsed.aliases)} added or updated")
     return 0
 
 
 async def cmd_keys_create(args: argparse.Namespace) -> int:
-    pool = await create_pool(_database_url(args), max_size=2)
     try:
-        snapshot = await registry_store.load_snapshot(pool)
-        errors = validate_key_request(args.name, args.unit, snapshot.registry)
-        if errors:
-            for error in errors:
-                print(f"  {error}", file=sys.stderr)
-            return EXIT_INVALID
-        new, stored = await key_store.create_key(pool, args.name.strip(), sorted(set(args.unit)))
-    finally:
-        await pool.close()
+        async with _admin(args) as (_, key_admin):
+            new, stored = await key_admin.create(args.name, args.unit)
+    except InvalidKeyRequestError as error:
+        for line in error.errors:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_INVALID
     print(f"key_id: {stored.key_id}", file=sys.stderr)
     print(f"units:  {', '.join(stored.units)}", file=sys.stderr)
     print("The key below is shown once; only its hash is stored.", file=sys.stderr)
@@ -125,11 +131,8 @@ async def cmd_keys_create(args: argparse.Namespace) -> int:
 
 
 async def cmd_keys_list(args: argparse.Namespace) -> int:
-    pool = await create_pool(_database_url(args), max_size=2)
-    try:
-        keys = await key_store.list_keys(pool)
-    finally:
-        await pool.close()
+    async with _admin(args) as (_, key_admin):
+        keys = await key_admin.list_keys()
     if args.json:
         print(orjson.dumps([key.as_dict() for key in keys]).decode())
         return 0
@@ -140,11 +143,8 @@ async def cmd_keys_list(args: argparse.Namespace) -> int:
 
 
 async def cmd_keys_revoke(args: argparse.Namespace) -> int:
-    pool = await create_pool(_database_url(args), max_size=2)
-    try:
-        stored = await key_store.revoke_key(pool, args.key_id)
-    finally:
-        await pool.close()
+    async with _admin(args) as (_, key_admin):
+        stored = await key_admin.revoke(args.key_id)
     if stored is None:
         print(f"no API key '{args.key_id}'", file=sys.stderr)
         return EXIT_INVALID
@@ -173,7 +173,7 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m services.ingest.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m services.ingest", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--database-url", help="PostgreSQL DSN (default: $DATABASE_URL)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,8 +197,6 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys.add_parser("revoke", help="revoke a key by its key_id")
     revoke.add_argument("key_id")
     revoke.set_defaults(handler=cmd_keys_revoke)
-
-    from services.ingest.importer import add_import_arguments
 
     add_import_arguments(sub.add_parser("import", help="bulk-import a JSONL or CSV file of events via the API"))
 

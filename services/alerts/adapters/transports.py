@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import email.utils
-from datetime import UTC, datetime
 
 import aiosmtplib
 import httpx
@@ -21,21 +20,9 @@ from services.alerts.domain.receivers import (
 )
 from services.alerts.domain.signing import DELIVERY_HEADER, delivery_id, webhook_headers
 from services.alerts.service.ports import PendingMessage, SendResult
+from shared.http_retry import parse_retry_after
 
 NOTIFICATIONS_HEADER = "X-TTHC-Notification-Ids"
-
-
-def _retry_after(value: str | None, now: datetime) -> float | None:
-    """Retry-After as seconds or as an HTTP date."""
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - now).total_seconds()) if when.tzinfo else None
 
 
 async def send_webhook(
@@ -72,7 +59,7 @@ async def _post(
     except httpx.HTTPError as error:
         return SendResult("retry", f"no response: {type(error).__name__}: {error}")
     outcome = classify_http_status(response.status_code)
-    retry_after = _retry_after(response.headers.get("retry-after"), datetime.now(UTC))
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
     return SendResult(outcome, f"HTTP {response.status_code}", retry_after)
 
 

@@ -122,47 +122,19 @@ def make_record(
     _require(kind in EVENT_TYPES, event_id, kind, "type")
     if kind not in DUE_CARRYING_TYPES:
         due = None
+    common = (event_id, kind, unit_id, occurred, ingested)
     if kind == RECEIVED:
         _require(due is not None, event_id, kind, "due_at")
         _require(channel in CHANNELS, event_id, kind, "channel")
-        return FactRecord(
-            event_id,
-            kind,
-            unit_id,
-            occurred,
-            ingested,
-            due,
-            procedure_id,
-            channel,
-            bool(digitized),
-            bool(reused_data),
-        )
+        return FactRecord(*common, due, procedure_id, channel, bool(digitized), bool(reused_data))
     if kind == RESOLVED:
         _require(outcome in OUTCOMES, event_id, kind, "outcome")
-        return FactRecord(
-            event_id,
-            kind,
-            unit_id,
-            occurred,
-            ingested,
-            procedure_id=procedure_id,
-            outcome=outcome,
-            e_result=bool(e_result),
-        )
+        return FactRecord(*common, procedure_id=procedure_id, outcome=outcome, e_result=bool(e_result))
     if kind == PAYMENT:
         _require(method in PAYMENT_METHODS, event_id, kind, "method")
         _require(amount is None or amount >= 0, event_id, kind, "amount")
-        return FactRecord(
-            event_id,
-            kind,
-            unit_id,
-            occurred,
-            ingested,
-            procedure_id=procedure_id,
-            method=method,
-            amount=amount,
-        )
+        return FactRecord(*common, procedure_id=procedure_id, method=method, amount=amount)
     if kind == RATING:
         _require(level in RATING_LEVELS, event_id, kind, "level")
-        return FactRecord(event_id, kind, unit_id, occurred, ingested, procedure_id=procedure_id, level=level)
-    return FactRecord(event_id, kind, unit_id, occurred, ingested, due, procedure_id)
+        return FactRecord(*common, procedure_id=procedure_id, level=level)
+    return FactRecord(*common, due, procedure_id)

@@ -122,19 +122,22 @@ def make_record(
     _require(kind in EVENT_TYPES, event_id, kind, "type")
     if kind not in DUE_CARRYING_TYPES:
         due = None
-    common = (event_id, kind, unit_id, occurred, ingested)
+    # Positional and spelled out per type: this runs once per consumed event (a shared head tuple costs ~6 %).
     if kind == RECEIVED:
         _require(due is not None, event_id, kind, "due_at")
         _require(channel in CHANNELS, event_id, kind, "channel")
-        return FactRecord(*common, due, procedure_id, channel, bool(digitized), bool(reused_data))
+        return FactRecord(event_id, kind, unit_id, occurred, ingested, due, procedure_id, channel, bool(digitized),
+                          bool(reused_data))  # fmt: skip
     if kind == RESOLVED:
         _require(outcome in OUTCOMES, event_id, kind, "outcome")
-        return FactRecord(*common, procedure_id=procedure_id, outcome=outcome, e_result=bool(e_result))
+        return FactRecord(event_id, kind, unit_id, occurred, ingested, procedure_id=procedure_id, outcome=outcome,
+                          e_result=bool(e_result))  # fmt: skip
     if kind == PAYMENT:
         _require(method in PAYMENT_METHODS, event_id, kind, "method")
         _require(amount is None or amount >= 0, event_id, kind, "amount")
-        return FactRecord(*common, procedure_id=procedure_id, method=method, amount=amount)
+        return FactRecord(event_id, kind, unit_id, occurred, ingested, procedure_id=procedure_id, method=method,
+                          amount=amount)  # fmt: skip
     if kind == RATING:
         _require(level in RATING_LEVELS, event_id, kind, "level")
-        return FactRecord(*common, procedure_id=procedure_id, level=level)
-    return FactRecord(*common, due, procedure_id)
+        return FactRecord(event_id, kind, unit_id, occurred, ingested, procedure_id=procedure_id, level=level)
+    return FactRecord(event_id, kind, unit_id, occurred, ingested, due, procedure_id)

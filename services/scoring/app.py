@@ -71,29 +71,33 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         async def build(pool: asyncpg.Pool) -> None:  # before the broker starts: no batch arrives before it
             publish_container(app, await build_container(settings, pool, outlets), broker)
 
-        async with open_resources(settings, broker, before_broker_start=build) as resources, PoolLogGate(recovery):
-            app.state.resources = resources
-            built = container()
-            built.publisher.start()
-            listener = FiguresListener(settings.database_url, built.reader.figures_changed)
-            listener.start()
-            peers = httpx.AsyncClient(headers={"User-Agent": "tthc-pulse-scoring"})
-            tasks = [
-                asyncio.create_task(alerts_peer.watch(peers, settings.alerts_check_interval_s), name="alerts-identity"),
-                *Timers(built, database, recovery.ensure_running).start(),
-            ]
-            try:
-                yield
-            finally:
-                await recovery.stop()
-                await listener.stop()
-                for task in tasks:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                await peers.aclose()
-                await built.publisher.stop()
-                withdraw_container(app, broker)
+        try:
+            async with open_resources(settings, broker, before_broker_start=build) as resources, PoolLogGate(recovery):
+                app.state.resources = resources
+                built = container()
+                built.publisher.start()
+                listener = FiguresListener(settings.database_url, built.reader.figures_changed)
+                listener.start()
+                peers = httpx.AsyncClient(headers={"User-Agent": "tthc-pulse-scoring"})
+                tasks = [
+                    asyncio.create_task(
+                        alerts_peer.watch(peers, settings.alerts_check_interval_s), name="alerts-identity"
+                    ),
+                    *Timers(built, database, recovery.ensure_running).start(),
+                ]
+                try:
+                    yield
+                finally:
+                    await recovery.stop()
+                    await listener.stop()
+                    for task in tasks:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
+                    await peers.aclose()
+                    await built.publisher.stop()
+        finally:  # once the broker has stopped: a batch in flight until then still finds the container
+            withdraw_container(app, broker)
 
     app = FastAPI(
         title="TTHC Pulse — scoring",

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from services.alerts.domain.rules import NearDueRule, ThresholdRule, condition_holds, load_rules
-from services.scoring.applier import to_fact
+from services.scoring.adapters.wire import record_of_event
 from services.scoring.domain.counters import (
     contribution,
     current_month_progress_correction,
@@ -53,7 +53,7 @@ def simulate(scale: float, days: int, live_minutes: int, now: datetime) -> tuple
             if delivery.deliver_at >= end:
                 continue
             event = DossierEvent.model_validate({**delivery.event, "ingested_at": fmt.utc(delivery.deliver_at)})
-            facts[event.dossier_id].append(to_fact(event))
+            facts[event.dossier_id].append(record_of_event(event))
     return units, {dossier_id: merge(events) for dossier_id, events in facts.items()}
 
 

@@ -17,7 +17,6 @@ import pstats
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,25 +27,17 @@ import orjson  # noqa: E402
 
 from bench.scoring_setup import HANOI_REGISTRY, simulation_for  # noqa: E402
 from services.scoring.adapters import store  # noqa: E402
-from services.scoring.applier import cyclic_gc_paused, decode_batch, to_fact  # noqa: E402
+from services.scoring.adapters.gc import cyclic_gc_paused  # noqa: E402
+from services.scoring.adapters.wire import decode_batch, record_of_event  # noqa: E402
 from services.scoring.domain.apply import AncestorLookup, apply_records  # noqa: E402
+from services.scoring.service.ports import KafkaRecord  # noqa: E402
 from shared.contract import DossierEvent, EventRejection, decode_record  # noqa: E402
 from simulator.registry import load_splits, load_units  # noqa: E402
 from simulator.stream import Simulator  # noqa: E402
 from simulator.worktime import Rfc3339  # noqa: E402
 
 
-@dataclass(frozen=True, slots=True)
-class FakeRecord:
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
-
-
-def simulated_records(count: int, seed: int, invalid_share: float) -> list[FakeRecord]:
+def simulated_records(count: int, seed: int, invalid_share: float) -> list[KafkaRecord]:
     config = simulation_for(count, 1.0, seed)
     if invalid_share:
         from dataclasses import replace
@@ -57,14 +48,15 @@ def simulated_records(count: int, seed: int, invalid_share: float) -> list[FakeR
     stamp = int(time.time() * 1000)
     for offset, delivery in enumerate(Simulator(config, load_units(HANOI_REGISTRY), load_splits())):
         value = orjson.dumps({**delivery.event, "ingested_at": fmt.utc(delivery.deliver_at)})
-        records.append(FakeRecord("t", 0, offset, stamp, delivery.event["dossier_id"].encode(), value))
+        records.append(KafkaRecord("t", 0, offset, stamp, delivery.event["dossier_id"].encode(), value))
         if len(records) >= count:
             break
     return records
 
 
-def check_fast_decode(records: list[FakeRecord], unit_exists) -> int:
-    """The consumer's decode must answer exactly what decode_record + to_fact answer, rejections included."""
+def check_fast_decode(records: list[KafkaRecord], unit_exists) -> int:
+    """The consumer's decode must answer exactly what decode_record + record_of_event answer, rejections included
+    (tests/unit/scoring/test_decoder_equivalence.py checks the same on generated records)."""
     facts, rejected = decode_batch(records, unit_exists)
     expected_facts, expected_rejected = [], []
     for record in records:
@@ -73,16 +65,14 @@ def check_fast_decode(records: list[FakeRecord], unit_exists) -> int:
             expected_rejected.append((record, outcome))
         else:
             assert isinstance(outcome, DossierEvent)
-            expected_facts.append(to_fact(outcome))
-    from services.scoring.domain.facts import record_from_fact
-
-    assert [(f.dossier_id, record_from_fact(f)) for f in expected_facts] == facts, "fast decode differs"
+            expected_facts.append(record_of_event(outcome))
+    assert expected_facts == facts, "fast decode differs"
     assert expected_rejected == rejected, "fast decode rejects differently"
     return len(rejected)
 
 
 def run(
-    records: list[FakeRecord], batch: int, ancestors: AncestorLookup, unit_exists, gc_paused: bool = True
+    records: list[KafkaRecord], batch: int, ancestors: AncestorLookup, unit_exists, gc_paused: bool = True
 ) -> dict[str, float]:
     database: dict[str, tuple[str, str]] = {}  # dossier_id → (state, evaluated_month) as the SELECT returns them
     spent: dict[str, float] = defaultdict(float)

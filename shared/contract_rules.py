@@ -56,6 +56,10 @@ class RatingLevel(StrEnum):
     DISSATISFIED = "dissatisfied"
 
 
+VOCABULARIES: tuple[type[StrEnum], ...] = (EventType, Channel, Outcome, PaymentMethod, RatingLevel)
+"""Every enumerated field's vocabulary (the event type's included)."""
+
+
 class ErrorCode(StrEnum):
     """Stable machine codes of a rejected event (documented in docs/event-contract.md)."""
 

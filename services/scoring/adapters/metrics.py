@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-
-if TYPE_CHECKING:
-    from services.scoring.applier import DeadLetter
 
 
 class ScoringMetrics:
@@ -72,13 +68,14 @@ class ScoringMetrics:
         )
 
     def observe_batch(
-        self, records: int, applied: int, duplicates: int, dead: Sequence[DeadLetter], seconds: float
+        self, records: int, applied: int, duplicates: int, dead_reasons: Sequence[str], seconds: float
     ) -> None:
+        """One applied batch; `dead_reasons`: the error code of each record sent to the dead-letter queue."""
         self.records.inc(records)
         self.applied.inc(applied)
         self.duplicates.inc(duplicates)
-        for letter in dead:
-            self.dead.labels(reason=str(letter.rejection.error)).inc()
+        for reason in dead_reasons:
+            self.dead.labels(reason=reason).inc()
         self.batch_seconds.observe(seconds)
         self.batch_size.observe(records)
 

@@ -2,32 +2,36 @@
 
 Everything for one batch runs in ONE transaction (the caller's); Kafka offsets are committed only after it commits.
 Each statement handles many rows at once (a JSON document or arrays through `unnest`): one select for the batch,
-one upsert per part of it (see applier._apply_in_parts), one counter statement — a handful of round-trips.
+one upsert per part of it (see service/apply_batch._apply_in_parts), one counter statement — a handful of
+round-trips. `PostgresWriteStore` is the use case's WriteStore (service/ports.py) over these statements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
 import orjson
 
+from services.scoring.adapters.figures_notify import notify_months
 from services.scoring.domain.apply import (
-    BatchOutcome,
     DossierChange,
     StoredDossier,
     StoredDossierLoader,
 )
 from services.scoring.domain.counters import CounterKey
 from services.scoring.domain.state import DossierState
+from services.scoring.service.ports import DeadLetter, KafkaRecord, StoredDeadLetter, dead_letter_status
+from shared.contract import EventRejection
 
 # Row locks are what keep two consumers (during a rebalance, a batch can be in flight in both) from merging the
 # same dossier from the same old state. Existing rows are locked here, in id order (so two lockers cannot
 # deadlock); a dossier seen for the first time has no row to lock, so it is inserted with ON CONFLICT DO NOTHING
 # (INSERT_NEW_DOSSIERS) and, when another consumer created it meanwhile, merged into that row after all
-# (applier: BatchApplication.reapply_existing). The row carries no contribution: StoredDossierLoader recomputes
-# it from the state and evaluated_month.
+# (service/apply_batch: BatchApplication.reapply_existing). The row carries no contribution: StoredDossierLoader
+# recomputes it from the state and evaluated_month.
 SELECT_DOSSIERS_FOR_UPDATE = """
 SELECT dossier_id, state, evaluated_month
 FROM dossiers
@@ -137,15 +141,6 @@ def stored_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, StoredDossier]:
     }
 
 
-async def load_for_update(conn: asyncpg.Connection, dossier_ids: Sequence[str]) -> dict[str, StoredDossier]:
-    """Lock and load the dossiers of the batch that exist. Ids sorted."""
-    return stored_from_rows(await conn.fetch(SELECT_DOSSIERS_FOR_UPDATE, list(dossier_ids)))
-
-
-async def load_open_to_roll(conn: asyncpg.Connection, month: str, limit: int) -> dict[str, StoredDossier]:
-    return stored_from_rows(await conn.fetch(SELECT_OPEN_NOT_IN_MONTH, month, limit))
-
-
 def change_row(change: DossierChange) -> dict[str, Any]:
     """One row of the changed-dossiers document (keys as in _CHANGED_ROWS)."""
     state = change.state
@@ -192,37 +187,76 @@ def counter_columns(delta: Mapping[CounterKey, int]) -> tuple[list[str], list[st
     return [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [delta[k] for k in keys]
 
 
-async def add_counter_delta(conn: asyncpg.Connection, outcome: BatchOutcome) -> None:
-    if not outcome.counter_delta:
-        return
-    await conn.execute(ADD_TO_COUNTERS, *counter_columns(outcome.counter_delta))
+async def add_counter_delta(conn: asyncpg.Connection, delta: Mapping[CounterKey, int]) -> None:
+    if delta:
+        await conn.execute(ADD_TO_COUNTERS, *counter_columns(delta))
 
 
-async def insert_dead_letters(conn: asyncpg.Connection, rows: Sequence[tuple]) -> None:
-    """rows: (topic, partition, offset, key, value, event_id, error, detail, status, unit_id, record_timestamp)."""
-    if not rows:
-        return
-    columns = list(zip(*rows, strict=True))
-    await conn.execute(INSERT_DLQ, *[list(column) for column in columns])
+def dead_letter_row(letter: DeadLetter) -> tuple[Any, ...]:
+    """The INSERT_DLQ columns of one dead letter."""
+    record, rejection = letter.record, letter.rejection
+    return (record.topic, record.partition, record.offset, record.key, record.value, rejection.event_id,
+            str(rejection.error), rejection.detail, letter.status, letter.unit_id, record.timestamp)  # fmt: skip
 
 
-async def lock_dead_letters(
-    conn: asyncpg.Connection, *, pending_only: bool, ids: Sequence[int] | None, limit: int
-) -> list[tuple[Any, ...]]:
-    """(id, topic, partition, offset, timestamp ms, key, value) of the dead letters to apply again, locked."""
-    if pending_only:
-        rows = await conn.fetch(LOCK_PENDING_WITH_UNIT, limit)
-    else:
-        rows = await conn.fetch(LOCK_DEAD_LETTERS_BY_ID, list(ids or ())[:limit])
-    return [tuple(row) for row in rows]
+def columns_of(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Rows → one list per column (the `unnest` parameters)."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
-async def mark_dead_letters_applied(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
-    if ids:
-        await conn.execute(MARK_APPLIED, list(ids))
+class PostgresWriteTransaction:
+    """service.ports.WriteTransaction on one connection, inside the transaction PostgresWriteStore opened."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def load_for_update(self, dossier_ids: Sequence[str]) -> dict[str, StoredDossier]:
+        """Lock and load the dossiers of the batch that exist. Ids sorted."""
+        return stored_from_rows(await self._conn.fetch(SELECT_DOSSIERS_FOR_UPDATE, list(dossier_ids)))
+
+    async def load_open_to_roll(self, month: str, limit: int) -> dict[str, StoredDossier]:
+        return stored_from_rows(await self._conn.fetch(SELECT_OPEN_NOT_IN_MONTH, month, limit))
+
+    async def write_changes(self, changes: Sequence[DossierChange]) -> set[str]:
+        return await write_changes(self._conn, changes)
+
+    async def add_counter_delta(self, delta: Mapping[CounterKey, int]) -> None:
+        await add_counter_delta(self._conn, delta)
+
+    async def months_changed(self, months: set[str]) -> None:
+        await notify_months(self._conn, months)
+
+    async def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        if letters:
+            await self._conn.execute(INSERT_DLQ, *columns_of([dead_letter_row(letter) for letter in letters]))
+
+    async def lock_dead_letters(
+        self, *, pending_only: bool, ids: Sequence[int] | None, limit: int
+    ) -> list[StoredDeadLetter]:
+        if pending_only:
+            rows = await self._conn.fetch(LOCK_PENDING_WITH_UNIT, limit)
+        else:
+            rows = await self._conn.fetch(LOCK_DEAD_LETTERS_BY_ID, list(ids or ())[:limit])
+        return [StoredDeadLetter(row[0], KafkaRecord(*row[1:])) for row in rows]
+
+    async def mark_applied(self, dead_letter_ids: Sequence[int]) -> None:
+        if dead_letter_ids:
+            await self._conn.execute(MARK_APPLIED, list(dead_letter_ids))
+
+    async def mark_failed(self, failed: Sequence[tuple[int, EventRejection]]) -> None:
+        """Dead letters tried again and still rejected: the reason of this attempt."""
+        rows = [(i, str(r.error), r.detail, dead_letter_status(r)) for i, r in failed]
+        if rows:
+            await self._conn.execute(MARK_FAILED, *columns_of(rows))
 
 
-async def mark_dead_letters_failed(conn: asyncpg.Connection, rows: Sequence[tuple[int, str, str, str]]) -> None:
-    """rows: (id, error, detail, status) of dead letters that were tried again and are still rejected."""
-    if rows:
-        await conn.execute(MARK_FAILED, *[list(column) for column in zip(*rows, strict=True)])
+class PostgresWriteStore:
+    """service.ports.WriteStore: each transaction on a connection of the pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresWriteTransaction]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield PostgresWriteTransaction(conn)

@@ -17,7 +17,7 @@ from services.scoring.domain.counters import (
     contribution,
     contribution_delta,
 )
-from services.scoring.domain.facts import EventFact, FactRecord, record_from_fact
+from services.scoring.domain.facts import FactRecord
 from services.scoring.domain.state import DossierState, merge_records
 from services.scoring.domain.timebase import Instant, month_label, month_of, month_start, parse_month, to_instant
 
@@ -108,19 +108,6 @@ def expand(delta: Mapping[CounterKey, int], ancestors: AncestorLookup, into: dic
                 del into[key]
 
 
-def apply_facts(
-    facts: Iterable[EventFact],
-    stored: Mapping[str, StoredDossier],
-    *,
-    now: datetime | Instant,
-    ancestors: AncestorLookup,
-) -> BatchOutcome:
-    """Merge a batch of facts into the stored dossiers it touches (``stored`` holds those that exist)."""
-    return apply_records(
-        ((fact.dossier_id, record_from_fact(fact)) for fact in facts), stored, now=now, ancestors=ancestors
-    )
-
-
 def apply_records(
     records: Iterable[tuple[str, FactRecord]],
     stored: Mapping[str, StoredDossier],
@@ -128,7 +115,8 @@ def apply_records(
     now: datetime | Instant,
     ancestors: AncestorLookup,
 ) -> BatchOutcome:
-    """``apply_facts`` for (dossier_id, record) pairs already converted (what the consumer decodes to)."""
+    """Merge a batch of (dossier_id, record) pairs into the stored dossiers it touches (``stored`` holds those
+    that exist)."""
     by_dossier, count = group_by_dossier(records)
     application = BatchApplication(stored, now=now, ancestors=ancestors, events=count)
     application.apply(by_dossier.items())

@@ -23,9 +23,7 @@ from services.scoring.domain.facts import (
     RELEASE_TYPES,
     RESOLVED,
     WITHDRAWN,
-    EventFact,
     FactRecord,
-    record_from_fact,
 )
 from services.scoring.domain.timebase import Instant, to_instant
 
@@ -137,32 +135,32 @@ class DossierState:
         return derive_state(str(data["dossier_id"]), records)
 
 
-def merge(events: Iterable[EventFact], base: DossierState | None = None) -> DossierState:
-    """Merge events of one dossier, optionally into a stored state (SPEC §3).
+def merge(records: Iterable[tuple[str, FactRecord]], base: DossierState | None = None) -> DossierState:
+    """Merge (dossier_id, record) pairs of one dossier, optionally into a stored state (SPEC §3).
 
     The result depends only on the set of distinct event_ids and, per event_id, on the copy with the earliest
     ingested_at — never on arrival order. When ``base`` is given and nothing changes (every event is a losing
     duplicate), ``base`` itself is returned, so callers can skip work with an ``is`` check.
     """
     dossier_id: str | None = base.dossier_id if base is not None else None
-    records: list[FactRecord] = []
-    for fact in events:
+    own: list[FactRecord] = []
+    for record_dossier, record in records:
         if dossier_id is None:
-            dossier_id = fact.dossier_id
-        elif fact.dossier_id != dossier_id:
+            dossier_id = record_dossier
+        elif record_dossier != dossier_id:
             raise ValueError(
-                f"sự kiện {fact.event_id} thuộc hồ sơ khác ({fact.dossier_id} ≠ {dossier_id}) / "
-                f"event {fact.event_id} belongs to another dossier ({fact.dossier_id} != {dossier_id})"
+                f"sự kiện {record.event_id} thuộc hồ sơ khác ({record_dossier} ≠ {dossier_id}) / "
+                f"event {record.event_id} belongs to another dossier ({record_dossier} != {dossier_id})"
             )
-        records.append(record_from_fact(fact))
+        own.append(record)
     if dossier_id is None:
         raise ValueError("không có sự kiện nào để hợp nhất / nothing to merge: no events and no base state")
-    return merge_records(dossier_id, records, base)
+    return merge_records(dossier_id, own, base)
 
 
 def merge_records(dossier_id: str, records: Iterable[FactRecord], base: DossierState | None = None) -> DossierState:
-    """``merge`` for records already converted (``record_from_fact`` / ``make_record``) of the dossier
-    ``dossier_id``; ``base``, when given, must be that dossier's stored state."""
+    """``merge`` for records known to be of the dossier ``dossier_id``; ``base``, when given, must be that
+    dossier's stored state."""
     winners: dict[str, FactRecord] = {}
     if base is not None:
         winners = {record.event_id: record for record in base.records}

@@ -10,11 +10,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from services.scoring.adapters import queries
-from services.scoring.applier import BatchApplier
 from services.scoring.entrypoints import schemas
 from services.scoring.http_cache import CACHED_200, CLOSED, CURRENT, IF_NONE_MATCH, NOT_MODIFIED, REGISTRY, respond
 from services.scoring.read_bodies import InvalidCursor, ReadBodies
 from services.scoring.reading import Period, ScoringReader, resolve_period
+from services.scoring.service.apply_batch import BatchApplier
 from shared.http import ApiError, ErrorBody, require_admin
 from shared.units import Unit
 

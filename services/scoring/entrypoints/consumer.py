@@ -18,23 +18,55 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
 
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from faststream import AckPolicy
+from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import AckStatus
 
 from services.scoring.adapters.metrics import METRICS
-from services.scoring.applier import BatchApplier
-from services.scoring.publisher import IndicatorsPublisher
+from services.scoring.bootstrap import Container
+from services.scoring.service.apply_batch import ApplyReport
+from services.scoring.service.ports import RawRecord
 from services.scoring.settings import ScoringSettings
+from shared.bootstrap import CONTEXT_KEY
 from shared.kafka_logs import install_kafka_log_gate, kafka_state
 from shared.outages import DependencyState
 
 log = logging.getLogger(__name__)
 RETRY_PAUSE_S = 1.0
+
+
+class OffsetCommitter(Protocol):
+    """What the subscriber asks of aiokafka's consumer after a batch."""
+
+    def assignment(self) -> Any: ...
+
+    def highwater(self, tp: TopicPartition) -> int | None: ...
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None: ...
+
+
+class Applier(Protocol):
+    async def apply(self, records: Sequence[RawRecord]) -> ApplyReport: ...
+
+
+class ChangeMarker(Protocol):
+    def mark(self, unit_ids: set[str], months: set[str] | None = None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedBatch:
+    records: tuple[RawRecord, ...]
+    consumer: OffsetCommitter
+
+
+def consumed_batch(msg: KafkaMessage) -> ConsumedBatch:
+    """A batch subscriber's message: aiokafka's tuple of ConsumerRecords and the consumer that fetched them."""
+    return ConsumedBatch(msg.raw_message, msg.consumer)  # type: ignore[arg-type]
 
 
 async def _raw_records(_: Any) -> None:
@@ -46,9 +78,12 @@ async def _raw_records(_: Any) -> None:
 def register_consumer(
     broker: KafkaBroker,
     settings: ScoringSettings,
-    applier: Callable[[], BatchApplier],
-    publisher: Callable[[], IndicatorsPublisher],
+    batch_of: Callable[[KafkaMessage], ConsumedBatch] = consumed_batch,
 ) -> None:
+    """Subscribe to `dossier-events`; the handler takes the applier and the publisher from the container the
+    lifespan put in the broker's context (shared/bootstrap.py). `batch_of` reads the records and the consumer off
+    the message (the broker-tier test gives the in-memory broker's messages their real shape)."""
+
     @broker.subscriber(
         settings.events_topic,
         group_id=settings.consumer_group,
@@ -61,23 +96,26 @@ def register_consumer(
         title="scoring/dossier-events",
         description="Merge dossier status events and maintain per-unit counters (SPEC §3–§4)",
     )
-    async def on_dossier_events(body: Any, msg: KafkaMessage) -> None:
-        if await process_batch(raw_records_of(msg.raw_message), msg.consumer, applier(), publisher(), batches):
-            msg.committed = AckStatus.ACKED  # committed above, for the partitions still assigned
+    async def on_dossier_events(
+        body: Any, msg: KafkaMessage, container: Annotated[Container, Context(CONTEXT_KEY)]
+    ) -> None:
+        batch = batch_of(msg)
+        await process_batch(batch.records, batch.consumer, container.applier, container.publisher, batches)
+        msg.committed = AckStatus.ACKED  # committed in process_batch, for the partitions still assigned
 
     install_kafka_log_gate()
     batches = DependencyState("applying batches", logger=log, down="fails", up="works again", traceback=True)
 
 
 async def process_batch(
-    records: tuple[Any, ...],
-    consumer: Any,
-    applier: BatchApplier,
-    publisher: IndicatorsPublisher,
+    records: Sequence[RawRecord],
+    consumer: OffsetCommitter,
+    applier: Applier,
+    publisher: ChangeMarker,
     batches: DependencyState,
 ) -> bool:
-    """Apply one batch, then lag and commit for the partitions still assigned. True when the offsets were handled
-    here (FastStream must not commit again); False on a consumer without assignments (FastStream's test broker)."""
+    """Apply one batch, then lag and commit for the partitions still assigned. True: the offsets were handled
+    here (FastStream must not commit again)."""
     try:
         report = await applier.apply(records)
     except Exception as error:
@@ -86,10 +124,9 @@ async def process_batch(
         raise
     batches.succeeded()
     publisher.mark(report.touched_units, report.months)
+    if not records:
+        return True
     assigned = assigned_partitions(consumer)
-    if assigned is None or not records:
-        METRICS.set_lag(lag_after(consumer, records))
-        return False
     revoked = sorted({r.partition for r in records} - {tp.partition for tp in assigned if tp.topic == records[0].topic})
     if revoked:
         log.info(
@@ -101,18 +138,15 @@ async def process_batch(
     return True
 
 
-def assigned_partitions(consumer: Any) -> set[TopicPartition] | None:
-    """The partitions the consumer owns right now, or None when it cannot say (FastStream's in-memory consumer)."""
-    assignment = getattr(consumer, "assignment", None)
-    if assignment is None or not hasattr(consumer, "commit"):
-        return None
+def assigned_partitions(consumer: OffsetCommitter) -> set[TopicPartition]:
+    """The partitions the consumer owns right now."""
     try:
-        return set(assignment())
+        return set(consumer.assignment())
     except IllegalStateError:  # not subscribed (any more): nothing is ours
         return set()
 
 
-async def commit_batch(consumer: Any, records: Sequence[Any], assigned: set[TopicPartition]) -> None:
+async def commit_batch(consumer: OffsetCommitter, records: Sequence[RawRecord], assigned: set[TopicPartition]) -> None:
     """Commit the offset after the batch's last record on each partition still assigned (the rest is skipped)."""
     offsets: dict[TopicPartition, int] = {}
     for record in records:
@@ -133,31 +167,18 @@ async def commit_batch(consumer: Any, records: Sequence[Any], assigned: set[Topi
         kafka_state().succeeded()
 
 
-def raw_records_of(raw: Any) -> tuple[Any, ...]:
-    """The batch's ConsumerRecords. aiokafka gives a tuple of records; FastStream's in-memory test broker nests
-    them in one more list, so one level is flattened."""
-    items = raw if isinstance(raw, tuple | list) else (raw,)
-    flat: list[Any] = []
-    for item in items:
-        flat.extend(item if isinstance(item, tuple | list) else (item,))
-    return tuple(flat)
-
-
-def lag_after(consumer: Any, records: Sequence[Any], assigned: set[TopicPartition] | None = None) -> dict[int, int]:
-    """Records left on each partition of this batch: the broker's high watermark (as of the last fetch) minus the
-    offset after the batch's last record there — for the partitions in `assigned` only, when given."""
+def lag_after(consumer: OffsetCommitter, records: Sequence[RawRecord], assigned: set[TopicPartition]) -> dict[int, int]:
+    """Records left on each partition of this batch still assigned: the broker's high watermark (as of the last
+    fetch) minus the offset after the batch's last record there."""
     next_offset: dict[int, int] = {}
     for record in records:
         next_offset[record.partition] = max(next_offset.get(record.partition, 0), record.offset + 1)
     lag: dict[int, int] = {}
-    highwater_of = getattr(consumer, "highwater", None)  # absent on FastStream's in-memory test consumer
-    if highwater_of is None:
-        return lag
     for partition, offset in next_offset.items():
         tp = TopicPartition(records[0].topic, partition)
-        if assigned is not None and tp not in assigned:
+        if tp not in assigned:
             continue  # revoked mid-batch: aiokafka would assert "Partition is not assigned"
-        highwater = highwater_of(tp)
+        highwater = consumer.highwater(tp)
         if highwater is not None:
             lag[partition] = max(0, highwater - offset)
     return lag

@@ -22,8 +22,6 @@ from fastapi.responses import StreamingResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
-from services.scoring.entrypoints.consumer import raw_records_of
-
 HEARTBEAT_S = 15.0
 QUEUE_SIZE = 1000
 
@@ -86,7 +84,7 @@ def register_indicators_relay(broker: KafkaBroker, topic: str, broadcaster: Broa
     async def relay_indicators(body: object, msg: KafkaMessage) -> None:
         if not broadcaster.clients:
             return
-        for record in raw_records_of(msg.raw_message):
+        for record in msg.raw_message:  # a batch subscriber's message: the batch's ConsumerRecords
             if record.value is not None:
                 broadcaster.send("indicators", bytes(record.value).decode())
 

@@ -18,7 +18,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from services.scoring.adapters.units import UnitDirectory
-from services.scoring.applier import BatchApplier
+from services.scoring.bootstrap import build_applier
+from services.scoring.service.apply_batch import BatchApplier
+from services.scoring.service.ports import DeadLetter
 from services.scoring.settings import REPO_ROOT
 from shared import kafka
 from shared.db import apply_migrations, create_pool
@@ -42,8 +44,12 @@ class RawRecord:
     timestamp: int = 1_790_000_000_000
 
 
-async def no_dead_letters(_: object) -> None:
-    raise AssertionError("no record here is invalid")
+class NoDeadLetters:
+    async def publish(self, letters: Sequence[DeadLetter]) -> None:
+        raise AssertionError("no record here is invalid")
+
+
+no_dead_letters = NoDeadLetters()
 
 
 @contextlib.asynccontextmanager
@@ -56,7 +62,7 @@ async def in_process_appliers(database_url: str, count: int) -> AsyncIterator[li
         for pool in pools:
             directory = UnitDirectory(pool)
             await directory.load()
-            appliers.append(BatchApplier(pool, directory, no_dead_letters))
+            appliers.append(build_applier(pool, directory, no_dead_letters))
         yield appliers
     finally:
         for pool in pools:

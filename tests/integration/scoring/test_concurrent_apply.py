@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import asyncpg
 import orjson
 
-from services.scoring.recompute import Comparison, compare
+from services.scoring.adapters.audit_store import PostgresCounterAudit
+from services.scoring.service.recompute import Comparison, compare
 from shared.db import create_pool
 from tests.integration.conftest import unique
 from tests.integration.registry import subtree_counter, subtree_counters
@@ -74,7 +75,7 @@ async def test_two_appliers_with_different_events_of_the_same_new_dossiers_end_w
         assert counters["received"] == counters["payments"] == counters["resolved"] == 400
     pool = await create_pool(fresh_database, max_size=2)
     try:
-        comparison = await compare(pool, datetime.now(UTC))
+        comparison = await compare(PostgresCounterAudit(pool), datetime.now(UTC))
     finally:
         await pool.close()
     assert comparison.dossiers == 400

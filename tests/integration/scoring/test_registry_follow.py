@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 import asyncpg
 import orjson
 
+from services.scoring.adapters.audit_store import PostgresCounterAudit
 from services.scoring.adapters.units import UnitDirectory
-from services.scoring.applier import BatchApplier
+from services.scoring.bootstrap import build_applier
 from services.scoring.reading import ProfileStore, ScoringReader, resolve_period
-from services.scoring.recompute import Comparison, compare
+from services.scoring.service.recompute import Comparison, compare
 from services.scoring.settings import REPO_ROOT
 from shared.db import create_pool
 from tests.integration.conftest import unique
@@ -49,7 +50,7 @@ async def test_moving_a_commune_moves_its_history_and_later_events_follow_the_ne
     try:
         directory = UnitDirectory(pool)
         await directory.load()
-        applier = BatchApplier(pool, directory, no_dead_letters)
+        applier = build_applier(pool, directory, no_dead_letters)
         reader = ScoringReader(
             other_pool,
             UnitDirectory(other_pool),
@@ -75,7 +76,7 @@ async def test_moving_a_commune_moves_its_history_and_later_events_follow_the_ne
         await applier.apply(receipts(f"{p}.BD.PX", [f"{p}-Y0"]))
         assert await received(reader, f"{p}.BD", f"{p}.BV", f"{p}.BD.PX", f"{p}.H26") == [0, 6, 4, 6]
 
-        comparison = await compare(pool, datetime.now(UTC))
+        comparison = await compare(PostgresCounterAudit(pool), datetime.now(UTC))
         assert comparison.dossiers == 6
         assert Comparison.differences(comparison.table, comparison.stored) == {}
         assert Comparison.differences(comparison.stored, comparison.rebuilt) == {}

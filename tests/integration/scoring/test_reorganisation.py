@@ -49,7 +49,7 @@ def resolved(p: str, dossier: str, unit: str, at: str) -> dict[str, Any]:
 
 async def recompute(url: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.scoring.recompute", "--database-url", url,
+        sys.executable, "-m", "services.scoring.entrypoints.recompute", "--database-url", url,
         cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     out, _ = await asyncio.wait_for(proc.communicate(), 120)

@@ -102,7 +102,7 @@ async def run_to_completion(url: str, bootstrap: str, topics, processes: int = 1
 
 async def recompute(url: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.scoring.recompute", "--database-url", url,
+        sys.executable, "-m", "services.scoring.entrypoints.recompute", "--database-url", url,
         cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     out, _ = await asyncio.wait_for(proc.communicate(), 120)

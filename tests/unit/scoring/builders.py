@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from services.scoring.domain.facts import EventFact
+from tests.unit.scoring.events import EventFact
 
 VIETNAM = timezone(timedelta(hours=7))
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from services.scoring.domain.facts import EventFact
+from tests.unit.scoring.events import EventFact
 
 VIETNAM = timezone(timedelta(hours=7))
 HOLDS = ("supplement_requested", "paused")

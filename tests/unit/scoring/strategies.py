@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 
-from services.scoring.domain.facts import EventFact
+from tests.unit.scoring.events import EventFact
 
 VIETNAM = timezone(timedelta(hours=7))
 UNITS = ("U1", "U2", "U3")

@@ -12,13 +12,12 @@ from services.scoring.domain.apply import (
     BatchApplication,
     StoredDossier,
     StoredDossierLoader,
-    apply_facts,
     group_by_dossier,
     roll_over,
 )
 from services.scoring.domain.counters import contribution, expand_to_ancestors
-from services.scoring.domain.facts import EventFact, record_from_fact
 from tests.unit.scoring.builders import fact, received, vn
+from tests.unit.scoring.events import EventFact, apply_facts, record_from_fact
 
 PARENTS = {"CITY": None, "DIST": "CITY", "COMM": "DIST", "DEPT": "CITY"}
 TREE = AncestorLookup(PARENTS)

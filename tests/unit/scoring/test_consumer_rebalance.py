@@ -131,8 +131,3 @@ async def test_failing_batches_log_once_per_state_change(
     lines = [r.getMessage() for r in caplog.records if r.name == "tthc.outages"]
     assert len(lines) == 2, lines
     assert lines[0].startswith("applying batches fails") and "works again" in lines[1] and "5 failures" in lines[1]
-
-
-async def test_consumer_without_assignments_leaves_the_commit_to_faststream() -> None:
-    fake = SimpleNamespace()  # FastStream's in-memory test consumer has neither assignment() nor commit()
-    assert await process_batch(_batch(), fake, RevokingApplier(FakeConsumer(set())), FakePublisher(), _state()) is False

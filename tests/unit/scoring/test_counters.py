@@ -18,9 +18,9 @@ from services.scoring.domain.counters import (
     live_counters,
     live_counters_by_unit,
 )
-from services.scoring.domain.facts import EventFact
-from services.scoring.domain.state import DossierState, merge
+from services.scoring.domain.state import DossierState
 from tests.unit.scoring.builders import fact, received, vn
+from tests.unit.scoring.events import EventFact, merge
 
 
 def states_of(events: list[EventFact]) -> list[DossierState]:

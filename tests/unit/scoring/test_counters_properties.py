@@ -21,9 +21,9 @@ from services.scoring.domain.counters import (
     live_counters_by_unit,
     progress_correction,
 )
-from services.scoring.domain.facts import EventFact
-from services.scoring.domain.state import DossierState, merge
+from services.scoring.domain.state import DossierState
 from services.scoring.domain.timebase import to_instant
+from tests.unit.scoring.events import EventFact, merge
 from tests.unit.scoring.reference import (
     month_bounds,
     month_text,

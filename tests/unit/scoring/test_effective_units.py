@@ -30,11 +30,10 @@ from services.scoring.domain.counters import (
     live_counters_by_unit,
 )
 from services.scoring.domain.effective import TreeView, roll_up_month, units_of_level_in_month
-from services.scoring.domain.facts import EventFact
-from services.scoring.domain.state import merge
 from services.scoring.domain.timebase import parse_month
 from services.scoring.reading import roll_up_live
 from shared.units import Unit, UnitLevel, UnitRegistry
+from tests.unit.scoring.events import EventFact, merge
 from tests.unit.scoring.reference import (
     VIETNAM,
     month_text,

@@ -41,9 +41,10 @@ from services.scoring.domain.forecast import (
 )
 from services.scoring.domain.profile import ScoreProfile, parse_profile
 from services.scoring.domain.rank import UNRANKED_NO_DATA, UNRANKED_TOO_FEW
-from services.scoring.domain.state import DossierState, merge
+from services.scoring.domain.state import DossierState
 from services.scoring.domain.timebase import to_instant
 from tests.unit.scoring.builders import fact, received, vn
+from tests.unit.scoring.events import merge
 
 PROFILE_FILE = Path(__file__).resolve().parents[3] / "config" / "score_profile.yaml"
 NOW = to_instant(vn("2026-11-20 10:00"))

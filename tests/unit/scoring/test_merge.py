@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from services.scoring.domain.facts import EventFact
-from services.scoring.domain.state import DossierState, merge
+from services.scoring.domain.state import DossierState
 from services.scoring.domain.timebase import to_datetime, to_instant
 from tests.unit.scoring.builders import fact, received, vn
+from tests.unit.scoring.events import EventFact, merge
 
 
 def test_receipt_is_the_earliest_received_event_and_names_the_home_unit() -> None:

@@ -18,7 +18,6 @@ from services.scoring.domain.lookup import (
     status_of,
 )
 from services.scoring.domain.profile import ScoreProfile
-from services.scoring.domain.state import merge
 from services.scoring.domain.timebase import to_instant
 from services.scoring.domain.todo import (
     DUE_THIS_MONTH,
@@ -31,6 +30,7 @@ from services.scoring.domain.todo import (
     horizon,
 )
 from tests.unit.scoring.builders import fact, received, vn
+from tests.unit.scoring.events import merge
 from tests.unit.scoring.test_forecast import NOW, month_input, profile, x_dossiers  # noqa: F401 (fixture)
 
 

@@ -1,0 +1,77 @@
+"""The scoring service's timers: each step takes the container and calls a use case (started by app.py).
+
+- the month roll-over (open dossiers counted in the new month once it starts);
+- the registry follower (a renamed, moved, merged or retired unit reaches this process's figures);
+- pending dead letters (records that named a unit before it was registered) applied once the unit exists (SPEC §1:
+  exactly once, automatically);
+- the read tables' warm-up, once at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from services.scoring.bootstrap import Container
+from shared.outages import DependencyState, is_database_outage
+
+log = logging.getLogger(__name__)
+ROLL_OVER_CHECK_S = 60.0
+# How soon a registry change reaches this process's figures; a batch that names a unit this process does not know
+# yet reads the registry at once (adapters/units.py).
+REGISTRY_SYNC_S = 2.0
+# How often pending dead letters are checked for a unit that now exists, and applied.
+REDRIVE_PENDING_S = 1.0
+
+Step = Callable[[Container], Awaitable[None]]
+
+
+async def roll_over(container: Container) -> None:
+    rolled = await container.applier.roll_over_open_dossiers()
+    if rolled:
+        log.info("rolled %d open dossiers into the new month", rolled)
+
+
+async def follow_registry(container: Container) -> None:
+    if await container.directory.load():
+        container.reader.figures_changed()  # names, the tree and successors may all have changed
+        container.publisher.mark(unit.unit_id for unit in container.directory.registry)
+
+
+async def redrive_pending(container: Container) -> None:
+    report = await container.applier.redrive(pending_only=True)
+    if report.applied:
+        container.publisher.mark(report.touched_units, report.months)
+
+
+class Timers:
+    """Runs the steps forever; a database outage is one log line per change (through `database`), not one per
+    step, and `on_outage` starts the recovery probe."""
+
+    def __init__(self, container: Container, database: DependencyState, on_outage: Callable[[], None]) -> None:
+        self._container = container
+        self._database = database
+        self._on_outage = on_outage
+
+    async def every(self, interval_s: float, what: str, step: Step) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await step(self._container)
+            except Exception as error:
+                if is_database_outage(error):
+                    self._database.failed(error)
+                    self._on_outage()
+                else:
+                    log.exception("%s failed; will retry", what)
+
+    def start(self) -> list[asyncio.Task[None]]:
+        return [
+            asyncio.create_task(self._container.reader.warm_up(), name="read-tables-warm-up"),
+            asyncio.create_task(self.every(ROLL_OVER_CHECK_S, "month roll-over", roll_over), name="month-roll-over"),
+            asyncio.create_task(self.every(REGISTRY_SYNC_S, "reading the registry", follow_registry),
+                                name="registry-follower"),
+            asyncio.create_task(self.every(REDRIVE_PENDING_S, "re-applying pending dead letters", redrive_pending),
+                                name="pending-dead-letters"),
+        ]  # fmt: skip

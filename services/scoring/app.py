@@ -6,25 +6,30 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
 import asyncpg
 import httpx
 from fastapi import FastAPI
 
-from services.scoring.actions import ActionsReader
+from services.scoring.adapters.dossier_queries import PgDossiers
 from services.scoring.adapters.figures_notify import FiguresListener
+from services.scoring.adapters.kafka_indicators import KafkaIndicatorsSink
 from services.scoring.adapters.metrics import METRICS
+from services.scoring.adapters.profile_file import ProfileStore
+from services.scoring.adapters.queries import PgDeadLetters, PgFigures
 from services.scoring.adapters.units import UnitDirectory
 from services.scoring.applier import BatchApplier, DeadLetter
+from services.scoring.bootstrap import Container
 from services.scoring.entrypoints.actions_api import build_actions_router
 from services.scoring.entrypoints.api import build_router
 from services.scoring.entrypoints.consumer import register_consumer
 from services.scoring.entrypoints.dashboard import build_dashboard_router
 from services.scoring.entrypoints.stream import Broadcaster, build_stream_router, register_indicators_relay
-from services.scoring.publisher import IndicatorsPublisher
-from services.scoring.reading import ProfileStore, ScoringReader
+from services.scoring.service.actions import ActionsReader
+from services.scoring.service.publisher import IndicatorsPublisher
+from services.scoring.service.reading import ScoringReader
 from services.scoring.settings import ScoringSettings
+from shared.bootstrap import publish_container, withdraw_container
 from shared.http import install_error_handlers, install_health_routes, install_standard_openapi
 from shared.identity import Identity, PeerIdentity, with_identity_checks
 from shared.kafka import make_broker
@@ -53,13 +58,6 @@ REDRIVE_PENDING_S = 1.0
 DLQ_TOPIC_MAX_VALUE = 256 * 1024
 
 
-@dataclass
-class Components:
-    applier: BatchApplier
-    reader: ScoringReader
-    publisher: IndicatorsPublisher
-
-
 def create_app(settings: ScoringSettings) -> FastAPI:
     install_kafka_log_gate()
     broker = make_broker(settings.kafka_bootstrap_servers, client_id="tthc-scoring")
@@ -70,7 +68,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         title="scoring/unit-indicators",
         description="One unit's current-month figures (shared/indicators.py)",
     )
-    parts: dict[str, Components] = {}
+    parts: dict[str, Container] = {}
 
     async def publish_dead_letters(letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
@@ -90,22 +88,22 @@ def create_app(settings: ScoringSettings) -> FastAPI:
 
     broadcaster = Broadcaster()
 
-    async def publish_indicators(value: bytes, key: str) -> None:
-        await indicators_publisher.publish(value, key=key.encode(), headers={"content-type": "application/json"})
-
     async def build(pool: asyncpg.Pool) -> None:
         directory = UnitDirectory(pool)
         await directory.load()
         reader = ScoringReader(
-            pool,
+            PgFigures(pool),
             directory,
             ProfileStore(settings.profile_path),
             ranking_ttl_s=settings.read_cache_ttl_s,
             live_tick_s=settings.live_tick_s,
         )
         applier = BatchApplier(pool, directory, publish_dead_letters)
-        parts["c"] = Components(applier, reader, IndicatorsPublisher(reader, publish_indicators,
-                                                                     settings.indicators_interval_s))  # fmt: skip
+        sink = KafkaIndicatorsSink(indicators_publisher)
+        publisher = IndicatorsPublisher(reader, sink, settings.indicators_interval_s)
+        dossiers = PgDossiers(pool)
+        parts["c"] = Container(settings, pool, directory, applier, reader, publisher, ActionsReader(reader, dossiers),
+                               dossiers, PgDeadLetters(pool))  # fmt: skip
 
     register_consumer(broker, settings, lambda: parts["c"].applier, lambda: parts["c"].publisher)
     register_indicators_relay(broker, settings.indicators_topic, broadcaster)
@@ -117,7 +115,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     )
     database = recovery.state
 
-    async def every(interval_s: float, what: str, step: Callable[[Components], Awaitable[None]]) -> None:
+    async def every(interval_s: float, what: str, step: Callable[[Container], Awaitable[None]]) -> None:
         """Run a background step forever; a database outage is one log line per change, not one per step."""
         while True:
             await asyncio.sleep(interval_s)
@@ -130,17 +128,17 @@ def create_app(settings: ScoringSettings) -> FastAPI:
                 else:
                     log.exception("%s failed; will retry", what)
 
-    async def roll_over(components: Components) -> None:
+    async def roll_over(components: Container) -> None:
         rolled = await components.applier.roll_over_open_dossiers()
         if rolled:
             log.info("rolled %d open dossiers into the new month", rolled)
 
-    async def follow_registry(components: Components) -> None:
+    async def follow_registry(components: Container) -> None:
         if await components.reader.directory.load():
             components.reader.figures_changed()  # names, the tree and successors may all have changed
             components.publisher.mark(unit.unit_id for unit in components.reader.directory.registry)
 
-    async def redrive_pending(components: Components) -> None:
+    async def redrive_pending(components: Container) -> None:
         report = await components.applier.redrive(pending_only=True)
         if report.applied:
             components.publisher.mark(report.touched_units, report.months)
@@ -161,6 +159,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         ):
             app.state.resources = resources
             components = parts["c"]
+            publish_container(app, components)
             components.publisher.start()
             listener = FiguresListener(settings.database_url, components.reader.figures_changed)
             listener.start()
@@ -177,6 +176,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
             try:
                 yield
             finally:
+                withdraw_container(app)
                 await recovery.stop()
                 await listener.stop()
                 for task in tasks:
@@ -200,17 +200,9 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         lambda: {**unreachable_details({"database": database}), **alerts_peer.detail()},
         identity=Identity("scoring", settings.stack_id),
     )
-    app.include_router(
-        build_router(
-            lambda: parts["c"].reader,
-            settings.admin_token,
-            METRICS.render,
-            lambda: parts["c"].applier,
-            lambda units: parts["c"].publisher.mark(units),
-        )
-    )
-    app.include_router(build_actions_router(lambda: ActionsReader(parts["c"].reader)))
+    app.include_router(build_router(METRICS.render))
+    app.include_router(build_actions_router())
     app.include_router(build_stream_router(broadcaster))
-    app.include_router(build_dashboard_router(lambda: parts["c"].reader, settings))
+    app.include_router(build_dashboard_router(settings))
     install_standard_openapi(app)
     return app

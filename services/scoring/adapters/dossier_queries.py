@@ -8,7 +8,7 @@ queries.py. Home units are passed as an array: the units whose dossiers count fo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -68,60 +68,88 @@ ORDER BY d.due_at, d.dossier_id
 LIMIT $5
 """
 
+# Open dossiers not on hold due within $5 hours of now ($2), after the cursor ($3, $4) — the `due_soon` page.
+SELECT_DUE_WITHIN = f"""
+SELECT {_ITEM_COLUMNS}
+FROM dossiers d
+WHERE {_OPEN_OF_UNITS} AND {_NOT_ON_HOLD}
+  AND d.due_at >= $2 AND d.due_at < $2 + $6::float8 * interval '1 hour'
+  AND (d.due_at, d.dossier_id) > ($3::timestamptz, $4::text)
+ORDER BY d.due_at, d.dossier_id
+LIMIT $5
+"""
+
 EPOCH_START = datetime.fromisoformat("0001-01-01T00:00:00+00:00")
+TODO_BUCKETS = ("due_today", "due_tomorrow", "due_this_month", "overdue")
 
 
-async def dossier(conn: asyncpg.Connection, dossier_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(SELECT_DOSSIER, dossier_id)
+class PgDossiers:
+    """The read use cases' DossierRepository (service/ports.py) on PostgreSQL."""
 
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
 
-async def todo_counts(
-    conn: asyncpg.Connection,
-    home_units: Sequence[str],
-    now: datetime,
-    today_end: datetime,
-    tomorrow_end: datetime,
-    month_end: datetime,
-) -> dict[str, int]:
-    row = await conn.fetchrow(COUNT_TODO, list(home_units), now, today_end, tomorrow_end, month_end)
-    return {key: int(row[key]) for key in ("due_today", "due_tomorrow", "due_this_month", "overdue")}
+    async def _page(
+        self, sql: str, home_units: Sequence[str], now: datetime, after: tuple[datetime, str] | None, *rest: object
+    ) -> list[asyncpg.Record]:
+        """A page ordered by (due, id) after the cursor: $1 home units, $2 now, $3/$4 the cursor, then `rest`."""
+        after_due, after_id = after or (EPOCH_START, "")
+        async with self._pool.acquire() as conn:
+            return await conn.fetch(sql, list(home_units), now, after_due, after_id, *rest)
 
+    async def late_or_due(
+        self,
+        home_units: Sequence[str],
+        state: str,
+        now: datetime,
+        after: tuple[datetime, str] | None,
+        limit: int,
+        within: timedelta = timedelta(hours=24),
+    ) -> list[asyncpg.Record]:
+        if state == "overdue":
+            return await self._page(SELECT_TODO_OVERDUE, home_units, now, after, limit)
+        return await self._page(SELECT_DUE_WITHIN, home_units, now, after, limit, within.total_seconds() / 3600)
 
-async def todo_upcoming(
-    conn: asyncpg.Connection,
-    home_units: Sequence[str],
-    now: datetime,
-    list_end: datetime,
-    after: tuple[datetime, str] | None,
-    limit: int,
-) -> list[asyncpg.Record]:
-    after_due, after_id = after or (EPOCH_START, "")
-    return await conn.fetch(SELECT_TODO_UPCOMING, list(home_units), now, list_end, after_due, after_id, limit)
+    async def dossier(self, dossier_id: str) -> asyncpg.Record | None:
+        async with self._pool.acquire() as conn:
+            return await conn.fetchrow(SELECT_DOSSIER, dossier_id)
 
+    async def todo_counts(
+        self,
+        home_units: Sequence[str],
+        now: datetime,
+        today_end: datetime,
+        tomorrow_end: datetime,
+        month_end: datetime,
+    ) -> dict[str, int]:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(COUNT_TODO, list(home_units), now, today_end, tomorrow_end, month_end)
+        return {key: int(row[key]) for key in TODO_BUCKETS}
 
-async def todo_overdue(
-    conn: asyncpg.Connection,
-    home_units: Sequence[str],
-    now: datetime,
-    after: tuple[datetime, str] | None,
-    limit: int,
-) -> list[asyncpg.Record]:
-    after_due, after_id = after or (EPOCH_START, "")
-    return await conn.fetch(SELECT_TODO_OVERDUE, list(home_units), now, after_due, after_id, limit)
+    async def todo_upcoming(
+        self,
+        home_units: Sequence[str],
+        now: datetime,
+        list_end: datetime,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[asyncpg.Record]:
+        after_due, after_id = after or (EPOCH_START, "")
+        async with self._pool.acquire() as conn:
+            return await conn.fetch(SELECT_TODO_UPCOMING, list(home_units), now, list_end, after_due, after_id, limit)
 
+    async def todo_overdue(
+        self, home_units: Sequence[str], now: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[asyncpg.Record]:
+        return await self._page(SELECT_TODO_OVERDUE, home_units, now, after, limit)
 
-async def open_counts(conn: asyncpg.Connection, home_units: Sequence[str], now: datetime) -> tuple[int, int]:
-    """(open dossiers, of which on hold now)."""
-    row = await conn.fetchrow(COUNT_OPEN, list(home_units), now)
-    return int(row["open"]), int(row["on_hold"])
+    async def open_counts(self, home_units: Sequence[str], now: datetime) -> tuple[int, int]:
+        """(open dossiers, of which on hold now)."""
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(COUNT_OPEN, list(home_units), now)
+        return int(row["open"]), int(row["on_hold"])
 
-
-async def open_dossiers(
-    conn: asyncpg.Connection,
-    home_units: Sequence[str],
-    now: datetime,
-    after: tuple[datetime, str] | None,
-    limit: int,
-) -> list[asyncpg.Record]:
-    after_due, after_id = after or (EPOCH_START, "")
-    return await conn.fetch(SELECT_OPEN, list(home_units), now, after_due, after_id, limit)
+    async def open_dossiers(
+        self, home_units: Sequence[str], now: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[asyncpg.Record]:
+        return await self._page(SELECT_OPEN, home_units, now, after, limit)

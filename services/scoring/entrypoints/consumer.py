@@ -28,7 +28,7 @@ from faststream.message import AckStatus
 
 from services.scoring.adapters.metrics import METRICS
 from services.scoring.applier import BatchApplier
-from services.scoring.publisher import IndicatorsPublisher
+from services.scoring.service.publisher import IndicatorsPublisher
 from services.scoring.settings import ScoringSettings
 from shared.kafka_logs import install_kafka_log_gate, kafka_state
 from shared.outages import DependencyState

@@ -33,50 +33,32 @@ FROM dossiers d
 WHERE {_OPEN_OF_UNITS} AND {_NOT_ON_HOLD}
 """
 
-# Not yet overdue and on the list (due before $3 = max(end of tomorrow, end of month)), after the cursor ($4, $5).
-SELECT_TODO_UPCOMING = f"""
-SELECT {_ITEM_COLUMNS}
-FROM dossiers d
-WHERE {_OPEN_OF_UNITS} AND {_NOT_ON_HOLD}
-  AND d.due_at >= $2 AND d.due_at < $3
-  AND (d.due_at, d.dossier_id) > ($4::timestamptz, $5::text)
-ORDER BY d.due_at, d.dossier_id
-LIMIT $6
-"""
 
-SELECT_TODO_OVERDUE = f"""
+def _page_of(condition: str) -> str:
+    """A page of the open dossiers of the units $1, by (due, id) after the cursor ($3, $4), at most $5 of them;
+    `condition` may use $2 (now) and $6."""
+    return f"""
 SELECT {_ITEM_COLUMNS}
 FROM dossiers d
-WHERE {_OPEN_OF_UNITS} AND {_NOT_ON_HOLD}
-  AND d.due_at < $2
+WHERE {_OPEN_OF_UNITS}{condition}
   AND (d.due_at, d.dossier_id) > ($3::timestamptz, $4::text)
 ORDER BY d.due_at, d.dossier_id
 LIMIT $5
 """
+
+
+# Not yet overdue and on the list (due before $6 = max(end of tomorrow, end of month)).
+SELECT_TODO_UPCOMING = _page_of(f" AND {_NOT_ON_HOLD}\n  AND d.due_at >= $2 AND d.due_at < $6")
+SELECT_TODO_OVERDUE = _page_of(f" AND {_NOT_ON_HOLD}\n  AND d.due_at < $2")
+SELECT_OPEN = _page_of("")
+# Not on hold and due within $6 hours of now: the `due_soon` page of /v1/units/{id}/dossiers.
+SELECT_DUE_WITHIN = _page_of(
+    f" AND {_NOT_ON_HOLD}\n  AND d.due_at >= $2 AND d.due_at < $2 + $6::float8 * interval '1 hour'"
+)
 
 COUNT_OPEN = f"""
 SELECT count(*) AS open, count(*) FILTER (WHERE NOT {_NOT_ON_HOLD}) AS on_hold
 FROM dossiers d WHERE {_OPEN_OF_UNITS}
-"""
-
-SELECT_OPEN = f"""
-SELECT {_ITEM_COLUMNS}
-FROM dossiers d
-WHERE {_OPEN_OF_UNITS}
-  AND (d.due_at, d.dossier_id) > ($3::timestamptz, $4::text)
-ORDER BY d.due_at, d.dossier_id
-LIMIT $5
-"""
-
-# Open dossiers not on hold due within $5 hours of now ($2), after the cursor ($3, $4) — the `due_soon` page.
-SELECT_DUE_WITHIN = f"""
-SELECT {_ITEM_COLUMNS}
-FROM dossiers d
-WHERE {_OPEN_OF_UNITS} AND {_NOT_ON_HOLD}
-  AND d.due_at >= $2 AND d.due_at < $2 + $6::float8 * interval '1 hour'
-  AND (d.due_at, d.dossier_id) > ($3::timestamptz, $4::text)
-ORDER BY d.due_at, d.dossier_id
-LIMIT $5
 """
 
 EPOCH_START = datetime.fromisoformat("0001-01-01T00:00:00+00:00")
@@ -134,9 +116,7 @@ class PgDossiers:
         after: tuple[datetime, str] | None,
         limit: int,
     ) -> list[asyncpg.Record]:
-        after_due, after_id = after or (EPOCH_START, "")
-        async with self._pool.acquire() as conn:
-            return await conn.fetch(SELECT_TODO_UPCOMING, list(home_units), now, list_end, after_due, after_id, limit)
+        return await self._page(SELECT_TODO_UPCOMING, home_units, now, after, limit, list_end)
 
     async def todo_overdue(
         self, home_units: Sequence[str], now: datetime, after: tuple[datetime, str] | None, limit: int

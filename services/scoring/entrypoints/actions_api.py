@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from services.scoring.entrypoints import actions_schemas as schemas
 from services.scoring.entrypoints.cursors import decode_pair, decode_todo_cursor, encode_pair, encode_todo_cursor
-from services.scoring.entrypoints.deps import Scoring, unit_of
+from services.scoring.entrypoints.deps import PageCursor, PageLimit, Scoring, unit_of
 from shared.http import ApiError, ErrorBody
 from shared.indicators import VIETNAM_TZ
 
@@ -73,7 +73,7 @@ def build_actions_router() -> APIRouter:
             Query(description="upcoming: due today, tomorrow, later this month; overdue: already late; all: both"),
         ] = "all",
         limit: Annotated[int | None, Query(ge=1, le=CSV_LIMIT, description="Page size (JSON 100, CSV all)")] = None,
-        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+        cursor: PageCursor = None,
         format: Annotated[Literal["json", "csv"] | None, Query(description="csv: the same rows as CSV")] = None,
     ) -> Any:
         unit = await unit_of(container, unit_id)
@@ -98,8 +98,8 @@ def build_actions_router() -> APIRouter:
     async def open_dossiers(
         container: Scoring,
         unit_id: str,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+        limit: PageLimit = 100,
+        cursor: PageCursor = None,
     ) -> dict:
         unit = await unit_of(container, unit_id)
         page = await container.actions.open_dossiers(unit, limit, decode_pair(cursor))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from services.scoring.entrypoints import schemas
 from services.scoring.entrypoints.cursors import decode_due_cursor, encode_due_cursor
-from services.scoring.entrypoints.deps import Scoring, period_of, unit_of
+from services.scoring.entrypoints.deps import PageCursor, PageLimit, Scoring, period_of, unit_of
 from services.scoring.entrypoints.http_cache import (
     CACHED_200,
     CLOSED,
@@ -119,8 +119,8 @@ def build_router(render_metrics: Callable[[], bytes]) -> APIRouter:
         state: Literal["overdue", "due_soon"] = "overdue",
         within_hours: Annotated[float, Query(gt=0, le=24 * 30, description="Horizon for due_soon")] = 24,
         subtree: Annotated[bool, Query(description="Include the units below")] = True,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+        limit: PageLimit = 100,
+        cursor: PageCursor = None,
     ) -> schemas.DossierPage:
         unit = await unit_of(container, unit_id)
         after = decode_due_cursor(cursor)
@@ -153,7 +153,7 @@ def build_router(render_metrics: Callable[[], bytes]) -> APIRouter:
         request: Request,
         container: Scoring,
         before: Annotated[int | None, Query(ge=1, le=2**62, description="Return rows with a smaller id")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        limit: PageLimit = 100,
         status: Annotated[DeadLetterStatus | None, Query(description="Only rows of this status")] = None,
     ) -> schemas.DeadLetters:
         require_admin(request, container.settings.admin_token)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query
 
 from services.scoring.bootstrap import Container
 from services.scoring.service.periods import Period, resolve_period
@@ -14,6 +14,8 @@ from shared.units import Unit
 
 Scoring = Annotated[Container, Depends(container_dependency(Container))]
 """A route's scoring container (503 `starting` until the lifespan has built it)."""
+PageLimit = Annotated[int, Query(ge=1, le=1000)]
+PageCursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
 
 
 def period_of(container: Container, label: str | None) -> Period:

@@ -18,7 +18,13 @@ from pydantic import BaseModel
 
 from services.scoring.entrypoints.http_cache import BodyStore, CachedBody
 from services.scoring.service.periods import Period
-from services.scoring.service.read_views import history_view, indicators_view, rankings_view, summary_view, unit_tree
+from services.scoring.service.read_views import (
+    RankingsBuilder,
+    history_view,
+    indicators_view,
+    summary_view,
+    unit_tree,
+)
 from services.scoring.service.reading import ScoringReader
 from shared.units import Unit, UnitRegistry
 
@@ -52,6 +58,7 @@ class ReadBodies:
 
     def __init__(self, max_entries: int = 8192) -> None:
         self._store = BodyStore(max_entries)
+        self._rankings_views = RankingsBuilder()
         self._rankings: dict[tuple[str, str], tuple[tuple[object, ...], dict[str, Any], list[str]]] = {}
 
     async def _rankings_dict(
@@ -64,7 +71,7 @@ class ReadBodies:
         found = self._rankings.get(key)
         if found is not None and all(a is b for a, b in zip(found[0], sources, strict=True)):
             return found
-        body = rankings_view(level, period, table, registry, profile.min_dossiers).model_dump()
+        _, body = self._rankings_views.build(level, period, table, registry, profile.min_dossiers)
         built = (sources, body, [fold(f"{item['unit_id']} {item['name']}") for item in body["items"]])
         self._rankings[key] = built
         return built

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from services.scoring.domain.effective import month_first_day
 from services.scoring.domain.live import LiveFigures
@@ -44,13 +45,11 @@ from shared.units import Unit, UnitRegistry
 
 def groups_of(card: ScoreCard) -> dict[str, GroupPoints]:
     """SPEC §6: a group none of whose indicators has a rate has points null."""
-    return {key: GroupPoints.model_construct(points=group.points, max=group.max) for key, group in card.groups.items()}
+    return {key: GroupPoints(points=group.points, max=group.max) for key, group in card.groups.items()}
 
 
 def live_counters(live: LiveFigures, now: datetime) -> LiveCounters:
-    return LiveCounters.model_construct(
-        open=live.open, overdue_open=live.overdue_open, due_soon=live.due_soon, as_of=now
-    )
+    return LiveCounters(open=live.open, overdue_open=live.overdue_open, due_soon=live.due_soon, as_of=now)
 
 
 def indicators_view(unit: Unit, period: Period, table: LevelTable, snapshot: LiveSnapshot) -> Indicators:
@@ -63,14 +62,14 @@ def indicators_view(unit: Unit, period: Period, table: LevelTable, snapshot: Liv
         live, now = snapshot.by_unit.get(unit.unit_id, LiveFigures()), snapshot.now
     entry = mine.ranked
     card = mine.card
-    return Indicators.model_construct(
+    return Indicators(
         unit_id=unit.unit_id,
         name=unit.name,
         level=str(unit.level),
         period=period.label,
-        counters=Counters.model_construct(**mine.counters),
+        counters=Counters(**mine.counters),
         live=live_counters(live, now),
-        rates=Rates.model_construct(**card.rates),
+        rates=Rates(**card.rates),
         groups=groups_of(card),
         points=card.points,
         score=card.score,
@@ -81,29 +80,75 @@ def indicators_view(unit: Unit, period: Period, table: LevelTable, snapshot: Liv
     )
 
 
-def rankings_view(level: str, period: Period, table: LevelTable, registry: UnitRegistry, min_dossiers: int) -> Rankings:
-    ranked, details = table
-    items = []
-    for entry in ranked:
-        unit = registry.get(entry.unit_id)
-        figures = details[entry.unit_id]
-        items.append(
-            RankingItem.model_construct(
-                rank=entry.rank,
-                unit_id=entry.unit_id,
-                name=unit.name if unit else entry.unit_id,
-                score=figures.card.score,
-                rates=Rates.model_construct(**figures.card.rates),
-                groups=groups_of(figures.card),
-                progress_total=figures.counters["progress_total"],
-                unranked_reason=entry.unranked_reason,
-                overdue_open=figures.live.overdue_open if period.is_current else None,
+RankingsBody = dict[str, Any]
+"""A Rankings model's dumped form (what the API serialises, and pages)."""
+
+
+class RankingsBuilder:
+    """Builds a level's Rankings, reusing a unit's item — the model and its dumped form — while its values stay
+    the same. A table is rebuilt on every change of its month, a change touches few units, and building hundreds
+    of pydantic models each time would cost several times what building the plain values costs."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str], dict[tuple[object, ...], tuple[RankingItem, dict[str, Any]]]] = {}
+
+    def build(
+        self, level: str, period: Period, table: LevelTable, registry: UnitRegistry, min_dossiers: int
+    ) -> tuple[Rankings, RankingsBody]:
+        ranked, details = table
+        previous = self._items.get((level, period.label), {})
+        kept: dict[tuple[object, ...], tuple[RankingItem, dict[str, Any]]] = {}
+        for entry in ranked:
+            unit = registry.get(entry.unit_id)
+            figures = details[entry.unit_id]
+            card = figures.card
+            values = (
+                entry.unit_id,
+                entry.rank,
+                entry.unranked_reason,
+                unit.name if unit else entry.unit_id,
+                card.score,
+                tuple(card.rates.items()),
+                tuple((key, group.points, group.max) for key, group in card.groups.items()),
+                figures.counters["progress_total"],
+                figures.live.overdue_open if period.is_current else None,
             )
+            found = previous.get(values)
+            if found is None:
+                item = _ranking_item(values)
+                found = (item, item.model_dump())
+            kept[values] = found
+        self._items[(level, period.label)] = kept
+        items = [kept_item for kept_item, _ in kept.values()]
+        rank_of = sum(1 for entry in ranked if entry.rank is not None)
+        # The items are validated models already: the list is assembled, not validated again.
+        rankings = Rankings.model_construct(
+            level=level, period=period.label, rank_of=rank_of, min_dossiers=min_dossiers, items=items, next_cursor=None
         )
-    rank_of = sum(1 for entry in ranked if entry.rank is not None)
-    return Rankings.model_construct(
-        level=level, period=period.label, rank_of=rank_of, min_dossiers=min_dossiers, items=items
-    )
+        head = rankings.model_dump(exclude={"items"})
+        dumped = [item_body for _, item_body in kept.values()]
+        body = {name: dumped if name == "items" else head[name] for name in Rankings.model_fields}
+        return rankings, body
+
+
+def _ranking_item(values: tuple[object, ...]) -> RankingItem:
+    unit_id, rank, unranked_reason, name, score, rates, groups, progress_total, overdue_open = values
+    return RankingItem(
+        rank=rank,
+        unit_id=unit_id,
+        name=name,
+        score=score,
+        rates=Rates(**dict(rates)),  # type: ignore[call-overload]
+        groups={key: GroupPoints(points=points, max=maximum) for key, points, maximum in groups},  # type: ignore[attr-defined]
+        progress_total=progress_total,
+        unranked_reason=unranked_reason,
+        overdue_open=overdue_open,
+    )  # type: ignore[arg-type]
+
+
+def rankings_view(level: str, period: Period, table: LevelTable, registry: UnitRegistry, min_dossiers: int) -> Rankings:
+    """A level's units in rank order: the ranked ones, then the unranked ones (SPEC §5)."""
+    return RankingsBuilder().build(level, period, table, registry, min_dossiers)[0]
 
 
 def history_view(unit: Unit, months: int, sources: tuple[object, ...]) -> History:
@@ -120,23 +165,23 @@ def history_view(unit: Unit, months: int, sources: tuple[object, ...]) -> Histor
         card = score_counters(counters, profile)
         first, end = month_first_day(month), month_first_day(month + 1)
         items.append(
-            HistoryMonth.model_construct(
+            HistoryMonth(
                 period=period.label,
-                counters=Counters.model_construct(**counters),
-                rates=Rates.model_construct(**card.rates),
+                counters=Counters(**counters),
+                rates=Rates(**card.rates),
                 score=card.score,
                 groups=groups_of(card),
                 exists=unit.exists_during(first, end),
             )
         )
-    return History.model_construct(unit_id=unit.unit_id, name=unit.name, months=items)
+    return History(unit_id=unit.unit_id, name=unit.name, months=items)
 
 
 def summary_view(city: Unit, period: Period, table: LevelTable, snapshot: LiveSnapshot) -> Summary:
     """The city's indicators with the counts a live dashboard shows."""
     figures = indicators_view(city, period, table, snapshot)
     counters, live = figures.counters, figures.live
-    dashboard = Dashboard.model_construct(
+    dashboard = Dashboard(
         received_today=snapshot.received_today,
         received_this_month=counters.received,
         in_progress=live.open,
@@ -144,13 +189,13 @@ def summary_view(city: Unit, period: Period, table: LevelTable, snapshot: LiveSn
         overdue=live.overdue_open,
         due_soon=live.due_soon,
     )
-    return Summary.model_construct(**dict(figures), dashboard=dashboard)
+    return Summary(**dict(figures), dashboard=dashboard)
 
 
 def unit_tree(registry: UnitRegistry, units: Iterable[Unit] | None = None) -> UnitTree:
-    return UnitTree.model_construct(
+    return UnitTree(
         items=[
-            UnitNode.model_construct(
+            UnitNode(
                 unit_id=u.unit_id,
                 name=u.name,
                 level=str(u.level),

@@ -7,7 +7,13 @@ import pytest
 
 from services.scoring.domain.live import LiveFigures
 from services.scoring.service.periods import resolve_period
-from services.scoring.service.read_views import history_view, indicators_view, rankings_view, summary_view
+from services.scoring.service.read_views import (
+    RankingsBuilder,
+    history_view,
+    indicators_view,
+    rankings_view,
+    summary_view,
+)
 from services.scoring.service.reading import ScoringReader
 from tests.unit.scoring.fakes import NOW, FakeFigures, FakeProfiles, FakeUnits, city_registry, profile
 
@@ -81,3 +87,22 @@ async def test_a_history_lists_each_month_oldest_first_with_its_score() -> None:
     assert [month.period for month in history.months] == ["2026-08", "2026-09", "2026-10"]
     assert [month.counters.received for month in history.months] == [0, 25, 30]
     assert history.months[0].score is None and history.months[2].score > history.months[1].score
+
+
+async def test_rankings_rebuilt_after_a_change_reuse_the_items_of_the_units_that_did_not_change() -> None:
+    figures = FakeFigures(months={"2026-10": {"D1": POOR, "D2": GOOD}})
+    reader = reader_on(figures)
+    period = resolve_period(None, NOW)
+    builder = RankingsBuilder()
+    first, body = builder.build(
+        "district", period, await reader.level_table("district", period), reader.directory.registry, 20
+    )
+    assert body == first.model_dump()
+
+    figures.months["2026-10"] = {"D1": {**POOR, "received": 26}, "D2": GOOD}
+    reader.figures_changed(["2026-10"])
+    table = await reader.level_table("district", period, fresh=True)
+    second, _ = builder.build("district", period, table, reader.directory.registry, 20)
+    by_unit = {item.unit_id: item for item in second.items}
+    assert by_unit["D2"] is first.items[0]  # D2 (ranked first) did not change: its item is reused
+    assert by_unit["D1"] is not first.items[1] and by_unit["D1"].rates.online_rate == pytest.approx(5 / 26)

@@ -1,10 +1,8 @@
 """The typed views of the read tables (read_model.py): a unit's indicators, a level's rankings, a unit's history,
 the city's summary, the unit tree. Pure: built from a level table, a live snapshot and the registry, once per
-version of those (the read bodies that show them are cached by their identity, entrypoints/read_bodies.py).
-
-The models are constructed, not validated: the figures come from the domain's arithmetic, and validating (or
-coercing: a group's `max` of 18 would become 18.0) would cost time on the read path and change bytes the API has
-always sent. The `unit-indicators` message is validated when it is built (service/publisher.py).
+version of those (the read bodies that show them are cached by their identity, entrypoints/read_bodies.py), never
+per request. The models are validated when built, as the `unit-indicators` message built from them always was; a
+level's rankings reuse the items of the units that did not change (RankingsBuilder).
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         )
         applier = BatchApplier(pool, directory, publish_dead_letters)
         sink = KafkaIndicatorsSink(indicators_publisher)
-        publisher = IndicatorsPublisher(reader, sink, settings.indicators_interval_s)
+        publisher = IndicatorsPublisher(reader, sink, METRICS, settings.indicators_interval_s)
         dossiers = PgDossiers(pool)
         parts["c"] = Container(settings, pool, directory, applier, reader, publisher, ActionsReader(reader, dossiers),
                                dossiers, PgDeadLetters(pool))  # fmt: skip

@@ -1,14 +1,14 @@
 """What the read use cases need from the outside world: small interfaces the adapters implement.
 
 The use cases (reading.py, actions.py, reports.py, notice.py, publisher.py) take these, never an
-asyncpg pool or a FastStream publisher, so that their unit tests run on hand-written fakes
+asyncpg pool, a FastStream publisher or the metrics registry, so that their unit tests run on hand-written fakes
 (tests/unit/scoring/fakes.py) and the adapters (adapters/queries.py, adapters/dossier_queries.py,
 adapters/units.py, adapters/profile_file.py, adapters/kafka_indicators.py) can change without touching them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -103,3 +103,16 @@ class MessagePublisher(Protocol):
     """Sends one `unit-indicators` message (adapters/kafka_indicators.py)."""
 
     async def publish(self, value: bytes, key: str) -> None: ...
+
+
+class UnitGauges(Protocol):
+    """Where a published unit's figures are also exported as metrics (adapters/metrics.py)."""
+
+    def set_unit(
+        self,
+        unit_id: str,
+        level: str,
+        score: float | None,
+        rates: Mapping[str, float | None],
+        live: Iterable[tuple[str, int]],
+    ) -> None: ...

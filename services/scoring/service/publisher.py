@@ -13,10 +13,9 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from services.scoring.adapters.metrics import METRICS
 from services.scoring.domain.timebase import month_label
 from services.scoring.service.periods import current_month, resolve_period
-from services.scoring.service.ports import MessagePublisher
+from services.scoring.service.ports import MessagePublisher, UnitGauges
 from services.scoring.service.read_model import Indicators
 from services.scoring.service.read_views import indicators_view
 from services.scoring.service.reading import ScoringReader
@@ -26,9 +25,10 @@ log = logging.getLogger(__name__)
 
 
 class IndicatorsPublisher:
-    def __init__(self, reader: ScoringReader, sink: MessagePublisher, interval_s: float) -> None:
+    def __init__(self, reader: ScoringReader, sink: MessagePublisher, gauges: UnitGauges, interval_s: float) -> None:
         self._reader = reader
         self._sink = sink
+        self._gauges = gauges
         self._interval_s = interval_s
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
@@ -95,7 +95,7 @@ class IndicatorsPublisher:
                 )
                 await self._sink.publish(message.model_dump_json().encode(), unit_id)
                 live = figures.live
-                METRICS.set_unit(
+                self._gauges.set_unit(
                     unit_id,
                     level,
                     figures.score,

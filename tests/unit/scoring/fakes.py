@@ -171,3 +171,13 @@ class FakeSink:
 
     async def publish(self, value: bytes, key: str) -> None:
         self.sent.append((key, value))
+
+
+@dataclass
+class FakeGauges:
+    """UnitGauges: the last score exported per unit."""
+
+    scores: dict[str, float | None] = field(default_factory=dict)
+
+    def set_unit(self, unit_id: str, level: str, score: float | None, rates: Any, live: Any) -> None:
+        self.scores[unit_id] = score

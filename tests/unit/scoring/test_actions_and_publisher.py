@@ -18,6 +18,7 @@ from tests.unit.scoring.fakes import (
     Dossier,
     FakeDossiers,
     FakeFigures,
+    FakeGauges,
     FakeProfiles,
     FakeSink,
     FakeUnits,
@@ -94,7 +95,8 @@ async def test_publishing_sends_one_valid_message_per_unit_keyed_by_unit_id() ->
     )
     reader = reader_on(figures)
     sink = FakeSink()
-    publisher = IndicatorsPublisher(reader, sink, interval_s=0.0)
+    gauges = FakeGauges()
+    publisher = IndicatorsPublisher(reader, sink, gauges, interval_s=0.0)
 
     await publisher.publish_units(["D1.X", "D2", "NO.SUCH.UNIT"])
 
@@ -106,5 +108,6 @@ async def test_publishing_sends_one_valid_message_per_unit_keyed_by_unit_id() ->
     assert commune.counters.received == 30 and commune.rank == 1 and commune.rank_of == 1
     assert district.previous_score is not None and commune.previous_score is None
     assert publisher.published == 2
+    assert gauges.scores == {"D1.X": commune.score, "D2": district.score}
     # The message's JSON carries the timestamps as RFC 3339 (alerts parse them back).
     assert orjson.loads(sink.sent[0][1])["computed_at"].endswith("Z")

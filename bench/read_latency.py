@@ -6,7 +6,7 @@
 1. Creates a throw-away database with the Hanoi registry of both eras (data/hanoi_registry.csv) and writes own
    counters for every unit that exists in each of the last `--months` months (16 counters each, plausible values),
    plus `--open-dossiers` open dossiers spread over the units (the live counters read them).
-2. Starts one scoring process on it (read tables as deployed: computed once per change, services/scoring/
+2. Starts one scoring process on it (read tables as deployed: computed once per change, services/scoring/service/
    read_cache.py) and first asks every level's rankings of every month once: each of those requests computes its
    month's table (successors resolved, the tree summed, every unit scored and ranked) — the "first computation"
    figures, what a request pays after the process starts or a month's figures change without a warm table.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the Debian packages the city's written notice needs are installed:
 #   fonts-dejavu-core  DejaVu Serif, the TrueType face the PDF notice embeds (every Vietnamese glyph; reportlab's
-#                      core PDF fonts have none) — services/scoring/notice_render.py
+#                      core PDF fonts have none) — services/scoring/adapters/notice_render.py
 #   poppler-utils      pdftotext (the tests read the PDF back) and pdftoppm (docs/screenshots/notice-*.png)
 # Installs with apt-get when run as root; otherwise says what to run.
 set -euo pipefail

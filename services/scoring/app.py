@@ -10,7 +10,6 @@ import asyncpg
 import httpx
 from fastapi import FastAPI
 
-from services.scoring.actions import ActionsReader
 from services.scoring.adapters.figures_notify import FiguresListener
 from services.scoring.adapters.kafka_publishers import KafkaDeadLetterPublisher, KafkaIndicatorsPublisher
 from services.scoring.adapters.metrics import METRICS
@@ -113,17 +112,9 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         lambda: {**unreachable_details({"database": database}), **alerts_peer.detail()},
         identity=Identity("scoring", settings.stack_id),
     )
-    app.include_router(
-        build_router(
-            lambda: container().reader,
-            settings.admin_token,
-            METRICS.render,
-            lambda: container().applier,
-            lambda units: container().publisher.mark(units),
-        )
-    )
-    app.include_router(build_actions_router(lambda: ActionsReader(container().reader)))
+    app.include_router(build_router(METRICS.render))
+    app.include_router(build_actions_router())
     app.include_router(build_stream_router(broadcaster))
-    app.include_router(build_dashboard_router(lambda: container().reader, settings))
+    app.include_router(build_dashboard_router(settings))
     install_standard_openapi(app)
     return app

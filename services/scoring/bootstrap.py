@@ -1,8 +1,8 @@
 """The scoring service's one container: its adapters and use cases, built in the lifespan (never at import time).
 
 `build_container` is awaited before the broker starts (shared/resources.open_resources), so the subscriber never
-sees a batch before the applier exists; the container then reaches routes and subscribers through
-shared/bootstrap.py.
+sees a batch before the applier exists; the container then reaches routes (`Annotated[Container,
+Depends(container_dependency(Container))]`) and subscribers (`Context("container")`) through shared/bootstrap.py.
 """
 
 from __future__ import annotations
@@ -11,15 +11,20 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from services.scoring.adapters.dossier_queries import PgDossiers
 from services.scoring.adapters.gc import cyclic_gc_paused
 from services.scoring.adapters.metrics import METRICS
+from services.scoring.adapters.profile_file import ProfileStore
+from services.scoring.adapters.queries import PgDeadLetters, PgFigures
 from services.scoring.adapters.store import PostgresWriteStore
 from services.scoring.adapters.units import UnitDirectory
 from services.scoring.adapters.wire import ContractDecoder
-from services.scoring.publisher import IndicatorsPublisher, Publish
-from services.scoring.reading import ProfileStore, ScoringReader
+from services.scoring.service.actions import ActionsReader
 from services.scoring.service.apply_batch import BatchApplier
 from services.scoring.service.ports import DeadLetterPublisher
+from services.scoring.service.publisher import IndicatorsPublisher
+from services.scoring.service.read_ports import MessagePublisher
+from services.scoring.service.reading import ScoringReader
 from services.scoring.settings import ScoringSettings
 
 
@@ -28,7 +33,7 @@ class Outlets:
     """Where the service publishes (Kafka publishers registered on the broker before it starts)."""
 
     dead_letters: DeadLetterPublisher
-    indicators: Publish
+    indicators: MessagePublisher
 
 
 @dataclass
@@ -37,25 +42,34 @@ class Container:
     pool: asyncpg.Pool
     directory: UnitDirectory
     applier: BatchApplier
-    """Apply a consumed batch; re-apply dead letters; roll open dossiers into a new month."""
+    """Apply a consumed batch; re-apply dead letters; roll open dossiers into a new month (service/apply_batch.py)."""
     reader: ScoringReader
+    """The read tables and the figures read from them (service/reading.py)."""
     publisher: IndicatorsPublisher
-    """Sends `unit-indicators` for the units batches marked."""
+    """Sends `unit-indicators` for the units batches marked (service/publisher.py)."""
+    actions: ActionsReader
+    """The to-do list, the forecast, a unit's open dossiers, one dossier (service/actions.py)."""
+    dossiers: PgDossiers
+    """Dossier-level reads (the overdue / due-soon pages, the notice's annex)."""
+    dead_letters: PgDeadLetters
+    """The dead-letter table as the admin routes list and discard it."""
 
 
 async def build_container(settings: ScoringSettings, pool: asyncpg.Pool, outlets: Outlets) -> Container:
     directory = UnitDirectory(pool)
     await directory.load()
     reader = ScoringReader(
-        pool,
+        PgFigures(pool),
         directory,
         ProfileStore(settings.profile_path),
         ranking_ttl_s=settings.read_cache_ttl_s,
         live_tick_s=settings.live_tick_s,
     )
     applier = build_applier(pool, directory, outlets.dead_letters)
-    publisher = IndicatorsPublisher(reader, outlets.indicators, settings.indicators_interval_s)
-    return Container(settings, pool, directory, applier, reader, publisher)
+    publisher = IndicatorsPublisher(reader, outlets.indicators, METRICS, settings.indicators_interval_s)
+    dossiers = PgDossiers(pool)
+    actions = ActionsReader(reader, dossiers)
+    return Container(settings, pool, directory, applier, reader, publisher, actions, dossiers, PgDeadLetters(pool))
 
 
 def build_applier(pool: asyncpg.Pool, directory: UnitDirectory, dead_letters: DeadLetterPublisher) -> BatchApplier:

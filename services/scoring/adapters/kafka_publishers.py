@@ -44,10 +44,11 @@ class KafkaDeadLetterPublisher:
 
 
 class KafkaIndicatorsPublisher:
-    """Sends one unit's `unit-indicators` message (the body is shared/indicators.py's JSON), keyed by unit_id."""
+    """service.read_ports.MessagePublisher: one unit's `unit-indicators` message (the body is
+    shared/indicators.py's JSON), keyed by unit_id."""
 
     def __init__(self, publisher: DefaultPublisher) -> None:
         self._publisher = publisher
 
-    async def __call__(self, value: bytes, key: str) -> None:
+    async def publish(self, value: bytes, key: str) -> None:
         await self._publisher.publish(value, key=key.encode(), headers={"content-type": "application/json"})

@@ -8,12 +8,11 @@ computed at query time from the open dossiers per home unit, so they are exact a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import asyncpg
 
-SELECT_UNITS = "SELECT unit_id, name, level, parent_id, path FROM units ORDER BY unit_id"
+from services.scoring.domain.live import LiveFigures
 
 SELECT_MONTH_OWN_COUNTERS = "SELECT unit_id, counter, value FROM unit_month_counters WHERE month = $1"
 
@@ -42,30 +41,6 @@ GROUP BY d.home_unit
 
 SELECT_RECEIVED_SINCE = "SELECT count(*) FROM dossiers d WHERE d.received_at >= $1"
 
-# Open dossiers whose home unit is one of $1 (the home units whose dossiers count for the unit asked about: its
-# subtree, and units retired into it — reading.home_units_of), overdue or due within $6 hours, paged by (due, id).
-SELECT_DOSSIERS_OVERDUE = """
-SELECT d.dossier_id, d.procedure_id, d.home_unit, d.due_at, d.received_at
-FROM dossiers d
-WHERE d.received_at IS NOT NULL AND d.ended_at IS NULL AND d.home_unit = ANY($1::text[])
-  AND NOT (d.hold_since IS NOT NULL AND d.hold_since <= $2)
-  AND d.due_at < $2
-  AND (d.due_at, d.dossier_id) > ($3::timestamptz, $4::text)
-ORDER BY d.due_at, d.dossier_id
-LIMIT $5
-"""
-
-SELECT_DOSSIERS_DUE_SOON = """
-SELECT d.dossier_id, d.procedure_id, d.home_unit, d.due_at, d.received_at
-FROM dossiers d
-WHERE d.received_at IS NOT NULL AND d.ended_at IS NULL AND d.home_unit = ANY($1::text[])
-  AND NOT (d.hold_since IS NOT NULL AND d.hold_since <= $2)
-  AND d.due_at >= $2 AND d.due_at < $2 + $6::float8 * interval '1 hour'
-  AND (d.due_at, d.dossier_id) > ($3::timestamptz, $4::text)
-ORDER BY d.due_at, d.dossier_id
-LIMIT $5
-"""
-
 SELECT_DLQ = """
 SELECT id, topic, "partition", "offset", encode(record_key, 'escape') AS record_key,
        convert_from(record_value, 'UTF8') AS record_value, event_id, error, detail, dead_at, status, unit_id,
@@ -81,73 +56,58 @@ WHERE id = ANY($1::bigint[]) AND status IN ('pending', 'dead')
 """
 
 
-@dataclass(frozen=True, slots=True)
-class LiveFigures:
-    open: int = 0
-    overdue_open: int = 0
-    due_soon: int = 0
-    progress_correction: int = 0
-
-
 def _live(row: asyncpg.Record | None) -> LiveFigures:
     if row is None:
         return LiveFigures()
     return LiveFigures(row["open"], row["overdue_open"], row["due_soon"], row["progress_correction"])
 
 
-async def units(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(SELECT_UNITS)
+class PgFigures:
+    """The read use cases' FiguresRepository (service/read_ports.py) on PostgreSQL."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def month_own_counters(self, month: str) -> dict[str, dict[str, int]]:
+        """unit named on the facts → counter → value, for one month."""
+        out: dict[str, dict[str, int]] = {}
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(SELECT_MONTH_OWN_COUNTERS, month)
+        for unit_id, counter, value in rows:
+            figures = out.get(unit_id)
+            if figures is None:
+                figures = out[unit_id] = {}
+            figures[counter] = value
+        return out
+
+    async def live_by_home_unit(self, now: datetime, month_end: datetime) -> dict[str, LiveFigures]:
+        """Live figures of the open dossiers per home unit, subtrees NOT included."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(SELECT_LIVE_BY_HOME_UNIT, now, month_end)
+        return {row["unit_id"]: _live(row) for row in rows}
+
+    async def received_since(self, since: datetime) -> int:
+        """Dossiers received since `since`, city-wide."""
+        async with self._pool.acquire() as conn:
+            return int(await conn.fetchval(SELECT_RECEIVED_SINCE, since))
 
 
-async def month_own_counters(conn: asyncpg.Connection, month: str) -> dict[str, dict[str, int]]:
-    """unit named on the facts → counter → value, for one month."""
-    out: dict[str, dict[str, int]] = {}
-    for unit_id, counter, value in await conn.fetch(SELECT_MONTH_OWN_COUNTERS, month):
-        figures = out.get(unit_id)
-        if figures is None:
-            figures = out[unit_id] = {}
-        figures[counter] = value
-    return out
+class PgDeadLetters:
+    """The dead-letter table as the admin routes read and discard it."""
 
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
 
-async def live_by_home_unit(conn: asyncpg.Connection, now: datetime, month_end: datetime) -> dict[str, LiveFigures]:
-    """Live figures of the open dossiers per home unit, subtrees NOT included."""
-    rows = await conn.fetch(SELECT_LIVE_BY_HOME_UNIT, now, month_end)
-    return {row["unit_id"]: _live(row) for row in rows}
+    async def page(
+        self, before_id: int | None, limit: int, status: str | None = None
+    ) -> tuple[dict[str, int], list[asyncpg.Record]]:
+        """Counts per status, and a page of rows (newest first, optionally of one status)."""
+        async with self._pool.acquire() as conn:
+            by_status = {row["status"]: int(row["n"]) for row in await conn.fetch(COUNT_DLQ_BY_STATUS)}
+            rows = await conn.fetch(SELECT_DLQ, before_id if before_id is not None else 2**62, limit, status)
+        return by_status, rows
 
-
-async def received_since(conn: asyncpg.Connection, since: datetime) -> int:
-    """Dossiers received since `since`, city-wide."""
-    return int(await conn.fetchval(SELECT_RECEIVED_SINCE, since))
-
-
-async def dossiers(
-    conn: asyncpg.Connection,
-    *,
-    home_units: Sequence[str],
-    state: str,
-    now: datetime,
-    after: tuple[datetime, str] | None,
-    limit: int,
-    within: timedelta = timedelta(hours=24),
-) -> list[asyncpg.Record]:
-    after_due, after_id = after if after is not None else (datetime.min.replace(tzinfo=now.tzinfo), "")
-    units = list(home_units)
-    if state == "overdue":
-        return await conn.fetch(SELECT_DOSSIERS_OVERDUE, units, now, after_due, after_id, limit)
-    hours = within.total_seconds() / 3600
-    return await conn.fetch(SELECT_DOSSIERS_DUE_SOON, units, now, after_due, after_id, limit, hours)
-
-
-async def dead_letters(
-    conn: asyncpg.Connection, before_id: int | None, limit: int, status: str | None = None
-) -> tuple[dict[str, int], list[asyncpg.Record]]:
-    """Counts per status, and a page of rows (newest first, optionally of one status)."""
-    by_status = {row["status"]: int(row["n"]) for row in await conn.fetch(COUNT_DLQ_BY_STATUS)}
-    rows = await conn.fetch(SELECT_DLQ, before_id if before_id is not None else 2**62, limit, status)
-    return by_status, rows
-
-
-async def discard_dead_letters(conn: asyncpg.Connection, ids: Sequence[int], reason: str) -> int:
-    result = await conn.execute(DISCARD_DLQ, list(ids), reason)
-    return int(result.split()[-1])
+    async def discard(self, ids: Sequence[int], reason: str) -> int:
+        async with self._pool.acquire() as conn:
+            result = await conn.execute(DISCARD_DLQ, list(ids), reason)
+        return int(result.split()[-1])

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Query, Request, Response
 
-from services.scoring.actions import ActionsReader, TodoCursor
 from services.scoring.entrypoints import actions_schemas as schemas
+from services.scoring.entrypoints.cursors import decode_pair, decode_todo_cursor, encode_pair, encode_todo_cursor
+from services.scoring.entrypoints.deps import PageCursor, PageLimit, Scoring, unit_of
 from shared.http import ApiError, ErrorBody
 from shared.indicators import VIETNAM_TZ
-from shared.units import Unit
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "unknown_unit: no such unit"},
@@ -45,14 +42,8 @@ TODO_CSV_HEADER = (
 )
 
 
-def build_actions_router(actions: Callable[[], ActionsReader]) -> APIRouter:
+def build_actions_router() -> APIRouter:
     router = APIRouter()
-
-    async def unit_of(unit_id: str) -> Unit:
-        unit = await actions().reader.unit(unit_id)
-        if unit is None:
-            raise ApiError(404, "unknown_unit", f"Không có đơn vị {unit_id!r} / unknown unit {unit_id!r}")
-        return unit
 
     @router.get(
         "/v1/units/{unit_id}/forecast",
@@ -61,8 +52,8 @@ def build_actions_router(actions: Callable[[], ActionsReader]) -> APIRouter:
         tags=["actions"],
         summary="Month-end forecast: score, progress rate and rank if nothing more is done, and in the best case",
     )
-    async def forecast(unit_id: str) -> dict:
-        return await actions().forecast(await unit_of(unit_id))
+    async def forecast(container: Scoring, unit_id: str) -> dict:
+        return await container.actions.forecast(await unit_of(container, unit_id))
 
     @router.get(
         "/v1/units/{unit_id}/todo",
@@ -75,21 +66,22 @@ def build_actions_router(actions: Callable[[], ActionsReader]) -> APIRouter:
     )  # fmt: skip
     async def todo(
         request: Request,
+        container: Scoring,
         unit_id: str,
         section: Annotated[
             Literal["all", "upcoming", "overdue"],
             Query(description="upcoming: due today, tomorrow, later this month; overdue: already late; all: both"),
         ] = "all",
         limit: Annotated[int | None, Query(ge=1, le=CSV_LIMIT, description="Page size (JSON 100, CSV all)")] = None,
-        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+        cursor: PageCursor = None,
         format: Annotated[Literal["json", "csv"] | None, Query(description="csv: the same rows as CSV")] = None,
     ) -> Any:
-        unit = await unit_of(unit_id)
+        unit = await unit_of(container, unit_id)
         as_csv = format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))
         page_size = limit if limit is not None else (CSV_LIMIT if as_csv else 100)
-        page = await actions().todo(unit, section, page_size, _decode_todo_cursor(cursor))
+        page = await container.actions.todo(unit, section, page_size, decode_todo_cursor(cursor))
         if page["next_cursor"] is not None:
-            page["next_cursor"] = _encode_todo_cursor(page["next_cursor"])
+            page["next_cursor"] = encode_todo_cursor(page["next_cursor"])
         if as_csv:
             day = page["today"].isoformat()
             return Response(_todo_csv(page["items"]), media_type=CSV_MEDIA, headers={
@@ -104,14 +96,15 @@ def build_actions_router(actions: Callable[[], ActionsReader]) -> APIRouter:
         summary="Every open dossier of a unit (subtree and units retired into it), by due (paged)",
     )
     async def open_dossiers(
+        container: Scoring,
         unit_id: str,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+        limit: PageLimit = 100,
+        cursor: PageCursor = None,
     ) -> dict:
-        unit = await unit_of(unit_id)
-        page = await actions().open_dossiers(unit, limit, _decode_pair(cursor))
+        unit = await unit_of(container, unit_id)
+        page = await container.actions.open_dossiers(unit, limit, decode_pair(cursor))
         last = page.pop("next")
-        page["next_cursor"] = _encode_pair(*last) if last is not None else None
+        page["next_cursor"] = encode_pair(*last) if last is not None else None
         return page
 
     @router.get(
@@ -121,8 +114,8 @@ def build_actions_router(actions: Callable[[], ActionsReader]) -> APIRouter:
         tags=["dossiers"],
         summary="One dossier: merged state, stored events, home unit and the counters it is in",
     )
-    async def dossier(dossier_id: str) -> dict:
-        found = await actions().dossier(dossier_id)
+    async def dossier(container: Scoring, dossier_id: str) -> dict:
+        found = await container.actions.dossier(dossier_id)
         if found is None:
             raise ApiError(404, "unknown_dossier", f"Không có hồ sơ {dossier_id!r} / unknown dossier {dossier_id!r}")
         return found
@@ -146,53 +139,3 @@ def _todo_csv(items: list[dict[str, Any]]) -> str:
                          f"{item['hours_left']:.1f}", f"{item['progress_points']:.2f}",
                          "" if gain is None else f"{gain:.3f}"])  # fmt: skip
     return out.getvalue()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode()
-
-
-def _unb64(cursor: str) -> Any:
-    try:
-        return orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, orjson.JSONDecodeError):
-        raise ApiError(422, "invalid_cursor", "Con trỏ trang không hợp lệ / invalid cursor") from None
-
-
-def _encode_todo_cursor(cursor: TodoCursor) -> str:
-    return _b64(orjson.dumps([cursor.as_of.isoformat(), cursor.section, cursor.due.isoformat(), cursor.dossier_id]))
-
-
-def _decode_todo_cursor(cursor: str | None) -> TodoCursor | None:
-    if cursor is None:
-        return None
-    data = _unb64(cursor)
-    try:
-        as_of, section, due, dossier_id = data
-        if section not in ("upcoming", "overdue"):
-            raise ValueError(section)
-        return TodoCursor(_aware(as_of), section, _aware(due), str(dossier_id))
-    except (TypeError, ValueError):
-        raise ApiError(422, "invalid_cursor", "Con trỏ trang không hợp lệ / invalid cursor") from None
-
-
-def _aware(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError(text)
-    return moment
-
-
-def _encode_pair(due: datetime, dossier_id: str) -> str:
-    return _b64(orjson.dumps([due.isoformat(), dossier_id]))
-
-
-def _decode_pair(cursor: str | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    data = _unb64(cursor)
-    try:
-        due, dossier_id = data
-        return _aware(due), str(dossier_id)
-    except (TypeError, ValueError):
-        raise ApiError(422, "invalid_cursor", "Con trỏ trang không hợp lệ / invalid cursor") from None

@@ -55,13 +55,18 @@ class TodoTotals(BaseModel):
     overdue: int = Field(description="Open, not on hold, past their due: already late this month (listed apart)")
 
 
-class TodoItem(BaseModel):
+class ListedDossier(BaseModel):
+    """An open dossier as the to-do and open-dossier lists show it (their own fields follow these)."""
+
     dossier_id: str = Field(description="Dossier identifier (mã hồ sơ)")
     procedure_id: str | None = Field(description="Procedure code (mã TTHC)")
     unit_id: str = Field(description="Home unit (where it was received)")
     unit_name: str = Field(description="Home unit's name")
     received_at: datetime = Field(description="When it was received")
     due_at: datetime = Field(description="Effective due (hạn trả kết quả)")
+
+
+class TodoItem(ListedDossier):
     bucket: Bucket = Field(description="due_today, due_tomorrow, due_this_month, or overdue")
     hours_left: float = Field(description="Hours from as_of to the due (negative: overdue)")
     progress_points: float = Field(
@@ -90,13 +95,7 @@ class TodoPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
-class OpenDossier(BaseModel):
-    dossier_id: str = Field(description="Dossier identifier")
-    procedure_id: str | None = Field(description="Procedure code")
-    unit_id: str = Field(description="Home unit")
-    unit_name: str = Field(description="Home unit's name")
-    received_at: datetime = Field(description="When it was received")
-    due_at: datetime = Field(description="Effective due")
+class OpenDossier(ListedDossier):
     on_hold: bool = Field(description="On hold now (supplement requested or paused)")
     status: Literal["on_hold", "overdue", "due_soon", "in_time"] = Field(
         description="on_hold; else overdue (past due), due_soon (within 24 h) or in_time"
@@ -119,27 +118,28 @@ class UnitRef(BaseModel):
     name: str | None = Field(description="Unit name; null when the registry does not know the unit")
 
 
-class ReceiptView(BaseModel):
-    event_id: str = Field(description="The earliest `received` event")
-    unit_id: str = Field(description="Home unit")
+class EventRef(BaseModel):
+    """The event a part of the dossier's state comes from, and the unit named on it."""
+
+    event_id: str = Field(description="The event (for receipt and resolution the earliest, for rating the latest)")
+    unit_id: str = Field(description="Unit named on it (the home unit, for the receipt)")
+
+
+class ReceiptView(EventRef):
     received_at: datetime = Field(description="Receipt time")
     channel: str = Field(description="online, direct or postal")
     digitized: bool = Field(description="Digitised at reception")
     reused_data: bool = Field(description="Data reused")
 
 
-class ResolutionView(BaseModel):
-    event_id: str = Field(description="The earliest `resolved` event")
-    unit_id: str = Field(description="Resolving unit")
+class ResolutionView(EventRef):
     resolved_at: datetime = Field(description="Resolution time")
     outcome: str = Field(description="approved or refused")
     e_result: bool = Field(description="Electronic result")
     on_time: bool = Field(description="Resolved at or before the effective due")
 
 
-class WithdrawalView(BaseModel):
-    event_id: str = Field(description="The earliest `withdrawn` event")
-    unit_id: str = Field(description="Unit named on it")
+class WithdrawalView(EventRef):
     withdrawn_at: datetime = Field(description="Withdrawal time")
 
 
@@ -148,16 +148,12 @@ class HoldPeriod(BaseModel):
     end: datetime | None = Field(description="Its end (the release); null while it lasts")
 
 
-class RatingView(BaseModel):
-    event_id: str = Field(description="The latest `rating` event")
-    unit_id: str = Field(description="Unit named on it")
+class RatingView(EventRef):
     rated_at: datetime = Field(description="Its time")
     level: str = Field(description="very_satisfied, satisfied or dissatisfied")
 
 
-class PaymentView(BaseModel):
-    event_id: str = Field(description="Payment event")
-    unit_id: str = Field(description="Unit named on it")
+class PaymentView(EventRef):
     paid_at: datetime = Field(description="Its time")
     method: str | None = Field(description="online or counter")
     amount: int | None = Field(description="VND")

@@ -8,15 +8,17 @@ The dashboard is a plain client of the scoring API: static HTML, CSS and ES modu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from services.scoring import notice_document, notice_render, reports
-from services.scoring.reading import ScoringReader, resolve_period
+from services.scoring.adapters import notice_render, report_formats
+from services.scoring.domain.notice import NOTICE_MEDIA_TYPES
+from services.scoring.entrypoints.deps import Scoring, period_of
+from services.scoring.service.notice import load_notice
+from services.scoring.service.reports import load_report
 from services.scoring.settings import ScoringSettings
 from shared.http import ApiError, ErrorBody
 
@@ -26,7 +28,7 @@ STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
-def build_dashboard_router(reader: Callable[[], ScoringReader], settings: ScoringSettings) -> APIRouter:
+def build_dashboard_router(settings: ScoringSettings) -> APIRouter:
     router = APIRouter()
 
     @router.get("/", include_in_schema=False)
@@ -65,7 +67,7 @@ def build_dashboard_router(reader: Callable[[], ScoringReader], settings: Scorin
             200: {
                 "description": "The notice as a file (Vietnamese headers)",
                 "content": {
-                    media: {} for media in (*reports.MEDIA_TYPES.values(), *notice_document.NOTICE_MEDIA_TYPES.values())
+                    media: {} for media in (*report_formats.MEDIA_TYPES.values(), *NOTICE_MEDIA_TYPES.values())
                 },
             },
             422: {"model": ErrorBody},
@@ -73,26 +75,22 @@ def build_dashboard_router(reader: Callable[[], ScoringReader], settings: Scorin
         response_class=Response,
     )
     async def monthly_report(
+        container: Scoring,
         period: Annotated[str | None, Query(description="Month YYYY-MM (Vietnam time); default: current")] = None,
         format: Annotated[Literal["csv", "xlsx", "json", "docx", "pdf"], Query(description="File format")] = "xlsx",
     ) -> Response:
-        try:
-            resolved = resolve_period(period, reader().clock())
-        except ValueError:
-            raise ApiError(
-                422, "invalid_period", f"Kỳ không hợp lệ, cần YYYY-MM / malformed period: {period!r}"
-            ) from None
+        resolved = period_of(container, period)
         if format in ("docx", "pdf"):
-            notice = await notice_document.load_notice(reader(), resolved)
+            notice = await load_notice(container.reader, container.dossiers, resolved)
             body = await asyncio.to_thread(notice_render.render_notice, notice, format)
             name = notice_render.file_name(notice.report.period, format)
             headers = {"Cache-Control": "no-store", "Content-Disposition": f'attachment; filename="{name}"'}
-            return Response(body, media_type=notice_document.NOTICE_MEDIA_TYPES[format], headers=headers)
-        report = await reports.load_report(reader(), resolved)
-        body = await asyncio.to_thread(reports.render, report, format)
+            return Response(body, media_type=NOTICE_MEDIA_TYPES[format], headers=headers)
+        report = await load_report(container.reader, resolved)
+        body = await asyncio.to_thread(report_formats.render, report, format)
         headers = {"Cache-Control": "no-store"}
         if format != "json":
-            headers["Content-Disposition"] = f'attachment; filename="{reports.file_name(report.period, format)}"'
-        return Response(body, media_type=reports.MEDIA_TYPES[format], headers=headers)
+            headers["Content-Disposition"] = f'attachment; filename="{report_formats.file_name(report.period, format)}"'
+        return Response(body, media_type=report_formats.MEDIA_TYPES[format], headers=headers)
 
     return router

@@ -14,7 +14,7 @@ import httpx
 import openpyxl
 import pytest
 
-from services.scoring.reports import LEVEL_NAMES_VI
+from services.scoring.domain.report import LEVEL_NAMES_VI
 from tests.integration.dashboard.conftest import DashboardStack
 from tests.integration.processes import REPO_ROOT
 
@@ -121,7 +121,8 @@ async def test_the_cli_writes_the_same_workbook_as_the_api(stack: DashboardStack
     previous = previous_month(period)  # a finished month: figures do not move between the two reads
     out = tmp_path / "notice.xlsx"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.scoring.reports", "--period", previous, "--format", "xlsx", "--out", str(out),
+        sys.executable, "-m", "services.scoring.entrypoints.reports_cli", "--period", previous, "--format", "xlsx",
+        "--out", str(out),
         "--database-url", stack.database_url, cwd=REPO_ROOT,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip

@@ -14,7 +14,7 @@ import docx
 import httpx
 import pytest
 
-from services.scoring import notice_document as nd
+from services.scoring.domain import notice as nd
 from tests.integration.dashboard.conftest import SCREENSHOTS, DashboardStack
 from tests.integration.dashboard.test_monthly_report import previous_month
 

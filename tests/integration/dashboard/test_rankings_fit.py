@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
-from services.scoring import notice_document as nd
+from services.scoring.domain import notice as nd
 from tests.integration.dashboard.conftest import SCREENSHOTS, DashboardStack
 from tests.integration.dashboard.test_dashboard_e2e import TIMEOUT_MS, open_overview
 

@@ -10,9 +10,12 @@ import asyncpg
 import orjson
 
 from services.scoring.adapters.audit_store import PostgresCounterAudit
+from services.scoring.adapters.profile_file import ProfileStore
+from services.scoring.adapters.queries import PgFigures
 from services.scoring.adapters.units import UnitDirectory
 from services.scoring.bootstrap import build_applier
-from services.scoring.reading import ProfileStore, ScoringReader, resolve_period
+from services.scoring.service.periods import resolve_period
+from services.scoring.service.reading import ScoringReader
 from services.scoring.service.recompute import Comparison, compare
 from services.scoring.settings import REPO_ROOT
 from shared.db import create_pool
@@ -52,7 +55,7 @@ async def test_moving_a_commune_moves_its_history_and_later_events_follow_the_ne
         await directory.load()
         applier = build_applier(pool, directory, no_dead_letters)
         reader = ScoringReader(
-            other_pool,
+            PgFigures(other_pool),
             UnitDirectory(other_pool),
             ProfileStore(REPO_ROOT / "config" / "score_profile.yaml"),
             clock=lambda: SEPTEMBER,

@@ -21,7 +21,6 @@ from datetime import date, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.scoring.adapters.queries import LiveFigures
 from services.scoring.domain.counters import (
     PROGRESS_COUNTERS,
     add_into,
@@ -30,8 +29,8 @@ from services.scoring.domain.counters import (
     live_counters_by_unit,
 )
 from services.scoring.domain.effective import TreeView, roll_up_month, units_of_level_in_month
+from services.scoring.domain.live import LiveFigures, roll_up_live
 from services.scoring.domain.timebase import parse_month
-from services.scoring.reading import roll_up_live
 from shared.units import Unit, UnitLevel, UnitRegistry
 from tests.unit.scoring.events import EventFact, merge
 from tests.unit.scoring.reference import (

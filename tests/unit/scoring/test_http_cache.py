@@ -1,4 +1,4 @@
-"""HTTP caching of the read API (services/scoring/http_cache.py) and the rankings' paging (read_bodies.py)."""
+"""HTTP caching of the read API (scoring/entrypoints/http_cache.py) and the rankings' paging (read_bodies.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import brotli
 import pytest
 from starlette.requests import Request
 
-from services.scoring.http_cache import CURRENT, BodyStore, CachedBody, choose_coding, not_modified, respond
-from services.scoring.read_bodies import InvalidCursor, decode_cursor, encode_cursor, fold
+from services.scoring.entrypoints.http_cache import CURRENT, BodyStore, CachedBody, choose_coding, not_modified, respond
+from services.scoring.entrypoints.read_bodies import InvalidCursor, decode_cursor, encode_cursor, fold
 
 pytestmark = pytest.mark.unit
 

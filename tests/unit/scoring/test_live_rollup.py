@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.scoring.adapters.queries import LiveFigures
 from services.scoring.domain.effective import TreeView
-from services.scoring.reading import roll_up_live
+from services.scoring.domain.live import LiveFigures, roll_up_live
 from shared.units import Unit, UnitLevel, UnitRegistry
 
 TREE = TreeView(

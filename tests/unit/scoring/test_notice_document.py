@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import docx
 
-from services.scoring import notice_document as nd
-from services.scoring.notice_render import notice_docx, notice_pdf
-from services.scoring.reports import GroupColumn, UnitFigures, build_report
+from services.scoring.adapters.notice_render import notice_docx, notice_pdf
+from services.scoring.domain import notice as nd
+from services.scoring.domain.report import GroupColumn, UnitFigures, build_report
 
 NOW = datetime(2026, 10, 20, 3, 0, tzinfo=UTC)
 GROUPS = (GroupColumn("publicity", "Công khai, minh bạch", 18),)

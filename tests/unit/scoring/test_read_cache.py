@@ -1,4 +1,4 @@
-"""The read tables' cache (services/scoring/read_cache.py): computed once per change, served while recomputed."""
+"""The read tables' cache (scoring/service/read_cache.py): computed once per change, served while recomputed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from services.scoring.read_cache import RefreshingCache
+from services.scoring.service.read_cache import RefreshingCache
 
 pytestmark = pytest.mark.unit
 

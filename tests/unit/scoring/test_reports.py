@@ -13,29 +13,24 @@ import openpyxl
 import orjson
 import pytest
 
-from services.scoring import reading
-from services.scoring.adapters.queries import LiveFigures
+from services.scoring.adapters.report_formats import headers, render, report_csv, report_json, report_xlsx
+from services.scoring.domain.live import LiveFigures
 from services.scoring.domain.profile import ScoreProfile, parse_profile
 from services.scoring.domain.rank import RankEntry, rank_units
-from services.scoring.domain.score import score_counters
-from services.scoring.domain.timebase import parse_month
-from services.scoring.reading import Period, resolve_period
-from services.scoring.reports import (
+from services.scoring.domain.report import (
     GroupColumn,
     MonthlyReport,
     UnitFigures,
     build_report,
-    figures_from_table,
     group_columns,
-    headers,
-    load_report,
-    main,
     overdue_of,
-    render,
-    report_csv,
-    report_json,
-    report_xlsx,
 )
+from services.scoring.domain.score import score_counters
+from services.scoring.domain.timebase import parse_month
+from services.scoring.entrypoints.reports_cli import main
+from services.scoring.service import periods
+from services.scoring.service.periods import Period, resolve_period
+from services.scoring.service.reports import figures_from_table, load_report
 from shared.units import Unit, UnitLevel, UnitRegistry
 
 PROFILE_FILE = Path(__file__).resolve().parents[3] / "config" / "score_profile.yaml"
@@ -43,9 +38,9 @@ NOW = datetime(2026, 10, 20, 3, 0, tzinfo=UTC)
 GROUPS = (GroupColumn("publicity", "Công khai, minh bạch", 18), GroupColumn("progress", "Tiến độ giải quyết", 20))
 
 
-def table_row(counters: dict[str, int], profile: Any, live: Any = None) -> reading.UnitFigures:
-    """A unit's row of the reader's level table (reading.UnitFigures)."""
-    return reading.UnitFigures(counters, score_counters(counters, profile), live, None)
+def table_row(counters: dict[str, int], profile: Any, live: Any = None) -> periods.UnitFigures:
+    """A unit's row of the reader's level table (periods.UnitFigures)."""
+    return periods.UnitFigures(counters, score_counters(counters, profile), live, None)
 
 
 @pytest.fixture(scope="module")

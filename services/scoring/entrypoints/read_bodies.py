@@ -14,10 +14,19 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 
-from services.scoring.http_cache import BodyStore, CachedBody
-from services.scoring.reading import Period, ScoringReader
-from shared.units import Unit
+from services.scoring.entrypoints.http_cache import BodyStore, CachedBody
+from services.scoring.service.periods import Period
+from services.scoring.service.read_views import (
+    RankingsBuilder,
+    history_view,
+    indicators_view,
+    summary_view,
+    unit_tree,
+)
+from services.scoring.service.reading import ScoringReader
+from shared.units import Unit, UnitRegistry
 
 
 class InvalidCursor(ValueError):
@@ -45,31 +54,41 @@ def decode_cursor(cursor: str) -> int:
 
 
 class ReadBodies:
-    def __init__(self, reader: Callable[[], ScoringReader], max_entries: int = 8192) -> None:
-        self._reader = reader
+    """The read API's bodies as bytes, each built (typed model → JSON) once per version of its read tables."""
+
+    def __init__(self, max_entries: int = 8192) -> None:
         self._store = BodyStore(max_entries)
+        self._rankings_views = RankingsBuilder()
         self._rankings: dict[tuple[str, str], tuple[tuple[object, ...], dict[str, Any], list[str]]] = {}
 
-    async def _rankings_dict(self, level: str, period: Period) -> tuple[tuple[object, ...], dict[str, Any], list[str]]:
-        reader = self._reader()
+    async def _rankings_dict(
+        self, reader: ScoringReader, level: str, period: Period
+    ) -> tuple[tuple[object, ...], dict[str, Any], list[str]]:
         table = await reader.level_table(level, period)
-        sources = (table, reader.profiles.current(), reader.directory.registry)
+        profile, registry = reader.profiles.current(), reader.directory.registry
+        sources = (table, profile, registry)
         key = (level, period.label)
         found = self._rankings.get(key)
         if found is not None and all(a is b for a, b in zip(found[0], sources, strict=True)):
             return found
-        body = await reader.rankings(level, period, table=table)
-        body["next_cursor"] = None
+        _, body = self._rankings_views.build(level, period, table, registry, profile.min_dossiers)
         built = (sources, body, [fold(f"{item['unit_id']} {item['name']}") for item in body["items"]])
         self._rankings[key] = built
         return built
 
     async def rankings(
-        self, level: str, period: Period, *, limit: int | None = None, cursor: str | None = None, q: str | None = None
+        self,
+        reader: ScoringReader,
+        level: str,
+        period: Period,
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        q: str | None = None,
     ) -> CachedBody:
         """The whole ranking (the default), or a page of it: units whose id or name contains `q` (diacritics and
         case ignored), `limit` of them from `cursor` (the previous page's `next_cursor`)."""
-        sources, full, folded = await self._rankings_dict(level, period)
+        sources, full, folded = await self._rankings_dict(reader, level, period)
         query = fold(q.strip()) if q else ""
         key = ("rankings", level, period.label, limit, cursor, query)
         cached = self._store.get(key, sources)
@@ -85,41 +104,35 @@ class ReadBodies:
                 "next_cursor": encode_cursor(page[-1] + 1) if more else None}  # fmt: skip
         return self._store.put(key, sources, orjson.dumps(body))
 
-    async def indicators(self, unit: Unit, period: Period) -> CachedBody:
-        reader = self._reader()
+    async def indicators(self, reader: ScoringReader, unit: Unit, period: Period) -> CachedBody:
         table, snapshot = await reader.indicator_sources(unit, period)
         sources = (table, unit) if period.is_current else (table, unit, snapshot)
-        key = ("indicators", unit.unit_id, period.label)
-        cached = self._store.get(key, sources)
-        if cached is None:
-            body = await reader.indicators(unit, period, (table, snapshot))
-            cached = self._store.put(key, sources, orjson.dumps(body))
-        return cached
+        return self._built(("indicators", unit.unit_id, period.label), sources,
+                           lambda: indicators_view(unit, period, table, snapshot))  # fmt: skip
 
-    async def summary(self, city: Unit, period: Period) -> CachedBody:
-        reader = self._reader()
+    async def summary(self, reader: ScoringReader, city: Unit, period: Period) -> CachedBody:
         table, snapshot = await reader.indicator_sources(city, period)
-        sources = (table, city, snapshot)
-        key = ("summary", period.label)
+        return self._built(("summary", period.label), (table, city, snapshot),
+                           lambda: summary_view(city, period, table, snapshot))  # fmt: skip
+
+    async def history(self, reader: ScoringReader, unit: Unit, months: int) -> CachedBody:
+        sources = await reader.history_sources(months)
+        return self._built(("history", unit.unit_id, months), (unit, *sources),
+                           lambda: history_view(unit, months, sources))  # fmt: skip
+
+    def units(self, registry: UnitRegistry) -> CachedBody:
+        return self._built(("units",), (registry,), lambda: unit_tree(registry), pydantic_json=True)
+
+    def _built(
+        self, key: tuple[object, ...], sources: tuple[object, ...], view: Callable[[], BaseModel], *,
+        pydantic_json: bool = False,
+    ) -> CachedBody:  # fmt: skip
+        """The body kept for `key` while its sources are the same objects; else the view built and kept.
+        Serialised as the API has always written it: orjson of the model's fields (timestamps `+00:00`), and the
+        unit tree by pydantic (`/v1/units` has always been pydantic's JSON)."""
         cached = self._store.get(key, sources)
         if cached is None:
-            body = await reader.summary(period, (table, snapshot))
-            cached = self._store.put(key, sources, orjson.dumps(body))
-        return cached
-
-    async def history(self, unit: Unit, months: int) -> CachedBody:
-        reader = self._reader()
-        sources = await reader.history_sources(months)
-        key = ("history", unit.unit_id, months)
-        cached = self._store.get(key, (unit, *sources))
-        if cached is None:
-            body = await reader.history(unit, months, sources)
-            cached = self._store.put(key, (unit, *sources), orjson.dumps(body))
-        return cached
-
-    def units(self, build: Callable[[], bytes]) -> CachedBody:
-        registry = self._reader().directory.registry
-        cached = self._store.get(("units",), (registry,))
-        if cached is None:
-            cached = self._store.put(("units",), (registry,), build())
+            model = view()
+            body = model.model_dump_json().encode() if pydantic_json else orjson.dumps(model.model_dump())
+            cached = self._store.put(key, sources, body)
         return cached

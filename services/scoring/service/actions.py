@@ -1,6 +1,6 @@
 """What a unit can act on: the month-end forecast, today's to-do, its open dossiers, one dossier explained.
 
-Reads through ScoringReader (month figures, live snapshot, registry) and adapters/dossier_queries.py; the
+Reads through ScoringReader (month figures, live snapshot, registry) and a DossierRepository (ports.py); the
 arithmetic is in domain/forecast.py, domain/todo.py and domain/lookup.py.
 """
 
@@ -12,8 +12,6 @@ from typing import Any
 
 import orjson
 
-from services.scoring.adapters import dossier_queries
-from services.scoring.adapters.queries import LiveFigures
 from services.scoring.domain import lookup
 from services.scoring.domain.effective import units_of_level_in_month
 from services.scoring.domain.forecast import (
@@ -24,10 +22,13 @@ from services.scoring.domain.forecast import (
     best_counters,
     forecast_level,
 )
+from services.scoring.domain.live import LiveFigures
 from services.scoring.domain.state import DossierState
 from services.scoring.domain.timebase import Instant, to_datetime, to_instant
 from services.scoring.domain.todo import OVERDUE, Horizon, bucket_of, gain_for, gain_of, horizon
-from services.scoring.reading import ScoringReader, resolve_period
+from services.scoring.service.periods import resolve_period
+from services.scoring.service.read_ports import DossierRepository
+from services.scoring.service.reading import ScoringReader
 from shared.indicators import VIETNAM_TZ
 from shared.units import Unit
 
@@ -59,8 +60,11 @@ class TodoCursor:
 
 
 class ActionsReader:
-    def __init__(self, reader: ScoringReader) -> None:
+    """The to-do list, the month-end forecast, a unit's open dossiers and one dossier explained."""
+
+    def __init__(self, reader: ScoringReader, dossiers: DossierRepository) -> None:
         self.reader = reader
+        self.dossiers = dossiers
 
     def _names(self) -> dict[str, str]:
         return {u.unit_id: u.name for u in self.reader.directory.registry}
@@ -110,18 +114,18 @@ class ActionsReader:
         outside = gain_of(best, profile, due_before_end=False)
         homes = reader.home_units_of(unit.unit_id)
         bounds = [to_datetime(x) for x in (at.today_end, at.tomorrow_end, at.month_end, at.list_end)]
-        async with reader.pool.acquire() as conn:
-            totals = await dossier_queries.todo_counts(conn, homes, now, bounds[0], bounds[1], bounds[2])
-            rows: list[tuple[str, Any]] = []
-            start = cursor.section if cursor is not None else ("overdue" if section == "overdue" else "upcoming")
-            after = (cursor.due, cursor.dossier_id) if cursor is not None else None
-            if start == "upcoming" and section in ("all", "upcoming"):
-                found = await dossier_queries.todo_upcoming(conn, homes, now, bounds[3], after, limit)
-                rows.extend(("upcoming", r) for r in found)
-                after = None
-            if len(rows) < limit and section in ("all", "overdue"):
-                found = await dossier_queries.todo_overdue(conn, homes, now, after, limit - len(rows))
-                rows.extend(("overdue", r) for r in found)
+        dossiers = self.dossiers
+        totals = await dossiers.todo_counts(homes, now, bounds[0], bounds[1], bounds[2])
+        rows: list[tuple[str, Any]] = []
+        start = cursor.section if cursor is not None else ("overdue" if section == "overdue" else "upcoming")
+        after = (cursor.due, cursor.dossier_id) if cursor is not None else None
+        if start == "upcoming" and section in ("all", "upcoming"):
+            found = await dossiers.todo_upcoming(homes, now, bounds[3], after, limit)
+            rows.extend(("upcoming", r) for r in found)
+            after = None
+        if len(rows) < limit and section in ("all", "overdue"):
+            found = await dossiers.todo_overdue(homes, now, after, limit - len(rows))
+            rows.extend(("overdue", r) for r in found)
         names = self._names()
         items = [self._todo_item(r, at, inside, outside, names) for _, r in rows]
         upcoming_total = totals["due_today"] + totals["due_tomorrow"] + totals["due_this_month"]
@@ -165,9 +169,8 @@ class ActionsReader:
         reader = self.reader
         now = reader.clock()
         homes = reader.home_units_of(unit.unit_id)
-        async with reader.pool.acquire() as conn:
-            total, on_hold = await dossier_queries.open_counts(conn, homes, now)
-            rows = await dossier_queries.open_dossiers(conn, homes, now, after, limit)
+        total, on_hold = await self.dossiers.open_counts(homes, now)
+        rows = await self.dossiers.open_dossiers(homes, now, after, limit)
         names = self._names()
         now_instant = to_instant(now)
         items = []
@@ -191,8 +194,7 @@ class ActionsReader:
 
     async def dossier(self, dossier_id: str) -> dict[str, Any] | None:
         reader = self.reader
-        async with reader.pool.acquire() as conn:
-            row = await dossier_queries.dossier(conn, dossier_id)
+        row = await self.dossiers.dossier(dossier_id)
         if row is None:
             return None
         state = DossierState.from_dict(orjson.loads(row["state"]))

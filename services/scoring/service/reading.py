@@ -1,34 +1,33 @@
-"""What the scoring API and the indicators publisher read: counters, live figures, rates, points, score and rank.
+"""The read tables of the scoring API and the indicators publisher: counters, live figures, score and rank.
 
-Queries come from adapters/queries.py; the arithmetic (rates, points, score, rank) from the pure domain.
+Figures come from a FiguresRepository (adapters/queries.py), the registry from a UnitsView (adapters/units.py);
+the arithmetic (roll-ups, rates, points, score, rank) is the pure domain's. The tables are cached and refreshed
+as figures change (read_cache.py); the typed views built from them are in read_views.py.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
-import asyncpg
-
-from services.scoring.adapters import queries
-from services.scoring.adapters.queries import LiveFigures
-from services.scoring.adapters.units import UnitDirectory
-from services.scoring.domain.effective import (
-    TreeView,
-    month_first_day,
-    roll_up_by_home,
-    roll_up_month,
-    units_of_level_in_month,
-)
-from services.scoring.domain.rank import RankedUnit, RankEntry, rank_units
+from services.scoring.domain.effective import roll_up_month, units_of_level_in_month
+from services.scoring.domain.live import LiveFigures, roll_up_live
+from services.scoring.domain.rank import RankEntry, rank_units
 from services.scoring.domain.score import ScoreCard, score_counters
-from services.scoring.domain.timebase import month_end, month_label, month_of, parse_month, to_datetime, to_instant
-from services.scoring.profile_store import ProfileStore
-from services.scoring.read_cache import RefreshingCache
-from shared.indicators import COUNTER_NAMES, UNIT_LEVELS, VIETNAM_TZ
+from services.scoring.domain.timebase import month_end, month_label, parse_month, to_datetime
+from services.scoring.service.periods import (
+    LevelTable,
+    LiveSnapshot,
+    Period,
+    UnitFigures,
+    counters_with_live,
+    current_month,
+    resolve_period,
+)
+from services.scoring.service.read_cache import RefreshingCache
+from services.scoring.service.read_ports import Clock, FiguresRepository, ProfileSource, UnitsView
+from shared.indicators import UNIT_LEVELS, VIETNAM_TZ
 from shared.units import Unit
 
 log = logging.getLogger(__name__)
@@ -37,101 +36,20 @@ log = logging.getLogger(__name__)
 BACKGROUND_REFRESH_S = 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class Period:
-    label: str
-    month: int
-    end: datetime
-    is_current: bool
-
-    @property
-    def start(self) -> datetime:
-        return to_datetime(month_end(self.month - 1))
-
-
-def current_month(now: datetime) -> int:
-    return month_of(to_instant(now))
-
-
-def resolve_period(label: str | None, now: datetime) -> Period:
-    """A period label (YYYY-MM) or None for the current month; ValueError when malformed."""
-    month = current_month(now) if label is None else parse_month(label)
-    return Period(month_label(month), month, to_datetime(month_end(month)), month == current_month(now))
-
-
-def counters_with_live(stored: dict[str, int], live: LiveFigures, period: Period) -> dict[str, int]:
-    counters = {name: int(stored.get(name, 0)) for name in COUNTER_NAMES}
-    if period.is_current:
-        counters["progress_on_time"] += live.progress_correction
-    return counters
-
-
-def live_json(live: LiveFigures, now: datetime) -> dict[str, Any]:
-    return {"open": live.open, "overdue_open": live.overdue_open, "due_soon": live.due_soon, "as_of": now.isoformat()}
-
-
-def roll_up_live(by_home_unit: Mapping[str, LiveFigures], view: TreeView, day: date) -> dict[str, LiveFigures]:
-    """Each unit's live figures including its subtree and the units retired into it (SPEC §1), from the figures
-    of the dossiers' home units, resolved on `day`."""
-    rolled = roll_up_by_home(
-        {home: (f.open, f.overdue_open, f.due_soon, f.progress_correction) for home, f in by_home_unit.items()},
-        view,
-        day,
-    )
-    return {unit_id: LiveFigures(*figures) for unit_id, figures in rolled.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class LiveSnapshot:
-    """Live figures of every unit (subtree included) at one instant."""
-
-    now: datetime
-    by_unit: dict[str, LiveFigures]
-    received_today: int = 0
-    """Dossiers received city-wide since the start of `now`'s day (Vietnam time)."""
-
-
-def groups_json(card: ScoreCard) -> dict[str, Any]:
-    """SPEC §6: a group none of whose indicators has a rate has points null."""
-    return {key: {"points": group.points, "max": group.max} for key, group in card.groups.items()}
-
-
-LevelTable = tuple[list[RankedUnit], dict[str, "UnitFigures"]]
-"""A level's units in rank order (those that exist in the period), and every unit's figures."""
-
-
-class _Table(tuple):  # type: ignore[type-arg]
-    """A LevelTable that knows the instant of the live figures in it (`as_of`), shown as `live.as_of`."""
-
-    as_of: datetime
-
-
-def table_as_of(table: LevelTable, default: datetime) -> datetime:
-    return getattr(table, "as_of", default)
-
-
-@dataclass(frozen=True, slots=True)
-class UnitFigures:
-    """One unit's figures for a period: counters (live correction included), score card, live counters, rank."""
-
-    counters: dict[str, int]
-    card: ScoreCard
-    live: LiveFigures
-    ranked: RankedUnit | None
-    """None when the unit does not exist in the period (it is then not listed in the period's rankings)."""
-
-
 class ScoringReader:
+    """The read tables (a month's figures of every unit, a level's ranked table, the live figures) and what is
+    read from them; the typed views of a unit or a level are built by service/read_views.py."""
+
     def __init__(
         self,
-        pool: asyncpg.Pool,
-        directory: UnitDirectory,
-        profiles: ProfileStore,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        figures: FiguresRepository,
+        directory: UnitsView,
+        profiles: ProfileSource,
+        clock: Clock = lambda: datetime.now(UTC),
         ranking_ttl_s: float = 30.0,
         live_tick_s: float = 5.0,
     ) -> None:
-        self.pool = pool
+        self.figures = figures
         self.directory = directory
         self.profiles = profiles
         self.clock = clock
@@ -173,8 +91,7 @@ class ScoringReader:
 
     async def _compute_month(self, label: str) -> dict[str, dict[str, int]]:
         view = self.directory.view
-        async with self.pool.acquire() as conn:
-            own = await queries.month_own_counters(conn, label)
+        own = await self.figures.month_own_counters(label)
         return roll_up_month(own, view, parse_month(label))
 
     def _advance_tick(self) -> None:
@@ -196,10 +113,9 @@ class ScoringReader:
     async def _compute_live_at(self, now: datetime) -> LiveSnapshot:
         view = self.directory.view
         local = now.astimezone(VIETNAM_TZ)
-        async with self.pool.acquire() as conn:
-            by_home = await queries.live_by_home_unit(conn, now, to_datetime(month_end(current_month(now))))
-            day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-            received_today = await queries.received_since(conn, day_start)
+        by_home = await self.figures.live_by_home_unit(now, to_datetime(month_end(current_month(now))))
+        day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        received_today = await self.figures.received_since(day_start)
         return LiveSnapshot(now, roll_up_live(by_home, view, local.date()), received_today)
 
     async def month_figures(self, period: Period, *, fresh: bool = False) -> dict[str, dict[str, int]]:
@@ -288,9 +204,7 @@ class ScoringReader:
             uid: UnitFigures(counters, card, unit_live, by_id.get(uid))
             for uid, (counters, card, unit_live) in computed.items()
         }
-        table = _Table((ranked, details))
-        table.as_of = as_of
-        return table
+        return LevelTable(ranked, details, as_of)
 
     async def indicator_sources(self, unit: Unit, period: Period) -> tuple[LevelTable, LiveSnapshot]:
         """What a unit's indicators are built from: its level's table and the live snapshot (both read tables)."""
@@ -299,94 +213,11 @@ class ScoringReader:
             table = await self.level_table(str(unit.level), period, fresh=True)
         return table, await self.live_snapshot()
 
-    async def indicators(
-        self, unit: Unit, period: Period, sources: tuple[LevelTable, LiveSnapshot] | None = None
-    ) -> dict[str, Any]:
-        table, snapshot = sources if sources is not None else await self.indicator_sources(unit, period)
-        ranked, details = table
-        mine = details[unit.unit_id]
-        if period.is_current:  # the table's live figures, of the instant they were computed for
-            live, now = mine.live, table_as_of(table, snapshot.now)
-        else:
-            live, now = snapshot.by_unit.get(unit.unit_id, LiveFigures()), snapshot.now
-        entry = mine.ranked
-        return {
-            "unit_id": unit.unit_id,
-            "name": unit.name,
-            "level": str(unit.level),
-            "period": period.label,
-            "counters": mine.counters,
-            "live": live_json(live, now),
-            "rates": mine.card.rates,
-            "groups": groups_json(mine.card),
-            "points": mine.card.points,
-            "score": mine.card.score,
-            "rank": entry.rank if entry else None,
-            "rank_of": entry.rank_of if entry else sum(1 for r in ranked if r.rank is not None),
-            "unranked_reason": (entry.unranked_reason if entry else "not_in_period"),
-            "exists_in_period": entry is not None,
-        }
-
-    async def rankings(self, level: str, period: Period, *, table: LevelTable | None = None) -> dict[str, Any]:
-        ranked, details = table if table is not None else await self.level_table(level, period)
-        items = []
-        for entry in ranked:
-            unit = self.directory.registry.get(entry.unit_id)
-            figures = details[entry.unit_id]
-            items.append(
-                {
-                    "rank": entry.rank,
-                    "unit_id": entry.unit_id,
-                    "name": unit.name if unit else entry.unit_id,
-                    "score": figures.card.score,
-                    "rates": figures.card.rates,
-                    "groups": groups_json(figures.card),
-                    "progress_total": figures.counters["progress_total"],
-                    "unranked_reason": entry.unranked_reason,
-                    "overdue_open": figures.live.overdue_open if period.is_current else None,
-                }
-            )
-        rank_of = sum(1 for entry in ranked if entry.rank is not None)
-        return {"level": level, "period": period.label, "rank_of": rank_of,
-                "min_dossiers": self.profiles.current().min_dossiers, "items": items}  # fmt: skip
-
-    async def history_sources(self, months: int) -> tuple[Any, ...]:
-        """What a history is built from: the live snapshot, the score profile and each month's figures."""
+    async def history_sources(self, months: int) -> tuple[object, ...]:
+        """What a history is built from: the live snapshot, the score profile and each month's figures (flat: the
+        read bodies compare each of them by identity, entrypoints/read_bodies.py)."""
         snapshot = await self.live_snapshot()
         last = current_month(snapshot.now)
         figures = [await self.month_figures(resolve_period(month_label(m), snapshot.now))
                    for m in range(last - months + 1, last + 1)]  # fmt: skip
         return (snapshot, self.profiles.current(), *figures)
-
-    async def history(self, unit: Unit, months: int, sources: tuple[Any, ...] | None = None) -> dict[str, Any]:
-        snapshot, profile, *figures_by_month = sources if sources is not None else await self.history_sources(months)
-        now = snapshot.now
-        last = current_month(now)
-        live = snapshot.by_unit.get(unit.unit_id, LiveFigures())
-        items = []
-        for month, figures in zip(range(last - months + 1, last + 1), figures_by_month, strict=True):
-            period = resolve_period(month_label(month), now)
-            counters = counters_with_live(figures.get(unit.unit_id, {}), live, period)
-            card = score_counters(counters, profile)
-            first, end = month_first_day(month), month_first_day(month + 1)
-            items.append({"period": period.label, "counters": counters, "rates": card.rates, "score": card.score,
-                          "groups": groups_json(card), "exists": unit.exists_during(first, end)})  # fmt: skip
-        return {"unit_id": unit.unit_id, "name": unit.name, "months": items}
-
-    async def summary(self, period: Period, sources: tuple[LevelTable, LiveSnapshot] | None = None) -> dict[str, Any]:
-        city = self.directory.registry.city
-        if city is None:
-            return {"period": period.label, "unit_id": None}
-        if sources is None:
-            sources = await self.indicator_sources(city, period)
-        figures = await self.indicators(city, period, sources)
-        counters = figures["counters"]
-        figures["dashboard"] = {
-            "received_today": sources[1].received_today,
-            "received_this_month": counters["received"],
-            "in_progress": figures["live"]["open"],
-            "resolved_this_month": counters["resolved"],
-            "overdue": figures["live"]["overdue_open"],
-            "due_soon": figures["live"]["due_soon"],
-        }
-        return figures

@@ -4,7 +4,7 @@ Layout after Decree 30/2020/NĐ-CP: A4, margins 20/20/30/15 mm; issuing authorit
 top, number and place-date lines under them; title; legal basis; body; ranking tables; "Nơi nhận" left and the
 signature block right; annex II (open overdue dossiers per unit) on a new page. Word documents use Times New Roman;
 the PDF embeds DejaVu Serif (Debian `fonts-dejavu-core`), a TrueType face with every Vietnamese glyph — the PDF core
-fonts have none. Both are pure functions of a `Notice` (services.scoring.notice_document).
+fonts have none. Both are pure functions of a `Notice` (services.scoring.service.notice_document).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from services.scoring import notice_document as nd
+from services.scoring.domain import notice as nd
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 PDF_FONT, PDF_FONT_BOLD = "DejaVuSerif", "DejaVuSerif-Bold"

@@ -2,9 +2,10 @@
 Committee office sends, in the administrative form of Decree 30/2020/NĐ-CP.
 
 This module holds the notice's content and its wording, pure: `build_notice` turns the monthly table
-(`services.scoring.reports.MonthlyReport`), the city's own figures and the overdue-dossier annex into a `Notice`;
-`summary_paragraphs`, `level_tables`, … give the Vietnamese text both renderings print
-(`services.scoring.notice_render`: DOCX with python-docx, PDF with reportlab). `load_notice` reads the scoring reader.
+(`services.scoring.domain.report.MonthlyReport`), the city's own figures and the overdue-dossier annex into a
+`Notice`; `summary_paragraphs`, `level_tables`, … give the Vietnamese text both renderings print
+(`services.scoring.adapters.notice_render`: DOCX with python-docx, PDF with reportlab). `load_notice`
+(service/notice.py) reads it from the scoring reader.
 
 Two overdue figures, one label each (docs/dashboard.md, "Hồ sơ quá hạn"):
 - **Hồ sơ trễ hạn trong tháng (lũy kế)** — progress_total − progress_on_time of the month (SPEC §4);
@@ -13,16 +14,12 @@ Two overdue figures, one label each (docs/dashboard.md, "Hồ sơ quá hạn"):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from services.scoring.report_formats import LEVEL_NAMES_VI, REPORT_LEVELS, MonthlyReport, ReportRow
+from services.scoring.domain.report import LEVEL_NAMES_VI, REPORT_LEVELS, MonthlyReport, ReportRow
 from shared.indicators import VIETNAM_TZ
-
-if TYPE_CHECKING:
-    from services.scoring.reading import Period, ScoringReader
 
 NOTICE_MEDIA_TYPES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -267,52 +264,3 @@ def build_notice(report: MonthlyReport, city: CityFigures, annex: Sequence[Overd
     order = {(r.level, r.unit_id): i for i, r in enumerate(report.rows)}
     kept = sorted((u for u in annex if u.count > 0), key=lambda u: order.get((u.level, u.unit_id), len(order)))
     return Notice(report=report, city=city, annex=tuple(kept))
-
-
-def _late(counters: Mapping[str, int]) -> int:
-    return int(counters.get("progress_total", 0)) - int(counters.get("progress_on_time", 0))
-
-
-async def load_notice(reader: ScoringReader, period: Period) -> Notice:
-    """The month's table (`reports.load_report`), the city's figures and the per-unit overdue annex."""
-    from services.scoring import reports
-    from services.scoring.adapters import queries
-    from services.scoring.reading import resolve_period
-
-    report = await reports.load_report(reader, period)
-    city_unit = reader.directory.registry.city
-    snapshot = await reader.live_snapshot(fresh=True)
-    previous = resolve_period(report.previous, reader.clock())
-    score = score_previous = None
-    late = 0
-    if city_unit is not None:
-        _, now_details = await reader.level_table("city", period, fresh=True, live=snapshot)
-        _, before_details = await reader.level_table("city", previous, fresh=True, live=snapshot)
-        mine, before = now_details.get(city_unit.unit_id), before_details.get(city_unit.unit_id)
-        score = mine.card.score if mine else None
-        score_previous = before.card.score if before else None
-        late = _late(mine.counters) if mine else 0
-    city_live = snapshot.by_unit.get(city_unit.unit_id) if city_unit is not None else None
-    city = CityFigures(
-        name=city_unit.name if city_unit is not None else "Thành phố Hà Nội",
-        score=score,
-        score_previous=score_previous,
-        late=late,
-        overdue_open=int(getattr(city_live, "overdue_open", 0)),
-    )
-    annex: list[OverdueUnit] = []
-    now = snapshot.now
-    async with reader.pool.acquire() as conn:
-        for row in report.rows:
-            count = int(getattr(snapshot.by_unit.get(row.unit_id), "overdue_open", 0))
-            if count <= 0:
-                continue
-            records = await queries.dossiers(conn, home_units=reader.home_units_of(row.unit_id), state="overdue",
-                                             now=now, after=None, limit=ANNEX_LIMIT)  # fmt: skip
-            dossiers = tuple(
-                OverdueDossier(r["dossier_id"], r["procedure_id"], r["received_at"], r["due_at"],
-                               (now - r["due_at"]).total_seconds() / 86400)
-                for r in records
-            )  # fmt: skip
-            annex.append(OverdueUnit(row.unit_id, row.name, row.level, count, dossiers))
-    return build_notice(report, city, annex)

@@ -1,84 +1,23 @@
-"""The monthly publication's table and its renderings: CSV (UTF-8 with BOM for Excel), XLSX and JSON.
+"""The monthly publication's renderings: CSV (UTF-8 with BOM for Excel), XLSX and JSON.
 
-Pure: the table is built by `services.scoring.reports` (which re-exports these names).
+The table (domain/report.py) is read by service/reports.py; these turn it into the bytes of a file.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
+from services.scoring.domain.report import LEVEL_NAMES_VI, REPORT_LEVELS, MonthlyReport, ReportFormat, ReportRow
 from shared.indicators import VIETNAM_TZ
 
-ReportFormat = Literal["csv", "xlsx", "json"]
-REPORT_LEVELS: tuple[str, ...] = ("department", "district", "commune")
-LEVEL_NAMES_VI = {"department": "Sở, ban, ngành", "district": "Quận, huyện, thị xã", "commune": "Phường, xã, thị trấn"}
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/json",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class GroupColumn:
-    key: str
-    name_vi: str
-    max_points: float
-
-
-@dataclass(frozen=True, slots=True)
-class UnitFigures:
-    """One unit's ranked figures for one month."""
-
-    unit_id: str
-    name: str
-    score: float | None
-    rank: int | None
-    rank_of: int
-    group_points: Mapping[str, float | None]
-    overdue: int
-    overdue_open: int | None = None
-    """Open overdue dossiers at the moment of the report; only for the current month."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRow:
-    level: str
-    unit_id: str
-    name: str
-    rank: int | None
-    rank_of: int
-    score: float | None
-    score_change_1: float | None
-    """score − score of the previous month; None when either is null."""
-    score_change_2: float | None
-    """score − score of the month before the previous one."""
-    rank_change_1: int | None
-    """previous rank − rank: positive means the unit moved up."""
-    rank_change_2: int | None
-    group_points: tuple[float | None, ...]
-    """In the order of `MonthlyReport.groups`."""
-    overdue: int
-    overdue_share: float | None
-    """overdue / the city's overdue total, a fraction; None when the city has none."""
-    overdue_open: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class MonthlyReport:
-    period: str
-    previous: str
-    before_previous: str
-    profile_name: str
-    generated_at: datetime
-    groups: tuple[GroupColumn, ...]
-    city_overdue: int
-    rows: tuple[ReportRow, ...]
 
 
 def headers(report: MonthlyReport) -> list[str]:

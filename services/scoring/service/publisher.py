@@ -10,24 +10,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 
-from services.scoring.adapters.metrics import METRICS
 from services.scoring.domain.timebase import month_label
-from services.scoring.reading import ScoringReader, current_month, live_json, resolve_period
+from services.scoring.service.periods import current_month, resolve_period
+from services.scoring.service.read_model import Indicators
+from services.scoring.service.read_ports import MessagePublisher, UnitGauges
+from services.scoring.service.read_views import indicators_view
+from services.scoring.service.reading import ScoringReader
 from shared.indicators import UnitIndicators
 
 log = logging.getLogger(__name__)
 
-Publish = Callable[[bytes, str], Awaitable[None]]
-"""(value, key) → sent."""
-
 
 class IndicatorsPublisher:
-    def __init__(self, reader: ScoringReader, publish: Publish, interval_s: float) -> None:
+    def __init__(self, reader: ScoringReader, sink: MessagePublisher, gauges: UnitGauges, interval_s: float) -> None:
         self._reader = reader
-        self._publish = publish
+        self._sink = sink
+        self._gauges = gauges
         self._interval_s = interval_s
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
@@ -78,62 +79,45 @@ class IndicatorsPublisher:
             if unit is not None:
                 by_level.setdefault(str(unit.level), []).append(unit_id)
         for level, members in by_level.items():
-            ranked, details = await reader.level_table(level, period, fresh=True, live=snapshot)
+            table = await reader.level_table(level, period, fresh=True, live=snapshot)
             _, previous_details = await reader.level_table(level, previous)
-            ranks = {entry.unit_id: entry for entry in ranked}
             for unit_id in members:
                 unit = reader.directory.registry.get(unit_id)
-                if unit is None or unit_id not in details or unit_id not in ranks:
+                if unit is None or unit_id not in table.details or table.details[unit_id].ranked is None:
                     continue  # unknown, or retired before this month: it has no current figures to publish
-                mine = details[unit_id]
-                counters, card, live = mine.counters, mine.card, mine.live
+                figures = indicators_view(unit, period, table, snapshot)
                 previous_figures = previous_details.get(unit_id)
-                figures = {
-                    "unit_id": unit_id,
-                    "name": unit.name,
-                    "level": level,
-                    "period": period.label,
-                    "counters": counters,
-                    "rates": card.rates,
-                    "live": live_json(live, now),
-                    "score": card.score,
-                    "rank": ranks[unit_id].rank,
-                    "rank_of": ranks[unit_id].rank_of,
-                }
                 message = build_message(
                     figures,
                     reader.directory.view.chain(unit_id)[1:],
                     previous_figures.card.score if previous_figures else None,
                     now,
                 )
-                await self._publish(message.model_dump_json().encode(), unit_id)
-                METRICS.set_unit(
+                await self._sink.publish(message.model_dump_json().encode(), unit_id)
+                live = figures.live
+                self._gauges.set_unit(
                     unit_id,
                     level,
-                    card.score,
-                    card.rates,
+                    figures.score,
+                    table.details[unit_id].card.rates,
                     (("open", live.open), ("overdue_open", live.overdue_open), ("due_soon", live.due_soon)),
                 )
                 self.published += 1
 
 
+MESSAGE_FIELDS = frozenset(
+    {"unit_id", "name", "level", "period", "counters", "rates", "live", "score", "rank", "rank_of"}
+)
+"""What the message takes of a unit's indicators as the API shows them."""
+
+
 def build_message(
-    figures: dict, ancestors: Iterable[str], previous_score: float | None, now: datetime
+    figures: Indicators, ancestors: Iterable[str], previous_score: float | None, now: datetime
 ) -> UnitIndicators:
+    """The `unit-indicators` message of a unit's current figures: the API's counters, rates and live counters
+    (the same models), with its ancestors and the previous month's score for the alert rules. Validated: the
+    message is a contract with the alerts service (shared/indicators.py)."""
+    fields = figures.model_dump(include=MESSAGE_FIELDS)
     return UnitIndicators.model_validate(
-        {
-            "unit_id": figures["unit_id"],
-            "name": figures["name"],
-            "level": figures["level"],
-            "ancestors": list(ancestors),
-            "period": figures["period"],
-            "counters": figures["counters"],
-            "rates": figures["rates"],
-            "live": figures["live"],
-            "score": figures["score"],
-            "rank": figures["rank"],
-            "rank_of": figures["rank_of"],
-            "previous_score": previous_score,
-            "computed_at": now,
-        }
+        {**fields, "ancestors": list(ancestors), "previous_score": previous_score, "computed_at": now}
     )

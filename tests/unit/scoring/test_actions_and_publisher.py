@@ -1,0 +1,113 @@
+"""The to-do list (service/actions.py) and the unit-indicators publisher (service/publisher.py) on hand-written fakes
+of their interfaces: dossiers in a list, figures in memory, a message sink that keeps what it is sent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import orjson
+import pytest
+
+from services.scoring.domain.live import LiveFigures
+from services.scoring.service.actions import ActionsReader
+from services.scoring.service.publisher import IndicatorsPublisher
+from services.scoring.service.reading import ScoringReader
+from shared.indicators import UnitIndicators
+from tests.unit.scoring.read_fakes import (
+    NOW,
+    Dossier,
+    FakeDossiers,
+    FakeFigures,
+    FakeGauges,
+    FakeProfiles,
+    FakeSink,
+    FakeUnits,
+    city_registry,
+    profile,
+)
+
+pytestmark = pytest.mark.unit
+
+IN_PLAY = {"received": 30, "progress_total": 30, "progress_on_time": 25, "events": 5, "events_timely": 5}
+
+
+def reader_on(figures: FakeFigures) -> ScoringReader:
+    return ScoringReader(figures, FakeUnits(city_registry()), FakeProfiles(profile()), clock=lambda: NOW)
+
+
+def dossiers() -> FakeDossiers:
+    return FakeDossiers(
+        [
+            Dossier("late", "D1.X", NOW - timedelta(days=1)),
+            Dossier("today", "D1.X", NOW + timedelta(hours=3)),
+            Dossier("tomorrow", "D1", NOW + timedelta(days=1)),
+            Dossier("later", "D1.X", NOW + timedelta(days=6)),
+            Dossier("held", "D1.X", NOW + timedelta(hours=2), on_hold=True),
+            Dossier("elsewhere", "D2", NOW + timedelta(hours=1)),
+        ]
+    )
+
+
+async def test_the_to_do_list_buckets_a_units_subtree_by_urgency_and_pages_with_a_cursor() -> None:
+    reader = reader_on(FakeFigures(months={"2026-10": {"D1.X": IN_PLAY}}))
+    actions = ActionsReader(reader, dossiers())
+    d1 = reader.directory.registry.get("D1")
+
+    page = await actions.todo(d1, "all", 2, None)
+    assert page["totals"] == {"due_today": 1, "due_tomorrow": 1, "due_this_month": 1, "overdue": 1}
+    assert page["total"] == 4 and page["progress_total"] == 30
+    assert [(item["dossier_id"], item["bucket"]) for item in page["items"]] == [
+        ("today", "due_today"),
+        ("tomorrow", "due_tomorrow"),
+    ]
+    assert page["items"][0]["unit_name"] == "Phường Phúc Xá"
+    assert page["items"][0]["progress_points"] > 0
+
+    rest = await actions.todo(d1, "all", 2, page["next_cursor"])
+    assert [(item["dossier_id"], item["bucket"]) for item in rest["items"]] == [
+        ("later", "due_this_month"),
+        ("late", "overdue"),
+    ]
+    assert rest["items"][1]["score_gain"] is None  # an overdue dossier cannot be on time any more
+
+    overdue = await actions.todo(d1, "overdue", 10, None)
+    assert [item["dossier_id"] for item in overdue["items"]] == ["late"] and overdue["total"] == 1
+
+
+async def test_open_dossiers_say_which_are_held_late_or_due_soon() -> None:
+    actions = ActionsReader(reader_on(FakeFigures()), dossiers())
+    page = await actions.open_dossiers(actions.reader.directory.registry.get("D1"), 10, None)
+    assert (page["total"], page["on_hold"]) == (5, 1)
+    assert {item["dossier_id"]: item["status"] for item in page["items"]} == {
+        "late": "overdue",
+        "held": "on_hold",
+        "today": "due_soon",
+        "tomorrow": "in_time",
+        "later": "in_time",
+    }
+    assert page["next"] is None
+
+
+async def test_publishing_sends_one_valid_message_per_unit_keyed_by_unit_id() -> None:
+    figures = FakeFigures(
+        months={"2026-10": {"D1.X": IN_PLAY, "D2": IN_PLAY}, "2026-09": {"D2": {"progress_total": 10}}},
+        live={"D1.X": LiveFigures(open=3, overdue_open=1)},
+    )
+    reader = reader_on(figures)
+    sink = FakeSink()
+    gauges = FakeGauges()
+    publisher = IndicatorsPublisher(reader, sink, gauges, interval_s=0.0)
+
+    await publisher.publish_units(["D1.X", "D2", "NO.SUCH.UNIT"])
+
+    assert sorted(key for key, _ in sink.sent) == ["D1.X", "D2"]
+    messages = {key: UnitIndicators.model_validate_json(value) for key, value in sink.sent}
+    commune, district = messages["D1.X"], messages["D2"]
+    assert commune.ancestors == ["D1", "C"] and district.ancestors == ["C"]
+    assert (commune.live.open, commune.live.overdue_open, commune.period) == (3, 1, "2026-10")
+    assert commune.counters.received == 30 and commune.rank == 1 and commune.rank_of == 1
+    assert district.previous_score is not None and commune.previous_score is None
+    assert publisher.published == 2
+    assert gauges.scores == {"D1.X": commune.score, "D2": district.score}
+    # The message's JSON carries the timestamps as RFC 3339 (alerts parse them back).
+    assert orjson.loads(sink.sent[0][1])["computed_at"].endswith("Z")

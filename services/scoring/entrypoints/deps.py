@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import APIRouter, Depends, Query
 
 from services.scoring.bootstrap import Container
 from services.scoring.service.periods import Period, resolve_period
@@ -16,6 +17,15 @@ Scoring = Annotated[Container, Depends(container_dependency(Container))]
 """A route's scoring container (503 `starting` until the lifespan has built it)."""
 PageLimit = Annotated[int, Query(ge=1, le=1000)]
 PageCursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+Responses = dict[int | str, dict[str, Any]]
+
+
+def documented_get(
+    router: APIRouter, path: str, model: type[Any], responses: Responses, tag: str, summary: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A GET route documented by its response model, its other answers, one tag and a summary (every read route of
+    the scoring API is declared so)."""
+    return router.get(path, response_model=model, responses=responses, tags=[tag], summary=summary)
 
 
 def period_of(container: Container, label: str | None) -> Period:

@@ -125,16 +125,27 @@ async def _json_body(request: Request) -> object:
         raise ApiError(400, "invalid_json", "Nội dung không phải JSON hợp lệ / body is not valid JSON") from None
 
 
-@router.put(
+def _upload_route(path: str, summary: str, description: str, model: type[Any], body: dict[str, Any]) -> Any:
+    """A PUT route that loads a CSV or JSON body whole or not at all: 422 lists every problem (RegistryRejected)."""
+    return router.put(
+        path,
+        summary=summary,
+        description=description,
+        response_model=model,
+        responses={**_ADMIN_ERRORS, **_BODY_ERRORS, 422: {"model": RegistryRejected, "description": "Nothing applied"}},
+        openapi_extra={"requestBody": body},
+    )
+
+
+@_upload_route(
     "/units",
-    summary="Nạp danh mục đơn vị / load (upsert) the unit registry",
-    description="CSV (text/csv) or a JSON array with unit_id, name, level, parent_id and optionally valid_from, "
+    "Nạp danh mục đơn vị / load (upsert) the unit registry",
+    "CSV (text/csv) or a JSON array with unit_id, name, level, parent_id and optionally valid_from, "
     "valid_to, successor_id. Merged over the stored registry (units not in the body are kept, with their validity) "
     "and validated as one tree over time; a unit's level never changes. Any error → 422 with every problem (row, "
     "field, code; table in docs/ingest.md) and nothing applied. valid_from and valid_to must be month starts.",
-    response_model=UnitsLoaded,
-    responses={**_ADMIN_ERRORS, **_BODY_ERRORS, 422: {"model": RegistryRejected, "description": "Nothing applied"}},
-    openapi_extra={"requestBody": _UNITS_BODY},
+    UnitsLoaded,
+    _UNITS_BODY,
 )
 async def put_units(request: Request, container: ContainerDep) -> Response:
     authenticate_admin(request, container)
@@ -155,14 +166,13 @@ async def get_aliases(request: Request, container: ContainerDep) -> Response:
     return _alias_list(await container.registry_admin.aliases())
 
 
-@router.put(
+@_upload_route(
     "/unit-aliases",
-    summary="Thêm bí danh đơn vị / add or re-point unit aliases (DVCQG DonViXuLy)",
-    description="CSV `alias,unit_id`, a JSON object {alias: unit_id} or an array of {alias, unit_id}. Upsert; "
+    "Thêm bí danh đơn vị / add or re-point unit aliases (DVCQG DonViXuLy)",
+    "CSV `alias,unit_id`, a JSON object {alias: unit_id} or an array of {alias, unit_id}. Upsert; "
     "any error → 422 with every problem and nothing applied.",
-    response_model=AliasList,
-    responses={**_ADMIN_ERRORS, **_BODY_ERRORS, 422: {"model": RegistryRejected, "description": "Nothing applied"}},
-    openapi_extra={"requestBody": _ALIASES_BODY},
+    AliasList,
+    _ALIASES_BODY,
 )
 async def put_aliases(request: Request, container: ContainerDep) -> Response:
     authenticate_admin(request, container)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from services.scoring.bootstrap import Container
 from services.scoring.service.periods import Period, resolve_period
@@ -20,12 +20,12 @@ PageCursor = Annotated[str | None, Query(description="next_cursor of the previou
 Responses = dict[int | str, dict[str, Any]]
 
 
-def documented_get(
-    router: APIRouter, path: str, model: type[Any], responses: Responses, tag: str, summary: str
+def documented(
+    method: Callable[..., Any], path: str, model: type[Any], responses: Responses, tag: str, summary: str
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A GET route documented by its response model, its other answers, one tag and a summary (every read route of
-    the scoring API is declared so)."""
-    return router.get(path, response_model=model, responses=responses, tags=[tag], summary=summary)
+    """A route (`router.get`, `router.post`) documented by its response model, its other answers, one tag and a
+    summary: how the scoring API declares its routes."""
+    return method(path, response_model=model, responses=responses, tags=[tag], summary=summary)
 
 
 def period_of(container: Container, label: str | None) -> Period:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, create_model, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,3 +95,11 @@ def retry_after_settings(outage: str) -> type[BaseSettings]:
     """
     seconds = Annotated[int, Field(ge=1, le=3600, description=f"Retry-After (s) sent with a 503 when {outage} is down")]
     return create_model("RetryAfterSettings", __base__=BaseSettings, retry_after_s=(seconds, 5))
+
+
+def seconds_setting(default: float, description: str, *, le: float | None = None, ge: float | None = None) -> Any:
+    """A duration (s) setting: a float above 0, or at least `ge` where 0 or a floor is meaningful, at most `le`.
+
+    The intervals, timeouts and TTLs of the three services are all declared this way, so each states only its bounds.
+    """
+    return Field(default, **({"gt": 0} if ge is None else {"ge": ge}), le=le, description=description)

@@ -13,7 +13,7 @@ import io
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from shared.unit_validity import cycle_members, read_validity, successor_errors
+from shared.unit_validity import cycle_errors, read_validity, successor_errors
 from shared.units import (
     CSV_HEADER,
     MAX_NAME_LENGTH,
@@ -208,10 +208,7 @@ def _tree_errors(units: Mapping[str, Unit], rows: Mapping[str, int | None]) -> l
 
 def _cycle_errors(units: Mapping[str, Unit], rows: Mapping[str, int | None]) -> list[UnitError]:
     """The level rules already exclude cycles in a valid file; this catches them when those rules fail too."""
-    return [
-        _error(rows[unit_id], "parent_id", "cycle", "Quan hệ cha–con tạo vòng lặp", "parent links form a cycle")
-        for unit_id in sorted(cycle_members(units, lambda unit: unit.parent_id))
-    ]
+    return cycle_errors(units, rows, "parent_id", "cycle", "Quan hệ cha–con tạo vòng lặp", "parent links form a cycle")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import attrgetter
+from typing import Literal
 
 from shared.units import UNIT_ID_RE, Unit, UnitError, UnitLevel, UnitRecord, unit_error
 
@@ -160,16 +162,20 @@ def successor_errors(
 def _successor_cycles(units: Mapping[str, Unit], rows: Mapping[str, int | None]) -> list[UnitError]:
     """`successor_not_valid` already excludes cycles in a valid file (valid_to grows along a chain); this
     catches them when that rule fails too."""
-    return [
-        unit_error(
-            rows[unit_id],
-            "successor_id",
-            "successor_cycle",
-            "Chuỗi đơn vị kế thừa tạo vòng lặp",
-            "successor links form a cycle",
-        )
-        for unit_id in sorted(cycle_members(units, lambda unit: unit.successor_id))
-    ]
+    vi, en = "Chuỗi đơn vị kế thừa tạo vòng lặp", "successor links form a cycle"
+    return cycle_errors(units, rows, "successor_id", "successor_cycle", vi, en)
+
+
+def cycle_errors(
+    units: Mapping[str, Unit],
+    rows: Mapping[str, int | None],
+    link: Literal["parent_id", "successor_id"],
+    code: str,
+    vi: str,
+    en: str,
+) -> list[UnitError]:
+    """One `code` error on the `link` field of every unit that lies on a cycle of `link`, in unit_id order."""
+    return [unit_error(rows[unit_id], link, code, vi, en) for unit_id in sorted(cycle_members(units, attrgetter(link)))]
 
 
 def cycle_members(units: Mapping[str, Unit], link: Callable[[Unit], str | None]) -> set[str]:

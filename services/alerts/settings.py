@@ -9,7 +9,7 @@ from pydantic import Field, HttpUrl, SecretStr, field_validator
 
 from services.alerts.adapters.receiver_secrets import parse_keys
 from shared.kafka import UNIT_INDICATORS
-from shared.settings import AdminSettingsMixin, ServiceSettings, retry_after_settings
+from shared.settings import AdminSettingsMixin, ServiceSettings, retry_after_settings, seconds_setting
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,9 +40,9 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings("
             "the API; unset = such secrets cannot be stored, and the service refuses to start if some are"
         ),
     ] = None
-    receivers_poll_interval_s: Annotated[
-        float, Field(gt=0, le=300, description="How often receivers managed through the API are re-read")
-    ] = 2.0
+    receivers_poll_interval_s: float = seconds_setting(
+        2.0, "How often receivers managed through the API are re-read", le=300
+    )
     indicators_topic: Annotated[str, Field(min_length=1, description="Topic of UnitIndicators messages")] = (
         UNIT_INDICATORS
     )
@@ -52,29 +52,23 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings("
     indicators_offset_reset: Annotated[
         Literal["earliest", "latest"], Field(description="Where a NEW consumer group starts reading")
     ] = "earliest"
-    indicators_max_age_s: Annotated[
-        float, Field(gt=0, description="Messages older than this (computed_at) are skipped, e.g. on a replay")
-    ] = 6 * 3600
-    tick_interval_s: Annotated[
-        float, Field(gt=0, le=300, description="Clock-driven evaluation: pending→firing, repeats, silences")
-    ] = 10.0
-    near_due_interval_s: Annotated[
-        float, Field(gt=0, le=3600, description="How often near-due lists are fetched from scoring")
-    ] = 60.0
-    scoring_check_interval_s: Annotated[
-        float, Field(gt=0, le=600, description="How often scoring's /healthz is asked (reachability, /readyz)")
-    ] = 10.0
-    sender_interval_s: Annotated[float, Field(gt=0, le=60, description="How often the outbox is looked at")] = 1.0
+    indicators_max_age_s: float = seconds_setting(
+        6 * 3600, "Messages older than this (computed_at) are skipped, e.g. on a replay"
+    )
+    tick_interval_s: float = seconds_setting(10.0, "Clock-driven evaluation: pending→firing, repeats, silences", le=300)
+    near_due_interval_s: float = seconds_setting(60.0, "How often near-due lists are fetched from scoring", le=3600)
+    scoring_check_interval_s: float = seconds_setting(
+        10.0, "How often scoring's /healthz is asked (reachability, /readyz)", le=600
+    )
+    sender_interval_s: float = seconds_setting(1.0, "How often the outbox is looked at", le=60)
     outbox_retention_days: Annotated[
         float,
         Field(ge=1, le=3650, description="Delivered or given-up group messages are purged after this many days"),
     ] = 30.0
-    outbox_retention_interval_s: Annotated[
-        float, Field(gt=0, le=86400, description="How often the outbox retention pass runs")
-    ] = 3600.0
-    receivers_check_interval_s: Annotated[
-        float, Field(gt=0, le=60, description="How often RECEIVERS_FILE is checked for changes (its mtime)")
-    ] = 5.0
+    outbox_retention_interval_s: float = seconds_setting(3600.0, "How often the outbox retention pass runs", le=86400)
+    receivers_check_interval_s: float = seconds_setting(
+        5.0, "How often RECEIVERS_FILE is checked for changes (its mtime)", le=60
+    )
     cors_origins: Annotated[
         str,
         Field(

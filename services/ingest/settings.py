@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from shared.kafka import DOSSIER_EVENTS
-from shared.settings import AdminSettingsMixin, ServiceSettings, retry_after_settings
+from shared.settings import AdminSettingsMixin, ServiceSettings, retry_after_settings, seconds_setting
 
 
 class IngestSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings("the broker or the database")):
@@ -19,37 +19,31 @@ class IngestSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings("
             description="Kafka topic accepted events are written to (must exist; tests use a unique one)",
         ),
     ] = DOSSIER_EVENTS
-    produce_timeout_s: Annotated[
-        float,
-        Field(
-            gt=0,
-            le=120,
-            description="How long a request waits for the broker's acks=all before answering 503; also the "
-            "producer's request timeout, so a batch the broker never took is dropped by then",
-        ),
-    ] = 10.0
+    produce_timeout_s: float = seconds_setting(
+        10.0,
+        "How long a request waits for the broker's acks=all before answering 503; also the "
+        "producer's request timeout, so a batch the broker never took is dropped by then",
+        le=120,
+    )
     producer_linger_ms: Annotated[
         int, Field(ge=0, le=1000, description="Producer linger: how long a partial batch waits for company")
     ] = 5
     producer_compression: Annotated[
         str, Field(pattern=r"^(none|gzip)$", description="Record batch compression: none (default) or gzip")
     ] = "none"
-    key_cache_ttl_s: Annotated[
-        float,
-        Field(
-            ge=0,
-            le=60,
-            description="How long an API-key lookup is cached: the bound on how long a revoked key keeps working "
-            "in a process that missed the revocation notice",
-        ),
-    ] = 5.0
-    registry_refresh_s: Annotated[
-        float, Field(gt=0, le=3600, description="Period of the unit-registry reload from PostgreSQL (fallback)")
-    ] = 30.0
-    registry_miss_refresh_s: Annotated[
-        float,
-        Field(ge=0, le=60, description="Minimum gap between reloads triggered by an unknown unit_id in a request"),
-    ] = 2.0
+    key_cache_ttl_s: float = seconds_setting(
+        5.0,
+        "How long an API-key lookup is cached: the bound on how long a revoked key keeps working "
+        "in a process that missed the revocation notice",
+        le=60,
+        ge=0,
+    )
+    registry_refresh_s: float = seconds_setting(
+        30.0, "Period of the unit-registry reload from PostgreSQL (fallback)", le=3600
+    )
+    registry_miss_refresh_s: float = seconds_setting(
+        2.0, "Minimum gap between reloads triggered by an unknown unit_id in a request", le=60, ge=0
+    )
     max_event_bytes: Annotated[
         int,
         Field(

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from shared.kafka import DOSSIER_EVENTS, DOSSIER_EVENTS_DLQ, UNIT_INDICATORS
-from shared.settings import AdminSettingsMixin, ServiceSettings, retry_after_settings
+from shared.settings import AdminSettingsMixin, ServiceSettings, retry_after_settings, seconds_setting
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,20 +30,20 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings(
     )
     # Each publication re-reads every level's live figures over all open dossiers; at full load a 1 s interval
     # cost PostgreSQL ~5 µs per applied event (docs/benchmarks.md). API reads are live regardless.
-    indicators_interval_s: Annotated[
-        float, Field(ge=0.05, le=60, description="Least time between two unit-indicators publications")
-    ] = 5.0
+    indicators_interval_s: float = seconds_setting(
+        5.0, "Least time between two unit-indicators publications", le=60, ge=0.05
+    )
     # Read tables (a month's figures, a level's ranking) are recomputed when a committed batch changes them — this
     # process's at once, the others' through NOTIFY — and served while recomputed; this bounds the age of a table
     # nothing invalidated (a notification lost while the listener reconnected).
-    read_cache_ttl_s: Annotated[
-        float, Field(ge=0, le=3600, description="Longest time a read table is served without being recomputed (s)")
-    ] = 30.0
+    read_cache_ttl_s: float = seconds_setting(
+        30.0, "Longest time a read table is served without being recomputed (s)", le=3600, ge=0
+    )
     # Live figures (overdue, due soon) depend on the time; they are computed as of the start of a tick, so that every
     # scoring process shows the same figures and ETags within a tick, and a body keeps its ETag for a tick at least.
-    live_tick_s: Annotated[
-        float, Field(ge=0.5, le=3600, description="Live figures are computed as of the start of such a tick (s)")
-    ] = 5.0
+    live_tick_s: float = seconds_setting(
+        5.0, "Live figures are computed as of the start of such a tick (s)", le=3600, ge=0.5
+    )
     alerts_public_url: Annotated[
         str,
         Field(
@@ -52,15 +52,12 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings(
             "/dashboard/config.json); checked to be this stack's alerts. The local stack derives it from ALERTS_PORT",
         ),
     ] = "http://127.0.0.1:8003"
-    alerts_check_interval_s: Annotated[
-        float,
-        Field(
-            gt=0,
-            le=3600,
-            description="How often ALERTS_PUBLIC_URL's /healthz identity is checked; another service or another "
-            "stack's alerts there makes readiness false (not answering does not)",
-        ),
-    ] = 30.0
+    alerts_check_interval_s: float = seconds_setting(
+        30.0,
+        "How often ALERTS_PUBLIC_URL's /healthz identity is checked; another service or another "
+        "stack's alerts there makes readiness false (not answering does not)",
+        le=3600,
+    )
 
     @field_validator("profile_path")
     @classmethod

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import APIRouter, Request, Response
 
+from services.ingest.bootstrap import Container
 from services.ingest.domain.aliases import parse_aliases_csv, parse_aliases_json
 from services.ingest.entrypoints.requests import ContainerDep, authenticate_admin, media_kind, read_body
 from services.ingest.entrypoints.schemas import (
@@ -24,6 +27,7 @@ from shared.unit_loading import parse_units_csv, parse_units_json
 from shared.units import UnitError
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+P = TypeVar("P")
 
 _ADMIN_ERRORS: dict[int | str, dict[str, Any]] = error_responses(
     401,
@@ -114,6 +118,19 @@ async def _csv_or_json_body(request: Request) -> tuple[bytes | None, object]:
     raise ApiError(415, "unsupported_media_type", "Cần text/csv hoặc JSON / text/csv or JSON required")
 
 
+async def _admin_upload(
+    request: Request, container: Container, from_csv: Callable[[bytes], P], from_json: Callable[[object], P]
+) -> P:
+    """An admin upload read whole: the admin token checked first, then the text/csv or JSON body parsed by its kind."""
+    authenticate_admin(request, container)
+    csv, document = await _csv_or_json_body(request)
+    return from_csv(csv) if csv is not None else from_json(document)
+
+
+_registry_rejected = partial(_rejected, "invalid_registry", "Danh mục không hợp lệ", "invalid registry")
+_aliases_rejected = partial(_rejected, "invalid_aliases", "Bí danh không hợp lệ", "invalid aliases")
+
+
 def _alias_list(aliases: dict[str, str]) -> Response:
     return _json({"items": [{"alias": alias, "unit_id": unit_id} for alias, unit_id in sorted(aliases.items())]})
 
@@ -125,26 +142,35 @@ async def _json_body(request: Request) -> object:
         raise ApiError(400, "invalid_json", "Nội dung không phải JSON hợp lệ / body is not valid JSON") from None
 
 
-@router.put(
+def _upload_route(path: str, summary: str, description: str, model: type[Any], body: dict[str, Any]) -> Any:
+    """A PUT route that loads a CSV or JSON body whole or not at all: 422 lists every problem (RegistryRejected)."""
+    return router.put(
+        path,
+        summary=summary,
+        description=description,
+        response_model=model,
+        responses={**_ADMIN_ERRORS, **_BODY_ERRORS, 422: {"model": RegistryRejected, "description": "Nothing applied"}},
+        openapi_extra={"requestBody": body},
+    )
+
+
+@_upload_route(
     "/units",
-    summary="Nạp danh mục đơn vị / load (upsert) the unit registry",
-    description="CSV (text/csv) or a JSON array with unit_id, name, level, parent_id and optionally valid_from, "
+    "Nạp danh mục đơn vị / load (upsert) the unit registry",
+    "CSV (text/csv) or a JSON array with unit_id, name, level, parent_id and optionally valid_from, "
     "valid_to, successor_id. Merged over the stored registry (units not in the body are kept, with their validity) "
     "and validated as one tree over time; a unit's level never changes. Any error → 422 with every problem (row, "
     "field, code; table in docs/ingest.md) and nothing applied. valid_from and valid_to must be month starts.",
-    response_model=UnitsLoaded,
-    responses={**_ADMIN_ERRORS, **_BODY_ERRORS, 422: {"model": RegistryRejected, "description": "Nothing applied"}},
-    openapi_extra={"requestBody": _UNITS_BODY},
+    UnitsLoaded,
+    _UNITS_BODY,
 )
 async def put_units(request: Request, container: ContainerDep) -> Response:
-    authenticate_admin(request, container)
-    csv, document = await _csv_or_json_body(request)
-    parsed = parse_units_csv(csv) if csv is not None else parse_units_json(document)
+    parsed = await _admin_upload(request, container, parse_units_csv, parse_units_json)
     if parsed.errors:
-        return _rejected("invalid_registry", "Danh mục không hợp lệ", "invalid registry", parsed.errors)
+        return _registry_rejected(parsed.errors)
     outcome = await container.registry_admin.load_units(parsed.records)
     if outcome.registry is None:
-        return _rejected("invalid_registry", "Danh mục không hợp lệ", "invalid registry", outcome.errors)
+        return _registry_rejected(outcome.errors)
     return _json({"units": len(outcome.registry), "added": outcome.added, "updated": outcome.updated})
 
 
@@ -155,24 +181,21 @@ async def get_aliases(request: Request, container: ContainerDep) -> Response:
     return _alias_list(await container.registry_admin.aliases())
 
 
-@router.put(
+@_upload_route(
     "/unit-aliases",
-    summary="Thêm bí danh đơn vị / add or re-point unit aliases (DVCQG DonViXuLy)",
-    description="CSV `alias,unit_id`, a JSON object {alias: unit_id} or an array of {alias, unit_id}. Upsert; "
+    "Thêm bí danh đơn vị / add or re-point unit aliases (DVCQG DonViXuLy)",
+    "CSV `alias,unit_id`, a JSON object {alias: unit_id} or an array of {alias, unit_id}. Upsert; "
     "any error → 422 with every problem and nothing applied.",
-    response_model=AliasList,
-    responses={**_ADMIN_ERRORS, **_BODY_ERRORS, 422: {"model": RegistryRejected, "description": "Nothing applied"}},
-    openapi_extra={"requestBody": _ALIASES_BODY},
+    AliasList,
+    _ALIASES_BODY,
 )
 async def put_aliases(request: Request, container: ContainerDep) -> Response:
-    authenticate_admin(request, container)
-    csv, document = await _csv_or_json_body(request)
-    rows, unreadable = parse_aliases_csv(csv) if csv is not None else parse_aliases_json(document)
+    rows, unreadable = await _admin_upload(request, container, parse_aliases_csv, parse_aliases_json)
     if unreadable:
-        return _rejected("invalid_aliases", "Bí danh không hợp lệ", "invalid aliases", unreadable)
+        return _aliases_rejected(unreadable)
     parsed = await container.registry_admin.put_aliases(rows)
     if parsed.errors:
-        return _rejected("invalid_aliases", "Bí danh không hợp lệ", "invalid aliases", parsed.errors)
+        return _aliases_rejected(parsed.errors)
     return _alias_list(parsed.aliases)
 
 

@@ -27,6 +27,7 @@ from shared.http import ApiError, ErrorBody, bearer_token, error_responses
 
 router = APIRouter()
 T = TypeVar("T")
+_Route = Callable[..., Awaitable[Response]]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Body unusable as a whole (invalid_json, not_an_array)"},
@@ -157,18 +158,28 @@ def _refused(accept: AcceptEvents, endpoint: str, error: ApiError | BatchError) 
     return error
 
 
-@router.post(
+def _batch_route(path: str, summary: str, description: str, body: dict[str, Any]) -> Callable[[_Route], _Route]:
+    """A POST route that accepts a batch: both body formats answer the same IngestResponse and error bodies."""
+    return router.post(
+        path,
+        tags=["events"],
+        summary=summary,
+        description=description,
+        response_model=IngestResponse,
+        responses=_ERRORS,
+        openapi_extra={"requestBody": body},
+    )
+
+
+@_batch_route(
     "/v1/events",
-    tags=["events"],
-    summary="Gửi sự kiện hồ sơ / send dossier status events",
-    description="A JSON array (or NDJSON, one event per line) of at most 5,000 events and 5 MiB. Each event is "
+    "Gửi sự kiện hồ sơ / send dossier status events",
+    "A JSON array (or NDJSON, one event per line) of at most 5,000 events and 5 MiB. Each event is "
     "validated (docs/event-contract.md); valid ones are written to Kafka with acks=all and counted in "
     "`accepted`, invalid ones are listed in `rejected` with their index and error code. An event naming a retired "
     "unit and dated on or after its valid_to is accepted as it is and listed in `redirected` with the successor its "
     "figures count for (SPEC §1 effective unit).",
-    response_model=IngestResponse,
-    responses=_ERRORS,
-    openapi_extra={"requestBody": _EVENTS_BODY},
+    _EVENTS_BODY,
 )
 async def post_events(request: Request, container: ContainerDep) -> Response:
     key, items = await _key_and_body(
@@ -178,17 +189,14 @@ async def post_events(request: Request, container: ContainerDep) -> Response:
     return await _answer(container.accept, "events", acceptance, container.settings.retry_after_s)
 
 
-@router.post(
+@_batch_route(
     "/v1/dvcqg/dossiers",
-    tags=["events"],
-    summary="Nhận hồ sơ theo chuẩn DVCQG (DongBoHoSoMC) / national-portal dossier snapshots",
-    description="The body one-stop-shop systems push to the National Public Service Portal. Each snapshot becomes "
+    "Nhận hồ sơ theo chuẩn DVCQG (DongBoHoSoMC) / national-portal dossier snapshots",
+    "The body one-stop-shop systems push to the National Public Service Portal. Each snapshot becomes "
     "events with deterministic event_ids (sending it again changes nothing); a snapshot is accepted whole or "
     "rejected with one item (index = snapshot index). `accepted` counts events; `redirected` lists the events of a "
     "retired unit dated on or after its valid_to, as for /v1/events.",
-    response_model=IngestResponse,
-    responses=_ERRORS,
-    openapi_extra={"requestBody": _DVCQG_BODY},
+    _DVCQG_BODY,
 )
 async def post_dvcqg(request: Request, container: ContainerDep) -> Response:
     key, document = await _key_and_body(request, container, "dvcqg", ("json",), "Cần JSON / JSON required", _document)

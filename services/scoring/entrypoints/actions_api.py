@@ -11,13 +11,16 @@ from fastapi import APIRouter, Query, Request, Response
 
 from services.scoring.entrypoints import actions_schemas as schemas
 from services.scoring.entrypoints.cursors import decode_pair, decode_todo_cursor, encode_pair, encode_todo_cursor
-from services.scoring.entrypoints.deps import PageCursor, PageLimit, Scoring, unit_of
+from services.scoring.entrypoints.deps import PageCursor, PageLimit, Responses, Scoring, documented, unit_of
 from shared.http import ApiError, ErrorBody
 from shared.indicators import VIETNAM_TZ
 
-ERRORS: dict[int | str, dict[str, Any]] = {
+ERRORS: Responses = {
     404: {"model": ErrorBody, "description": "unknown_unit: no such unit"},
     422: {"model": ErrorBody, "description": "invalid_cursor, invalid_request: a malformed parameter"},
+}
+UNKNOWN_DOSSIER: Responses = {
+    404: {"model": ErrorBody, "description": "unknown_dossier: no event of this dossier is stored"}
 }
 CSV_LIMIT = 10_000
 CSV_MEDIA = "text/csv; charset=utf-8"
@@ -45,13 +48,9 @@ TODO_CSV_HEADER = (
 def build_actions_router() -> APIRouter:
     router = APIRouter()
 
-    @router.get(
-        "/v1/units/{unit_id}/forecast",
-        response_model=schemas.Forecast,
-        responses=ERRORS,
-        tags=["actions"],
-        summary="Month-end forecast: score, progress rate and rank if nothing more is done, and in the best case",
-    )
+    @documented(router.get, "/v1/units/{unit_id}/forecast", schemas.Forecast, ERRORS, "actions",
+                "Month-end forecast: score, progress rate and rank if nothing more is done, and in the "
+                "best case")  # fmt: skip
     async def forecast(container: Scoring, unit_id: str) -> dict:
         return await container.actions.forecast(await unit_of(container, unit_id))
 
@@ -59,8 +58,8 @@ def build_actions_router() -> APIRouter:
         "/v1/units/{unit_id}/todo",
         response_model=schemas.TodoPage,
         responses={**ERRORS, 200: {"content": {"application/json": {}, "text/csv": {}},
-                                   "description": "JSON page, or CSV (Vietnamese header) with format=csv or "
-                                   "Accept: text/csv"}},
+                               "description": "JSON page, or CSV (Vietnamese header) with format=csv or "
+                               "Accept: text/csv"}},
         tags=["actions"],
         summary="Today's to-do: open dossiers not on hold by urgency, with what finishing each on time saves",
     )  # fmt: skip
@@ -88,13 +87,8 @@ def build_actions_router() -> APIRouter:
                 "Content-Disposition": f'attachment; filename="viec-can-lam-{unit.unit_id}-{day}.csv"'})  # fmt: skip
         return page
 
-    @router.get(
-        "/v1/units/{unit_id}/open-dossiers",
-        response_model=schemas.OpenDossierPage,
-        responses=ERRORS,
-        tags=["dossiers"],
-        summary="Every open dossier of a unit (subtree and units retired into it), by due (paged)",
-    )
+    @documented(router.get, "/v1/units/{unit_id}/open-dossiers", schemas.OpenDossierPage, ERRORS, "dossiers",
+                "Every open dossier of a unit (subtree and units retired into it), by due (paged)")  # fmt: skip
     async def open_dossiers(
         container: Scoring,
         unit_id: str,
@@ -107,13 +101,8 @@ def build_actions_router() -> APIRouter:
         page["next_cursor"] = encode_pair(*last) if last is not None else None
         return page
 
-    @router.get(
-        "/v1/dossiers/{dossier_id}",
-        response_model=schemas.DossierView,
-        responses={404: {"model": ErrorBody, "description": "unknown_dossier: no event of this dossier is stored"}},
-        tags=["dossiers"],
-        summary="One dossier: merged state, stored events, home unit and the counters it is in",
-    )
+    @documented(router.get, "/v1/dossiers/{dossier_id}", schemas.DossierView, UNKNOWN_DOSSIER, "dossiers",
+                "One dossier: merged state, stored events, home unit and the counters it is in")  # fmt: skip
     async def dossier(container: Scoring, dossier_id: str) -> dict:
         found = await container.actions.dossier(dossier_id)
         if found is None:
@@ -137,5 +126,5 @@ def _todo_csv(items: list[dict[str, Any]]) -> str:
         writer.writerow([BUCKET_VI[item["bucket"]], item["dossier_id"], item["procedure_id"] or "", item["unit_id"],
                          item["unit_name"], _vn(item["received_at"]), _vn(item["due_at"]),
                          f"{item['hours_left']:.1f}", f"{item['progress_points']:.2f}",
-                         "" if gain is None else f"{gain:.3f}"])  # fmt: skip
+                     "" if gain is None else f"{gain:.3f}"])  # fmt: skip
     return out.getvalue()

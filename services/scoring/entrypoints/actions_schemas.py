@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from services.scoring.service.read_model import DossierRef, NamedUnit, NextCursor
 from shared.indicators import Counters
 
 Bucket = Literal["due_today", "due_tomorrow", "due_this_month", "overdue"]
@@ -28,9 +29,7 @@ class Assumptions(BaseModel):
     en: str = Field(description="The same in English")
 
 
-class Forecast(BaseModel):
-    unit_id: str = Field(description="Unit identifier")
-    name: str = Field(description="Unit name")
+class Forecast(NamedUnit):
     level: str = Field(description="Level; ranks are forecast among the units of this level")
     period: str = Field(description="The current month, YYYY-MM (Vietnam time)")
     as_of: datetime = Field(description="Instant of the figures the forecast starts from")
@@ -55,12 +54,9 @@ class TodoTotals(BaseModel):
     overdue: int = Field(description="Open, not on hold, past their due: already late this month (listed apart)")
 
 
-class ListedDossier(BaseModel):
+class ListedDossier(DossierRef):
     """An open dossier as the to-do and open-dossier lists show it (their own fields follow these)."""
 
-    dossier_id: str = Field(description="Dossier identifier (mã hồ sơ)")
-    procedure_id: str | None = Field(description="Procedure code (mã TTHC)")
-    unit_id: str = Field(description="Home unit (where it was received)")
     unit_name: str = Field(description="Home unit's name")
     received_at: datetime = Field(description="When it was received")
     due_at: datetime = Field(description="Effective due (hạn trả kết quả)")
@@ -92,7 +88,7 @@ class TodoPage(BaseModel):
     items: list[TodoItem] = Field(
         description="To-do first (due today, tomorrow, later this month, by due), then the overdue ones by due"
     )
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+    next_cursor: NextCursor
 
 
 class OpenDossier(ListedDossier):
@@ -110,7 +106,7 @@ class OpenDossierPage(BaseModel):
     total: int = Field(description="Open dossiers (all pages) — the live counter `open`")
     on_hold: int = Field(description="Of which on hold now")
     items: list[OpenDossier] = Field(description="By effective due, then dossier_id")
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+    next_cursor: NextCursor
 
 
 class UnitRef(BaseModel):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from services.scoring.entrypoints import schemas
 from services.scoring.entrypoints.cursors import decode_due_cursor, encode_due_cursor
-from services.scoring.entrypoints.deps import PageCursor, PageLimit, Scoring, period_of, unit_of
+from services.scoring.entrypoints.deps import PageCursor, PageLimit, Scoring, documented, period_of, unit_of
 from services.scoring.entrypoints.http_cache import (
     CACHED_200,
     CLOSED,
@@ -41,18 +41,12 @@ def build_router(render_metrics: Callable[[], bytes]) -> APIRouter:
 
     # The read paths answer ready-made bodies (read_bodies.py) with ETag, Cache-Control and content encoding
     # (http_cache.py); the response models document the bodies.
-    @router.get("/v1/units", response_model=UnitTree, responses=CACHED, tags=["units"],
-                summary="The unit registry (tree, validity, successors)")  # fmt: skip
+    @documented(router.get, "/v1/units", UnitTree, CACHED, "units", "The unit registry (tree, validity, successors)")
     async def units(request: Request, container: Scoring, if_none_match: IfNoneMatch = None) -> Response:
         return respond(request, bodies.units(container.reader.directory.registry), REGISTRY, if_none_match)
 
-    @router.get(
-        "/v1/units/{unit_id}/indicators",
-        response_model=Indicators,
-        responses=CACHED_ERRORS,
-        tags=["indicators"],
-        summary="A unit's counters, live counters, rates, group points, score and rank for a month",
-    )
+    @documented(router.get, "/v1/units/{unit_id}/indicators", Indicators, CACHED_ERRORS, "indicators",
+                "A unit's counters, live counters, rates, group points, score and rank for a month")  # fmt: skip
     async def indicators(
         request: Request,
         container: Scoring,
@@ -64,13 +58,8 @@ def build_router(render_metrics: Callable[[], bytes]) -> APIRouter:
         cached = await bodies.indicators(container.reader, await unit_of(container, unit_id), resolved)
         return respond(request, cached, CURRENT, if_none_match)  # live figures in it, also for a closed month
 
-    @router.get(
-        "/v1/rankings",
-        response_model=Rankings,
-        responses=CACHED_ERRORS,
-        tags=["indicators"],
-        summary="Units of one level in rank order for a month (all of them, or a page of those matching q)",
-    )
+    @documented(router.get, "/v1/rankings", Rankings, CACHED_ERRORS, "indicators", "Units of one level in rank "
+                "order for a month (all of them, or a page of those matching q)")  # fmt: skip
     async def rankings(
         request: Request,
         container: Scoring,
@@ -88,8 +77,8 @@ def build_router(render_metrics: Callable[[], bytes]) -> APIRouter:
             raise ApiError(422, "invalid_cursor", "Con trỏ trang không hợp lệ / invalid cursor") from None
         return respond(request, cached, CURRENT if resolved.is_current else CLOSED, if_none_match)
 
-    @router.get("/v1/summary", response_model=Summary, responses=CACHED_ERRORS, tags=["indicators"],
-                summary="City-level figures for a month, with the live dashboard counts")  # fmt: skip
+    @documented(router.get, "/v1/summary", Summary, CACHED_ERRORS, "indicators",
+                "City-level figures for a month, with the live dashboard counts")  # fmt: skip
     async def summary(
         request: Request, container: Scoring, period: PeriodParam = None, if_none_match: IfNoneMatch = None
     ) -> Response:
@@ -99,8 +88,8 @@ def build_router(render_metrics: Callable[[], bytes]) -> APIRouter:
             raise ApiError(404, "no_registry", "Chưa nạp danh mục đơn vị / no unit registry loaded")
         return respond(request, await bodies.summary(container.reader, city, resolved), CURRENT, if_none_match)
 
-    @router.get("/v1/units/{unit_id}/history", response_model=History, responses=CACHED_ERRORS,
-                tags=["indicators"], summary="Monthly trend of a unit")  # fmt: skip
+    @documented(router.get, "/v1/units/{unit_id}/history", History, CACHED_ERRORS, "indicators",
+                "Monthly trend of a unit")  # fmt: skip
     async def history(
         request: Request,
         container: Scoring,
@@ -111,8 +100,8 @@ def build_router(render_metrics: Callable[[], bytes]) -> APIRouter:
         cached = await bodies.history(container.reader, await unit_of(container, unit_id), months)
         return respond(request, cached, CURRENT, if_none_match)
 
-    @router.get("/v1/units/{unit_id}/dossiers", response_model=schemas.DossierPage, responses=ERRORS,
-                tags=["dossiers"], summary="Overdue or soon-due open dossiers of a unit (paged)")  # fmt: skip
+    @documented(router.get, "/v1/units/{unit_id}/dossiers", schemas.DossierPage, ERRORS, "dossiers",
+                "Overdue or soon-due open dossiers of a unit (paged)")  # fmt: skip
     async def dossiers(
         container: Scoring,
         unit_id: str,
@@ -142,13 +131,8 @@ def build_router(render_metrics: Callable[[], bytes]) -> APIRouter:
         next_cursor = encode_due_cursor(items[-1].due_at, items[-1].dossier_id) if len(items) == limit else None
         return schemas.DossierPage(unit_id=unit.unit_id, state=state, as_of=now, items=items, next_cursor=next_cursor)
 
-    @router.get(
-        "/v1/dlq",
-        response_model=schemas.DeadLetters,
-        responses=ADMIN_ERRORS,
-        tags=["admin"],
-        summary="Dead letters: records that broke the contract or wait for their unit (admin token)",
-    )
+    @documented(router.get, "/v1/dlq", schemas.DeadLetters, ADMIN_ERRORS, "admin",
+                "Dead letters: records that broke the contract or wait for their unit (admin token)")  # fmt: skip
     async def dlq(
         request: Request,
         container: Scoring,
@@ -162,13 +146,8 @@ def build_router(render_metrics: Callable[[], bytes]) -> APIRouter:
         return schemas.DeadLetters(total=total, by_status=by_status,
                                    items=[schemas.DeadLetter(**dict(r)) for r in rows])  # fmt: skip
 
-    @router.post(
-        "/v1/admin/dead-letters/redrive",
-        response_model=schemas.RedriveResult,
-        responses=ADMIN_ERRORS,
-        tags=["admin"],
-        summary="Apply dead letters again once their cause is fixed (admin token)",
-    )
+    @documented(router.post, "/v1/admin/dead-letters/redrive", schemas.RedriveResult, ADMIN_ERRORS, "admin",
+                "Apply dead letters again once their cause is fixed (admin token)")  # fmt: skip
     async def redrive(request: Request, container: Scoring, body: schemas.RedriveRequest) -> schemas.RedriveResult:
         require_admin(request, container.settings.admin_token)
         report = await container.applier.redrive(pending_only=False, ids=body.ids)
@@ -176,13 +155,8 @@ def build_router(render_metrics: Callable[[], bytes]) -> APIRouter:
         return schemas.RedriveResult(applied=report.applied, still_rejected=report.still_rejected,
                                      duplicates=report.duplicates)  # fmt: skip
 
-    @router.post(
-        "/v1/admin/dead-letters/discard",
-        response_model=schemas.DiscardResult,
-        responses=ADMIN_ERRORS,
-        tags=["admin"],
-        summary="Mark dead letters as discarded: never applied (admin token)",
-    )
+    @documented(router.post, "/v1/admin/dead-letters/discard", schemas.DiscardResult, ADMIN_ERRORS, "admin",
+                "Mark dead letters as discarded: never applied (admin token)")  # fmt: skip
     async def discard(request: Request, container: Scoring, body: schemas.DiscardRequest) -> schemas.DiscardResult:
         require_admin(request, container.settings.admin_token)
         discarded = await container.dead_letters.discard(body.ids, body.reason)

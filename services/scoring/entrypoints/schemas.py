@@ -7,16 +7,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictInt
 
+from services.scoring.service.read_model import DossierRef
 from shared.http import PG_BIGINT_MAX
 
 # A dead-letter row id: an integer (true/false or "1" are refused), within PostgreSQL's bigint.
 RowId = Annotated[StrictInt, Field(ge=1, le=PG_BIGINT_MAX)]
 
 
-class DossierItem(BaseModel):
-    dossier_id: str = Field(description="Dossier identifier (mã hồ sơ)")
-    procedure_id: str | None = Field(description="Procedure code (mã TTHC)")
-    unit_id: str = Field(description="Home unit (where it was received)")
+class DossierItem(DossierRef):
     due_at: datetime = Field(description="Effective due (hạn trả kết quả)")
     received_at: datetime = Field(description="When it was received")
     days_late: float = Field(description="Days past due at `as_of` (negative: days left)")

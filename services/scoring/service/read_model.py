@@ -10,10 +10,30 @@ cached by those tables, entrypoints/read_bodies.py), never per request.
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 from shared.indicators import Counters, LiveCounters, Rates
+
+
+class NamedUnit(BaseModel):
+    """The unit a body is about, as the bodies that start with it name it."""
+
+    unit_id: str = Field(description="Unit identifier")
+    name: str = Field(description="Unit name")
+
+
+NextCursor = Annotated[str | None, Field(description="Pass as `cursor` for the next page; null on the last page")]
+"""The last field of a paged list (the to-do and open-dossier pages)."""
+
+
+class DossierRef(BaseModel):
+    """A dossier as the dossier lists start each item: which one, its procedure, its home unit."""
+
+    dossier_id: str = Field(description="Dossier identifier (mã hồ sơ)")
+    procedure_id: str | None = Field(description="Procedure code (mã TTHC)")
+    unit_id: str = Field(description="Home unit (where it was received)")
 
 
 class GroupPoints(BaseModel):
@@ -75,9 +95,7 @@ class Rankings(BaseModel):
     )
 
 
-class UnitNode(BaseModel):
-    unit_id: str = Field(description="Unit identifier")
-    name: str = Field(description="Unit name")
+class UnitNode(NamedUnit):
     level: str = Field(description="Level")
     parent_id: str | None = Field(description="Parent unit, null for the city")
     children: list[str] = Field(description="Child unit ids")
@@ -106,9 +124,7 @@ class HistoryMonth(BaseModel):
     )
 
 
-class History(BaseModel):
-    unit_id: str = Field(description="Unit identifier")
-    name: str = Field(description="Unit name")
+class History(NamedUnit):
     months: list[HistoryMonth] = Field(description="Oldest first, ending with the current month")
 
 

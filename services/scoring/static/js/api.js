@@ -102,3 +102,22 @@ export function debounce(fn, waitMs) {
     timer = setTimeout(() => fn(...args), waitMs);
   };
 }
+
+/** A dashboard page of one month (the chosen one, else the current one). Subclasses draw skeleton() and load
+ * refresh(); scheduleRefresh() coalesces the refreshes that notifications ask for within `refreshDelayMs`. */
+export class MonthView {
+  constructor(ctx, refreshDelayMs) {
+    this.ctx = ctx;
+    this.scheduleRefresh = debounce(() => this.refresh(), refreshDelayMs);
+  }
+
+  get period() {
+    return this.ctx.period ?? this.ctx.currentPeriod();
+  }
+
+  mount(container) {
+    this.container = container;
+    this.skeleton();
+    return this.refresh();
+  }
+}

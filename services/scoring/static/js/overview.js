@@ -1,5 +1,5 @@
 // City overview for a month: score and groups, rank movements, the 11 live information fields.
-import { debounce, getJSON } from "./api.js";
+import { MonthView, getJSON } from "./api.js";
 import { getLang, t } from "./i18n.js";
 import * as fmt from "./format.js";
 import { renderGroups, renderTiles, scoreHead, withMessage } from "./widgets.js";
@@ -9,27 +9,16 @@ import { tx } from "./actions-i18n.js";
 const MOVER_LEVELS = ["department", "district", "commune"];
 const MOVERS_EACH_WAY = 5;
 
-export class OverviewView {
+export class OverviewView extends MonthView {
   constructor(ctx) {
-    this.ctx = ctx;
+    super(ctx, 800);
     this.summary = null;
     this.earlier = [];
     this.report = null;
-    this.scheduleRefresh = debounce(() => this.refresh(), 800);
-  }
-
-  get period() {
-    return this.ctx.period ?? this.ctx.currentPeriod();
   }
 
   get isCurrent() {
     return this.period === this.ctx.currentPeriod();
-  }
-
-  mount(container) {
-    this.container = container;
-    this.skeleton();
-    return this.refresh();
   }
 
   skeleton() {

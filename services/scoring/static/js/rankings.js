@@ -3,7 +3,7 @@
 // `/v1/rankings` for why a unit is not ranked and its rates. Columns chosen to fit a 1,366 px screen without horizontal
 // scrolling: the six group points are one compact bar cell (figures in its tooltip, in full on the unit page). Only the units that existed in the month are listed (SPEC §5): the
 // ranked ones first, then the unranked ones with their reason; a level with no unit in the month says so.
-import { debounce, getJSON } from "./api.js";
+import { MonthView, getJSON } from "./api.js";
 import { getLang, t } from "./i18n.js";
 import * as fmt from "./format.js";
 import { derivedReason, day, levelGone, levelsIn, reasonText } from "./registry.js";
@@ -21,25 +21,14 @@ const nullLast = (a, b, dir) => {
 const noData = (show) => (v, r) =>
   v === null || v === undefined ? `<span class="nodata" title="${fmt.escapeHtml(t("no_data"))}">—</span>` : show(v, r);
 
-export class RankingsView {
+export class RankingsView extends MonthView {
   constructor(ctx, level) {
-    this.ctx = ctx;
+    super(ctx, 2000);
     this.level = LEVELS.includes(level) ? level : "department";
     this.report = null;
     this.reasons = new Map();
     this.minDossiers = null;
     this.sort = { key: "rank", dir: 1 };
-    this.scheduleRefresh = debounce(() => this.refresh(), 2000);
-  }
-
-  get period() {
-    return this.ctx.period ?? this.ctx.currentPeriod();
-  }
-
-  mount(container) {
-    this.container = container;
-    this.skeleton();
-    return this.refresh();
   }
 
   /** The levels that have units in the month: from the notice once read, from the registry before. */

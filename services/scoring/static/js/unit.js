@@ -1,5 +1,5 @@
 // A unit's page: score and rank, 12-month trend (Chart.js), group breakdown, live fields, overdue and due-soon lists.
-import { ApiError, debounce, getJSON } from "./api.js";
+import { ApiError, MonthView, getJSON } from "./api.js";
 import { getLang, t } from "./i18n.js";
 import * as fmt from "./format.js";
 import { renderGroups, renderTiles, scoreHead, summaryShape, withMessage } from "./widgets.js";
@@ -48,23 +48,12 @@ const ABSENT_MONTHS = {
   },
 };
 
-export class UnitView {
+export class UnitView extends MonthView {
   constructor(ctx, unitId) {
-    this.ctx = ctx;
+    super(ctx, 800);
     this.unitId = unitId;
     this.data = null;
     this.chart = null;
-    this.scheduleRefresh = debounce(() => this.refresh(), 800);
-  }
-
-  get period() {
-    return this.ctx.period ?? this.ctx.currentPeriod();
-  }
-
-  mount(container) {
-    this.container = container;
-    this.skeleton();
-    return this.refresh();
   }
 
   skeleton() {

@@ -113,14 +113,15 @@ async def process_batch(
     applier: Applier,
     publisher: ChangeMarker,
     batches: DependencyState,
+    retry_pause_s: float = RETRY_PAUSE_S,
 ) -> bool:
     """Apply one batch, then lag and commit for the partitions still assigned. True: the offsets were handled
-    here (FastStream must not commit again)."""
+    here (FastStream must not commit again). A failing batch waits `retry_pause_s` before it is raised again."""
     try:
         report = await applier.apply(records)
     except Exception as error:
         batches.failed(error)  # one line (with the traceback) when batches start failing, one when they work again
-        await asyncio.sleep(RETRY_PAUSE_S)
+        await asyncio.sleep(retry_pause_s)
         raise
     batches.succeeded()
     publisher.mark(report.touched_units, report.months)

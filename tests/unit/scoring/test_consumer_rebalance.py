@@ -12,7 +12,6 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
-from services.scoring.entrypoints import consumer as consumer_module
 from services.scoring.entrypoints.consumer import process_batch
 from shared.outages import DependencyState
 
@@ -116,17 +115,14 @@ async def test_all_assigned_commits_every_partition() -> None:
     assert consumer.commits == [{TopicPartition(TOPIC, 0): 12, TopicPartition(TOPIC, 1): 22}]
 
 
-async def test_failing_batches_log_once_per_state_change(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(consumer_module, "RETRY_PAUSE_S", 0.0)
+async def test_failing_batches_log_once_per_state_change(caplog: pytest.LogCaptureFixture) -> None:
     consumer = FakeConsumer({0, 1})
     applier = RevokingApplier(consumer, failures=5)
     state = _state()
     with caplog.at_level(logging.DEBUG, logger="tthc.outages"):
         for _ in range(5):
             with pytest.raises(ConnectionRefusedError):
-                await process_batch(_batch(), consumer, applier, FakePublisher(), state)
+                await process_batch(_batch(), consumer, applier, FakePublisher(), state, retry_pause_s=0.0)
         assert await process_batch(_batch(), consumer, applier, FakePublisher(), state)
     lines = [r.getMessage() for r in caplog.records if r.name == "tthc.outages"]
     assert len(lines) == 2, lines

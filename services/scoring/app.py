@@ -37,6 +37,8 @@ from shared.outages import (
 from shared.resources import open_resources, readiness_of
 
 log = logging.getLogger(__name__)
+GAUGES_REFRESH_TIMEOUT_S = 2.0
+"""A scrape never waits longer than this for the per-unit gauges (a cold read table during an outage)."""
 
 
 def create_app(settings: ScoringSettings) -> FastAPI:
@@ -54,14 +56,24 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     def container() -> Container:
         return container_of(app, Container)
 
+    gauges_failing = False  # logged once per change of state, not on every scrape of an outage
+
     async def render_metrics() -> bytes:
         """The process's own metrics, and the per-unit gauges of every unit from the shared read tables."""
+        nonlocal gauges_failing
         try:
-            await container().gauges.refresh()
+            async with asyncio.timeout(GAUGES_REFRESH_TIMEOUT_S):
+                await container().gauges.refresh()
         except ApiError:
             pass  # still starting: the process metrics alone
-        except Exception as error:  # PostgreSQL away: the last gauges stay, database_unreachable says why
-            log.warning("refreshing the per-unit gauges failed: %s", error)
+        except Exception as error:  # PostgreSQL away or slow: the last gauges stay, database_unreachable says why
+            if not gauges_failing:
+                log.warning("per-unit gauges not refreshed, the last ones are served: %r", error)
+            gauges_failing = True
+        else:
+            if gauges_failing:
+                log.info("per-unit gauges refreshed again")
+            gauges_failing = False
         return METRICS.render()
 
     recovery = database_watch(

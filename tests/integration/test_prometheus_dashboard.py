@@ -44,7 +44,7 @@ UNIT_SERIES = re.compile(r"^(tthc_unit_(?:score|rate|live))\{([^}]*)\}", re.MULT
 def dashboard_queries() -> list[tuple[str, str]]:
     """(panel title, expression) for every target of every panel, each `$level` value substituted."""
     dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
-    variables = {v["name"]: [o["value"] for o in v["options"]] for v in dashboard["templating"]["list"]}
+    variables = {v["name"]: [o["value"] for o in v.get("options", [])] for v in dashboard["templating"]["list"]}
     queries: list[tuple[str, str]] = []
     for panel in dashboard["panels"]:
         for target in panel["targets"]:

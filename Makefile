@@ -17,6 +17,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	@bash infra/chromium.sh
 	@bash infra/notice_tools.sh
+	@bash infra/prometheus.sh
 	$(PY) -m infra test $(PYTEST_ARGS)
 
 down:

@@ -11,12 +11,5 @@ missing=()
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "missing for the PDF notice and its tests: ${missing[*]}; install them once as root:" >&2
-    echo "    sudo apt-get update && sudo apt-get install -y ${missing[*]}   (or: sudo bash infra/notice_tools.sh)" >&2
-    exit 1
-fi
-echo "installing ${missing[*]} for the PDF notice and its tests…"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq "${missing[@]}"
+source "$(dirname "$0")/apt_install.sh"
+apt_install "the PDF notice and its tests" infra/notice_tools.sh "${missing[@]}"

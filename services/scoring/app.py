@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -22,7 +23,7 @@ from services.scoring.entrypoints.dashboard import build_dashboard_router
 from services.scoring.entrypoints.stream import Broadcaster, build_stream_router, register_indicators_relay
 from services.scoring.settings import ScoringSettings
 from shared.bootstrap import container_of, publish_container, withdraw_container
-from shared.http import install_error_handlers, install_health_routes, install_standard_openapi
+from shared.http import ApiError, install_error_handlers, install_health_routes, install_standard_openapi
 from shared.identity import Identity, PeerIdentity, with_identity_checks
 from shared.kafka import make_broker
 from shared.kafka_logs import install_kafka_log_gate
@@ -34,6 +35,10 @@ from shared.outages import (
     unreachable_details,
 )
 from shared.resources import open_resources, readiness_of
+
+log = logging.getLogger(__name__)
+GAUGES_REFRESH_TIMEOUT_S = 2.0
+"""A scrape never waits longer than this for the per-unit gauges (a cold read table during an outage)."""
 
 
 def create_app(settings: ScoringSettings) -> FastAPI:
@@ -50,6 +55,26 @@ def create_app(settings: ScoringSettings) -> FastAPI:
 
     def container() -> Container:
         return container_of(app, Container)
+
+    gauges_failing = False  # logged once per change of state, not on every scrape of an outage
+
+    async def render_metrics() -> bytes:
+        """The process's own metrics, and the per-unit gauges of every unit from the shared read tables."""
+        nonlocal gauges_failing
+        try:
+            async with asyncio.timeout(GAUGES_REFRESH_TIMEOUT_S):
+                await container().gauges.refresh()
+        except ApiError:
+            pass  # still starting: the process metrics alone
+        except Exception as error:  # PostgreSQL away or slow: the last gauges stay, database_unreachable says why
+            if not gauges_failing:
+                log.warning("per-unit gauges not refreshed, the last ones are served: %r", error)
+            gauges_failing = True
+        else:
+            if gauges_failing:
+                log.info("per-unit gauges refreshed again")
+            gauges_failing = False
+        return METRICS.render()
 
     recovery = database_watch(
         lambda: getattr(getattr(app.state, "resources", None), "pool", None),
@@ -112,7 +137,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         lambda: {**unreachable_details({"database": database}), **alerts_peer.detail()},
         identity=Identity("scoring", settings.stack_id),
     )
-    app.include_router(build_router(METRICS.render))
+    app.include_router(build_router(render_metrics))
     app.include_router(build_actions_router())
     app.include_router(build_stream_router(broadcaster))
     app.include_router(build_dashboard_router(settings))

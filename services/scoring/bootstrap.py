@@ -25,6 +25,7 @@ from services.scoring.service.ports import DeadLetterPublisher
 from services.scoring.service.publisher import IndicatorsPublisher
 from services.scoring.service.read_ports import MessagePublisher
 from services.scoring.service.reading import ScoringReader
+from services.scoring.service.unit_gauges import UnitGaugeExporter
 from services.scoring.settings import ScoringSettings
 
 
@@ -53,6 +54,8 @@ class Container:
     """Dossier-level reads (the overdue / due-soon pages, the notice's annex)."""
     dead_letters: PgDeadLetters
     """The dead-letter table as the admin routes list and discard it."""
+    gauges: UnitGaugeExporter
+    """The per-unit gauges of `/metrics`, refreshed from the read tables at each scrape (service/unit_gauges.py)."""
 
 
 async def build_container(settings: ScoringSettings, pool: asyncpg.Pool, outlets: Outlets) -> Container:
@@ -66,10 +69,13 @@ async def build_container(settings: ScoringSettings, pool: asyncpg.Pool, outlets
         live_tick_s=settings.live_tick_s,
     )
     applier = build_applier(pool, directory, outlets.dead_letters)
-    publisher = IndicatorsPublisher(reader, outlets.indicators, METRICS, settings.indicators_interval_s)
+    publisher = IndicatorsPublisher(reader, outlets.indicators, settings.indicators_interval_s)
     dossiers = PgDossiers(pool)
     actions = ActionsReader(reader, dossiers)
-    return Container(settings, pool, directory, applier, reader, publisher, actions, dossiers, PgDeadLetters(pool))
+    return Container(
+        settings, pool, directory, applier, reader, publisher, actions, dossiers, PgDeadLetters(pool),
+        UnitGaugeExporter(reader, METRICS),
+    )  # fmt: skip
 
 
 def build_applier(pool: asyncpg.Pool, directory: UnitDirectory, dead_letters: DeadLetterPublisher) -> BatchApplier:

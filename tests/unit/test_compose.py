@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -99,3 +100,37 @@ def test_second_scoring_process_is_the_first_one_on_another_host_port(compose: d
     first, second = compose["services"]["scoring"], compose["services"]["scoring-2"]
     assert {k: v for k, v in second.items() if k != "ports"} == {k: v for k, v in first.items() if k != "ports"}
     assert second["ports"] == ["8012:8002"]
+
+
+def test_monitoring_profile_mounts_the_shipped_prometheus_and_grafana_files(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ("prometheus", "grafana"):
+        assert services[name]["profiles"] == ["monitoring"], f"{name} must stay optional"
+        for volume in services[name]["volumes"]:
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{name} mounts {source}, which is not in the repository"
+    assert "prometheus-data" in compose["volumes"]
+
+
+def test_prometheus_scrapes_every_service_on_its_compose_port(compose: dict[str, Any]) -> None:
+    config = yaml.safe_load((ROOT / "infra" / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        target for job in config["scrape_configs"] for group in job["static_configs"] for target in group["targets"]
+    }
+    expected = {f"{name}:{port}" for name, (_, _, port) in SERVICES.items()} | {"scoring-2:8002"}
+    assert targets == expected
+    assert {"scoring", "scoring-2", "ingest", "alerts"} <= set(compose["services"])
+
+
+def test_grafana_dashboard_uses_the_provisioned_prometheus(compose: dict[str, Any]) -> None:
+    datasources = yaml.safe_load((ROOT / "infra/grafana/provisioning/datasources/prometheus.yml").read_text())
+    (source,) = datasources["datasources"]
+    assert source["url"] == "http://prometheus:9090"
+    provider = yaml.safe_load((ROOT / "infra/grafana/provisioning/dashboards/tthc.yml").read_text())
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert "./infra/grafana/dashboards:/var/lib/grafana/dashboards:ro" in compose["services"]["grafana"]["volumes"]
+    dashboard = json.loads((ROOT / "infra/grafana/dashboards/tthc-pulse.json").read_text(encoding="utf-8"))
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == source["uid"], panel["title"]
+        assert all(target["expr"] for target in panel["targets"]), panel["title"]

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from services.scoring.service.read_ports import UnitGaugeRow
+
 
 class ScoringMetrics:
     def __init__(self) -> None:
@@ -87,21 +89,19 @@ class ScoringMetrics:
         for partition, lag in lag_by_partition.items():
             self.lag.labels(partition=str(partition)).set(lag)
 
-    def set_unit(
-        self,
-        unit_id: str,
-        level: str,
-        score: float | None,
-        rates: Mapping[str, float | None],
-        live: Iterable[tuple[str, int]],
-    ) -> None:
-        if score is not None:
-            self.unit_score.labels(unit_id=unit_id, level=level).set(score)
-        for name, value in rates.items():
-            if value is not None:
-                self.unit_rate.labels(unit_id=unit_id, level=level, rate=name).set(value)
-        for name, value in live:
-            self.unit_live.labels(unit_id=unit_id, level=level, counter=name).set(value)
+    def replace_units(self, rows: Iterable[UnitGaugeRow]) -> None:
+        """Export exactly these units (computed by service/unit_gauges.py from the shared read tables)."""
+        rows = list(rows)  # computed before clearing: a scrape never sees half a set
+        for gauge in (self.unit_score, self.unit_rate, self.unit_live):
+            gauge.clear()
+        for row in rows:
+            if row.score is not None:
+                self.unit_score.labels(unit_id=row.unit_id, level=row.level).set(row.score)
+            for name, value in row.rates.items():
+                if value is not None:
+                    self.unit_rate.labels(unit_id=row.unit_id, level=row.level, rate=name).set(value)
+            for name, count in row.live:
+                self.unit_live.labels(unit_id=row.unit_id, level=row.level, counter=name).set(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -35,7 +35,7 @@ ADMIN_ERRORS = {401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"mod
 DeadLetterStatus = Literal["dead", "pending", "applied", "discarded"]
 
 
-def build_router(render_metrics: Callable[[], bytes]) -> APIRouter:
+def build_router(render_metrics: Callable[[], Awaitable[bytes]]) -> APIRouter:
     router = APIRouter()
     bodies = ReadBodies()
 
@@ -177,6 +177,6 @@ def build_router(render_metrics: Callable[[], bytes]) -> APIRouter:
 
     @router.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:
-        return Response(render_metrics(), media_type="text/plain; version=0.0.4")
+        return Response(await render_metrics(), media_type="text/plain; version=0.0.4")
 
     return router

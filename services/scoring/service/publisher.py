@@ -16,7 +16,7 @@ from datetime import datetime
 from services.scoring.domain.timebase import month_label
 from services.scoring.service.periods import current_month, resolve_period
 from services.scoring.service.read_model import Indicators
-from services.scoring.service.read_ports import MessagePublisher, UnitGauges
+from services.scoring.service.read_ports import MessagePublisher
 from services.scoring.service.read_views import indicators_view
 from services.scoring.service.reading import ScoringReader
 from shared.indicators import UnitIndicators
@@ -25,10 +25,9 @@ log = logging.getLogger(__name__)
 
 
 class IndicatorsPublisher:
-    def __init__(self, reader: ScoringReader, sink: MessagePublisher, gauges: UnitGauges, interval_s: float) -> None:
+    def __init__(self, reader: ScoringReader, sink: MessagePublisher, interval_s: float) -> None:
         self._reader = reader
         self._sink = sink
-        self._gauges = gauges
         self._interval_s = interval_s
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
@@ -94,14 +93,6 @@ class IndicatorsPublisher:
                     now,
                 )
                 await self._sink.publish(message.model_dump_json().encode(), unit_id)
-                live = figures.live
-                self._gauges.set_unit(
-                    unit_id,
-                    level,
-                    figures.score,
-                    table.details[unit_id].card.rates,
-                    (("open", live.open), ("overdue_open", live.overdue_open), ("due_soon", live.due_soon)),
-                )
                 self.published += 1
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from services.scoring.domain.effective import TreeView
 from services.scoring.domain.live import LiveFigures
@@ -105,14 +105,20 @@ class MessagePublisher(Protocol):
     async def publish(self, value: bytes, key: str) -> None: ...
 
 
-class UnitGauges(Protocol):
-    """Where a published unit's figures are also exported as metrics (adapters/metrics.py)."""
+class UnitGaugeRow(NamedTuple):
+    """One unit's current-month figures as exported to Prometheus."""
 
-    def set_unit(
-        self,
-        unit_id: str,
-        level: str,
-        score: float | None,
-        rates: Mapping[str, float | None],
-        live: Iterable[tuple[str, int]],
-    ) -> None: ...
+    unit_id: str
+    level: str
+    score: float | None
+    rates: Mapping[str, float | None]
+    live: Sequence[tuple[str, int]]
+    """(counter, value): open, overdue_open, due_soon."""
+
+
+class UnitGauges(Protocol):
+    """The per-unit gauges of `/metrics` (adapters/metrics.py), replaced as a whole from the read tables."""
+
+    def replace_units(self, rows: Iterable[UnitGaugeRow]) -> None:
+        """Export exactly these units: a unit missing from `rows` (retired, no figures) loses its series."""
+        ...

@@ -175,9 +175,11 @@ class FakeSink:
 
 @dataclass
 class FakeGauges:
-    """UnitGauges: the last score exported per unit."""
+    """UnitGauges: the rows of the last replacement, by unit."""
 
-    scores: dict[str, float | None] = field(default_factory=dict)
+    rows: dict[str, Any] = field(default_factory=dict)
+    replacements: int = 0
 
-    def set_unit(self, unit_id: str, level: str, score: float | None, rates: Any, live: Any) -> None:
-        self.scores[unit_id] = score
+    def replace_units(self, rows: Any) -> None:
+        self.rows = {row.unit_id: row for row in rows}
+        self.replacements += 1

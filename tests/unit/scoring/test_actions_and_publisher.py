@@ -12,6 +12,7 @@ from services.scoring.domain.live import LiveFigures
 from services.scoring.service.actions import ActionsReader
 from services.scoring.service.publisher import IndicatorsPublisher
 from services.scoring.service.reading import ScoringReader
+from services.scoring.service.unit_gauges import UnitGaugeExporter
 from shared.indicators import UnitIndicators
 from tests.unit.scoring.read_fakes import (
     NOW,
@@ -95,8 +96,7 @@ async def test_publishing_sends_one_valid_message_per_unit_keyed_by_unit_id() ->
     )
     reader = reader_on(figures)
     sink = FakeSink()
-    gauges = FakeGauges()
-    publisher = IndicatorsPublisher(reader, sink, gauges, interval_s=0.0)
+    publisher = IndicatorsPublisher(reader, sink, interval_s=0.0)
 
     await publisher.publish_units(["D1.X", "D2", "NO.SUCH.UNIT"])
 
@@ -108,6 +108,12 @@ async def test_publishing_sends_one_valid_message_per_unit_keyed_by_unit_id() ->
     assert commune.counters.received == 30 and commune.rank == 1 and commune.rank_of == 1
     assert district.previous_score is not None and commune.previous_score is None
     assert publisher.published == 2
-    assert gauges.scores == {"D1.X": commune.score, "D2": district.score}
+
+    # The gauges of /metrics come from the read tables, not from what was published: every unit with figures.
+    gauges = FakeGauges()
+    assert await UnitGaugeExporter(reader, gauges).refresh() == len(gauges.rows)
+    assert gauges.rows["D1.X"].score == commune.score and gauges.rows["D2"].score == district.score
+    assert dict(gauges.rows["D1.X"].live) == {"open": 3, "overdue_open": 1, "due_soon": commune.live.due_soon}
+    assert gauges.rows["D1.X"].level == "commune" and gauges.rows["D2"].level == "district"
     # The message's JSON carries the timestamps as RFC 3339 (alerts parse them back).
     assert orjson.loads(sink.sent[0][1])["computed_at"].endswith("Z")

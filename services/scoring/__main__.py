@@ -1,4 +1,16 @@
-"""`python -m services.scoring`: run the scoring service (stream consumer + indicators API)."""
+"""`python -m services.scoring`: run the scoring service (stream consumer + indicators API);
+`python -m services.scoring recompute [--fix]` or `python -m services.scoring report ...`: an operator command
+(entrypoints/recompute.py, entrypoints/reports_cli.py), as `python -m services.ingest COMMAND` is for ingest."""
+
+import sys
+
+if len(sys.argv) > 1 and sys.argv[1] in ("recompute", "report"):
+    if sys.argv[1] == "recompute":
+        from services.scoring.entrypoints.recompute import main
+    else:
+        from services.scoring.entrypoints.reports_cli import main  # type: ignore[assignment]
+
+    raise SystemExit(main(sys.argv[2:]))
 
 from services.scoring.app import create_app
 from services.scoring.settings import ScoringSettings

@@ -1,4 +1,4 @@
-"""`python -m services.scoring.entrypoints.recompute [--fix]`: rebuild every counter from the stored dossier states
+"""`python -m services.scoring recompute [--fix]`: rebuild every counter from the stored dossier states
 and report any difference from the incrementally maintained figures (there must be none).
 
 See services/scoring/service/recompute.py for the three views compared. `--fix` rewrites the table from the
@@ -46,7 +46,7 @@ async def main_async(database_url: str, apply_fix: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.scoring.entrypoints.recompute", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m services.scoring recompute", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("--fix", action="store_true", help="rewrite the counters from the rebuilt view")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))

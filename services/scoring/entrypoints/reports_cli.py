@@ -1,6 +1,6 @@
-"""`python -m services.scoring.entrypoints.reports_cli`: the monthly publication as a file, from the database.
+"""`python -m services.scoring report`: the monthly publication as a file, from the database.
 
-python -m services.scoring.entrypoints.reports_cli --period 2026-10 --format xlsx --out thong-bao-2026-10.xlsx
+python -m services.scoring report --period 2026-10 --format xlsx --out thong-bao-2026-10.xlsx
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ async def _load_from_database(database_url: str, period_label: str | None, profi
 
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m services.scoring.entrypoints.reports_cli",
+        prog="python -m services.scoring report",
         description="Xuất thông báo xếp hạng hằng tháng / export the monthly ranking notice (CSV or XLSX).",
     )
     parser.add_argument("--period", help="tháng YYYY-MM (giờ Việt Nam); mặc định: tháng hiện tại")

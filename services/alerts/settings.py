@@ -20,8 +20,9 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings("
     scoring_url: Annotated[
         HttpUrl,
         Field(
-            description="Base URL of THIS stack's scoring API (near-due lists); its /healthz identity must be "
-            "scoring of the same STACK_ID, else it is refused. The local stack derives it from SCORING_PORT"
+            description="Base URL of THIS stack's scoring API (near-due lists, forecasts, to-do lists); its /healthz "
+            "identity must be scoring of the same STACK_ID, else it is refused. The local stack derives it from "
+            "SCORING_PORT"
         ),
     ] = HttpUrl("http://127.0.0.1:8002")
     alert_rules_file: Annotated[Path, Field(description="Rules loaded at start (docs/alerts.md §2)")] = (

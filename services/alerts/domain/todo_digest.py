@@ -108,8 +108,8 @@ def digest_targets(receivers: Receivers, units: list[tuple[str, str, list[str]]]
             labels = alert_labels(DIGEST_ALERTNAME, unit_id, "info", level)
             subtree = frozenset((unit_id, *ancestors))
             if own and all(m.matches(labels, subtree) for m in receiver.matchers):
-                targets.append(DigestTarget(receiver, unit_id, list(own), digest_delivery_id(receiver.name, unit_id,
-                                                                                              day)))  # fmt: skip
+                delivery = digest_delivery_id(receiver.name, unit_id, day)
+                targets.append(DigestTarget(receiver, unit_id, list(own), delivery))
     return targets
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -22,13 +23,15 @@ from services.alerts.adapters.queries import PgAlertQueries
 from services.alerts.adapters.receiver_secrets import SecretBox
 from services.alerts.adapters.receiver_store import PgReceiverStore
 from services.alerts.adapters.receivers_reload import ReceiversWatcher
-from services.alerts.adapters.scoring_client import ScoringNearDue
+from services.alerts.adapters.scoring_client import ScoringForecasts, ScoringNearDue, ScoringTodo
 from services.alerts.adapters.transports import HttpSmtpTransport
 from services.alerts.domain.receivers import Receivers
 from services.alerts.domain.retention import RetentionPolicy
+from services.alerts.domain.todo_digest import DigestSchedule
 from services.alerts.service.activation import activate_at_start
 from services.alerts.service.changes import Signal
 from services.alerts.service.evaluation import Evaluator
+from services.alerts.service.forecast import ForecastPass
 from services.alerts.service.near_due import NearDuePass
 from services.alerts.service.outbox import Dispatcher
 from services.alerts.service.ports import Clock
@@ -36,6 +39,7 @@ from services.alerts.service.receivers import ReceiverRegistry
 from services.alerts.service.retention import OutboxRetention
 from services.alerts.service.rule_book import RuleBook
 from services.alerts.service.silences import Silences
+from services.alerts.service.todo_digest import MorningDigest
 from services.alerts.settings import AlertsSettings
 from shared.identity import Identity, PeerIdentity
 from shared.outages import DependencyState, Probe, RecoveryWatch
@@ -93,6 +97,8 @@ class Container:
     evaluator: Evaluator
     dispatcher: Dispatcher
     near_due: NearDuePass
+    forecast: ForecastPass
+    digest: MorningDigest
     retention: OutboxRetention
     scoring_http: httpx.AsyncClient
 
@@ -138,6 +144,22 @@ async def build_container(
     )  # fmt: skip
     near_due_source = ScoringNearDue(scoring, configured.health.scoring, metrics.near_due_fetch_errors.inc)
     retention = RetentionPolicy(max_age=timedelta(days=settings.outbox_retention_days))
+    health = configured.health
+    forecasts = ScoringForecasts(scoring, health.scoring, metrics.scoring_read_errors.labels(read="forecasts").inc)
+    todo = ScoringTodo(scoring, health.scoring, metrics.scoring_read_errors.labels(read="todo").inc)
+    hour, minute = (int(part) for part in settings.todo_digest_at.split(":"))
+    schedule = DigestSchedule(
+        time(hour, minute), ZoneInfo(settings.todo_digest_timezone), timedelta(seconds=settings.todo_digest_window_s)
+    )
+
+    def digests_queued(count: int) -> None:
+        metrics.digests_queued.inc(count)
+        changed.fire()  # wakes the sender
+
+    digest = MorningDigest(
+        store, PgOutboxStore(pool), todo, receivers, clock, schedule, str(settings.dashboard_public_url),
+        settings.todo_digest_max_items, digests_queued,
+    )  # fmt: skip
     return Container(
         settings=settings,
         clock=clock,
@@ -154,6 +176,8 @@ async def build_container(
         evaluator=evaluator,
         dispatcher=dispatcher,
         near_due=NearDuePass(store, near_due_source, evaluator),
+        forecast=ForecastPass(store, forecasts, evaluator),
+        digest=digest,
         retention=OutboxRetention(PgOutboxStore(pool), retention, clock),
         scoring_http=scoring,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, HttpUrl, SecretStr, field_validator
 
@@ -19,8 +20,9 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings("
     scoring_url: Annotated[
         HttpUrl,
         Field(
-            description="Base URL of THIS stack's scoring API (near-due lists); its /healthz identity must be "
-            "scoring of the same STACK_ID, else it is refused. The local stack derives it from SCORING_PORT"
+            description="Base URL of THIS stack's scoring API (near-due lists, forecasts, to-do lists); its /healthz "
+            "identity must be scoring of the same STACK_ID, else it is refused. The local stack derives it from "
+            "SCORING_PORT"
         ),
     ] = HttpUrl("http://127.0.0.1:8002")
     alert_rules_file: Annotated[Path, Field(description="Rules loaded at start (docs/alerts.md §2)")] = (
@@ -57,6 +59,28 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings("
     )
     tick_interval_s: float = seconds_setting(10.0, "Clock-driven evaluation: pending→firing, repeats, silences", le=300)
     near_due_interval_s: float = seconds_setting(60.0, "How often near-due lists are fetched from scoring", le=3600)
+    forecast_interval_s: float = seconds_setting(
+        300.0, "How often the month-end forecasts of the levels forecast rules watch are fetched from scoring", le=3600
+    )
+    todo_digest_at: Annotated[
+        str,
+        Field(
+            pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+            description="Local time (HH:MM, TODO_DIGEST_TIMEZONE) from which each unit's morning to-do e-mail is sent",
+        ),
+    ] = "07:00"
+    todo_digest_timezone: Annotated[
+        str, Field(min_length=1, description="IANA time zone of TODO_DIGEST_AT and of the digest's day")
+    ] = "Asia/Ho_Chi_Minh"
+    todo_digest_window_s: float = seconds_setting(
+        4 * 3600, "A digest not sent by TODO_DIGEST_AT + this (service down) is skipped for the day", le=86400
+    )
+    todo_digest_interval_s: float = seconds_setting(
+        60.0, "How often the morning digest checks whether it is due", le=3600
+    )
+    todo_digest_max_items: Annotated[
+        int, Field(ge=1, le=500, description="Dossiers listed in one morning digest; the rest are counted")
+    ] = 20
     scoring_check_interval_s: float = seconds_setting(
         10.0, "How often scoring's /healthz is asked (reachability, /readyz)", le=600
     )
@@ -76,6 +100,15 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings("
             "public URLs); the local stack derives them from SCORING_PORT and SCORING_2_PORT"
         ),
     ] = "http://127.0.0.1:8002,http://localhost:8002"
+
+    @field_validator("todo_digest_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Ho_Chi_Minh)") from None
+        return value
 
     @field_validator("receivers_secret_key", mode="before")
     @classmethod

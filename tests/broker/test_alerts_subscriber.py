@@ -42,8 +42,8 @@ def container_on(store: FakeAlertStore, settings: AlertsSettings) -> Container:
     return Container(
         settings=settings, clock=clock, metrics=AlertMetrics(), health=unused, changed=unused, pool=unused,
         rule_book=evaluator.rule_book, receivers=evaluator.receivers, receiver_store=unused, watcher=None,
-        queries=unused, silences=unused, evaluator=evaluator, dispatcher=unused, near_due=unused, retention=unused,
-        scoring_http=unused,
+        queries=unused, silences=unused, evaluator=evaluator, dispatcher=unused, near_due=unused, forecast=unused,
+        digest=unused, retention=unused, scoring_http=unused,
     )  # fmt: skip
 
 

@@ -50,6 +50,23 @@ class AlertMetrics:
         self.near_due_fetch_errors = Counter(
             "tthc_alert_near_due_fetch_errors", "Failed near-due list requests to scoring", registry=self.registry
         )
+        self.scoring_read_errors = Counter(
+            "tthc_alert_scoring_read_errors",
+            "Failed requests to scoring other than near-due lists: read = forecasts (forecast rules) or todo "
+            "(morning digest)",
+            ["read"],
+            registry=self.registry,
+        )
+        self.digest_checked = Gauge(
+            "tthc_alert_todo_digest_checked",
+            "Unix time of the last completed morning-digest pass (whether or not it had anything to send)",
+            registry=self.registry,
+        )
+        self.digests_queued = Counter(
+            "tthc_alert_todo_digests_queued",
+            "Morning to-do digests put in the outbox (one per unit, receiver and day)",
+            registry=self.registry,
+        )
 
         self.scoring_unreachable = Gauge(
             "tthc_alerts_scoring_unreachable",

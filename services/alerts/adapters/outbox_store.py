@@ -4,7 +4,7 @@ the last flush of every group (`alert_group_flushes`). The use case is service/o
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 import asyncpg
@@ -25,6 +25,7 @@ RECORD_FLUSH = """INSERT INTO alert_group_flushes (receiver, group_key, flushed_
 INSERT_MESSAGE = """INSERT INTO alert_deliveries (receiver, delivery_id, group_key, channel, payload, recipients,
         notification_ids, created_at, next_attempt_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT DO NOTHING"""
+QUEUED = "SELECT delivery_id FROM alert_deliveries WHERE delivery_id = ANY($1::text[])"
 MARK_CONSUMED = """UPDATE alert_outbox SET delivery_id = $3
     WHERE receiver = $1 AND notification_id = ANY($2::text[]) AND delivery_id IS NULL"""
 PENDING_HEADS = """SELECT DISTINCT ON (receiver, group_key) receiver, delivery_id, group_key, channel, payload,
@@ -98,6 +99,20 @@ class PgOutboxStore:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(TAKE_PLANNING_LOCK, PLANNING_LOCK)
             yield PgPlanningSession(conn, receiver)
+
+    async def queued(self, delivery_ids: Sequence[str]) -> set[str]:
+        async with self.pool.acquire() as conn:
+            return {r["delivery_id"] for r in await conn.fetch(QUEUED, list(delivery_ids))}
+
+    async def queue(self, message: NewMessage) -> bool:
+        """A message with no notifications (the morning digest); ON CONFLICT DO NOTHING makes it once only."""
+        m = message
+        async with self.pool.acquire() as conn:
+            status = await conn.execute(
+                INSERT_MESSAGE, m.receiver, m.delivery_id, m.group_key, m.channel, m.payload, m.recipients,
+                m.notification_ids, m.created_at,
+            )  # fmt: skip
+        return status == "INSERT 0 1"
 
     async def pending_heads(self) -> list[PendingMessage]:
         async with self.pool.acquire() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import timedelta
 
 from services.alerts.domain.notifications import (
@@ -11,7 +12,7 @@ from services.alerts.domain.notifications import (
     items_text,
     rendered_annotations,
 )
-from services.alerts.domain.rules import NearDueRule, Rule, ThresholdRule
+from services.alerts.domain.rules import ComparedRule, ForecastRule, NearDueRule, Rule
 from services.alerts.domain.state import AlertState
 from services.alerts.domain.templates import Language, format_number, format_value
 
@@ -24,10 +25,41 @@ def format_horizon(horizon: timedelta, language: Language) -> str:
     return f"{minutes} phút" if language == "vi" else f"{minutes} minutes"
 
 
+SCENARIO_NAMES: dict[str, dict[Language, str]] = {
+    "worst": {"vi": "nếu không xử lý thêm", "en": "if nothing more is done"},
+    "best": {"vi": "nếu xử lý đúng hạn toàn bộ hồ sơ đến hạn trong tháng", "en": "if every dossier due is on time"},
+}
+
+
+def format_month_end(period: str | None, language: Language) -> str:
+    """The last day of a YYYY-MM period: '31/08/2024' / '2024-08-31'; '—' when unknown."""
+    try:
+        year, month = (int(part) for part in (period or "").split("-"))
+    except ValueError:
+        return "—"
+    day = calendar.monthrange(year, month)[1]
+    return f"{day:02d}/{month:02d}/{year}" if language == "vi" else f"{year}-{month:02d}-{day:02d}"
+
+
+def _forecast_values(rule: ForecastRule, state: AlertState, language: Language) -> dict[str, str]:
+    def count(number: int | None) -> str:
+        return "—" if number is None else format_number(number, 0, language)
+
+    return {
+        "current": format_value(rule.value_kind, state.forecast_current, language),
+        "scenario_name": SCENARIO_NAMES[rule.scenario][language],
+        "due_this_month": count(state.forecast_due),
+        "overdue_open": count(state.forecast_overdue),
+        "month_end": format_month_end(state.period, language),
+    }
+
+
 def template_values(rule: Rule, state: AlertState, value: float | None, language: Language) -> dict[str, str]:
     name = rule.name if language == "vi" or rule.name_en is None else rule.name_en
     values = common_values(rule.id, name, rule.severity, state.unit_id, state.unit_name, state.level, language)
-    if isinstance(rule, ThresholdRule):
+    if isinstance(rule, ForecastRule):
+        values.update(_forecast_values(rule, state, language))
+    if isinstance(rule, ComparedRule):
         kind = rule.value_kind
         values.update(
             value=format_value(kind, value, language),

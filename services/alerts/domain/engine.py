@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
+from services.alerts.domain.forecasts import UnitForecast, observe_forecast
 from services.alerts.domain.lifecycle import EvaluationResult, evaluate
 from services.alerts.domain.observations import Observation, observe, observe_near_due
 from services.alerts.domain.rules import Rule, RuleSet
@@ -43,12 +44,15 @@ def _evaluate_rules(
 def evaluate_unit(
     rules: RuleSet,
     states: Mapping[str, AlertState],
-    item: UnitIndicators | UnitNearDue,
+    item: UnitIndicators | UnitNearDue | UnitForecast,
     now: datetime,
     silences: Iterable[Silence] = (),
 ) -> list[EvaluationResult]:
     """Every enabled rule of the item's kind whose scope covers its unit: threshold rules for a `unit-indicators`
-    message, near-due rules for a unit's near-due list."""
+    message, near-due rules for a unit's near-due list, forecast rules for its month-end forecast."""
+    if isinstance(item, UnitForecast):
+        forecast = rules.forecast_rules_for(item.unit_id, item.level, item.ancestors)
+        return _evaluate_rules(forecast, states, item.unit_id, lambda rule: observe_forecast(rule, item), now, silences)
     if isinstance(item, UnitNearDue):
         near_due = rules.near_due_rules_for(item.unit_id, item.level, item.ancestors)
         return _evaluate_rules(near_due, states, item.unit_id, lambda rule: observe_near_due(rule, item), now, silences)

@@ -36,7 +36,7 @@ from typing import NamedTuple
 from services.alerts.domain.alert_text import annotations_for
 from services.alerts.domain.notifications import Notification, NotificationKind, alert_labels, notification_id
 from services.alerts.domain.observations import Observation
-from services.alerts.domain.rules import NearDueRule, Rule, ThresholdRule, condition_holds
+from services.alerts.domain.rules import ComparedRule, ForecastRule, NearDueRule, Rule, ThresholdRule, condition_holds
 from services.alerts.domain.silences import Silence, silencing
 from services.alerts.domain.state import AlertState, GrowthSample, Transition, TransitionReason
 
@@ -64,13 +64,13 @@ def labels_of(rule: Rule, state: AlertState) -> dict[str, str]:
 
 
 def _comparison(rule: Rule) -> tuple[str, float, float]:
-    if isinstance(rule, ThresholdRule):
+    if isinstance(rule, ComparedRule):
         return rule.comparison, rule.threshold, rule.effective_clear_threshold
     return ">=", float(rule.min_dossiers), float(rule.min_dossiers)
 
 
 def _pending_duration(rule: Rule) -> timedelta:
-    return rule.for_ if isinstance(rule, ThresholdRule) else timedelta(0)
+    return rule.for_ if isinstance(rule, ComparedRule) else timedelta(0)
 
 
 def _growth(
@@ -196,6 +196,10 @@ class _Step:
             update["items"] = observation.items[: rule.max_listed]
             update["item_count"] = len(observation.items)
             update["items_key"] = _items_key(observation)
+        if isinstance(rule, ForecastRule):
+            update["forecast_current"] = observation.current
+            update["forecast_due"] = observation.due_this_month
+            update["forecast_overdue"] = observation.overdue_open
         if value is not None:
             update["last_value"] = value
         return self.judge(state.model_copy(update=update), value, at)
@@ -212,7 +216,7 @@ class _Step:
             return self.drop_pending(state, value, at, "no_data" if value is None else "condition_cleared")
         # firing
         if value is None:
-            no_data_resolves = isinstance(self.rule, ThresholdRule) and self.rule.on_no_data == "resolve"
+            no_data_resolves = isinstance(self.rule, ComparedRule) and self.rule.on_no_data == "resolve"
             return self.resolve(state, value, at, "no_data") if no_data_resolves else state
         return state if stays else self.resolve(state, value, at, "condition_cleared")
 

@@ -39,6 +39,10 @@ class Observation:
     rank_of: int | None = None
     no_data_reason: str | None = None
     items: tuple[NearDueDossier, ...] = field(default=())
+    # Forecast rules: today's figure of the same target, and the dossiers the scenarios turn on.
+    current: float | None = None
+    due_this_month: int | None = None
+    overdue_open: int | None = None
 
 
 def unit_of(message: UnitIndicators | UnitNearDue) -> UnitRef:

@@ -1,10 +1,13 @@
 """Alert rules: the models, their validation, and loading them from YAML with errors that name the path.
 
-Two kinds of rule:
+Three kinds of rule:
 - `threshold`: compare one indicator of a unit (a rate, a live counter or its growth, the score, the score's
   change on last month, the rank) with a threshold, with hysteresis, a minimum denominator, a pending duration
   and a repeat interval (SPEC §8).
 - `near_due`: warn a unit about its dossiers that become overdue within a horizon, listing them.
+- `forecast`: compare one figure of the unit's month-end forecast (worst case "if nothing more is done" or best
+  case "every dossier due this month finished on time": score, progress rate, rank) with a threshold, with the
+  same hysteresis, pending duration and repeats as `threshold`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pydantic import (
 
 from services.alerts.domain.durations import format_duration, parse_duration
 from services.alerts.domain.templates import (
+    FORECAST_PLACEHOLDERS,
     NEAR_DUE_PLACEHOLDERS,
     THRESHOLD_PLACEHOLDERS,
     ValueKind,
@@ -57,6 +61,8 @@ ThresholdTarget = Literal[
     "rank_from_bottom",
 ]
 DenominatorName = Literal[COUNTER_NAMES + LIVE_COUNTER_NAMES]  # type: ignore[valid-type]
+ForecastScenarioName = Literal["worst", "best"]
+ForecastTarget = Literal["score", "progress_rate", "rank", "rank_from_bottom"]
 
 
 def target_value_kind(target: str) -> ValueKind:
@@ -139,22 +145,13 @@ class _RuleBase(BaseModel):
         return self.enabled and self.scope.covers(unit_id, level, ancestors)
 
 
-class ThresholdRule(_RuleBase):
-    """Fire while `target comparison threshold` holds; clear once `target comparison clear_threshold` stops."""
+class ComparedRule(_RuleBase):
+    """A value compared with a threshold: hysteresis, a pending duration, what no data does (threshold, forecast)."""
 
-    kind: Literal["threshold"] = Field("threshold", description="Rule kind")
-    target: ThresholdTarget = Field(description="Indicator compared: a rate, live counter, score, rank …")
-    growth_window: Duration | None = Field(
-        None, description="Live counters only: compare the increase over this window instead of the level"
-    )
     comparison: Comparison = Field(description="<, <=, > or >=")
     threshold: float = Field(description="Fires when `value comparison threshold` holds")
     clear_threshold: float | None = Field(
         None, description="Hysteresis: stays firing while `value comparison clear_threshold` holds"
-    )
-    min_denominator: int = Field(0, ge=0, description="No evaluation while the denominator is below this")
-    denominator: DenominatorName | None = Field(
-        None, description="Counter checked against min_denominator; defaults to the rate's denominator"
     )
     for_: Duration = Field(timedelta(0), alias="for", description="Pending duration before firing")
     on_no_data: Literal["keep", "resolve"] = Field(
@@ -163,22 +160,14 @@ class ThresholdRule(_RuleBase):
 
     @property
     def value_kind(self) -> ValueKind:
-        return "count" if self.growth_window is not None else target_value_kind(self.target)
+        raise NotImplementedError
 
     @property
     def effective_clear_threshold(self) -> float:
         return self.threshold if self.clear_threshold is None else self.clear_threshold
 
-    @property
-    def denominator_counter(self) -> str | None:
-        if self.denominator is not None:
-            return self.denominator
-        fraction = RATE_FRACTIONS.get(self.target)
-        return fraction[1] if fraction else None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ThresholdRule:
-        problems = self._template_problems(THRESHOLD_PLACEHOLDERS)
+    def _comparison_problems(self, allowed: frozenset[str], what: str) -> list[tuple[str, str]]:
+        problems = self._template_problems(allowed)
         if self.clear_threshold is not None:
             low_is_bad = self.comparison in ("<", "<=")
             if low_is_bad and self.clear_threshold < self.threshold:
@@ -193,13 +182,66 @@ class ThresholdRule(_RuleBase):
             for field in ("threshold", "clear_threshold"):
                 number = getattr(self, field)
                 if number is not None and not 0.0 <= number <= 1.0:
-                    problems.append((field, f"{self.target} is a fraction: write 0.55 for 55 %, not {number}"))
+                    problems.append((field, f"{what} is a fraction: write 0.55 for 55 %, not {number}"))
+        return problems
+
+
+class ThresholdRule(ComparedRule):
+    """Fire while `target comparison threshold` holds; clear once `target comparison clear_threshold` stops."""
+
+    kind: Literal["threshold"] = Field("threshold", description="Rule kind")
+    target: ThresholdTarget = Field(description="Indicator compared: a rate, live counter, score, rank …")
+    growth_window: Duration | None = Field(
+        None, description="Live counters only: compare the increase over this window instead of the level"
+    )
+    min_denominator: int = Field(0, ge=0, description="No evaluation while the denominator is below this")
+    denominator: DenominatorName | None = Field(
+        None, description="Counter checked against min_denominator; defaults to the rate's denominator"
+    )
+
+    @property
+    def value_kind(self) -> ValueKind:
+        return "count" if self.growth_window is not None else target_value_kind(self.target)
+
+    @property
+    def denominator_counter(self) -> str | None:
+        if self.denominator is not None:
+            return self.denominator
+        fraction = RATE_FRACTIONS.get(self.target)
+        return fraction[1] if fraction else None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ThresholdRule:
+        problems = self._comparison_problems(THRESHOLD_PLACEHOLDERS, self.target)
         if self.growth_window is not None and self.target not in LIVE_COUNTER_NAMES:
             problems.append(("growth_window", "only live counters (open, overdue_open, due_soon) have growth"))
         if self.growth_window is not None and self.growth_window <= timedelta(0):
             problems.append(("growth_window", "must be longer than 0s"))
         if self.min_denominator > 0 and self.denominator_counter is None:
             problems.append(("denominator", f"{self.target} has no natural denominator; name a counter"))
+        if problems:
+            raise RuleFieldErrors(problems)
+        return self
+
+
+class ForecastRule(ComparedRule):
+    """Fire while a figure of the unit's month-end forecast (scoring's `/v1/forecasts`) crosses a threshold:
+    `scenario` worst = "if nothing more is done", best = "every dossier due this month finished on time"."""
+
+    kind: Literal["forecast"] = Field(description="Rule kind")
+    scenario: ForecastScenarioName = Field("worst", description="worst (nothing more done) or best (all on time)")
+    target: ForecastTarget = Field(description="score, progress_rate, rank or rank_from_bottom (1 = last)")
+    min_dossiers: int = Field(
+        0, ge=0, description="No evaluation while the unit has fewer dossiers in play this month (progress_total)"
+    )
+
+    @property
+    def value_kind(self) -> ValueKind:
+        return target_value_kind(self.target)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ForecastRule:
+        problems = self._comparison_problems(FORECAST_PLACEHOLDERS, f"{self.scenario}.{self.target}")
         if problems:
             raise RuleFieldErrors(problems)
         return self
@@ -226,7 +268,12 @@ class NearDueRule(_RuleBase):
         return self
 
 
-Rule = ThresholdRule | NearDueRule
+Rule = ThresholdRule | NearDueRule | ForecastRule
+RULE_KINDS: dict[str, type[ThresholdRule] | type[NearDueRule] | type[ForecastRule]] = {
+    "threshold": ThresholdRule,
+    "near_due": NearDueRule,
+    "forecast": ForecastRule,
+}
 
 
 @dataclass(frozen=True)
@@ -271,13 +318,10 @@ def parse_rule(data: object, path: str = "rule") -> Rule:
     if not isinstance(data, Mapping):
         raise RuleFileError(path, [RuleProblem(path, "a rule is a mapping of fields")])
     kind = data.get("kind", "threshold")
-    model: type[ThresholdRule] | type[NearDueRule]
-    if kind == "threshold":
-        model = ThresholdRule
-    elif kind == "near_due":
-        model = NearDueRule
-    else:
-        raise RuleFileError(path, [RuleProblem(f"{path}.kind", f"unknown kind {kind!r}; use threshold or near_due")])
+    model = RULE_KINDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        known = ", ".join(RULE_KINDS)
+        raise RuleFileError(path, [RuleProblem(f"{path}.kind", f"unknown kind {kind!r}; use one of {known}")])
     try:
         return model.model_validate(dict(data))
     except ValidationError as error:
@@ -296,6 +340,13 @@ class RuleSet:
 
     def near_due_rules_for(self, unit_id: str, level: str, ancestors: list[str]) -> list[NearDueRule]:
         return [r for r in self.rules if isinstance(r, NearDueRule) and r.covers(unit_id, level, ancestors)]
+
+    def forecast_rules_for(self, unit_id: str, level: str, ancestors: list[str]) -> list[ForecastRule]:
+        return [r for r in self.rules if isinstance(r, ForecastRule) and r.covers(unit_id, level, ancestors)]
+
+    @property
+    def forecast_rules(self) -> list[ForecastRule]:
+        return [r for r in self.rules if isinstance(r, ForecastRule) and r.enabled]
 
 
 def load_rules(text: str, source: str = "<alert rules>") -> RuleSet:

@@ -59,6 +59,9 @@ class AlertState(BaseModel):
     item_count: int = Field(0, ge=0, description="Near-due rule: dossiers in the full list")
     items_key: str | None = Field(None, description="Hash of the full near-due list last observed")
     notified_items_key: str | None = Field(None, description="Hash of the list last notified")
+    forecast_current: float | None = Field(None, description="Forecast rule: today's figure of the target")
+    forecast_due: int | None = Field(None, description="Forecast rule: open dossiers due before the month's end")
+    forecast_overdue: int | None = Field(None, description="Forecast rule: open dossiers already overdue")
 
     @classmethod
     def new(cls, rule_id: str, unit_id: str) -> AlertState:

@@ -31,6 +31,15 @@ THRESHOLD_PLACEHOLDERS = COMMON_PLACEHOLDERS | {
     "rank_of",
 }
 NEAR_DUE_PLACEHOLDERS = COMMON_PLACEHOLDERS | {"count", "horizon", "items", "earliest_due", "earliest_left"}
+# Forecast rules: `value` is the scenario's month-end figure, `current` today's figure of the same target,
+# `scenario_name` "nếu không xử lý thêm" / "if nothing more is done" (or the best case's words).
+FORECAST_PLACEHOLDERS = THRESHOLD_PLACEHOLDERS | {
+    "current",
+    "scenario_name",
+    "due_this_month",
+    "overdue_open",
+    "month_end",
+}
 
 LEVEL_NAMES: dict[str, dict[Language, str]] = {
     "city": {"vi": "thành phố", "en": "city"},

@@ -1,6 +1,6 @@
-"""Background loops of the alerts service: the evaluation tick, the near-due pass, the outbox sender, the outbox
-retention pass, the poll of receivers managed through the API and (when the receivers come from a file) the
-receivers file check."""
+"""Background loops of the alerts service: the evaluation tick, the near-due pass, the forecast pass, the morning
+to-do digest, the outbox sender, the outbox retention pass, the poll of receivers managed through the API and (when
+the receivers come from a file) the receivers file check."""
 
 from __future__ import annotations
 
@@ -57,12 +57,24 @@ def start_loops(container: Container) -> list[asyncio.Task[None]]:
     async def tick() -> None:
         await timed("tick", container.evaluator.tick)
 
-    async def near_due() -> None:
+    async def scoring_is_ours() -> bool:
         if health.scoring_peer.state == "unknown":
             await check_scoring()
-        if health.scoring_peer.refused:
-            return None  # another service or another stack's scoring: its lists are not ours (logged once)
-        await timed("near_due", container.near_due.run)
+        # Another service or another stack's scoring: its lists are not ours (logged once).
+        return not health.scoring_peer.refused
+
+    async def near_due() -> None:
+        if await scoring_is_ours():
+            await timed("near_due", container.near_due.run)
+
+    async def forecast() -> None:
+        if await scoring_is_ours():
+            await timed("forecast", container.forecast.run)
+
+    async def digest() -> None:
+        if await scoring_is_ours():
+            await container.digest.run()
+            metrics.digest_checked.set(container.clock().timestamp())
 
     async def send() -> float | None:
         next_at: datetime | None = await container.dispatcher.run_once()
@@ -106,6 +118,8 @@ def start_loops(container: Container) -> list[asyncio.Task[None]]:
     tasks = [
         loop("tick", settings.tick_interval_s, tick),
         loop("near-due", settings.near_due_interval_s, near_due),
+        loop("forecast", settings.forecast_interval_s, forecast),
+        loop("todo-digest", settings.todo_digest_interval_s, digest),
         loop("sender", settings.sender_interval_s, send, wake=container.changed.wait),
         loop("outbox-retention", settings.outbox_retention_interval_s, purge),
         loop("scoring-check", settings.scoring_check_interval_s, check_scoring),

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 
 from services.alerts.domain import engine
+from services.alerts.domain.forecasts import UnitForecast
 from services.alerts.domain.lifecycle import EvaluationResult, acknowledge
 from services.alerts.domain.receivers import Receivers, routes_for
 from services.alerts.domain.rules import RuleSet
@@ -75,7 +76,9 @@ class Evaluator:
         self.on_commit(*counts)
         return counts
 
-    async def _evaluate_units(self, items: Sequence[UnitIndicators] | Sequence[UnitNearDue]) -> tuple[int, int]:
+    async def _evaluate_units(
+        self, items: Sequence[UnitIndicators] | Sequence[UnitNearDue] | Sequence[UnitForecast]
+    ) -> tuple[int, int]:
         """Per-unit inputs, in order, in one step."""
         if not items:
             return 0, 0
@@ -102,6 +105,10 @@ class Evaluator:
 
     async def apply_near_due(self, snapshots: Sequence[UnitNearDue]) -> tuple[int, int]:
         return await self._evaluate_units(snapshots)
+
+    async def apply_forecasts(self, forecasts: Sequence[UnitForecast]) -> tuple[int, int]:
+        """Month-end forecasts of many units (one pass of service/forecast.py), in one transaction."""
+        return await self._evaluate_units(forecasts)
 
     async def tick(self) -> tuple[int, int]:
         """The clock alone: pending alerts whose `for` elapsed fire, repeats, silences that ended."""

@@ -13,12 +13,14 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from services.alerts.domain.backoff import DeliveryOutcome
+from services.alerts.domain.forecasts import UnitForecast
 from services.alerts.domain.notifications import Notification
 from services.alerts.domain.receivers import AlertmanagerReceiver, AnyReceiver, Receivers, WebhookReceiver
 from services.alerts.domain.retention import Purged
 from services.alerts.domain.rules import Rule, RuleSet
 from services.alerts.domain.silences import Silence
 from services.alerts.domain.state import AlertState, Transition
+from services.alerts.domain.todo_digest import TodoList
 from shared.indicators import UnitIndicators, UnitNearDue
 
 Clock = Callable[[], datetime]
@@ -138,6 +140,18 @@ class NearDueSource(Protocol):
         ...
 
 
+class RuleSetReaders(Protocol):
+    """Where a pass outside the evaluation lock reads the newest rule set from (the near-due store does)."""
+
+    def reader(self) -> AbstractAsyncContextManager[RuleSetReader]: ...
+
+
+class ForecastSource(Protocol):
+    async def forecasts(self, level: str) -> list[UnitForecast] | None:
+        """Month-end forecasts of every unit of the level; None when scoring did not answer (counted)."""
+        ...
+
+
 # --- receivers of the admin API --------------------------------------------------------------------------------
 
 
@@ -227,6 +241,24 @@ class SendResult:
     outcome: DeliveryOutcome
     detail: str
     retry_after_s: float | None = None
+
+
+class DigestOutbox(Protocol):
+    """The outbox as the morning digest writes to it: whole messages, no notifications."""
+
+    async def queued(self, delivery_ids: Sequence[str]) -> set[str]:
+        """Those of these delivery ids that already have a message (any receiver, any status)."""
+        ...
+
+    async def queue(self, message: NewMessage) -> bool:
+        """Store the message unless its (receiver, delivery id) exists; True when it was stored."""
+        ...
+
+
+class TodoSource(Protocol):
+    async def todo(self, unit_id: str, limit: int) -> TodoList | None:
+        """The first `limit` entries of the unit's to-do; None when scoring did not answer (counted)."""
+        ...
 
 
 class Transport(Protocol):

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from services.scoring.entrypoints import actions_schemas as schemas
+from services.scoring.entrypoints.api import Level
 from services.scoring.entrypoints.cursors import decode_pair, decode_todo_cursor, encode_pair, encode_todo_cursor
 from services.scoring.entrypoints.deps import PageCursor, PageLimit, Responses, Scoring, documented, unit_of
 from shared.http import ApiError, ErrorBody
@@ -19,6 +20,7 @@ ERRORS: Responses = {
     404: {"model": ErrorBody, "description": "unknown_unit: no such unit"},
     422: {"model": ErrorBody, "description": "invalid_cursor, invalid_request: a malformed parameter"},
 }
+LEVEL_ERRORS: Responses = {422: {"model": ErrorBody, "description": "invalid_request: unknown level"}}
 UNKNOWN_DOSSIER: Responses = {
     404: {"model": ErrorBody, "description": "unknown_dossier: no event of this dossier is stored"}
 }
@@ -53,6 +55,14 @@ def build_actions_router() -> APIRouter:
                 "best case")  # fmt: skip
     async def forecast(container: Scoring, unit_id: str) -> dict:
         return await container.actions.forecast(await unit_of(container, unit_id))
+
+    @documented(router.get, "/v1/forecasts", schemas.LevelForecasts, LEVEL_ERRORS, "actions",
+                "Month-end forecasts of every unit of a level, from one computation (for the alert rules)")  # fmt: skip
+    async def forecasts(
+        container: Scoring,
+        level: Annotated[Level, Query(description="city, department, district or commune")] = "district",
+    ) -> dict:
+        return await container.actions.forecasts(level)
 
     @router.get(
         "/v1/units/{unit_id}/todo",

@@ -29,7 +29,9 @@ class Assumptions(BaseModel):
     en: str = Field(description="The same in English")
 
 
-class Forecast(NamedUnit):
+class UnitForecastFigures(NamedUnit):
+    """A unit's forecast without the assumptions (the single-unit route adds them; the level route gives them once)."""
+
     level: str = Field(description="Level; ranks are forecast among the units of this level")
     period: str = Field(description="The current month, YYYY-MM (Vietnam time)")
     as_of: datetime = Field(description="Instant of the figures the forecast starts from")
@@ -44,6 +46,24 @@ class Forecast(NamedUnit):
     best: ForecastScenario = Field(
         description="Month end if every open dossier due this month is resolved on time (xử lý đúng hạn toàn bộ)"
     )
+
+
+class Forecast(UnitForecastFigures):
+    assumptions: Assumptions = Field(description="What the scenarios assume (docs/dashboard.md)")
+
+
+class LevelForecastItem(UnitForecastFigures):
+    """One unit of `GET /v1/forecasts`."""
+
+    ancestors: list[str] = Field(description="Parent, grandparent, … up to the city")
+
+
+class LevelForecasts(BaseModel):
+    level: str = Field(description="The level asked for; ranks are forecast among its units")
+    period: str = Field(description="The current month, YYYY-MM (Vietnam time)")
+    as_of: datetime = Field(description="Instant of the figures the forecasts start from")
+    month_end: datetime = Field(description="End of the month (first instant of the next month)")
+    items: list[LevelForecastItem] = Field(description="Every unit of the level that exists this month, by unit_id")
     assumptions: Assumptions = Field(description="What the scenarios assume (docs/dashboard.md)")
 
 

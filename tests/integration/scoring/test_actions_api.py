@@ -144,6 +144,14 @@ async def check_forecast(p: str, svc: RunningService) -> None:
     y = await get(svc, f"/v1/units/{p}.BV.BT/forecast")
     assert y["worst"]["score"] == pytest.approx(100 * 46 / 72) == y["best"]["score"]
     assert (y["worst"]["rank"], y["best"]["rank"]) == (1, 2)
+    # The whole level at once (what the alerts' forecast rules read): the same figures, with ancestors.
+    level = await get(svc, "/v1/forecasts", level="commune")
+    listed = {item["unit_id"]: item for item in level["items"]}
+    assert {x, f"{p}.BV.BT"} <= set(listed) and listed[x]["ancestors"] == [f"{p}.BV", f"{p}.H26"]
+    for key in ("name", "level", "period", "month_end", "due_this_month", "overdue_open", "current", "worst", "best"):
+        assert listed[x][key] == forecast[key], key
+    assert level["period"] == forecast["period"] and "cuối tháng" in level["assumptions"]["vi"]
+    assert (await get(svc, "/v1/forecasts", level="hamlet"))["status"] == 422
     missing = await get(svc, "/v1/units/NO.SUCH/forecast")
     assert missing == {"status": 404, "error": "unknown_unit", "detail": missing["detail"]}
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.alerts.domain.forecasts import UnitForecast
 from services.alerts.domain.lifecycle import EvaluationResult, evaluate
 from services.alerts.domain.observations import Observation, UnitRef
-from services.alerts.domain.rules import NearDueRule, ThresholdRule, parse_rule
+from services.alerts.domain.rules import ForecastRule, NearDueRule, ThresholdRule, parse_rule
 from services.alerts.domain.silences import Silence
 from services.alerts.domain.state import AlertState
 from shared.indicators import UnitIndicators
@@ -55,6 +56,54 @@ def near_due_rule(**overrides: Any) -> NearDueRule:
     rule = parse_rule(data)
     assert isinstance(rule, NearDueRule)
     return rule
+
+
+def forecast_rule(**overrides: Any) -> ForecastRule:
+    data: dict[str, Any] = {
+        "id": "forecast-progress-low",
+        "kind": "forecast",
+        "name": "Dự báo tiến độ cuối tháng thấp",
+        "name_en": "Month-end progress forecast low",
+        "scenario": "worst",
+        "target": "progress_rate",
+        "comparison": "<",
+        "threshold": 0.80,
+        "clear_threshold": 0.82,
+        "min_dossiers": 10,
+        "for": "1h",
+        "summary": "$unit_name: dự báo tiến độ cuối tháng $value ($scenario_name), hiện nay $current",
+        "description": "$due_this_month hồ sơ đến hạn trước $month_end; $overdue_open đã quá hạn",
+        "summary_en": "$unit_name: month-end progress forecast $value ($scenario_name), now $current",
+    }
+    data.update(overrides)
+    rule = parse_rule(data)
+    assert isinstance(rule, ForecastRule)
+    return rule
+
+
+def unit_forecast(
+    worst_rate: float | None,
+    *,
+    best_rate: float | None = 0.95,
+    current_rate: float | None = 0.9,
+    in_play: int = 40,
+    at: datetime = T0,
+    unit_id: str = "quan-ba-dinh",
+    level: str = "district",
+    worst_rank: tuple[int | None, int] = (3, 30),
+) -> UnitForecast:
+    """A unit's forecast with the given progress rates (scores follow them ×100) in play of `in_play` dossiers."""
+
+    def figures(rate: float | None, rank: tuple[int | None, int] = (3, 30)) -> dict[str, Any]:
+        score = None if rate is None else rate * 100
+        return {"score": score, "progress_rate": rate, "rank": rank[0], "rank_of": rank[1],
+                "counters": {"progress_total": in_play}}  # fmt: skip
+
+    return UnitForecast.model_validate({
+        "unit_id": unit_id, "name": "Quận Ba Đình", "level": level, "ancestors": ["ha-noi"],
+        "period": "2024-07", "as_of": at, "due_this_month": 6, "overdue_open": 2,
+        "current": figures(current_rate), "worst": figures(worst_rate, worst_rank), "best": figures(best_rate),
+    })  # fmt: skip
 
 
 def obs(value: float | None, at: datetime, unit: UnitRef = BA_DINH, **extra: Any) -> Observation:

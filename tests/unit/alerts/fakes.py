@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from services.alerts.domain.forecasts import UnitForecast
 from services.alerts.domain.notifications import Notification
 from services.alerts.domain.receivers import AnyReceiver, Receivers, parse_receivers
 from services.alerts.domain.retention import Purged
 from services.alerts.domain.rules import Rule, RuleSet, rule_definitions
 from services.alerts.domain.silences import Silence
 from services.alerts.domain.state import AlertState, Transition
+from services.alerts.domain.todo_digest import TodoList
 from services.alerts.service.ports import (
     ActiveRules,
     ApiReceivers,
@@ -299,6 +301,43 @@ class FakeNearDueSource:
     async def near_due(self, unit: UnitLive, horizon: timedelta) -> UnitNearDue | None:
         self.asked.append((unit.unit_id, horizon))
         return self.lists.get(unit.unit_id)
+
+
+@dataclass
+class FakeForecastSource:
+    levels: dict[str, list[UnitForecast]] = field(default_factory=dict)  # a level missing: scoring did not answer
+    asked: list[str] = field(default_factory=list)
+
+    async def forecasts(self, level: str) -> list[UnitForecast] | None:
+        self.asked.append(level)
+        return self.levels.get(level)
+
+
+@dataclass
+class FakeTodoSource:
+    lists: dict[str, TodoList] = field(default_factory=dict)  # a unit missing here: scoring did not answer
+    asked: list[tuple[str, int]] = field(default_factory=list)
+
+    async def todo(self, unit_id: str, limit: int) -> TodoList | None:
+        self.asked.append((unit_id, limit))
+        return self.lists.get(unit_id)
+
+
+@dataclass
+class FakeDigestOutbox:
+    """The outbox's (receiver, delivery id) key; `messages` shared by as many "processes" as use it."""
+
+    messages: dict[tuple[str, str], NewMessage] = field(default_factory=dict)
+
+    async def queued(self, delivery_ids: Sequence[str]) -> set[str]:
+        return {d for _, d in self.messages if d in delivery_ids}
+
+    async def queue(self, message: NewMessage) -> bool:
+        key = (message.receiver, message.delivery_id)
+        if key in self.messages:
+            return False
+        self.messages[key] = message
+        return True
 
 
 @dataclass

@@ -124,7 +124,7 @@ def test_document_level_errors() -> None:
     ]
     assert problems_of("rules: {}\n") == ["rules: expected a list of rules"]
     assert problems_of(rules_doc("  - {id: x, kind: magic}\n")) == [
-        "rules[0].kind: unknown kind 'magic'; use threshold or near_due"
+        "rules[0].kind: unknown kind 'magic'; use one of threshold, near_due, forecast"
     ]
 
 

@@ -1,19 +1,23 @@
-"""Scoring throughput benchmark on the real broker and PostgreSQL (issue 4).
+"""Scoring throughput benchmark on the real broker and PostgreSQL (issues 4 and 14).
 
     DATABASE_URL=... KAFKA_BOOTSTRAP_SERVERS=... ADMIN_TOKEN=... \\
-        .venv/bin/python bench/scoring_bench.py --events 1000000 [--scale 1.0] [--profile pyinstrument]
+        .venv/bin/python bench/scoring_bench.py --events 1000000 [--processes 1,2,4] [--before ../main-checkout]
 
-1. Creates a throw-away database (migrations + the Hanoi registry) and throw-away topics (12 partitions, like
-   `dossier-events`).
-2. Preloads `--events` simulated Hanoi events (simulator back-fill at `--scale`, 1.0 = the whole city) as a trusted
-   producer: key = dossier_id, `ingested_at` = the simulated delivery time.
-3. Runs `--processes` scoring processes (`python -m services.scoring`; default 2, as the local stack and compose
-   deploy it) in one consumer group from the beginning of the topic and times them until the group has committed
-   the end offsets; samples their RSS and CPU, and the CPU of PostgreSQL and Kafka, meanwhile.
-4. Reads the same topic with a raw aiokafka consumer (getmany loop, no processing): the ceiling for one Python
-   process on this machine.
-5. Checks the result (the city's `events` counter equals the number of distinct event_ids, no dead letters),
-   prints the figures (and writes them as JSON with `--json`), then drops the database and the topics.
+1. Creates throw-away topics (12 partitions, like `dossier-events`) and preloads `--events` simulated Hanoi events
+   (simulator back-fill at `--scale`, 1.0 = the whole city) as a trusted producer: key = dossier_id,
+   `ingested_at` = the simulated delivery time. `--keep-topic FILE` keeps them for `--reuse-topic FILE`.
+2. For every count of `--processes` (default 2, as the local stack and compose deploy scoring) and, with
+   `--before CHECKOUT`, first for that checkout's code and then for this one's: a new database (the checkout's
+   migrations + the Hanoi registry), that many scoring processes (`python -m services.scoring`) in a new consumer
+   group from the beginning of the topic, timed until the group has committed the end offsets; the CPU of every
+   scoring process, of PostgreSQL and of Kafka and the processes' peak RSS are sampled, and PostgreSQL's statement,
+   table and WAL figures taken every `--pg-step` events (bench/scoring_pgstats.py).
+3. Checks each run: the `events` counters sum to the number of distinct event_ids, no dead letters, and
+   `python -m services.scoring recompute` of the same checkout reports 0 differing keys; digests of the counter
+   table and of the dossiers must be equal across ALL runs (every process count, before and after).
+4. Optionally reads the topic with a raw aiokafka consumer (getmany loop, no processing): the ceiling for one
+   Python process on this machine. Prints the figures (`--json` writes them) and a summary; exit code 1 when a
+   check failed.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -217,6 +222,7 @@ async def one_run(
             run = await run_scoring(
                 env, bootstrap, topics.events, env["CONSUMER_GROUP"], args.profile, profile_out,
                 extra_processes=processes - 1, code_root=code_root, on_progress=stats.on_progress,
+                pg_port=urlsplit(database_url).port or 5432, kafka_port=int(bootstrap.split(",")[0].rpartition(":")[2]),
             )  # fmt: skip
             await stats.finish(run.total)
         finally:

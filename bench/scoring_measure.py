@@ -118,21 +118,31 @@ async def end_offsets(bootstrap: str, topic: str) -> tuple[list[TopicPartition],
     return partitions, sum(ends.values())
 
 
-def _cpu_by_pid(names: tuple[str, ...]) -> dict[int, float]:
-    """CPU seconds so far of every process whose name contains one of `names`."""
-    out: dict[int, float] = {}
-    for proc in psutil.process_iter(["name", "cpu_times"]):
-        with contextlib.suppress(psutil.Error):
-            times = proc.info["cpu_times"]
-            if times is not None and any(name in (proc.info["name"] or "") for name in names):
-                out[proc.pid] = times.user + times.system
-    return out
+def listening_pid(port: int) -> int | None:
+    """The process listening on a local TCP port: THIS run's PostgreSQL or Kafka, not the other servers of a shared
+    machine (every helper runs its own; matching by process name counted all of them)."""
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+            return conn.pid
+    return None
 
 
-def _cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU used between two snapshots by the processes alive at the second (a new one counts in full; one that
-    ended meanwhile is left out, as a restarted broker of another team would otherwise count negative)."""
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+def server_cpu_s(pid: int | None) -> float:
+    """CPU seconds so far of a server and its processes: its own, its live children's (PostgreSQL backends,
+    autovacuum workers) and its reaped children's (a backend that ended counts in the postmaster's children_*)."""
+    if pid is None:
+        return 0.0
+    try:
+        root = psutil.Process(pid)
+        times = root.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in root.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                child_times = child.cpu_times()
+                total += child_times.user + child_times.system
+    except psutil.Error:
+        return 0.0
+    return total
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -159,6 +169,8 @@ async def run_scoring(
     extra_processes: int = 0,
     code_root: Path = REPO_ROOT,
     on_progress: Callable[[int], Awaitable[None]] | None = None,
+    pg_port: int = 55432,
+    kafka_port: int = 9092,
 ) -> ScoringRun:
     """Time the group to the end offsets. `extra_processes` more scoring processes join the same consumer group
     (throughput is the group's; CPU per million is every process's). `code_root` is the checkout whose scoring
@@ -172,7 +184,8 @@ async def run_scoring(
         assert profile_out is not None
         command += ["-m", "cProfile", "-o", str(profile_out)]
     command += ["-m", "services.scoring"]
-    pg_before, kafka_before = _cpu_by_pid(("postgres",)), _cpu_by_pid(("java",))
+    postgres_pid, kafka_pid = listening_pid(pg_port), listening_pid(kafka_port)
+    pg_before, kafka_before = server_cpu_s(postgres_pid), server_cpu_s(kafka_pid)
     machine_before = psutil.cpu_times()
     started = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
@@ -217,8 +230,7 @@ async def run_scoring(
             if len(progress.samples) % CPU_SAMPLE_EVERY == 1 or done >= total:
                 with contextlib.suppress(psutil.Error):
                     scoring = sum(sum(p.cpu_times()[:2]) for p in every)
-                    postgres = sum(_cpu_by_pid(("postgres",)).values())
-                    kafka = sum(_cpu_by_pid(("java",)).values())
+                    postgres, kafka = server_cpu_s(postgres_pid), server_cpu_s(kafka_pid)
                     progress.cpu.append((done, scoring, postgres, kafka))
             if on_progress is not None:
                 await on_progress(done)
@@ -237,7 +249,7 @@ async def run_scoring(
                 extra_peaks.append(_peak_rss_mb(extra.pid))
                 times = psutil.Process(extra.pid).cpu_times()
                 extra_cpu_s += times.user + times.system
-        pg_after, kafka_after = _cpu_by_pid(("postgres",)), _cpu_by_pid(("java",))
+        pg_after, kafka_after = server_cpu_s(postgres_pid), server_cpu_s(kafka_pid)
     finally:
         await admin.close()
         for extra in extras:
@@ -282,8 +294,8 @@ async def run_scoring(
         process_cpu_s=cpu.user + cpu.system,
         all_processes_cpu_s=cpu.user + cpu.system + extra_cpu_s,
         peak_rss_mb_each=[peak, *extra_peaks],
-        postgres_cpu_s=_cpu_delta(pg_before, pg_after),
-        kafka_cpu_s=_cpu_delta(kafka_before, kafka_after),
+        postgres_cpu_s=pg_after - pg_before,
+        kafka_cpu_s=kafka_after - kafka_before,
         machine_busy=1 - idle / elapsed_cores if elapsed_cores else 0.0,
         per_million=per_million,
         cpu_per_million=cpu_per_million,

@@ -10,12 +10,14 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from bench.scoring_setup import REPO_ROOT
 
@@ -29,17 +31,18 @@ class Progress:
     """(seconds since the process started, records committed by the group)."""
 
     samples: list[tuple[float, int]] = field(default_factory=list)
-    cpu: list[tuple[int, float, float]] = field(default_factory=list)
-    """(records committed, CPU seconds of the scoring process, of PostgreSQL) every few seconds."""
+    cpu: list[tuple[int, float, float, float]] = field(default_factory=list)
+    """(records committed, CPU seconds of every scoring process, of PostgreSQL, of Kafka) every few seconds."""
 
-    def cpu_per_event_between(self, low: int, high: int) -> tuple[float, float] | None:
-        """µs of scoring CPU and of PostgreSQL CPU per event between two committed counts (nearest samples)."""
+    def cpu_per_event_between(self, low: int, high: int) -> tuple[float, float, float] | None:
+        """µs of scoring CPU (all processes), PostgreSQL CPU and Kafka CPU per event between two committed counts
+        (nearest samples)."""
         start = next((c for c in self.cpu if c[0] >= low), None)
         end = next((c for c in self.cpu if c[0] >= high), None)
         if start is None or end is None or end[0] <= start[0]:
             return None
         events = end[0] - start[0]
-        return (end[1] - start[1]) / events * 1e6, (end[2] - start[2]) / events * 1e6
+        return tuple((end[i] - start[i]) / events * 1e6 for i in (1, 2, 3))  # type: ignore[return-value]
 
     def time_at(self, count: int) -> float | None:
         """When the committed count first reached `count` (linear between samples)."""
@@ -86,14 +89,18 @@ class ScoringRun:
     machine_busy: float
     """Share of both cores busy during the consuming part (1.0 = both saturated)."""
     per_million: list[float]
-    cpu_per_million: list[tuple[float, float]]
-    """µs per event of scoring CPU and of PostgreSQL CPU, for each million (robust to other load on the machine)."""
+    cpu_per_million: list[tuple[float, float, float]]
+    """µs per event of scoring CPU (all processes), PostgreSQL CPU and Kafka CPU, for each million (robust to other
+    load on the machine)."""
     progress: Progress
     output_tail: list[str]
 
 
 async def committed_total(admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition]) -> int:
-    offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
+    try:
+        offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
+    except GroupCoordinatorNotAvailableError:  # a fresh broker creates __consumer_offsets on the first group
+        return 0
     return sum(meta.offset for tp, meta in offsets.items() if meta is not None and meta.offset > 0)
 
 
@@ -111,21 +118,31 @@ async def end_offsets(bootstrap: str, topic: str) -> tuple[list[TopicPartition],
     return partitions, sum(ends.values())
 
 
-def _cpu_by_pid(names: tuple[str, ...]) -> dict[int, float]:
-    """CPU seconds so far of every process whose name contains one of `names`."""
-    out: dict[int, float] = {}
-    for proc in psutil.process_iter(["name", "cpu_times"]):
-        with contextlib.suppress(psutil.Error):
-            times = proc.info["cpu_times"]
-            if times is not None and any(name in (proc.info["name"] or "") for name in names):
-                out[proc.pid] = times.user + times.system
-    return out
+def listening_pid(port: int) -> int | None:
+    """The process listening on a local TCP port: THIS run's PostgreSQL or Kafka, not the other servers of a shared
+    machine (every helper runs its own; matching by process name counted all of them)."""
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+            return conn.pid
+    return None
 
 
-def _cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU used between two snapshots by the processes alive at the second (a new one counts in full; one that
-    ended meanwhile is left out, as a restarted broker of another team would otherwise count negative)."""
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+def server_cpu_s(pid: int | None) -> float:
+    """CPU seconds so far of a server and its processes: its own, its live children's (PostgreSQL backends,
+    autovacuum workers) and its reaped children's (a backend that ended counts in the postmaster's children_*)."""
+    if pid is None:
+        return 0.0
+    try:
+        root = psutil.Process(pid)
+        times = root.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in root.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                child_times = child.cpu_times()
+                total += child_times.user + child_times.system
+    except psutil.Error:
+        return 0.0
+    return total
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -150,9 +167,14 @@ async def run_scoring(
     profile: str | None,
     profile_out: Path | None,
     extra_processes: int = 0,
+    code_root: Path = REPO_ROOT,
+    on_progress: Callable[[int], Awaitable[None]] | None = None,
+    pg_port: int = 55432,
+    kafka_port: int = 9092,
 ) -> ScoringRun:
     """Time the group to the end offsets. `extra_processes` more scoring processes join the same consumer group
-    (throughput is the group's; RSS and CPU figures are the first process's)."""
+    (throughput is the group's; CPU per million is every process's). `code_root` is the checkout whose scoring
+    service runs (another commit's, for a before/after pair); `on_progress(committed)` is awaited at every sample."""
     partitions, total = await end_offsets(bootstrap, topic)
     command = [sys.executable]
     if profile == "pyinstrument":
@@ -162,11 +184,12 @@ async def run_scoring(
         assert profile_out is not None
         command += ["-m", "cProfile", "-o", str(profile_out)]
     command += ["-m", "services.scoring"]
-    pg_before, kafka_before = _cpu_by_pid(("postgres",)), _cpu_by_pid(("java",))
+    postgres_pid, kafka_pid = listening_pid(pg_port), listening_pid(kafka_port)
+    pg_before, kafka_before = server_cpu_s(postgres_pid), server_cpu_s(kafka_pid)
     machine_before = psutil.cpu_times()
     started = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
-        *command, cwd=REPO_ROOT, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+        *command, cwd=code_root, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     output: list[str] = []
@@ -177,7 +200,7 @@ async def run_scoring(
             sys.executable,
             "-m",
             "services.scoring",
-            cwd=REPO_ROOT,
+            cwd=code_root,
             env={**os.environ, **env, "PYTHONUNBUFFERED": "1", "SCORING_PORT": str(_free_port())},
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
@@ -185,6 +208,7 @@ async def run_scoring(
         for _ in range(extra_processes)
     ]
     watched = psutil.Process(process.pid)
+    every = [watched, *(psutil.Process(extra.pid) for extra in extras)]
     progress = Progress()
     max_rss = 0
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -205,9 +229,11 @@ async def run_scoring(
             progress.samples.append((now, done))
             if len(progress.samples) % CPU_SAMPLE_EVERY == 1 or done >= total:
                 with contextlib.suppress(psutil.Error):
-                    times = watched.cpu_times()
-                    postgres = sum(_cpu_by_pid(("postgres",)).values())
-                    progress.cpu.append((done, times.user + times.system, postgres))
+                    scoring = sum(sum(p.cpu_times()[:2]) for p in every)
+                    postgres, kafka = server_cpu_s(postgres_pid), server_cpu_s(kafka_pid)
+                    progress.cpu.append((done, scoring, postgres, kafka))
+            if on_progress is not None:
+                await on_progress(done)
             if done > 0 and machine_at_first is None:
                 machine_at_first = psutil.cpu_times()
             if done >= total:
@@ -223,7 +249,7 @@ async def run_scoring(
                 extra_peaks.append(_peak_rss_mb(extra.pid))
                 times = psutil.Process(extra.pid).cpu_times()
                 extra_cpu_s += times.user + times.system
-        pg_after, kafka_after = _cpu_by_pid(("postgres",)), _cpu_by_pid(("java",))
+        pg_after, kafka_after = server_cpu_s(postgres_pid), server_cpu_s(kafka_pid)
     finally:
         await admin.close()
         for extra in extras:
@@ -250,12 +276,12 @@ async def run_scoring(
     idle = (machine_after.idle - busy_base.idle) + (machine_after.iowait - busy_base.iowait)
     elapsed_cores = sum(machine_after) - sum(busy_base)
     per_million = []
-    cpu_per_million: list[tuple[float, float]] = []
+    cpu_per_million: list[tuple[float, float, float]] = []
     for million in range(1_000_000, total + 1, 1_000_000):
         rate = progress.rate_between(million - 1_000_000, million)
         per_million.append(round(rate or 0.0))
         segment_cpu = progress.cpu_per_event_between(million - 1_000_000, million)
-        cpu_per_million.append((round(segment_cpu[0], 1), round(segment_cpu[1], 1)) if segment_cpu else (0.0, 0.0))
+        cpu_per_million.append(tuple(round(x, 1) for x in segment_cpu) if segment_cpu else (0.0, 0.0, 0.0))
     del machine_before
     return ScoringRun(
         total=total,
@@ -268,8 +294,8 @@ async def run_scoring(
         process_cpu_s=cpu.user + cpu.system,
         all_processes_cpu_s=cpu.user + cpu.system + extra_cpu_s,
         peak_rss_mb_each=[peak, *extra_peaks],
-        postgres_cpu_s=_cpu_delta(pg_before, pg_after),
-        kafka_cpu_s=_cpu_delta(kafka_before, kafka_after),
+        postgres_cpu_s=pg_after - pg_before,
+        kafka_cpu_s=kafka_after - kafka_before,
         machine_busy=1 - idle / elapsed_cores if elapsed_cores else 0.0,
         per_million=per_million,
         cpu_per_million=cpu_per_million,

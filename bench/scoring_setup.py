@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -62,8 +63,9 @@ class BenchTopics:
 
 
 @contextlib.asynccontextmanager
-async def bench_database(database_url: str) -> AsyncIterator[str]:
-    """A new database with every migration and the Hanoi registry (paths from the city down); dropped after."""
+async def bench_database(database_url: str, code_root: Path = REPO_ROOT) -> AsyncIterator[str]:
+    """A new database with every migration of `code_root`'s checkout and the Hanoi registry (paths from the city
+    down); dropped after."""
     name = unique("bench_scoring")
     admin_url = with_database(database_url, "postgres")
     admin = await asyncpg.connect(admin_url)
@@ -73,7 +75,13 @@ async def bench_database(database_url: str) -> AsyncIterator[str]:
         await admin.close()
     url = with_database(database_url, name)
     try:
-        await asyncio.to_thread(apply_migrations, url)
+        if code_root == REPO_ROOT:
+            await asyncio.to_thread(apply_migrations, url)
+        else:  # another commit's schema: its own migrations, applied by its own code
+            script = "import sys; from shared.db import apply_migrations; apply_migrations(sys.argv[1])"
+            process = await asyncio.create_subprocess_exec(sys.executable, "-c", script, url, cwd=code_root)
+            if await process.wait():
+                raise RuntimeError(f"migrations of {code_root} failed")
         await load_registry(url)
         yield url
     finally:

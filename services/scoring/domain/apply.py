@@ -14,20 +14,35 @@ from datetime import datetime
 from services.scoring.domain.counters import (
     Contribution,
     CounterKey,
+    add_record_counts,
+    add_state_counts,
     contribution,
     contribution_delta,
+    state_inputs,
 )
 from services.scoring.domain.facts import FactRecord
-from services.scoring.domain.state import DossierState, merge_records
+from services.scoring.domain.state import DossierState, merge_changes
 from services.scoring.domain.timebase import Instant, month_label, month_of, month_start, parse_month, to_instant
 
 
-@dataclass(frozen=True, slots=True)
 class StoredDossier:
-    """A dossier as stored, with the contribution it currently makes to the counter table."""
+    """A dossier as stored: its state and the instant its contribution to the counter table was evaluated at (the
+    start of its evaluated month). The contribution itself is computed when asked for: applying a batch needs only
+    the part its new events change (see BatchApplication._apply_one)."""
 
-    state: DossierState
-    contribution: Contribution
+    __slots__ = ("_contribution", "evaluated_at", "state")
+
+    def __init__(self, state: DossierState, evaluated_at: Instant) -> None:
+        self.state = state
+        self.evaluated_at = evaluated_at
+        self._contribution: Contribution | None = None
+
+    @property
+    def contribution(self) -> Contribution:
+        """What this dossier added to the counter table when its row was written."""
+        if self._contribution is None:
+            self._contribution = contribution(self.state, self.evaluated_at)
+        return self._contribution
 
 
 class StoredDossierLoader:
@@ -42,20 +57,37 @@ class StoredDossierLoader:
         instant = self._month_instants.get(evaluated_month)
         if instant is None:
             instant = self._month_instants[evaluated_month] = month_start(parse_month(evaluated_month))
-        return StoredDossier(state, contribution(state, instant))
+        return StoredDossier(state, instant)
 
 
-@dataclass(frozen=True, slots=True)
 class DossierChange:
-    """A dossier whose state changed in this batch, with the contribution it now makes and the month it was
-    evaluated in (open dossiers are rolled into each new month)."""
+    """A dossier whose state changed in this batch, the month it was evaluated in (open dossiers are rolled into
+    each new month) and, computed when asked for, the contribution it now makes."""
 
-    state: DossierState
-    contribution: Contribution
-    evaluated_month: str
-    created: bool = False
-    """No stored row was known when the batch was loaded: the adapter inserts it (if another consumer created the
-    row meanwhile, ``BatchApplication.reapply_existing`` merges into that one instead)."""
+    __slots__ = ("_contribution", "_evaluated_at", "created", "evaluated_month", "state")
+
+    def __init__(
+        self,
+        state: DossierState,
+        evaluated_month: str,
+        evaluated_at: Instant,
+        *,
+        created: bool = False,
+        contribution: Contribution | None = None,
+    ) -> None:
+        self.state = state
+        self.evaluated_month = evaluated_month
+        # created: no stored row was known when the batch was loaded, so the adapter inserts it (if another
+        # consumer created the row meanwhile, ``BatchApplication.reapply_existing`` merges into that one instead).
+        self.created = created
+        self._evaluated_at = evaluated_at
+        self._contribution = contribution
+
+    @property
+    def contribution(self) -> Contribution:
+        if self._contribution is None:
+            self._contribution = contribution(self.state, self._evaluated_at)
+        return self._contribution
 
 
 @dataclass
@@ -147,6 +179,7 @@ class BatchApplication:
         self._stored = stored
         self._now = now if isinstance(now, int) else to_instant(now)
         self._month = month_label(month_of(self._now))
+        self._month_start = month_start(month_of(self._now))
         self._ancestors = ancestors
         self._events = events
         self._distinct_new = 0
@@ -196,29 +229,34 @@ class BatchApplication:
     def _apply_one(
         self, dossier_id: str, dossier_records: Sequence[FactRecord], previous: StoredDossier | None
     ) -> DossierChange | None:
-        base = previous.state if previous is not None else None
-        state = merge_records(dossier_id, dossier_records, base)
-        if previous is not None and state is base:
+        """Merge one dossier and add ``new − stored`` contribution to the own delta, counting only what changed:
+        the records gained minus the copies they replaced (a record's own counts depend on it alone), and the
+        state's derived counts only when their inputs or the evaluated month differ."""
+        merged = merge_changes(dossier_id, dossier_records, previous.state if previous is not None else None)
+        if merged is None:
             return None
-        own_delta = self._own_delta
-        get = own_delta.get
-        new_contribution = contribution(state, self._now)
-        for key, value in new_contribution.items():
-            own_delta[key] = get(key, 0) + value
+        state, gained, replaced = merged
+        own_delta, now = self._own_delta, self._now
+        add_record_counts(own_delta, gained, 1)
         units = {record.unit_id for record in state.records}
-        if previous is not None:
-            self._distinct_new += len(state.records) - len(previous.state.records)
-            for key, value in previous.contribution.items():
-                own_delta[key] = get(key, 0) - value
-            units.update(record.unit_id for record in previous.state.records)
+        if previous is None:
+            self._distinct_new += len(gained)
+            add_state_counts(own_delta, state, now, 1)
         else:
-            self._distinct_new += len(state.records)
+            self._distinct_new += len(gained) - len(replaced)
+            if replaced:
+                add_record_counts(own_delta, replaced, -1)
+                units.update(record.unit_id for record in replaced)
+            stored = previous.state
+            if previous.evaluated_at != self._month_start or state_inputs(state) != state_inputs(stored):
+                add_state_counts(own_delta, state, now, 1)
+                add_state_counts(own_delta, stored, previous.evaluated_at, -1)
         # A batch touches each unit many times; its ancestors need adding once.
         units_seen = self._units_seen
         for unit in units - units_seen:
             units_seen.add(unit)
             self._touched.update(self._ancestors.chain(unit))
-        return DossierChange(state, new_contribution, self._month, created=previous is None)
+        return DossierChange(state, self._month, now, created=previous is None)
 
     def outcome(self) -> BatchOutcome:
         """Everything applied so far: all changes, the counter delta expanded to ancestors, touched units."""
@@ -243,7 +281,7 @@ def roll_over(
         delta = contribution_delta(previous.contribution, new_contribution)
         for key, value in delta.items():
             own_delta[key] = own_delta.get(key, 0) + value
-        outcome.changes.append(DossierChange(previous.state, new_contribution, current_month))
+        outcome.changes.append(DossierChange(previous.state, current_month, now_instant, contribution=new_contribution))
         if delta and previous.state.home_unit is not None:
             outcome.touched_units.update(ancestors.chain(previous.state.home_unit))
     expand({k: v for k, v in own_delta.items() if v}, ancestors, outcome.counter_delta)

@@ -24,7 +24,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from services.scoring.domain.facts import PAYMENT, SATISFIED_LEVELS
+from services.scoring.domain.facts import PAYMENT, SATISFIED_LEVELS, FactRecord
 from services.scoring.domain.state import DossierState
 from services.scoring.domain.timebase import (
     DAY_US,
@@ -56,76 +56,122 @@ def contribution(state: DossierState, now: datetime | Instant) -> Contribution:
     """One dossier's counts, keyed by (unit named on the fact, month, counter); zero counts are omitted.
 
     Only month(now) matters, so the old and new contributions of a diff must use a ``now`` in the month the
-    stored table is rolled to.
+    stored table is rolled to. It is the sum of two parts with disjoint counters: ``add_record_counts`` (each
+    distinct event on its own, independent of now) and ``state_contribution`` (what the merged state derives).
     """
-    # The consumer runs this for every changed dossier: the month of each fact is looked up inline in the
-    # precomputed table (a C bisect, no function call); times outside the table take the general path.
-    current_month = month_of(_instant(now))
     out: Contribution = {}
+    add_record_counts(out, state.records, 1)
+    add_state_counts(out, state, now, 1)
+    return out
+
+
+RECORD_COUNTERS: frozenset[str] = frozenset({"events", "events_timely", "payments", "payments_online"})
+"""The counters of ``add_record_counts``: one event's own counts, whatever else the dossier holds."""
+
+
+def add_record_counts(out: dict[CounterKey, int], records: Iterable[FactRecord], sign: int) -> None:
+    """Add ``sign`` × each record's own counts to ``out`` (entries may reach zero and are kept).
+
+    A record's counts depend on the record alone, so a merge changes them by the records it adds minus the copies
+    they replace — the consumer never recounts a dossier's other events.
+    """
+    # The consumer runs this for every new event: the month of each fact is looked up inline in the
+    # precomputed table (a C bisect, no function call); times outside the table take the general path.
     get = out.get
     starts, labels, size = MONTH_TABLE_STARTS, MONTH_TABLE_LABELS, MONTH_TABLE_SIZE
-
-    for record in state.records:
+    for record in records:
         unit = record.unit_id
         occurred = record.occurred_at
         index = bisect_right(starts, occurred) - 1
         label = labels[index] if 0 <= index < size else month_label_of(occurred)
         key = (unit, label, "events")
-        out[key] = get(key, 0) + 1
+        out[key] = get(key, 0) + sign
         if record.ingested_at - occurred <= DAY_US:
             key = (unit, label, "events_timely")
-            out[key] = get(key, 0) + 1
+            out[key] = get(key, 0) + sign
         if record.type == PAYMENT:
             key = (unit, label, "payments")
-            out[key] = get(key, 0) + 1
+            out[key] = get(key, 0) + sign
             if record.method == "online":
                 key = (unit, label, "payments_online")
-                out[key] = get(key, 0) + 1
+                out[key] = get(key, 0) + sign
 
+
+def state_contribution(state: DossierState, now: datetime | Instant) -> Contribution:
+    """The counts the merged state derives (receipt, resolution, rating, progress), without the records' own."""
+    out: Contribution = {}
+    add_state_counts(out, state, now, 1)
+    return out
+
+
+def state_inputs(state: DossierState) -> tuple[object, ...]:
+    """Everything ``state_contribution`` reads besides now: two states with equal inputs count the same in the
+    same month (the consumer skips recounting a dossier whose new events left these alone)."""
+    return (state.receipt, state.effective_due, state.resolution, state.withdrawal, state.rating, state.hold_flips)
+
+
+def add_state_counts(out: dict[CounterKey, int], state: DossierState, now: datetime | Instant, sign: int) -> None:
+    """Add ``sign`` × the state's derived counts to ``out`` (keys of one state are distinct: one entry each)."""
+    get = out.get
     receipt = state.receipt
     due = state.effective_due
     if receipt is not None:
         unit = receipt.unit_id
         label = month_label_of(receipt.received_at)
-        out[(unit, label, "received")] = 1
+        key = (unit, label, "received")
+        out[key] = get(key, 0) + sign
         if receipt.channel == "online":
-            out[(unit, label, "received_online")] = 1
+            key = (unit, label, "received_online")
+            out[key] = get(key, 0) + sign
         if receipt.digitized:
-            out[(unit, label, "received_digitized")] = 1
+            key = (unit, label, "received_digitized")
+            out[key] = get(key, 0) + sign
         if receipt.reused_data:
-            out[(unit, label, "received_reused")] = 1
+            key = (unit, label, "received_reused")
+            out[key] = get(key, 0) + sign
 
     resolution = state.resolution
     if resolution is not None:
         unit = resolution.unit_id
         label = month_label_of(resolution.resolved_at)
-        # Distinct keys from the receipt's even when unit and month coincide, so plain assignment is safe.
-        out[(unit, label, "resolved")] = 1
+        key = (unit, label, "resolved")
+        out[key] = get(key, 0) + sign
         if receipt is not None and due is not None:
-            out[(unit, label, "resolved_with_due")] = 1
+            key = (unit, label, "resolved_with_due")
+            out[key] = get(key, 0) + sign
             if resolution.resolved_at <= due:
-                out[(unit, label, "resolved_on_time")] = 1
+                key = (unit, label, "resolved_on_time")
+                out[key] = get(key, 0) + sign
         if resolution.e_result:
-            out[(unit, label, "resolved_e_result")] = 1
+            key = (unit, label, "resolved_e_result")
+            out[key] = get(key, 0) + sign
 
     rating = state.rating
     if rating is not None:
         label = month_label_of(rating.rated_at)
-        out[(rating.unit_id, label, "ratings")] = 1
+        key = (rating.unit_id, label, "ratings")
+        out[key] = get(key, 0) + sign
         if rating.level in SATISFIED_LEVELS:
-            out[(rating.unit_id, label, "ratings_satisfied")] = 1
+            key = (rating.unit_id, label, "ratings_satisfied")
+            out[key] = get(key, 0) + sign
 
     if receipt is not None and due is not None:
-        _add_progress(out, state, receipt.unit_id, receipt.received_at, due, current_month)
-    return out
+        _add_progress(out, state, receipt.unit_id, receipt.received_at, due, month_of(_instant(now)), sign)
 
 
 def _add_progress(
-    out: Contribution, state: DossierState, home: str, received_at: Instant, due: Instant, current_month: int
+    out: Contribution,
+    state: DossierState,
+    home: str,
+    received_at: Instant,
+    due: Instant,
+    current_month: int,
+    sign: int,
 ) -> None:
     ended = state.ended_at
     last_month = month_of(ended) if ended is not None else current_month
     has_holds = bool(state.hold_flips)
+    get = out.get
     starts, labels, size, base = MONTH_TABLE_STARTS, MONTH_TABLE_LABELS, MONTH_TABLE_SIZE, MONTH_TABLE_BASE
     for month in range(month_of(received_at), last_month + 1):
         index = month - base
@@ -133,13 +179,15 @@ def _add_progress(
             label, end = labels[index], starts[index + 1]
         else:
             label, end = month_label(month), month_end(month)
-        out[(home, label, "progress_total")] = 1
+        key = (home, label, "progress_total")
+        out[key] = get(key, 0) + sign
         if ended is not None and month == last_month:
             on_time = ended <= due
         else:
             on_time = due >= end or (has_holds and state.on_hold_at(end))
         if on_time:
-            out[(home, label, "progress_on_time")] = 1
+            key = (home, label, "progress_on_time")
+            out[key] = get(key, 0) + sign
 
 
 def depends_on_now(state: DossierState) -> bool:

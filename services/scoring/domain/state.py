@@ -161,18 +161,32 @@ def merge(records: Iterable[tuple[str, FactRecord]], base: DossierState | None =
 def merge_records(dossier_id: str, records: Iterable[FactRecord], base: DossierState | None = None) -> DossierState:
     """``merge`` for records known to be of the dossier ``dossier_id``; ``base``, when given, must be that
     dossier's stored state."""
+    merged = merge_changes(dossier_id, records, base)
+    return merged[0] if merged is not None else base  # type: ignore[return-value]  # None only with a base
+
+
+def merge_changes(
+    dossier_id: str, records: Iterable[FactRecord], base: DossierState | None = None
+) -> tuple[DossierState, list[FactRecord], list[FactRecord]] | None:
+    """``merge_records`` that also says what changed: (new state, records it gained, records of ``base`` they
+    replaced — a copy of the same event_id that lost to an earlier-ingested one). None when nothing changed
+    (every record a losing duplicate of ``base``); with no base, every winner is gained (none: an empty state)."""
     winners: dict[str, FactRecord] = {}
     if base is not None:
         winners = {record.event_id: record for record in base.records}
-    changed = False
+    gained: dict[str, FactRecord] = {}
+    replaced: list[FactRecord] = []
     for record in records:
-        current = winners.get(record.event_id)
+        event_id = record.event_id
+        current = winners.get(event_id)
         if current is None or _wins_over(record, current):
-            winners[record.event_id] = record
-            changed = True
-    if base is not None and not changed:
-        return base
-    return derive_state(dossier_id, winners.values())
+            winners[event_id] = record
+            if current is not None and event_id not in gained:
+                replaced.append(current)  # a stored copy (a copy gained in this call is simply superseded)
+            gained[event_id] = record
+    if not gained and base is not None:
+        return None
+    return derive_state(dossier_id, winners.values()), list(gained.values()), replaced
 
 
 def _wins_over(candidate: FactRecord, current: FactRecord) -> bool:

@@ -1,0 +1,1 @@
+ALTER TABLE unit_month_counters RESET (fillfactor);

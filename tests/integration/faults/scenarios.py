@@ -15,6 +15,7 @@ import random
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +43,7 @@ class Sizes:
     crash_events: int = 6_000
     crash_kills: int = 3
     crash_interval_s: float = 3.0
+    crash_rate: float = 400.0
     broker_events: int = 3_000
     broker_outage_s: float = 6.0
     pg_events: int = 2_000
@@ -50,6 +52,7 @@ class Sizes:
     receiver_error_s: float = 4.0
     receiver_refused_s: float = 3.0
     batch: int = 200
+    clients: int = 2
     settle_timeout_s: float = 120.0
 
     @classmethod
@@ -73,6 +76,7 @@ class Feeder:
     statuses: Counter[str] = field(default_factory=Counter)
     without_retry_after: int = 0
     sequence: int = 0
+    acknowledged: int = 0
 
     def events(self, count: int, units: tuple[str, ...], channel: str = "online") -> list[dict[str, Any]]:
         made = []
@@ -91,6 +95,7 @@ class Feeder:
                 if response.status_code == 200:
                     assert response.json() == {"accepted": len(events), "rejected": []}, response.text
                     self.stack.ledger.add(events)  # owed only once acknowledged
+                    self.acknowledged += len(events)
                     self.statuses["200"] += 1
                     return True
                 assert response.status_code == 503, f"{response.status_code}: {response.text}"
@@ -115,6 +120,19 @@ class Feeder:
 
         await asyncio.gather(*(client_loop(batches[i::clients]) for i in range(clients)))
 
+    async def pour(self, rate: float, clients: int, until: Callable[[], bool]) -> None:
+        """Batches at about `rate` events a second in all (0: as fast as the clients go) until `until()`."""
+
+        async def client_loop() -> None:
+            async with self.stack.ingest_client() as client:
+                while not until():
+                    started = time.monotonic()
+                    await self.send(client, self.events(self.batch, STREAM_UNITS))
+                    if rate:
+                        await asyncio.sleep(max(0.0, self.batch * clients / rate - (time.monotonic() - started)))
+
+        await asyncio.gather(*(client_loop() for _ in range(clients)))
+
     def five_hundreds(self) -> dict[str, int]:
         return {code: n for code, n in sorted(self.statuses.items()) if code.startswith("5")}
 
@@ -136,16 +154,30 @@ async def crash_loop(stack: FaultStack, sizes: Sizes) -> dict[str, Any]:
     """a. SIGKILL a scoring process again and again while events stream in over HTTP."""
     feeder = Feeder(stack, "crash", sizes.batch)
     rng = random.Random(12)
-    streaming = asyncio.create_task(feeder.stream(sizes.crash_events, sizes.crash_kills * sizes.crash_interval_s))
-    restarts: list[float] = []
-    for i in range(sizes.crash_kills):
-        await asyncio.sleep(rng.uniform(0.6, 1.4) * sizes.crash_interval_s)
-        restarts.append(await stack.kill_and_restart(("scoring", "scoring-2")[i % 2]))
+    kills_done = False
+    streaming = asyncio.create_task(
+        feeder.pour(sizes.crash_rate, sizes.clients, lambda: kills_done and feeder.sequence >= sizes.crash_events)
+    )
+    restarts: dict[str, asyncio.Task[float]] = {}
+    restart_s: list[float] = []
+    for _ in range(sizes.crash_kills):
+        await asyncio.sleep(rng.uniform(0.5, 1.5) * sizes.crash_interval_s)
+        # Kill a process that is consuming (ready), not one still starting: wait for one if both are restarting.
+        if len(restarts) == 2:
+            await asyncio.wait(restarts.values(), return_when=asyncio.FIRST_COMPLETED)
+        ready = [name for name in ("scoring", "scoring-2") if name not in restarts or restarts[name].done()]
+        victim = rng.choice(ready)
+        if victim in restarts:
+            restart_s.append(restarts.pop(victim).result())
+        assert not streaming.done(), streaming  # every kill lands mid-stream
+        restarts[victim] = await stack.kill_and_restart(victim)
+    restart_s.extend(await asyncio.gather(*restarts.values()))
+    kills_done = True
     await streaming
     figures = await settle(stack, sizes.settle_timeout_s)
     assert feeder.five_hundreds() == {}, feeder.statuses
-    return {"events_sent": sizes.crash_events, "sigkills": sizes.crash_kills,
-            "restart_ready_s_max": round(max(restarts), 1), **figures}  # fmt: skip
+    return {"events_sent": feeder.sequence, "sigkills": sizes.crash_kills,
+            "restart_ready_s_max": round(max(restart_s), 1), **figures}  # fmt: skip
 
 
 async def _probe(feeder: Feeder, count: int) -> bool:
@@ -158,7 +190,7 @@ async def broker_outage(stack: FaultStack, sizes: Sizes) -> dict[str, Any]:
     probe batches sent while the broker is down are never retried: not one of them may be counted)."""
     feeder = Feeder(stack, "broker", sizes.batch)
     probes = Feeder(stack, "broker-probe", 10)
-    streaming = asyncio.create_task(feeder.stream(sizes.broker_events, sizes.broker_outage_s + 6))
+    streaming = asyncio.create_task(feeder.stream(sizes.broker_events, sizes.broker_outage_s + 6, sizes.clients))
     await asyncio.sleep(1.5)
     # A crash (SIGKILL): a controlled shutdown takes tens of seconds here, and a crash is the harder case.
     await stack.broker.stop(signal.SIGKILL)
@@ -191,7 +223,7 @@ async def postgres_outage(stack: FaultStack, sizes: Sizes) -> dict[str, Any]:
     """c. PostgreSQL stopped while events flow: every service answers 503 + Retry-After where it needs the
     database, readiness false, and everything recovers without a restart."""
     feeder = Feeder(stack, "pg", sizes.batch)
-    streaming = asyncio.create_task(feeder.stream(sizes.pg_events, sizes.pg_outage_s + 5))
+    streaming = asyncio.create_task(feeder.stream(sizes.pg_events, sizes.pg_outage_s + 5, sizes.clients))
     await asyncio.sleep(1.0)
     probes = {
         "ingest": ("GET", f"{stack.url('ingest')}/v1/admin/api-keys"),
@@ -267,7 +299,7 @@ async def hostile_records(stack: FaultStack, sizes: Sizes) -> dict[str, Any]:
         await producer.stop()
     stack.ledger.add(direct)
     feeder = Feeder(stack, "hostile-http", sizes.batch)
-    await feeder.stream(sizes.hostile_valid, 2.0)
+    await feeder.stream(sizes.hostile_valid, 2.0, sizes.clients)
     figures = await settle(stack, sizes.settle_timeout_s)
 
     rows = await _dead_letter_rows(stack)

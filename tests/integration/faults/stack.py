@@ -146,12 +146,18 @@ class FaultStack:
             await service.stop(sig)
         await context.__aexit__(None, None, None)
 
-    async def kill_and_restart(self, name: str) -> float:
-        """SIGKILL one service and start it again at once; returns how long the restart took to be ready."""
+    async def kill_and_restart(self, name: str) -> asyncio.Task[float]:
+        """SIGKILL one service and start it again at once, as a supervisor would; the task ends when the new
+        process is ready, with how long that took."""
         await self.stop_service(name, signal.SIGKILL)
         started = time.monotonic()
-        await wait_ready(await self.start_service(name), timeout_s=120)
-        return time.monotonic() - started
+        service = await self.start_service(name)
+
+        async def ready() -> float:
+            await wait_ready(service, timeout_s=180)
+            return time.monotonic() - started
+
+        return asyncio.create_task(ready())
 
     async def counters(self) -> dict[tuple[str, str], int]:
         conn = await asyncpg.connect(self.database_url)

@@ -54,6 +54,8 @@ class Sizes:
     batch: int = 200
     clients: int = 2
     settle_timeout_s: float = 120.0
+    # pytest-timeout's limit per test (the first one includes starting the stack: 2 minutes under heavy load).
+    test_timeout_s: float = 600.0
 
     @classmethod
     def from_env(cls) -> Sizes:

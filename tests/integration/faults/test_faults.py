@@ -17,6 +17,7 @@ from tests.integration.faults import scenarios
 from tests.integration.faults.stack import FaultStack, fault_stack
 
 SIZES = scenarios.Sizes.from_env()
+pytestmark = pytest.mark.timeout(SIZES.test_timeout_s)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from infra import paths
-from shared.kafka import TOPIC_SPECS, create_topics
+from shared.kafka import TOPIC_MAX_MESSAGE_BYTES, TOPIC_SPECS, create_topics
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def _server_properties(ports: KafkaPorts, data_dir: Path | None = None) -> str:
         "auto.create.topics.enable": "false",
         "delete.topic.enable": "true",
         "log.retention.hours": "168",
-        "message.max.bytes": str(8 * 1024 * 1024),
+        "message.max.bytes": str(TOPIC_MAX_MESSAGE_BYTES),  # shared/kafka.py sets every size limit
     }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 

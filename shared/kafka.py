@@ -16,6 +16,20 @@ DOSSIER_EVENTS_DLQ = "dossier-events-dlq"
 UNIT_INDICATORS = "unit-indicators"
 
 
+# Record size limits, set together here and nowhere else (issue 12): a record the events topic holds must be one
+# every producer may send and every consumer may dead-letter. A 1.5 MB invalid record once stalled scoring for good
+# because the broker took 8 MiB while the producers kept their 1 MiB default.
+# - RECORD_MAX_BYTES: the largest record (key + value + headers) a producer of ours sends (`max_request_size`);
+# - TOPIC_MAX_MESSAGE_BYTES: what dossier-events takes (`max.message.bytes`, and the local broker's
+#   `message.max.bytes`): one record plus its batch's framing, so a record the producer sends is never refused;
+# - DLQ_VALUE_MAX_BYTES: the dead-letter topic gets at most this much of a record's value (truncated copy with
+#   `x-truncated` / `x-original-size` headers; the full bytes stay in the source topic), far under Kafka's
+#   default 1 MiB, so the DLQ takes any record whatever its own limit.
+RECORD_MAX_BYTES = 8 * 1024 * 1024
+TOPIC_MAX_MESSAGE_BYTES = RECORD_MAX_BYTES + 64 * 1024
+DLQ_VALUE_MAX_BYTES = 256 * 1024
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
@@ -26,7 +40,11 @@ class TopicSpec:
 # dossier-events: 12 partitions keyed by dossier_id, so one dossier's events stay in order on one partition and
 # up to 12 scoring consumers can share the load. Retention is long: a replay of history rebuilds state.
 TOPIC_SPECS: tuple[TopicSpec, ...] = (
-    TopicSpec(DOSSIER_EVENTS, 12, (("retention.ms", str(30 * 24 * 3600 * 1000)),)),
+    TopicSpec(
+        DOSSIER_EVENTS,
+        12,
+        (("retention.ms", str(30 * 24 * 3600 * 1000)), ("max.message.bytes", str(TOPIC_MAX_MESSAGE_BYTES))),
+    ),
     TopicSpec(DOSSIER_EVENTS_DLQ, 1, (("retention.ms", str(90 * 24 * 3600 * 1000)),)),
     TopicSpec(UNIT_INDICATORS, 3, (("retention.ms", str(7 * 24 * 3600 * 1000)),)),
 )
@@ -36,7 +54,13 @@ def make_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
     """A FastStream Kafka broker. Nothing connects until `await broker.start()` in a service's lifespan."""
     # FastStream logs every consumed message at `log_level`; DEBUG keeps that out of INFO logs (one line per batch
     # per service would drown everything else), while errors are still logged as errors.
-    return KafkaBroker(bootstrap_servers, client_id=client_id, request_timeout_ms=15_000, log_level=logging.DEBUG)
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=client_id,
+        request_timeout_ms=15_000,
+        max_request_size=RECORD_MAX_BYTES,
+        log_level=logging.DEBUG,
+    )
 
 
 async def broker_reachable(broker: KafkaBroker, timeout_s: float = 2.0) -> bool:

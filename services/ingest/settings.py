@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from shared.kafka import DOSSIER_EVENTS
+from shared.kafka import DOSSIER_EVENTS, RECORD_MAX_BYTES
 from shared.settings import AdminSettingsMixin, ServiceSettings, retry_after_settings, seconds_setting
 
 
@@ -48,7 +48,7 @@ class IngestSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings("
         int,
         Field(
             ge=1024,
-            le=8 * 1024 * 1024,
+            le=RECORD_MAX_BYTES,
             description="Largest encoded event accepted (bytes); keep it under the topic's max.message.bytes "
             "(Kafka's default 1 MiB) minus batch overhead. Larger events are rejected with event_too_large",
         ),

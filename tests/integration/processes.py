@@ -50,9 +50,10 @@ async def wait_ready(service: RunningService, timeout_s: float = 60.0) -> httpx.
 
 
 @contextlib.asynccontextmanager
-async def service_process(name: str, **env_overrides: str) -> AsyncIterator[RunningService]:
-    """Run `python -m services.<name>` on a free port with the test's environment; always stopped afterwards."""
-    port = free_port()
+async def service_process(name: str, port: int | None = None, **env_overrides: str) -> AsyncIterator[RunningService]:
+    """Run `python -m services.<name>` on `port` (default: a free one) with the test's environment; always stopped
+    afterwards."""
+    port = port or free_port()
     env = {**os.environ, PORT_ENV[name]: str(port), "PYTHONUNBUFFERED": "1", **env_overrides}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", f"services.{name}",

@@ -31,6 +31,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from services.ingest.service.ports import BrokerUnavailableError
+from shared.kafka import RECORD_MAX_BYTES
 from shared.kafka_logs import kafka_state
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,7 @@ class EventProducer:
             linger_ms=self.config.linger_ms,
             compression_type=self.config.compression,
             max_batch_size=MAX_BATCH_BYTES,
+            max_request_size=RECORD_MAX_BYTES,  # shared/kafka.py sets it with the topic's limit
             request_timeout_ms=int(self.config.timeout_s * 1000),
         )
         await producer.start()

@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from faststream.kafka.publisher.usecase import DefaultPublisher
 
 from services.scoring.service.ports import DeadLetter
+from shared.kafka import DLQ_VALUE_MAX_BYTES
 
 # The dead-letter topic gets at most this much of a record's value (the table keeps it whole, and the full bytes
 # stay in the source topic at the offset the headers name): any record the source topic can hold can be
-# dead-lettered, whatever the producer's or the DLQ topic's size limits (issue 12).
-DLQ_TOPIC_MAX_VALUE = 256 * 1024
+# dead-lettered, whatever the producer's or the DLQ topic's size limits (issue 12). Set in shared/kafka.py with
+# the other size limits.
+DLQ_TOPIC_MAX_VALUE = DLQ_VALUE_MAX_BYTES
 # Header values and the key are cut to this many bytes / characters (a header is not meant to carry a document).
 HEADER_MAX = 4096
 

@@ -119,9 +119,9 @@ async def eventually(check: Callable[[], Awaitable[T | None]], timeout_s: float 
 
 
 @contextlib.asynccontextmanager
-async def serve_in_background(app: Any) -> AsyncIterator[str]:
-    """Any ASGI app on a free port, in this event loop; yields its base URL."""
-    port = free_port()
+async def serve_in_background(app: Any, port: int | None = None) -> AsyncIterator[str]:
+    """Any ASGI app on `port` (default: a free one), in this event loop; yields its base URL."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

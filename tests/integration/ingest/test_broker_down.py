@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from infra import kafka_local
-from tests.integration.conftest import free_port, unique
+from tests.integration.conftest import unique
 from tests.integration.ingest.conftest import (
     UNITS_CSV,
     create_migrated_database,
@@ -24,40 +22,8 @@ from tests.integration.ingest.conftest import (
     read_topic,
     received_event,
 )
+from tests.integration.private_broker import PrivateBroker
 from tests.integration.processes import service_process, wait_ready
-
-
-class PrivateBroker:
-    """A single-node Kafka of this test's own, on free ports, with its data in a temporary directory."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.ports = kafka_local.KafkaPorts(broker=free_port(), controller=free_port())
-        self.data_dir = data_dir
-        self.process: asyncio.subprocess.Process | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        return self.ports.bootstrap
-
-    async def start(self) -> None:
-        argv = await kafka_local.prepare(self.ports, data_dir=self.data_dir)
-        log = (self.data_dir / "broker.log").open("ab")
-        self.process = await asyncio.create_subprocess_exec(
-            *argv, stdout=log, stderr=asyncio.subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        await kafka_local.wait_ready(self.bootstrap, timeout_s=120)
-
-    async def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.returncode is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 60)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
 
 
 @pytest.fixture

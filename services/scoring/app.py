@@ -21,7 +21,7 @@ from services.scoring.entrypoints.background import Timers
 from services.scoring.entrypoints.consumer import register_consumer
 from services.scoring.entrypoints.dashboard import build_dashboard_router
 from services.scoring.entrypoints.stream import Broadcaster, build_stream_router, register_indicators_relay
-from services.scoring.settings import ScoringSettings
+from services.scoring.settings import APPLYING_ROLES, ScoringSettings
 from shared.bootstrap import container_of, publish_container, withdraw_container
 from shared.http import ApiError, install_error_handlers, install_health_routes, install_standard_openapi
 from shared.identity import Identity, PeerIdentity, with_identity_checks
@@ -50,7 +50,8 @@ def create_app(settings: ScoringSettings) -> FastAPI:
                                   description="One unit's current-month figures (shared/indicators.py)")  # fmt: skip
     outlets = Outlets(KafkaDeadLetterPublisher(dlq), KafkaIndicatorsPublisher(indicators))
     broadcaster = Broadcaster()
-    register_consumer(broker, settings)
+    if settings.scoring_role in APPLYING_ROLES:  # an `api` process never applies: its readers never wait on a batch
+        register_consumer(broker, settings)
     register_indicators_relay(broker, settings.indicators_topic, broadcaster)
 
     def container() -> Container:

@@ -26,7 +26,7 @@ from services.scoring.service.publisher import IndicatorsPublisher
 from services.scoring.service.read_ports import MessagePublisher
 from services.scoring.service.reading import ScoringReader
 from services.scoring.service.unit_gauges import UnitGaugeExporter
-from services.scoring.settings import ScoringSettings
+from services.scoring.settings import APPLYING_ROLES, ScoringSettings
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,17 @@ class Container:
     """The dead-letter table as the admin routes list and discard it."""
     gauges: UnitGaugeExporter
     """The per-unit gauges of `/metrics`, refreshed from the read tables at each scrape (service/unit_gauges.py)."""
+
+    @property
+    def applies(self) -> bool:
+        """This process consumes `dossier-events` and applies batches (SCORING_ROLE all or consumer); an `api`
+        process only reads, and applies nothing but an operator's explicit dead-letter redrive."""
+        return self.settings.scoring_role in APPLYING_ROLES
+
+    @property
+    def serves_readers(self) -> bool:
+        """Readers are sent here (SCORING_ROLE all or api): the read tables are warmed at start."""
+        return self.settings.scoring_role != "consumer"
 
 
 async def build_container(settings: ScoringSettings, pool: asyncpg.Pool, outlets: Outlets) -> Container:

@@ -43,7 +43,7 @@ def build_router(render_metrics: Callable[[], Awaitable[bytes]]) -> APIRouter:
     # (http_cache.py); the response models document the bodies.
     @documented(router.get, "/v1/units", UnitTree, CACHED, "units", "The unit registry (tree, validity, successors)")
     async def units(request: Request, container: Scoring, if_none_match: IfNoneMatch = None) -> Response:
-        return respond(request, bodies.units(container.reader.directory.registry), REGISTRY, if_none_match)
+        return respond(request, await bodies.units(container.reader.directory.registry), REGISTRY, if_none_match)
 
     @documented(router.get, "/v1/units/{unit_id}/indicators", Indicators, CACHED_ERRORS, "indicators",
                 "A unit's counters, live counters, rates, group points, score and rank for a month")  # fmt: skip

@@ -7,6 +7,7 @@ as figures change (read_cache.py); the typed views built from them are in read_v
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -92,7 +93,9 @@ class ScoringReader:
     async def _compute_month(self, label: str) -> dict[str, dict[str, int]]:
         view = self.directory.view
         own = await self.figures.month_own_counters(label)
-        return roll_up_month(own, view, parse_month(label))
+        # The arithmetic over every unit runs off the event loop (as every table build below): a reader whose body
+        # is ready is served meanwhile (the interpreter switches threads every few ms) instead of waiting for it.
+        return await asyncio.to_thread(roll_up_month, own, view, parse_month(label))
 
     def _advance_tick(self) -> None:
         """At a new tick, the live figures and the current month's tables are recomputed (served stale meanwhile)."""
@@ -116,7 +119,7 @@ class ScoringReader:
         by_home = await self.figures.live_by_home_unit(now, to_datetime(month_end(current_month(now))))
         day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
         received_today = await self.figures.received_since(day_start)
-        return LiveSnapshot(now, roll_up_live(by_home, view, local.date()), received_today)
+        return LiveSnapshot(now, await asyncio.to_thread(roll_up_live, by_home, view, local.date()), received_today)
 
     async def month_figures(self, period: Period, *, fresh: bool = False) -> dict[str, dict[str, int]]:
         """Every unit's stored counters for the period, subtrees and successors included (domain/effective.py)."""
@@ -175,13 +178,25 @@ class ScoringReader:
     async def _compute_table(self, key: tuple[str, str], live: LiveSnapshot | None = None) -> LevelTable:
         level, label = key
         period = resolve_period(label, self.clock())
-        registry = self.directory.registry
         month = await self._months.get(label, wait=True)  # current as of the last invalidation
         live_by_unit: Mapping[str, LiveFigures] = {}
         as_of = self.clock()
         if period.is_current:
             snapshot = live if live is not None else await self._live.get("live", wait=True)
             live_by_unit, as_of = snapshot.by_unit, snapshot.now
+        # Scoring and ranking every unit of a level is CPU work: off the event loop, so ready bodies keep being
+        # served while it runs (its inputs are not changed in place: tables are replaced, never mutated).
+        return await asyncio.to_thread(self._build_table, level, period, month, live_by_unit, as_of)
+
+    def _build_table(
+        self,
+        level: str,
+        period: Period,
+        month: dict[str, dict[str, int]],
+        live_by_unit: Mapping[str, LiveFigures],
+        as_of: datetime,
+    ) -> LevelTable:
+        registry = self.directory.registry
         profile = self.profiles.current()
         existing = set(units_of_level_in_month(registry, level, period.month))
         computed: dict[str, tuple[dict[str, int], ScoreCard, LiveFigures]] = {}

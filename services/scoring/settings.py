@@ -53,6 +53,16 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings(
     read_cache_ttl_s: float = seconds_setting(
         30.0, "Longest time a read table is served without being recomputed (s)", le=3600, ge=0
     )
+    # How soon a committed batch reaches the readers: a changed read table is recomputed in the background at most
+    # once per this interval (a back-fill commits many batches a second; each recomputation reads the month's
+    # counters and the open dossiers). The local stack's API process, which does nothing else, uses 0.2 s.
+    read_refresh_s: float = seconds_setting(
+        1.0,
+        "Least time between two background recomputations of one read table (s): how old the figures served "
+        "may be after a change",
+        le=60,
+        ge=0.05,
+    )
     # Live figures (overdue, due soon) depend on the time; they are computed as of the start of a tick, so that every
     # scoring process shows the same figures and ETags within a tick, and a body keeps its ETag for a tick at least.
     live_tick_s: float = seconds_setting(

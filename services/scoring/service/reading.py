@@ -34,6 +34,7 @@ from shared.units import Unit
 log = logging.getLogger(__name__)
 # A read table nobody waits for is recomputed at most once per this many seconds (read_cache.py): figures served
 # are then at most about this old after a change, and a back-fill's many commits a second cost one recomputation.
+# The default; READ_REFRESH_S sets it per process (the stack's API process refreshes faster, settings.py).
 BACKGROUND_REFRESH_S = 1.0
 
 
@@ -49,6 +50,7 @@ class ScoringReader:
         clock: Clock = lambda: datetime.now(UTC),
         ranking_ttl_s: float = 30.0,
         live_tick_s: float = 5.0,
+        refresh_s: float = BACKGROUND_REFRESH_S,
     ) -> None:
         self.figures = figures
         self.directory = directory
@@ -58,17 +60,17 @@ class ScoringReader:
         # figures. Invalidated by committed batches (this process's and, through NOTIFY, the others'); served while
         # recomputed; `ranking_ttl_s` bounds the age of a table nothing invalidated.
         self._months: RefreshingCache[str, dict[str, dict[str, int]]] = RefreshingCache(
-            self._compute_month, max_age_s=ranking_ttl_s, background_interval_s=BACKGROUND_REFRESH_S
+            self._compute_month, max_age_s=ranking_ttl_s, background_interval_s=refresh_s
         )
         self._tables: RefreshingCache[tuple[str, str], LevelTable] = RefreshingCache(
-            self._compute_table, max_age_s=ranking_ttl_s, background_interval_s=BACKGROUND_REFRESH_S
+            self._compute_table, max_age_s=ranking_ttl_s, background_interval_s=refresh_s
         )
         # Live figures (overdue, due soon) depend on the time: they are computed as of the start of a tick of
         # `live_tick_s` seconds, so that every process shows the same figures (and ETags) for the same tick.
         self._tick_s = live_tick_s
         self._tick: int | None = None
         self._live: RefreshingCache[str, LiveSnapshot] = RefreshingCache(
-            self._compute_live, max_age_s=min(ranking_ttl_s, 60.0), background_interval_s=BACKGROUND_REFRESH_S
+            self._compute_live, max_age_s=min(ranking_ttl_s, 60.0), background_interval_s=refresh_s
         )
         directory.on_change.append(self.figures_changed)  # a new registry: no table built on the old one is served
 

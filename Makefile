@@ -18,6 +18,7 @@ test: $(STAMP)
 	@bash infra/chromium.sh
 	@bash infra/notice_tools.sh
 	@bash infra/prometheus.sh
+	@bash infra/nginx.sh
 	$(PY) -m infra test $(PYTEST_ARGS)
 
 down:

@@ -75,14 +75,18 @@ async def nginx(api: RunningService, applying: RunningService, workdir: Path) ->
                                    applying.base_url.removeprefix("http://"), listen, workdir))  # fmt: skip
     process = await asyncio.create_subprocess_exec(binary, "-c", str(config), "-p", str(workdir))
     try:
-        async with httpx.AsyncClient(timeout=2) as client, asyncio.timeout(15):
-            while True:
+        proxy = f"http://127.0.0.1:{listen}"
+        async with httpx.AsyncClient(timeout=2) as client:
+
+            async def answers() -> bool:  # scoring's /healthz through the proxy
                 assert process.returncode is None, (workdir / "error.log").read_text()
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"http://127.0.0.1:{listen}/healthz")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-        yield f"http://127.0.0.1:{listen}"
+                try:
+                    return (await client.get(f"{proxy}/healthz")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            await wait_for(answers, bool, timeout_s=15)
+        yield proxy
     finally:
         if process.returncode is None:
             process.terminate()

@@ -43,6 +43,7 @@ class ServiceSpec:
     """Settings of this process alone (a scoring process's SCORING_ROLE)."""
 
 
+APPLYING_ENV = (("SCORING_ROLE", "consumer"), ("INDICATORS_INTERVAL_S", "0.25"))
 SERVICES = (
     ServiceSpec("ingest", "services.ingest", "INGEST_PORT", 8001),
     # The API and dashboard port is served by a process that never applies a batch: readers never wait behind one
@@ -52,11 +53,12 @@ SERVICES = (
                 extra_env=(("SCORING_ROLE", "api"), ("READ_REFRESH_S", "0.2"))),
     # Two applying processes in the same consumer group (the 12 partitions are shared): one process is Python-bound
     # at ~17 k events/s on two cores, two reach 26–31 k (docs/benchmarks.md). They serve the same API (identical
-    # bodies) for health, metrics and admin, but readers are sent to SCORING_PORT.
+    # bodies) for health, metrics and admin, but readers are sent to SCORING_PORT. They publish a changed unit's
+    # figures within 0.25 s (INDICATORS_INTERVAL_S; 5 s by default), so /v1/stream follows the feed closely.
     ServiceSpec("scoring-2", "services.scoring", "SCORING_2_PORT", 8012, listens_on="SCORING_PORT",
-                extra_env=(("SCORING_ROLE", "consumer"),)),
+                extra_env=APPLYING_ENV),
     ServiceSpec("scoring-3", "services.scoring", "SCORING_3_PORT", 8022, listens_on="SCORING_PORT",
-                extra_env=(("SCORING_ROLE", "consumer"),)),
+                extra_env=APPLYING_ENV),
     ServiceSpec("alerts", "services.alerts", "ALERTS_PORT", 8003),
 )  # fmt: skip
 

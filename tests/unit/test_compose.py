@@ -104,7 +104,12 @@ def test_applying_scoring_processes_are_the_api_one_in_another_role_on_other_hos
     assert api["environment"]["SCORING_ROLE"] == "api" and api["ports"] == ["8002:8002"]
     for name, port in (("scoring-2", "8012"), ("scoring-3", "8022")):
         other = services[name]
-        assert other["environment"] == {**api["environment"], "SCORING_ROLE": "consumer", "READ_REFRESH_S": "1"}
+        assert other["environment"] == {
+            **api["environment"],
+            "SCORING_ROLE": "consumer",
+            "READ_REFRESH_S": "1",
+            "INDICATORS_INTERVAL_S": "0.25",
+        }
         assert {k: v for k, v in other.items() if k not in ("ports", "environment")} == {
             k: v for k, v in api.items() if k not in ("ports", "environment")
         }

@@ -59,25 +59,39 @@ class ScoringReader:
         # Read tables (read_cache.py): a month's figures of every unit, a level's ranked table per period, the live
         # figures. Invalidated by committed batches (this process's and, through NOTIFY, the others'); served while
         # recomputed; `ranking_ttl_s` bounds the age of a table nothing invalidated.
+        # Raised whenever what a reader may be served changes: a table stored, an invalidation, a new tick, a new
+        # registry. A response kept with the token of its time (entrypoints/ready_responses.py) is current while
+        # `token()` is the same.
+        self.generation = 0
         self._months: RefreshingCache[str, dict[str, dict[str, int]]] = RefreshingCache(
-            self._compute_month, max_age_s=ranking_ttl_s, background_interval_s=refresh_s
+            self._compute_month, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self._bump
         )
         self._tables: RefreshingCache[tuple[str, str], LevelTable] = RefreshingCache(
-            self._compute_table, max_age_s=ranking_ttl_s, background_interval_s=refresh_s
+            self._compute_table, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self._bump
         )
         # Live figures (overdue, due soon) depend on the time: they are computed as of the start of a tick of
         # `live_tick_s` seconds, so that every process shows the same figures (and ETags) for the same tick.
         self._tick_s = live_tick_s
         self._tick: int | None = None
         self._live: RefreshingCache[str, LiveSnapshot] = RefreshingCache(
-            self._compute_live, max_age_s=min(ranking_ttl_s, 60.0), background_interval_s=refresh_s
-        )
+            self._compute_live, max_age_s=min(ranking_ttl_s, 60.0), background_interval_s=refresh_s,
+            on_store=self._bump,
+        )  # fmt: skip
         directory.on_change.append(self.figures_changed)  # a new registry: no table built on the old one is served
+
+    def _bump(self) -> None:
+        self.generation += 1
+
+    def token(self) -> tuple[int, int, object]:
+        """What a response served now depends on beyond its request: the tables' generation, the live tick and the
+        score profile in force. Equal tokens (the profile compared by identity): the same response."""
+        return self.generation, int(self.clock().timestamp() // self._tick_s), self.profiles.current()
 
     def figures_changed(self, months: Iterable[str] | None = None) -> None:
         """Committed figures changed: of `months` (labels), or of everything (None: after a registry change, when
         the tables are dropped rather than served stale). Live figures and the current month's tables change with
         any batch."""
+        self._bump()
         current = month_label(current_month(self.clock()))
         if months is None:  # the registry (names, tree, successors) may have changed: nothing old is served
             for cache in (self._months, self._tables, self._live):

@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # The virtualenv is rebuilt when pyproject.toml changes.
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test down backing lint format venv requirements clean
+.PHONY: demo test down backing lint format venv requirements clean bench-read
 
 demo: $(STAMP)
 	$(PY) -m infra up --demo
@@ -26,6 +26,10 @@ down:
 
 backing: $(STAMP)
 	$(PY) -m infra backing
+
+# The read path on the whole demo stack with the live feed (docs/benchmarks.md, issue 15): ~15 min, not in `make test`.
+bench-read: $(STAMP)
+	$(PY) bench/read_stack.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -32,7 +32,9 @@ import re
 import shutil
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,8 +66,13 @@ uvicorn.run(create_app(settings), host="127.0.0.1", port=settings.scoring_port, 
 SERVERS = {"asyncio + h11 (before)": ("asyncio", "h11"), "uvloop + httptools (after)": ("uvloop", "httptools")}
 
 
+DEFAULT_PORTS = {"INGEST_PORT": 8001, "SCORING_PORT": 8002, "SCORING_2_PORT": 8012, "SCORING_3_PORT": 8022,
+                 "TTHC_PG_PORT": 55432, "TTHC_KAFKA_PORT": 9092}  # fmt: skip
+"""The local stack's defaults (infra/stack.py), for ports not moved in the environment."""
+
+
 def port(name: str) -> int:
-    return int(os.environ[name])
+    return int(os.environ.get(name, DEFAULT_PORTS[name]))
 
 
 def endpoints(city: str, commune: str, closed: str) -> dict[str, tuple[str, bool]]:
@@ -152,21 +159,32 @@ async def caught_up(client: httpx.AsyncClient, applying: list[int], timeout_s: f
             await asyncio.sleep(2)
 
 
-async def apply_run(client: httpx.AsyncClient, bootstrap: str, events: list, applying: list[int],
+def produce_backfill(bootstrap: str, months: list[int], count: int, tag: str) -> None:
+    """In a child process: the back-fill's events made and produced there, so that neither costs the open loop's
+    event loop (which shares this process) any time."""
+    asyncio.run(produce_all(bootstrap, DOSSIER_EVENTS, backfill_events(load_registry(), months, count, tag)))
+
+
+async def apply_run(client: httpx.AsyncClient, bootstrap: str, batch: tuple[list[int], int, str], applying: list[int],
                     pids: dict[str, int]) -> tuple[float, float, float]:  # fmt: skip
-    """Produce the events, wait until applied: events/s from the first applied, CPU µs/event of the applying
-    processes, CPU s of the API process meanwhile."""
+    """Produce `count` events (months, count, tag), wait until applied: events/s from the first applied, CPU
+    µs/event of the applying processes, CPU s of the API process meanwhile."""
+    count = batch[1]
     before = await metric_sum(client, applying, "tthc_scoring_events_applied_total")
     cpu0 = {n: cpu_seconds(pids[n]) for n in (*APPLYING, "scoring")}
-    await produce_all(bootstrap, DOSSIER_EVENTS, events)
-    first = None
-    while (done := await metric_sum(client, applying, "tthc_scoring_events_applied_total") - before) < len(events):
-        if first is None and done > 0:
-            first = time.perf_counter()
-        await asyncio.sleep(0.2)
+    with ProcessPoolExecutor(1) as child:
+        produced = asyncio.get_running_loop().run_in_executor(child, produce_backfill, bootstrap, *batch)
+        first = None
+        while (done := await metric_sum(client, applying, "tthc_scoring_events_applied_total") - before) < count:
+            if first is None and done > 0:
+                first = time.perf_counter()
+            if produced.done() and produced.exception() is not None:
+                await produced  # the producer failed: say why rather than wait for events that never come
+            await asyncio.sleep(0.2)
+        await produced
     elapsed = time.perf_counter() - (first or time.perf_counter() - 1)
     applying_cpu = sum(cpu_seconds(pids[n]) - cpu0[n] for n in APPLYING)
-    return len(events) / elapsed, applying_cpu / len(events) * 1e6, cpu_seconds(pids["scoring"]) - cpu0["scoring"]
+    return count / elapsed, applying_cpu / count * 1e6, cpu_seconds(pids["scoring"]) - cpu0["scoring"]
 
 
 @contextlib.asynccontextmanager
@@ -235,7 +253,7 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"  {label:<48} {len(r.content):>8} B, {r.num_bytes_downloaded:>7} B as sent")
 
         print(f"\n## closed loop, wrk -t1 -c{args.connections} -d{args.seconds}s, live feed running")
-        for label, (path, cached) in paths.items():
+        for label, (path, cached) in paths.items() if args.seconds > 0 else ():
             for conditional in (False, True) if cached else (False,):
                 headers = {"Accept-Encoding": ACCEPT, **({"If-None-Match": etags[label]} if conditional else {})}
                 cpu = cpu_seconds(pids["scoring"])
@@ -250,15 +268,14 @@ async def main_async(args: argparse.Namespace) -> None:
 
         if args.backfill:
             print(f"\n## back-fill of {args.backfill} events (received + resolved, closed months)")
-            alone = await apply_run(client, stack["bootstrap"], backfill_events(registry, closed, args.backfill, "A"),
-                                    applying, pids)  # fmt: skip
+            run = uuid.uuid4().hex[:6]  # new dossiers every run: replayed ids would be duplicates, not applied
+            alone = await apply_run(client, stack["bootstrap"], (closed, args.backfill, f"A{run}"), applying, pids)
             print(f"  undisturbed: {alone[0]:7.0f} events/s, {alone[1]:.0f} µs CPU/event (applying processes), "
                   f"API process {alone[2]:.1f} CPU s meanwhile")  # fmt: skip
             stop = asyncio.Event()
             mix = [p for p, cached in paths.values() if cached]
             readers = asyncio.create_task(open_loop(api, mix, args.rate, stop, max_s=900))
-            loaded = await apply_run(client, stack["bootstrap"], backfill_events(registry, closed, args.backfill, "B"),
-                                     applying, pids)  # fmt: skip
+            loaded = await apply_run(client, stack["bootstrap"], (closed, args.backfill, f"B{run}"), applying, pids)
             stop.set()
             print(
                 f"  under {args.rate:.0f} readers/s: {loaded[0]:7.0f} events/s, {loaded[1]:.0f} µs CPU/event, "
@@ -286,7 +303,7 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     for flag, kind, default, meaning in (
-        ("--seconds", int, 10, "closed loop: seconds per endpoint"),
+        ("--seconds", int, 10, "closed loop: seconds per endpoint (0: no closed loop)"),
         ("--connections", int, 8, "closed loop: concurrent clients (wrk -c)"),
         ("--rate", float, 500.0, "open loop during the back-fill: requests started per second"),
         ("--backfill", int, 200_000, "events per back-fill run (0: no back-fill runs)"),

@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 # The virtualenv is rebuilt when pyproject.toml changes.
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test faults down backing lint format venv requirements clean
+.PHONY: demo test faults down backing lint format venv requirements clean bench-read
 
 demo: $(STAMP)
 	$(PY) -m infra up --demo
@@ -19,6 +19,7 @@ test: $(STAMP)
 	@bash infra/chromium.sh
 	@bash infra/notice_tools.sh
 	@bash infra/prometheus.sh
+	@bash infra/nginx.sh
 	$(PY) -m infra test $(PYTEST_ARGS)
 
 # The heavy variants of tests/integration/faults (the bounded ones run in `make test`): the same scenario code,
@@ -49,6 +50,10 @@ down:
 
 backing: $(STAMP)
 	$(PY) -m infra backing
+
+# The read path on the whole demo stack with the live feed (docs/benchmarks.md, issue 15): ~15 min, not in `make test`.
+bench-read: $(STAMP)
+	$(PY) bench/read_stack.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -10,10 +10,12 @@ and a reader storm while scoring applies a back-fill.
 2. Closed loop: `wrk -c N` for `--seconds` on each read endpoint, with `Accept-Encoding: gzip, br`; full 200 responses
    (no validator), then the same with `If-None-Match` (304s, reported apart).
 3. Open loop: requests of the commune rankings started at a fixed rate (latency counted from the planned start, so a
-   server falling behind shows), each rate in `--rates`.
+   server falling behind shows), each rate in `--rates` (bench/read_probes.py).
 4. Back-fill: `--backfill` events (received + resolved, months before the current one) produced to the topic; the
    time scoring takes to apply them undisturbed, then again while the open loop runs at the last rate.
 Needs `wrk` (Debian package). The machine is shared: read figures as what they are, one noisy run.
+This runs ONE scoring process without the rest of the stack; bench/read_stack.py measures the whole stack with the
+live feed (issue 15's done-when).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import os
 import random
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -40,13 +41,13 @@ import orjson  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
 from bench.read_latency import load_registry, seed  # noqa: E402
+from bench.read_probes import ACCEPT  # noqa: E402
+from bench.read_probes import open_loop as rate_loop  # noqa: E402
 from bench.scoring_measure import _free_port  # noqa: E402
 from bench.scoring_setup import create_topics, unique, with_database  # noqa: E402
 from services.scoring.domain.timebase import month_label, month_of, to_instant  # noqa: E402
 from shared.db import apply_migrations  # noqa: E402
 from shared.kafka import delete_topics  # noqa: E402
-
-ACCEPT = "gzip, br"
 
 
 def endpoints(city: str, district: str) -> dict[str, str]:
@@ -75,44 +76,10 @@ def wrk(url: str, connections: int, seconds: int, headers: dict[str, str]) -> tu
     return rps, p50, p99, int(bad.group(1)) if bad else 0
 
 
-async def _connection(host: str, port: int, request: bytes, plan: asyncio.Queue, out: list, statuses: dict) -> None:
-    """One keep-alive connection taking planned starts from `plan`; bodies are read, not decoded (a cheap client:
-    httpx decoding 100 KB bodies saturated the shared machine before the server did)."""
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        while (planned := await plan.get()) is not None:
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = re.search(rb"(?i)content-length: *(\d+)", head)
-            if length:
-                await reader.readexactly(int(length.group(1)))
-            out.append((time.perf_counter() - planned) * 1000)
-            status = int(head[9:12])
-            statuses[status] = statuses.get(status, 0) + 1
-    finally:
-        writer.close()
-
-
 async def open_loop(base: str, path: str, rate: float, seconds: float, connections: int = 64) -> str:
     """Requests started at a fixed rate; latency from the planned start (a server falling behind shows)."""
-    host, port = base.removeprefix("http://").split(":")
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: {ACCEPT}\r\n\r\n".encode()
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    plan: asyncio.Queue = asyncio.Queue()
-    workers = [asyncio.create_task(_connection(host, int(port), request, plan, latencies, statuses))
-               for _ in range(connections)]  # fmt: skip
-    start = time.perf_counter()
-    for n in range(int(rate * seconds)):
-        planned = start + n / rate
-        await asyncio.sleep(max(0.0, planned - time.perf_counter()))
-        plan.put_nowait(planned)
-    for _ in workers:
-        plan.put_nowait(None)
-    await asyncio.gather(*workers)
-    q = statistics.quantiles(sorted(latencies), n=100, method="inclusive")
-    done = len(latencies) / (time.perf_counter() - start)
-    return f"offered {rate:5.0f}/s  done {done:6.1f}/s  p50 {q[49]:7.1f} ms  p99 {q[98]:7.1f} ms  statuses {statuses}"
+    result = await rate_loop(base, [path], rate, asyncio.Event(), seconds, connections)
+    return result.line()
 
 
 def backfill_events(registry, months: list[int], count: int, tag: str) -> list[tuple[bytes, bytes]]:
@@ -140,17 +107,22 @@ async def applied(client: httpx.AsyncClient) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+async def produce_all(bootstrap: str, topic: str, events: list[tuple[bytes, bytes]]) -> None:
+    """(key, value) records to the topic as fast as the producer batches them."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20)
+    await producer.start()
+    try:
+        for key, value in events:
+            await producer.send(topic, value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
 async def backfill(base: str, bootstrap: str, topic: str, events: list[tuple[bytes, bytes]]) -> str:
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         before = await applied(client)
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20)
-        await producer.start()
-        try:
-            for key, value in events:
-                await producer.send(topic, value, key=key)
-            await producer.flush()
-        finally:
-            await producer.stop()
+        await produce_all(bootstrap, topic, events)
         start = time.perf_counter()
         first = None
         while (done := await applied(client) - before) < len(events):

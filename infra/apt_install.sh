@@ -2,6 +2,9 @@
 # Sourced by the infra/*.sh scripts that install Debian tools the tests need:
 #   apt_install "what they are for" SCRIPT PACKAGE...
 # Installs the packages with apt-get when run as root; otherwise says what to run and fails.
+#   apt_install_binary_only BINARY "what it is for" SCRIPT PACKAGE
+# The same for a server package whose binary alone the tests run (on ports of their own): nothing when BINARY is
+# on the PATH; else installed, and the Debian service it brings stopped and disabled (it would hold its port).
 apt_install() {
     local purpose=$1 script=$2
     shift 2
@@ -14,4 +17,13 @@ apt_install() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "$@"
+}
+
+apt_install_binary_only() {
+    local binary=$1 purpose=$2 script=$3 package=$4
+    command -v "$binary" >/dev/null 2>&1 && return 0
+    apt_install "$purpose" "$script" "$package"
+    if command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now "$package" >/dev/null 2>&1 || true
+    fi
 }

@@ -4,11 +4,5 @@
 # binary is used (the test starts its own on a free port); the Debian service it brings is stopped and disabled so
 # that it does not scrape anything or hold :9090. Installs with apt-get when run as root; otherwise says what to run.
 set -euo pipefail
-
-command -v prometheus >/dev/null 2>&1 && exit 0
-
 source "$(dirname "$0")/apt_install.sh"
-apt_install "the Grafana dashboard's query test" infra/prometheus.sh prometheus
-if command -v systemctl >/dev/null 2>&1; then
-    systemctl disable --now prometheus >/dev/null 2>&1 || true
-fi
+apt_install_binary_only prometheus "the Grafana dashboard's query test" infra/prometheus.sh prometheus

@@ -34,7 +34,13 @@ SERVICES: tuple[tuple[str, type[BaseSettings]], ...] = (
 
 # Read by the local stack (infra/), not by a service.
 STACK_VARIABLES: tuple[tuple[str, str, str], ...] = (
-    ("SCORING_2_PORT", "8012", "HTTP port of the second scoring process (it gets it as its SCORING_PORT)"),
+    (
+        "SCORING_2_PORT",
+        "8012",
+        "HTTP port of the second scoring process, an applying one (SCORING_ROLE=consumer; it "
+        "gets the port as its SCORING_PORT)",
+    ),
+    ("SCORING_3_PORT", "8022", "HTTP port of the third scoring process, the other applying one (as SCORING_2_PORT)"),
     ("TTHC_VAR_DIR", "var/", "Where the stack's data, logs and run files live"),
     ("TTHC_CACHE_DIR", "var/cache/", "Where the Kafka jars are cached"),
     ("TTHC_PG_PORT", "55432", "Port of the embedded PostgreSQL (when DATABASE_URL is unset)"),

@@ -39,16 +39,28 @@ class ServiceSpec:
     default_port: int
     listens_on: str | None = None
     """The variable the service reads its port from, when it is not `port_env` (a second instance)."""
+    extra_env: tuple[tuple[str, str], ...] = ()
+    """Settings of this process alone (a scoring process's SCORING_ROLE)."""
 
 
+APPLYING_ENV = (("SCORING_ROLE", "consumer"), ("INDICATORS_INTERVAL_S", "0.25"))
 SERVICES = (
     ServiceSpec("ingest", "services.ingest", "INGEST_PORT", 8001),
-    ServiceSpec("scoring", "services.scoring", "SCORING_PORT", 8002),
-    # A second scoring process in the same consumer group (the 12 partitions are shared): one process is
-    # Python-bound at ~17 k events/s on two cores, two reach 26–31 k (docs/benchmarks.md). It serves the same API.
-    ServiceSpec("scoring-2", "services.scoring", "SCORING_2_PORT", 8012, listens_on="SCORING_PORT"),
+    # The API and dashboard port is served by a process that never applies a batch: readers never wait behind one
+    # (SCORING_ROLE, docs/architecture.md). It learns of committed batches through PostgreSQL NOTIFY and, doing
+    # nothing else, recomputes a changed read table within 0.2 s (READ_REFRESH_S) rather than 1 s.
+    ServiceSpec("scoring", "services.scoring", "SCORING_PORT", 8002,
+                extra_env=(("SCORING_ROLE", "api"), ("READ_REFRESH_S", "0.2"))),
+    # Two applying processes in the same consumer group (the 12 partitions are shared): one process is Python-bound
+    # at ~17 k events/s on two cores, two reach 26–31 k (docs/benchmarks.md). They serve the same API (identical
+    # bodies) for health, metrics and admin, but readers are sent to SCORING_PORT. They publish a changed unit's
+    # figures within 0.25 s (INDICATORS_INTERVAL_S; 5 s by default), so /v1/stream follows the feed closely.
+    ServiceSpec("scoring-2", "services.scoring", "SCORING_2_PORT", 8012, listens_on="SCORING_PORT",
+                extra_env=APPLYING_ENV),
+    ServiceSpec("scoring-3", "services.scoring", "SCORING_3_PORT", 8022, listens_on="SCORING_PORT",
+                extra_env=APPLYING_ENV),
     ServiceSpec("alerts", "services.alerts", "ALERTS_PORT", 8003),
-)
+)  # fmt: skip
 
 PG_PORT = int(os.environ.get("TTHC_PG_PORT", "55432"))
 KAFKA_PORTS = kafka_local.KafkaPorts(
@@ -138,7 +150,7 @@ async def wait_http_ready(url: str, alive: Callable[[], bool], timeout_s: float 
 
 
 # Started together, wave after wave: alerts checks its scoring's identity at start, so scoring answers first.
-START_WAVES = (("ingest", "scoring", "scoring-2"), ("alerts",))
+START_WAVES = (("ingest", "scoring", "scoring-2", "scoring-3"), ("alerts",))
 
 
 async def start_services(supervisor: Supervisor, env: dict[str, str]) -> None:
@@ -149,7 +161,9 @@ async def start_services(supervisor: Supervisor, env: dict[str, str]) -> None:
 
 
 async def start_service(supervisor: Supervisor, env: dict[str, str], spec: ServiceSpec) -> None:
-    child_env = env if spec.listens_on is None else {**env, spec.listens_on: str(port_of(spec, env))}
+    child_env = {**env, **dict(spec.extra_env)}
+    if spec.listens_on is not None:
+        child_env[spec.listens_on] = str(port_of(spec, env))
     argv = [sys.executable, "-m", spec.module]
     child = await supervisor.start(spec.name, argv, env=child_env, cwd=paths.REPO_ROOT)
     assert child.process is not None

@@ -19,6 +19,7 @@ class Ports:
     ingest: int = 8001
     scoring: int = 8002
     scoring_2: int = 8012
+    scoring_3: int = 8022
     alerts: int = 8003
 
     @classmethod
@@ -28,6 +29,7 @@ class Ports:
             ingest=int(env.get("INGEST_PORT", defaults.ingest)),
             scoring=int(env.get("SCORING_PORT", defaults.scoring)),
             scoring_2=int(env.get("SCORING_2_PORT", defaults.scoring_2)),
+            scoring_3=int(env.get("SCORING_3_PORT", defaults.scoring_3)),
             alerts=int(env.get("ALERTS_PORT", defaults.alerts)),
         )
 
@@ -48,11 +50,13 @@ def stack_wiring(env: Mapping[str, str], stack_id: str) -> dict[str, str]:
 
     `STACK_ID` and the public URLs set in `env` are kept; everything else is derived."""
     ports = Ports.from_env(env)
-    dashboards = [f"http://{host}:{port}" for port in (ports.scoring, ports.scoring_2) for host in (HOST, "localhost")]
+    scorings = (ports.scoring, ports.scoring_2, ports.scoring_3)
+    dashboards = [f"http://{host}:{port}" for port in scorings for host in (HOST, "localhost")]
     derived = {
         "INGEST_PORT": str(ports.ingest),
         "SCORING_PORT": str(ports.scoring),
         "SCORING_2_PORT": str(ports.scoring_2),
+        "SCORING_3_PORT": str(ports.scoring_3),
         "ALERTS_PORT": str(ports.alerts),
         "SCORING_URL": f"http://{HOST}:{ports.scoring}",
         "ALERTS_PUBLIC_URL": f"http://{HOST}:{ports.alerts}",

@@ -13,7 +13,7 @@ One pattern for the three services, instead of getter lambdas, Optional fields w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -52,10 +52,13 @@ def container_of(app: FastAPI, kind: type[C]) -> C:
     return container
 
 
-def container_dependency(kind: type[C]) -> Callable[[Request], C]:
-    """A FastAPI dependency returning the container (use it in `Annotated[Container, Depends(...)]`)."""
+def container_dependency(kind: type[C]) -> Callable[[Request], Awaitable[C]]:
+    """A FastAPI dependency returning the container (use it in `Annotated[Container, Depends(...)]`).
 
-    def dependency(request: Request) -> C:
+    A coroutine although it never awaits: FastAPI runs a plain-function dependency in a worker thread, a thread
+    hop per request that was the largest single cost of a cached read (docs/benchmarks.md, issue 15)."""
+
+    async def dependency(request: Request) -> C:
         return container_of(request.app, kind)
 
     dependency.__name__ = f"{kind.__name__.lower()}_dependency"

@@ -97,7 +97,7 @@ class AlertsSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings("
         str,
         Field(
             description="Comma-separated origins whose pages may read alerts (GET, SSE): the dashboard's (scoring's "
-            "public URLs); the local stack derives them from SCORING_PORT and SCORING_2_PORT"
+            "public URLs); the local stack derives them from SCORING_PORT, SCORING_2_PORT and SCORING_3_PORT"
         ),
     ] = "http://127.0.0.1:8002,http://localhost:8002"
 

@@ -18,4 +18,4 @@ from shared.runtime import configure_logging, load_settings, serve
 
 settings = load_settings(ScoringSettings, "scoring")
 configure_logging(settings.log_level, "scoring")
-serve(create_app(settings), settings.bind_host, settings.scoring_port, settings.log_level)
+serve(create_app(settings), settings.bind_host, settings.scoring_port, settings.log_level, fast_io=True)

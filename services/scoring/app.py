@@ -20,8 +20,9 @@ from services.scoring.entrypoints.api import build_router
 from services.scoring.entrypoints.background import Timers
 from services.scoring.entrypoints.consumer import register_consumer
 from services.scoring.entrypoints.dashboard import build_dashboard_router
+from services.scoring.entrypoints.ready_responses import FastReads, ReadyResponses, Token
 from services.scoring.entrypoints.stream import Broadcaster, build_stream_router, register_indicators_relay
-from services.scoring.settings import ScoringSettings
+from services.scoring.settings import APPLYING_ROLES, ScoringSettings
 from shared.bootstrap import container_of, publish_container, withdraw_container
 from shared.http import ApiError, install_error_handlers, install_health_routes, install_standard_openapi
 from shared.identity import Identity, PeerIdentity, with_identity_checks
@@ -50,7 +51,8 @@ def create_app(settings: ScoringSettings) -> FastAPI:
                                   description="One unit's current-month figures (shared/indicators.py)")  # fmt: skip
     outlets = Outlets(KafkaDeadLetterPublisher(dlq), KafkaIndicatorsPublisher(indicators))
     broadcaster = Broadcaster()
-    register_consumer(broker, settings)
+    if settings.scoring_role in APPLYING_ROLES:  # an `api` process never applies: its readers never wait on a batch
+        register_consumer(broker, settings)
     register_indicators_relay(broker, settings.indicators_topic, broadcaster)
 
     def container() -> Container:
@@ -137,9 +139,17 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         lambda: {**unreachable_details({"database": database}), **alerts_peer.detail()},
         identity=Identity("scoring", settings.stack_id),
     )
-    app.include_router(build_router(render_metrics))
+    ready = ReadyResponses()
+    app.include_router(build_router(render_metrics, ready))
     app.include_router(build_actions_router())
     app.include_router(build_stream_router(broadcaster))
     app.include_router(build_dashboard_router(settings))
     install_standard_openapi(app)
+
+    def token_now() -> Token | None:
+        built = getattr(app.state, "container", None)
+        return built.reader.token() if isinstance(built, Container) else None
+
+    # Reads whose answer is known are answered before the framework's routing (entrypoints/ready_responses.py).
+    app.add_middleware(FastReads, ready=ready, token_now=token_now)
     return app

@@ -26,7 +26,7 @@ from services.scoring.service.publisher import IndicatorsPublisher
 from services.scoring.service.read_ports import MessagePublisher
 from services.scoring.service.reading import ScoringReader
 from services.scoring.service.unit_gauges import UnitGaugeExporter
-from services.scoring.settings import ScoringSettings
+from services.scoring.settings import APPLYING_ROLES, ScoringSettings
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,17 @@ class Container:
     gauges: UnitGaugeExporter
     """The per-unit gauges of `/metrics`, refreshed from the read tables at each scrape (service/unit_gauges.py)."""
 
+    @property
+    def applies(self) -> bool:
+        """This process consumes `dossier-events` and applies batches (SCORING_ROLE all or consumer); an `api`
+        process only reads, and applies nothing but an operator's explicit dead-letter redrive."""
+        return self.settings.scoring_role in APPLYING_ROLES
+
+    @property
+    def serves_readers(self) -> bool:
+        """Readers are sent here (SCORING_ROLE all or api): the read tables are warmed at start."""
+        return self.settings.scoring_role != "consumer"
+
 
 async def build_container(settings: ScoringSettings, pool: asyncpg.Pool, outlets: Outlets) -> Container:
     directory = UnitDirectory(pool)
@@ -67,6 +78,7 @@ async def build_container(settings: ScoringSettings, pool: asyncpg.Pool, outlets
         ProfileStore(settings.profile_path),
         ranking_ttl_s=settings.read_cache_ttl_s,
         live_tick_s=settings.live_tick_s,
+        refresh_s=settings.read_refresh_s,
     )
     applier = build_applier(pool, directory, outlets.dead_letters)
     publisher = IndicatorsPublisher(reader, outlets.indicators, settings.indicators_interval_s)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -11,10 +11,24 @@ from shared.kafka import DOSSIER_EVENTS, DOSSIER_EVENTS_DLQ, UNIT_INDICATORS
 from shared.settings import AdminSettingsMixin, ServiceSettings, retry_after_settings, seconds_setting
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+ScoringRole = Literal["all", "api", "consumer"]
+APPLYING_ROLES = frozenset({"all", "consumer"})
+"""Roles that consume `dossier-events` and apply batches (the others only read)."""
 
 
 class ScoringSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings("the database")):
     scoring_port: Annotated[int, Field(ge=1, le=65535, description="HTTP port (SPEC §0)")] = 8002
+    # Applying a batch is Python work on the process's one event loop: readers served by the same process wait
+    # behind it (p99 6 s during a back-fill, docs/benchmarks.md). An `api` process never applies, so its readers
+    # never wait behind a batch; it learns of committed batches through PostgreSQL NOTIFY (adapters/figures_notify).
+    scoring_role: Annotated[
+        ScoringRole,
+        Field(
+            description="What this process does: all (consume and apply dossier-events, publish unit-indicators, "
+            "serve the API), api (serve the API, the dashboard and /v1/stream only: no consumer, so readers never "
+            "wait behind a batch), consumer (consume, apply and publish; serves the same API, read tables not warmed)"
+        ),
+    ] = "all"
     events_topic: Annotated[str, Field(description="Topic of dossier status events")] = DOSSIER_EVENTS
     dlq_topic: Annotated[str, Field(description="Topic invalid records are copied to")] = DOSSIER_EVENTS_DLQ
     indicators_topic: Annotated[str, Field(description="Topic unit indicators are published to")] = UNIT_INDICATORS
@@ -38,6 +52,16 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings(
     # nothing invalidated (a notification lost while the listener reconnected).
     read_cache_ttl_s: float = seconds_setting(
         30.0, "Longest time a read table is served without being recomputed (s)", le=3600, ge=0
+    )
+    # How soon a committed batch reaches the readers: a changed read table is recomputed in the background at most
+    # once per this interval (a back-fill commits many batches a second; each recomputation reads the month's
+    # counters and the open dossiers). The local stack's API process, which does nothing else, uses 0.2 s.
+    read_refresh_s: float = seconds_setting(
+        1.0,
+        "Least time between two background recomputations of one read table (s): how old the figures served "
+        "may be after a change",
+        le=60,
+        ge=0.05,
     )
     # Live figures (overdue, due soon) depend on the time; they are computed as of the start of a tick, so that every
     # scoring process shows the same figures and ETags within a tick, and a body keeps its ETag for a tick at least.

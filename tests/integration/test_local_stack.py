@@ -21,7 +21,10 @@ from tests.integration.scoring.harness import wait_for
 
 
 async def test_demo_reaches_ready_feeds_the_stream_and_down_leaves_nothing(tmp_path: Path) -> None:
-    ports = {name: str(free_port()) for name in ("INGEST_PORT", "SCORING_PORT", "SCORING_2_PORT", "ALERTS_PORT")}
+    ports = {
+        name: str(free_port())
+        for name in ("INGEST_PORT", "SCORING_PORT", "SCORING_2_PORT", "SCORING_3_PORT", "ALERTS_PORT")
+    }
     env = {
         key: value
         for key, value in os.environ.items()
@@ -62,7 +65,8 @@ async def test_demo_reaches_ready_feeds_the_stream_and_down_leaves_nothing(tmp_p
                 lambda: client.get(summary_url), lambda r: r.json().get("counters", {}).get("events", 0) > 0, 90
             )
         record = json.loads((tmp_path / "var" / "run" / "stack.json").read_text())
-        assert {"postgres", "kafka", "ingest", "scoring", "scoring-2", "alerts", "feed", "supervisor"} <= set(record)
+        started = {"postgres", "kafka", "ingest", "scoring", "scoring-2", "scoring-3", "alerts", "feed", "supervisor"}
+        assert started <= set(record)
         pids = [int(entry["pid"]) for entry in record.values()]
 
         down = await asyncio.create_subprocess_exec(

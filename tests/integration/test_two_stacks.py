@@ -23,7 +23,7 @@ from tests.integration.ingest.conftest import vn_time
 from tests.integration.processes import REPO_ROOT
 from tests.integration.scoring.harness import wait_for
 
-PORTS = ("INGEST_PORT", "SCORING_PORT", "SCORING_2_PORT", "ALERTS_PORT")
+PORTS = ("INGEST_PORT", "SCORING_PORT", "SCORING_2_PORT", "SCORING_3_PORT", "ALERTS_PORT")
 UNITS = "unit_id,name,level,parent_id\nT2S,Thành phố thử,city,\n"
 
 
@@ -111,7 +111,7 @@ async def test_two_stacks_with_every_port_moved_talk_only_to_themselves(tmp_path
         ids: dict[str, str] = {}
         for stack in (a, b):
             answers = {port: (await client.get(f"{stack.url(port)}/healthz")).json() for port in PORTS}
-            assert [answers[p]["service"] for p in PORTS] == ["ingest", "scoring", "scoring", "alerts"]
+            assert [answers[p]["service"] for p in PORTS] == ["ingest", "scoring", "scoring", "scoring", "alerts"]
             assert len({answer["stack_id"] for answer in answers.values()}) == 1, answers
             ids[stack.name] = answers["ALERTS_PORT"]["stack_id"]
         assert ids["a"] != ids["b"]
@@ -129,8 +129,9 @@ async def test_two_stacks_with_every_port_moved_talk_only_to_themselves(tmp_path
             # ...and the other stack's scoring is one it would refuse.
             theirs = (await client.get(f"{other.url('SCORING_PORT')}/healthz")).json()
             assert "not to this stack" in str(identity_problem(Identity("scoring", ids[stack.name]), theirs))
-            # Both dashboards (scoring and scoring-2) send the browser to this stack's alerts, which lets them read.
-            for port in ("SCORING_PORT", "SCORING_2_PORT"):
+            # Every dashboard (the API process and the applying ones) sends the browser to this stack's alerts,
+            # which lets them read.
+            for port in ("SCORING_PORT", "SCORING_2_PORT", "SCORING_3_PORT"):
                 config = (await client.get(f"{stack.url(port)}/dashboard/config.json")).json()
                 assert config == {"alerts_url": stack.url("ALERTS_PORT")}
                 cors = await client.get(f"{stack.url('ALERTS_PORT')}/healthz", headers={"Origin": stack.url(port)})

@@ -96,10 +96,24 @@ def test_postgres_is_version_16_and_the_migration_step_runs_first(compose: dict[
     assert "python -m shared.migrate" in " ".join(compose["services"]["migrate"]["command"])
 
 
-def test_second_scoring_process_is_the_first_one_on_another_host_port(compose: dict[str, Any]) -> None:
-    first, second = compose["services"]["scoring"], compose["services"]["scoring-2"]
-    assert {k: v for k, v in second.items() if k != "ports"} == {k: v for k, v in first.items() if k != "ports"}
-    assert second["ports"] == ["8012:8002"]
+def test_applying_scoring_processes_are_the_api_one_in_another_role_on_other_host_ports(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    api = services["scoring"]
+    assert api["environment"]["SCORING_ROLE"] == "api" and api["ports"] == ["8002:8002"]
+    for name, port in (("scoring-2", "8012"), ("scoring-3", "8022")):
+        other = services[name]
+        assert other["environment"] == {
+            **api["environment"],
+            "SCORING_ROLE": "consumer",
+            "READ_REFRESH_S": "1",
+            "INDICATORS_INTERVAL_S": "0.25",
+        }
+        assert {k: v for k, v in other.items() if k not in ("ports", "environment")} == {
+            k: v for k, v in api.items() if k not in ("ports", "environment")
+        }
+        assert other["ports"] == [f"{port}:8002"]
 
 
 def test_monitoring_profile_mounts_the_shipped_prometheus_and_grafana_files(compose: dict[str, Any]) -> None:
@@ -118,9 +132,9 @@ def test_prometheus_scrapes_every_service_on_its_compose_port(compose: dict[str,
     targets = {
         target for job in config["scrape_configs"] for group in job["static_configs"] for target in group["targets"]
     }
-    expected = {f"{name}:{port}" for name, (_, _, port) in SERVICES.items()} | {"scoring-2:8002"}
+    expected = {f"{name}:{port}" for name, (_, _, port) in SERVICES.items()} | {"scoring-2:8002", "scoring-3:8002"}
     assert targets == expected
-    assert {"scoring", "scoring-2", "ingest", "alerts"} <= set(compose["services"])
+    assert {"scoring", "scoring-2", "scoring-3", "ingest", "alerts"} <= set(compose["services"])
 
 
 def test_grafana_dashboard_uses_the_provisioned_prometheus(compose: dict[str, Any]) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from infra.wiring import new_stack_id, stack_wiring
 
-MOVED = {"INGEST_PORT": "18001", "SCORING_PORT": "18002", "SCORING_2_PORT": "18012", "ALERTS_PORT": "18003"}
+MOVED = {"INGEST_PORT": "18001", "SCORING_PORT": "18002", "SCORING_2_PORT": "18012", "SCORING_3_PORT": "18022",
+         "ALERTS_PORT": "18003"}  # fmt: skip
 
 
 def test_every_url_follows_the_moved_ports() -> None:
@@ -14,11 +15,12 @@ def test_every_url_follows_the_moved_ports() -> None:
     assert wiring["DASHBOARD_PUBLIC_URL"] == "http://127.0.0.1:18002/dashboard/"
     assert wiring["CORS_ORIGINS"].split(",") == [
         "http://127.0.0.1:18002", "http://localhost:18002", "http://127.0.0.1:18012", "http://localhost:18012",
+        "http://127.0.0.1:18022", "http://localhost:18022",
     ]  # fmt: skip
     assert wiring["STACK_ID"] == "stack-a"
     assert {k: wiring[k] for k in MOVED} == MOVED
     # No default port survives anywhere.
-    assert not any(f":{port}" in value for value in wiring.values() for port in (8001, 8002, 8003, 8012))
+    assert not any(f":{port}" in value for value in wiring.values() for port in (8001, 8002, 8003, 8012, 8022))
 
 
 def test_defaults_without_moved_ports() -> None:
@@ -51,9 +53,10 @@ def test_compose_sets_every_wiring_setting_explicitly() -> None:
     from infra.paths import REPO_ROOT
 
     services = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())["services"]
-    for name in ("ingest", "scoring", "scoring-2", "alerts"):
+    for name in ("ingest", "scoring", "scoring-2", "scoring-3", "alerts"):
         assert services[name]["environment"]["STACK_ID"]
-    for name in ("scoring", "scoring-2"):
+    for name in ("scoring", "scoring-2", "scoring-3"):
         assert "ALERTS_PUBLIC_URL" in services[name]["environment"]
     assert {"SCORING_URL", "DASHBOARD_PUBLIC_URL", "CORS_ORIGINS"} <= set(services["alerts"]["environment"])
-    assert "8012" in services["alerts"]["environment"]["CORS_ORIGINS"]  # the second dashboard may read alerts too
+    for port in ("8012", "8022"):  # the applying processes' dashboards may read alerts too
+        assert port in services["alerts"]["environment"]["CORS_ORIGINS"]

@@ -18,9 +18,11 @@ from services.scoring.entrypoints.http_cache import (
     IF_NONE_MATCH,
     NOT_MODIFIED,
     REGISTRY,
+    CachedBody,
     respond,
 )
 from services.scoring.entrypoints.read_bodies import InvalidCursor, ReadBodies
+from services.scoring.entrypoints.ready_responses import ReadyResponses, Token
 from services.scoring.service.read_model import History, Indicators, Rankings, Summary, UnitTree
 from shared.http import ApiError, ErrorBody, require_admin
 
@@ -35,15 +37,23 @@ ADMIN_ERRORS = {401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"mod
 DeadLetterStatus = Literal["dead", "pending", "applied", "discarded"]
 
 
-def build_router(render_metrics: Callable[[], Awaitable[bytes]]) -> APIRouter:
+def build_router(render_metrics: Callable[[], Awaitable[bytes]], ready: ReadyResponses) -> APIRouter:
     router = APIRouter()
     bodies = ReadBodies()
+
+    def answer(request: Request, token: Token, cached: CachedBody, policy: str, if_none_match: str | None) -> Response:
+        """The response, and the body remembered for the fast path (ready_responses.py) under the token taken
+        before the route read anything."""
+        ready.remember(request, token, cached, policy)
+        return respond(request, cached, policy, if_none_match)
 
     # The read paths answer ready-made bodies (read_bodies.py) with ETag, Cache-Control and content encoding
     # (http_cache.py); the response models document the bodies.
     @documented(router.get, "/v1/units", UnitTree, CACHED, "units", "The unit registry (tree, validity, successors)")
     async def units(request: Request, container: Scoring, if_none_match: IfNoneMatch = None) -> Response:
-        return respond(request, bodies.units(container.reader.directory.registry), REGISTRY, if_none_match)
+        token = container.reader.token()
+        cached = await bodies.units(container.reader.directory.registry)
+        return answer(request, token, cached, REGISTRY, if_none_match)
 
     @documented(router.get, "/v1/units/{unit_id}/indicators", Indicators, CACHED_ERRORS, "indicators",
                 "A unit's counters, live counters, rates, group points, score and rank for a month")  # fmt: skip
@@ -54,9 +64,10 @@ def build_router(render_metrics: Callable[[], Awaitable[bytes]]) -> APIRouter:
         period: PeriodParam = None,
         if_none_match: IfNoneMatch = None,
     ) -> Response:
+        token = container.reader.token()
         resolved = period_of(container, period)
         cached = await bodies.indicators(container.reader, await unit_of(container, unit_id), resolved)
-        return respond(request, cached, CURRENT, if_none_match)  # live figures in it, also for a closed month
+        return answer(request, token, cached, CURRENT, if_none_match)  # live figures in it, also for a closed month
 
     @documented(router.get, "/v1/rankings", Rankings, CACHED_ERRORS, "indicators", "Units of one level in rank "
                 "order for a month (all of them, or a page of those matching q)")  # fmt: skip
@@ -70,23 +81,25 @@ def build_router(render_metrics: Callable[[], Awaitable[bytes]]) -> APIRouter:
         q: Annotated[str | None, Query(max_length=100, description=Q_DESCRIPTION)] = None,
         if_none_match: IfNoneMatch = None,
     ) -> Response:
+        token = container.reader.token()
         resolved = period_of(container, period)
         try:
             cached = await bodies.rankings(container.reader, level, resolved, limit=limit, cursor=cursor, q=q)
         except InvalidCursor:
             raise ApiError(422, "invalid_cursor", "Con trỏ trang không hợp lệ / invalid cursor") from None
-        return respond(request, cached, CURRENT if resolved.is_current else CLOSED, if_none_match)
+        return answer(request, token, cached, CURRENT if resolved.is_current else CLOSED, if_none_match)
 
     @documented(router.get, "/v1/summary", Summary, CACHED_ERRORS, "indicators",
                 "City-level figures for a month, with the live dashboard counts")  # fmt: skip
     async def summary(
         request: Request, container: Scoring, period: PeriodParam = None, if_none_match: IfNoneMatch = None
     ) -> Response:
+        token = container.reader.token()
         resolved = period_of(container, period)
         city = container.reader.directory.registry.city
         if city is None:
             raise ApiError(404, "no_registry", "Chưa nạp danh mục đơn vị / no unit registry loaded")
-        return respond(request, await bodies.summary(container.reader, city, resolved), CURRENT, if_none_match)
+        return answer(request, token, await bodies.summary(container.reader, city, resolved), CURRENT, if_none_match)
 
     @documented(router.get, "/v1/units/{unit_id}/history", History, CACHED_ERRORS, "indicators",
                 "Monthly trend of a unit")  # fmt: skip
@@ -97,8 +110,9 @@ def build_router(render_metrics: Callable[[], Awaitable[bytes]]) -> APIRouter:
         months: Annotated[int, Query(ge=1, le=60)] = 12,
         if_none_match: IfNoneMatch = None,
     ) -> Response:
+        token = container.reader.token()
         cached = await bodies.history(container.reader, await unit_of(container, unit_id), months)
-        return respond(request, cached, CURRENT, if_none_match)
+        return answer(request, token, cached, CURRENT, if_none_match)
 
     @documented(router.get, "/v1/units/{unit_id}/dossiers", schemas.DossierPage, ERRORS, "dossiers",
                 "Overdue or soon-due open dossiers of a unit (paged)")  # fmt: skip

@@ -5,6 +5,11 @@
 - pending dead letters (records that named a unit before it was registered) applied once the unit exists (SPEC §1:
   exactly once, automatically);
 - the read tables' warm-up, once at start.
+
+Which run depends on the process's role (SCORING_ROLE): the roll-over and the pending dead letters are applying, so
+only processes that apply run them; an `api` process follows the registry for its read tables only (the applying
+processes publish the units' new figures) and warms its tables; a `consumer` process does not warm tables nobody
+reads there.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ async def roll_over(container: Container) -> None:
 async def follow_registry(container: Container) -> None:
     if await container.directory.load():
         container.reader.figures_changed()  # names, the tree and successors may all have changed
-        container.publisher.mark(unit.unit_id for unit in container.directory.registry)
+        if container.applies:  # the applying processes publish; an api process would only duplicate them
+            container.publisher.mark(unit.unit_id for unit in container.directory.registry)
 
 
 async def redrive_pending(container: Container) -> None:
@@ -67,11 +73,16 @@ class Timers:
                     log.exception("%s failed; will retry", what)
 
     def start(self) -> list[asyncio.Task[None]]:
-        return [
-            asyncio.create_task(self._container.reader.warm_up(), name="read-tables-warm-up"),
-            asyncio.create_task(self.every(ROLL_OVER_CHECK_S, "month roll-over", roll_over), name="month-roll-over"),
-            asyncio.create_task(self.every(REGISTRY_SYNC_S, "reading the registry", follow_registry),
-                                name="registry-follower"),
-            asyncio.create_task(self.every(REDRIVE_PENDING_S, "re-applying pending dead letters", redrive_pending),
-                                name="pending-dead-letters"),
-        ]  # fmt: skip
+        container = self._container
+        tasks = [asyncio.create_task(self.every(REGISTRY_SYNC_S, "reading the registry", follow_registry),
+                                     name="registry-follower")]  # fmt: skip
+        if container.serves_readers:
+            tasks.append(asyncio.create_task(container.reader.warm_up(), name="read-tables-warm-up"))
+        if container.applies:
+            tasks += [
+                asyncio.create_task(self.every(ROLL_OVER_CHECK_S, "month roll-over", roll_over),
+                                    name="month-roll-over"),
+                asyncio.create_task(self.every(REDRIVE_PENDING_S, "re-applying pending dead letters",
+                                               redrive_pending), name="pending-dead-letters"),
+            ]  # fmt: skip
+        return tasks

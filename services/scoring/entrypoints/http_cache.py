@@ -46,6 +46,13 @@ class CachedBody:
     def etag(self, coding: str | None = None) -> str:
         return f'"{self.digest}{CODINGS.get(coding or "", "")}"'
 
+    def precompress(self) -> CachedBody:
+        """Both encodings computed now (off the event loop, by the builder), so no request compresses."""
+        if len(self.body) >= MIN_COMPRESS:
+            for coding in CODINGS:
+                self.encoded(coding)
+        return self
+
     def encoded(self, coding: str) -> bytes:
         found = self._encoded.get(coding)
         if found is None:
@@ -124,8 +131,8 @@ class BodyStore:
         self._entries.move_to_end(key)
         return found[1]
 
-    def put(self, key: Hashable, sources: Sequence[object], body: bytes) -> CachedBody:
-        cached = CachedBody(body)
+    def put(self, key: Hashable, sources: Sequence[object], body: bytes | CachedBody) -> CachedBody:
+        cached = body if isinstance(body, CachedBody) else CachedBody(body)
         previous = self._entries.get(key)
         if previous is not None and previous[1].digest == cached.digest:
             cached = previous[1]  # same bytes from new tables: keep the encodings already compressed

@@ -4,13 +4,18 @@ Each body is kept (http_cache.BodyStore) with the objects it was built from — 
 month's figures, the profile, the registry; the read tables replace these objects when figures change, so a body is
 rebuilt exactly when something it shows may have changed, and its ETag (a hash of the bytes) changes exactly when
 its bytes do. Rankings may be paged and filtered (`limit`, `cursor`, `q`); the full list stays the default.
+
+A body is built — view, JSON, hash, gzip and brotli — in a worker thread, one build per key at a time (readers of
+that key await the same build): a 100 KB ranking takes milliseconds to build and compress, and readers of bodies
+that are ready must not wait for it on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import orjson
@@ -60,6 +65,21 @@ class ReadBodies:
         self._store = BodyStore(max_entries)
         self._rankings_views = RankingsBuilder()
         self._rankings: dict[tuple[str, str], tuple[tuple[object, ...], dict[str, Any], list[str]]] = {}
+        self._building: dict[Hashable, tuple[tuple[object, ...], asyncio.Future[Any]]] = {}
+
+    async def _once(self, key: Hashable, sources: tuple[object, ...], build: Callable[[], Any]) -> Any:
+        """`build()` run in a worker thread; a reader asking for the same key and sources meanwhile awaits that
+        build rather than starting another (a build for other sources runs on its own)."""
+        running = self._building.get(key)
+        if running is not None and _same(running[0], sources):
+            return await asyncio.shield(running[1])
+        future: asyncio.Future[Any] = asyncio.ensure_future(asyncio.to_thread(build))
+        self._building[key] = (sources, future)
+        try:
+            return await asyncio.shield(future)
+        finally:
+            if (current := self._building.get(key)) is not None and current[1] is future:
+                del self._building[key]
 
     async def _rankings_dict(
         self, reader: ScoringReader, level: str, period: Period
@@ -69,12 +89,18 @@ class ReadBodies:
         sources = (table, profile, registry)
         key = (level, period.label)
         found = self._rankings.get(key)
-        if found is not None and all(a is b for a, b in zip(found[0], sources, strict=True)):
+        if found is not None and _same(found[0], sources):
             return found
-        _, body = self._rankings_views.build(level, period, table, registry, profile.min_dossiers)
-        built = (sources, body, [fold(f"{item['unit_id']} {item['name']}") for item in body["items"]])
-        self._rankings[key] = built
-        return built
+
+        def build() -> tuple[tuple[object, ...], dict[str, Any], list[str]]:
+            _, body = self._rankings_views.build(level, period, table, registry, profile.min_dossiers)
+            return sources, body, [fold(f"{item['unit_id']} {item['name']}") for item in body["items"]]
+
+        built = await self._once(("rankings-dict", *key), sources, build)
+        found = self._rankings.get(key)
+        if found is None or not _same(found[0], sources):
+            self._rankings[key] = built
+        return built  # type: ignore[no-any-return]
 
     async def rankings(
         self,
@@ -94,45 +120,58 @@ class ReadBodies:
         cached = self._store.get(key, sources)
         if cached is not None:
             return cached
-        if limit is None and cursor is None and not query:
-            return self._store.put(key, sources, orjson.dumps(full))
         start = decode_cursor(cursor) if cursor is not None else 0
-        positions = [i for i in range(start, len(folded)) if query in folded[i]]
-        page = positions if limit is None else positions[:limit]
-        more = limit is not None and len(positions) > limit
-        body = {**full, "items": [full["items"][i] for i in page],
-                "next_cursor": encode_cursor(page[-1] + 1) if more else None}  # fmt: skip
-        return self._store.put(key, sources, orjson.dumps(body))
+
+        def build() -> CachedBody:
+            if limit is None and cursor is None and not query:
+                return CachedBody(orjson.dumps(full)).precompress()
+            positions = [i for i in range(start, len(folded)) if query in folded[i]]
+            page = positions if limit is None else positions[:limit]
+            more = limit is not None and len(positions) > limit
+            body = {**full, "items": [full["items"][i] for i in page],
+                    "next_cursor": encode_cursor(page[-1] + 1) if more else None}  # fmt: skip
+            return CachedBody(orjson.dumps(body)).precompress()
+
+        return self._store.put(key, sources, await self._once(key, sources, build))
 
     async def indicators(self, reader: ScoringReader, unit: Unit, period: Period) -> CachedBody:
         table, snapshot = await reader.indicator_sources(unit, period)
         sources = (table, unit) if period.is_current else (table, unit, snapshot)
-        return self._built(("indicators", unit.unit_id, period.label), sources,
-                           lambda: indicators_view(unit, period, table, snapshot))  # fmt: skip
+        return await self._built(("indicators", unit.unit_id, period.label), sources,
+                                 lambda: indicators_view(unit, period, table, snapshot))  # fmt: skip
 
     async def summary(self, reader: ScoringReader, city: Unit, period: Period) -> CachedBody:
         table, snapshot = await reader.indicator_sources(city, period)
-        return self._built(("summary", period.label), (table, city, snapshot),
-                           lambda: summary_view(city, period, table, snapshot))  # fmt: skip
+        return await self._built(("summary", period.label), (table, city, snapshot),
+                                 lambda: summary_view(city, period, table, snapshot))  # fmt: skip
 
     async def history(self, reader: ScoringReader, unit: Unit, months: int) -> CachedBody:
         sources = await reader.history_sources(months)
-        return self._built(("history", unit.unit_id, months), (unit, *sources),
-                           lambda: history_view(unit, months, sources))  # fmt: skip
+        return await self._built(("history", unit.unit_id, months), (unit, *sources),
+                                 lambda: history_view(unit, months, sources))  # fmt: skip
 
-    def units(self, registry: UnitRegistry) -> CachedBody:
-        return self._built(("units",), (registry,), lambda: unit_tree(registry), pydantic_json=True)
+    async def units(self, registry: UnitRegistry) -> CachedBody:
+        return await self._built(("units",), (registry,), lambda: unit_tree(registry), pydantic_json=True)
 
-    def _built(
+    async def _built(
         self, key: tuple[object, ...], sources: tuple[object, ...], view: Callable[[], BaseModel], *,
         pydantic_json: bool = False,
     ) -> CachedBody:  # fmt: skip
-        """The body kept for `key` while its sources are the same objects; else the view built and kept.
-        Serialised as the API has always written it: orjson of the model's fields (timestamps `+00:00`), and the
-        unit tree by pydantic (`/v1/units` has always been pydantic's JSON)."""
+        """The body kept for `key` while its sources are the same objects; else the view built (off the loop)
+        and kept. Serialised as the API has always written it: orjson of the model's fields (timestamps
+        `+00:00`), and the unit tree by pydantic (`/v1/units` has always been pydantic's JSON)."""
         cached = self._store.get(key, sources)
-        if cached is None:
+        if cached is not None:
+            return cached
+
+        def build() -> CachedBody:
             model = view()
             body = model.model_dump_json().encode() if pydantic_json else orjson.dumps(model.model_dump())
-            cached = self._store.put(key, sources, body)
-        return cached
+            return CachedBody(body).precompress()
+
+        return self._store.put(key, sources, await self._once(key, sources, build))
+
+
+def _same(kept: tuple[object, ...], sources: tuple[object, ...]) -> bool:
+    """Whether two source tuples are the same objects, one by one (tables are replaced, never changed in place)."""
+    return len(kept) == len(sources) and all(a is b for a, b in zip(kept, sources, strict=True))

@@ -43,8 +43,10 @@ class RefreshingCache(Generic[K, V]):
         max_age_s: float,
         clock: Callable[[], float] = time.monotonic,
         background_interval_s: float = 0.0,
+        on_store: Callable[[], None] | None = None,
     ) -> None:
         self._compute = compute
+        self._on_store = on_store  # told whenever a new value replaces one (what readers are served changed)
         self._max_age_s = max_age_s
         self._clock = clock
         # Recomputations nobody waits for (eager ones, and those a reader of a stale value starts) run at most once
@@ -145,6 +147,8 @@ class RefreshingCache(Generic[K, V]):
         current = self._entries.get(key)
         if current is None or current.version <= target:
             self._entries[key] = _Entry(value, target, self._clock())
+            if self._on_store is not None:
+                self._on_store()
         if self._target(key) > target:  # invalidated while computing
             self._schedule(key)
         return value

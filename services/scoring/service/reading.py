@@ -7,6 +7,7 @@ as figures change (read_cache.py); the typed views built from them are in read_v
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from shared.units import Unit
 log = logging.getLogger(__name__)
 # A read table nobody waits for is recomputed at most once per this many seconds (read_cache.py): figures served
 # are then at most about this old after a change, and a back-fill's many commits a second cost one recomputation.
+# The default; READ_REFRESH_S sets it per process (the stack's API process refreshes faster, settings.py).
 BACKGROUND_REFRESH_S = 1.0
 
 
@@ -48,6 +50,7 @@ class ScoringReader:
         clock: Clock = lambda: datetime.now(UTC),
         ranking_ttl_s: float = 30.0,
         live_tick_s: float = 5.0,
+        refresh_s: float = BACKGROUND_REFRESH_S,
     ) -> None:
         self.figures = figures
         self.directory = directory
@@ -56,25 +59,39 @@ class ScoringReader:
         # Read tables (read_cache.py): a month's figures of every unit, a level's ranked table per period, the live
         # figures. Invalidated by committed batches (this process's and, through NOTIFY, the others'); served while
         # recomputed; `ranking_ttl_s` bounds the age of a table nothing invalidated.
+        # Raised whenever what a reader may be served changes: a table stored, an invalidation, a new tick, a new
+        # registry. A response kept with the token of its time (entrypoints/ready_responses.py) is current while
+        # `token()` is the same.
+        self.generation = 0
         self._months: RefreshingCache[str, dict[str, dict[str, int]]] = RefreshingCache(
-            self._compute_month, max_age_s=ranking_ttl_s, background_interval_s=BACKGROUND_REFRESH_S
+            self._compute_month, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self._bump
         )
         self._tables: RefreshingCache[tuple[str, str], LevelTable] = RefreshingCache(
-            self._compute_table, max_age_s=ranking_ttl_s, background_interval_s=BACKGROUND_REFRESH_S
+            self._compute_table, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self._bump
         )
         # Live figures (overdue, due soon) depend on the time: they are computed as of the start of a tick of
         # `live_tick_s` seconds, so that every process shows the same figures (and ETags) for the same tick.
         self._tick_s = live_tick_s
         self._tick: int | None = None
         self._live: RefreshingCache[str, LiveSnapshot] = RefreshingCache(
-            self._compute_live, max_age_s=min(ranking_ttl_s, 60.0), background_interval_s=BACKGROUND_REFRESH_S
-        )
+            self._compute_live, max_age_s=min(ranking_ttl_s, 60.0), background_interval_s=refresh_s,
+            on_store=self._bump,
+        )  # fmt: skip
         directory.on_change.append(self.figures_changed)  # a new registry: no table built on the old one is served
+
+    def _bump(self) -> None:
+        self.generation += 1
+
+    def token(self) -> tuple[int, int, object]:
+        """What a response served now depends on beyond its request: the tables' generation, the live tick and the
+        score profile in force. Equal tokens (the profile compared by identity): the same response."""
+        return self.generation, int(self.clock().timestamp() // self._tick_s), self.profiles.current()
 
     def figures_changed(self, months: Iterable[str] | None = None) -> None:
         """Committed figures changed: of `months` (labels), or of everything (None: after a registry change, when
         the tables are dropped rather than served stale). Live figures and the current month's tables change with
         any batch."""
+        self._bump()
         current = month_label(current_month(self.clock()))
         if months is None:  # the registry (names, tree, successors) may have changed: nothing old is served
             for cache in (self._months, self._tables, self._live):
@@ -92,7 +109,9 @@ class ScoringReader:
     async def _compute_month(self, label: str) -> dict[str, dict[str, int]]:
         view = self.directory.view
         own = await self.figures.month_own_counters(label)
-        return roll_up_month(own, view, parse_month(label))
+        # The arithmetic over every unit runs off the event loop (as every table build below): a reader whose body
+        # is ready is served meanwhile (the interpreter switches threads every few ms) instead of waiting for it.
+        return await asyncio.to_thread(roll_up_month, own, view, parse_month(label))
 
     def _advance_tick(self) -> None:
         """At a new tick, the live figures and the current month's tables are recomputed (served stale meanwhile)."""
@@ -116,7 +135,7 @@ class ScoringReader:
         by_home = await self.figures.live_by_home_unit(now, to_datetime(month_end(current_month(now))))
         day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
         received_today = await self.figures.received_since(day_start)
-        return LiveSnapshot(now, roll_up_live(by_home, view, local.date()), received_today)
+        return LiveSnapshot(now, await asyncio.to_thread(roll_up_live, by_home, view, local.date()), received_today)
 
     async def month_figures(self, period: Period, *, fresh: bool = False) -> dict[str, dict[str, int]]:
         """Every unit's stored counters for the period, subtrees and successors included (domain/effective.py)."""
@@ -175,13 +194,25 @@ class ScoringReader:
     async def _compute_table(self, key: tuple[str, str], live: LiveSnapshot | None = None) -> LevelTable:
         level, label = key
         period = resolve_period(label, self.clock())
-        registry = self.directory.registry
         month = await self._months.get(label, wait=True)  # current as of the last invalidation
         live_by_unit: Mapping[str, LiveFigures] = {}
         as_of = self.clock()
         if period.is_current:
             snapshot = live if live is not None else await self._live.get("live", wait=True)
             live_by_unit, as_of = snapshot.by_unit, snapshot.now
+        # Scoring and ranking every unit of a level is CPU work: off the event loop, so ready bodies keep being
+        # served while it runs (its inputs are not changed in place: tables are replaced, never mutated).
+        return await asyncio.to_thread(self._build_table, level, period, month, live_by_unit, as_of)
+
+    def _build_table(
+        self,
+        level: str,
+        period: Period,
+        month: dict[str, dict[str, int]],
+        live_by_unit: Mapping[str, LiveFigures],
+        as_of: datetime,
+    ) -> LevelTable:
+        registry = self.directory.registry
         profile = self.profiles.current()
         existing = set(units_of_level_in_month(registry, level, period.month))
         computed: dict[str, tuple[dict[str, int], ScoreCard, LiveFigures]] = {}

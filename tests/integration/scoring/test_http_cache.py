@@ -1,12 +1,16 @@
-"""HTTP caching of the read API on the real broker and database, with two scoring processes in one consumer group.
+"""HTTP caching of the read API on the real broker and database, with the local stack's scoring topology: an API
+process that never applies (SCORING_ROLE=api) and two applying processes in one consumer group.
 
 A committed batch must change the ETag and the body of exactly the periods and units it touched, a 304 must never
-answer changed figures, and both processes must answer identical bodies (same ETags) for the same figures.
+answer changed figures, and every process — the API-only one included, which learns of batches only through
+PostgreSQL NOTIFY — must answer identical bodies (same ETags) for the same figures.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -31,13 +35,24 @@ TICK = "3600"
 
 
 @contextlib.asynccontextmanager
-async def two_scoring(database_url: str, bootstrap: str, topics: ScoringTopics) -> AsyncIterator[list[RunningService]]:
+async def scoring_topology(
+    database_url: str, bootstrap: str, topics: ScoringTopics, applying: int = 2
+) -> AsyncIterator[list[RunningService]]:
+    """[the API process, then `applying` applying processes], as infra/stack.py starts them."""
     env = dict(DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=bootstrap, LIVE_TICK_S=TICK,
                PROFILE_PATH=str(profile_with_min_dossiers(1)), **topics.env())  # fmt: skip
-    async with service_process("scoring", **env) as one, service_process("scoring", **env) as two:
-        await wait_ready(one)
-        await wait_ready(two)
-        yield [one, two]
+    async with contextlib.AsyncExitStack() as stack:
+        roles = ["api"] + ["consumer"] * applying
+        services = [await stack.enter_async_context(service_process("scoring", **env, SCORING_ROLE=role))
+                    for role in roles]  # fmt: skip
+        await asyncio.gather(*(wait_ready(service) for service in services))
+        yield services
+
+
+async def applied(client: httpx.AsyncClient, service: RunningService) -> float:
+    text = (await client.get(f"{service.base_url}/metrics")).text
+    found = re.search(r"^tthc_scoring_events_applied_total (\S+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
 
 
 def received(p: str, n: str, unit: str, at: str) -> list[dict]:
@@ -82,12 +97,12 @@ async def snapshot(client: httpx.AsyncClient, base: str, p: str) -> dict[str, tu
 
 
 async def settled(client: httpx.AsyncClient, services: list[RunningService], p: str) -> dict[str, tuple[str, bytes]]:
-    """Both processes' answers once they agree (each has applied or been told of every committed batch)."""
+    """Every process's answers once they agree (each has applied or been told of every committed batch)."""
 
-    async def both() -> list[dict[str, tuple[str, bytes]]]:
+    async def every() -> list[dict[str, tuple[str, bytes]]]:
         return [await snapshot(client, s.base_url, p) for s in services]
 
-    return (await wait_for(both, lambda answers: answers[0] == answers[1], timeout_s=30))[0]
+    return (await wait_for(every, lambda answers: all(a == answers[0] for a in answers), timeout_s=30))[0]
 
 
 @pytest.fixture
@@ -97,14 +112,17 @@ async def scenario(fresh_database: str, kafka_bootstrap: str):
     return prefix, fresh_database, await create_topics(kafka_bootstrap)
 
 
-async def test_a_batch_changes_the_etag_of_exactly_what_it_touched_and_both_processes_agree(
+async def test_a_batch_changes_the_etag_of_exactly_what_it_touched_and_every_process_agrees(
     scenario, kafka_bootstrap: str
 ) -> None:
     p, database_url, topics = scenario
-    async with two_scoring(database_url, kafka_bootstrap, topics) as services, httpx.AsyncClient(timeout=10) as client:
+    async with (
+        scoring_topology(database_url, kafka_bootstrap, topics) as services,
+        httpx.AsyncClient(timeout=10) as client,
+    ):
         await produce(kafka_bootstrap, topics.events, received(p, "D1", f"{p}.STP", "2026-09-02")
                       + received(p, "D2", f"{p}.BD.TB", "2026-08-12"))  # fmt: skip
-        stp = f"{services[0].base_url}/v1/units/{p}.STP/indicators"
+        stp = f"{services[0].base_url}/v1/units/{p}.STP/indicators"  # the API process: told through NOTIFY
         await wait_for(lambda: client.get(stp, params={"period": "2026-09"}),
                        lambda r: r.status_code == 200 and r.json()["counters"]["received"] == 1)  # fmt: skip
         before = await settled(client, services, p)
@@ -120,10 +138,13 @@ async def test_a_batch_changes_the_etag_of_exactly_what_it_touched_and_both_proc
 
         # A batch that touches Phúc Xá in September only.
         await produce(kafka_bootstrap, topics.events, received(p, "D3", f"{p}.BD.PX", "2026-09-10"))
-        await wait_for(lambda: client.get(services[1].base_url + PATHS["ind-px-sep"][0].format(p=p),
+        await wait_for(lambda: client.get(services[0].base_url + PATHS["ind-px-sep"][0].format(p=p),
                                           params={"period": "2026-09"}),
                        lambda r: r.json()["counters"]["received"] == 1)  # fmt: skip
         after = await settled(client, services, p)
+        # Only the applying processes applied: the API process read every figure it served.
+        counts = [await applied(client, service) for service in services]
+        assert counts[0] == 0 and counts[1] + counts[2] >= 6, counts
         changed = {name for name in PATHS if after[name] != before[name]}
         assert changed == TOUCHED_BY_PX | RANKED_WITH_BD
         for name in RANKED_WITH_BD:
@@ -143,7 +164,10 @@ async def test_a_batch_changes_the_etag_of_exactly_what_it_touched_and_both_proc
 
 async def test_bodies_are_compressed_as_accepted_and_rankings_page_and_filter(scenario, kafka_bootstrap: str) -> None:
     p, database_url, topics = scenario
-    async with two_scoring(database_url, kafka_bootstrap, topics) as services, httpx.AsyncClient(timeout=10) as client:
+    async with (
+        scoring_topology(database_url, kafka_bootstrap, topics, applying=0) as services,
+        httpx.AsyncClient(timeout=10) as client,
+    ):
         base = services[0].base_url
         plain = await client.get(f"{base}/v1/units", headers={"Accept-Encoding": "identity"})
         br = await client.get(f"{base}/v1/units", headers={"Accept-Encoding": "br"})

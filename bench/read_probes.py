@@ -1,0 +1,185 @@
+"""Load and probes for bench/read_stack.py: an open-loop reader mix on raw sockets, and the freshness probe
+(event accepted by ingest → visible in the API and on the SSE stream).
+
+Kept apart from the stack driver so each stays short; no state of their own beyond what they measure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import re
+import statistics
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import orjson
+
+ACCEPT = "gzip, br"
+
+
+def quantiles(values: Sequence[float]) -> tuple[float, float, float]:
+    """p50, p99, max of a sample (ms or whatever unit it is in)."""
+    q = statistics.quantiles(sorted(values), n=100, method="inclusive")
+    return q[49], q[98], max(values)
+
+
+async def _reader(host: str, port: int, plan: asyncio.Queue, out: list[float], statuses: dict[int, int]) -> None:
+    """One keep-alive connection taking (planned start, request bytes) from `plan`; bodies are read, not decoded
+    (a cheap client: decoding 100 KB bodies saturated the shared machine before the server did)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while (item := await plan.get()) is not None:
+            planned, request = item
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = re.search(rb"(?i)content-length: *(\d+)", head)
+            if length:
+                await reader.readexactly(int(length.group(1)))
+            out.append((time.perf_counter() - planned) * 1000)
+            status = int(head[9:12])
+            statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        writer.close()
+
+
+@dataclass
+class OpenLoopResult:
+    offered: float
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        p50, p99, worst = quantiles(self.latencies_ms)
+        done = len(self.latencies_ms) / self.seconds
+        return (f"offered {self.offered:.0f}/s for {self.seconds:.0f} s: done {done:.1f}/s, p50 {p50:.1f} ms, "
+                f"p99 {p99:.1f} ms, max {worst:.0f} ms, statuses {self.statuses}")  # fmt: skip
+
+
+async def open_loop(
+    base: str, paths: Sequence[str], rate: float, stop: asyncio.Event, max_s: float, connections: int = 64
+) -> OpenLoopResult:
+    """Requests started at a fixed rate, cycling through `paths`, until `stop` is set (or `max_s`); latency from
+    the planned start, so a server falling behind shows."""
+    host, port = base.removeprefix("http://").split(":")
+    requests = [f"GET {p} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: {ACCEPT}\r\n\r\n".encode() for p in paths]
+    result = OpenLoopResult(rate)
+    plan: asyncio.Queue = asyncio.Queue()
+    workers = [asyncio.create_task(_reader(host, int(port), plan, result.latencies_ms, result.statuses))
+               for _ in range(connections)]  # fmt: skip
+    start = time.perf_counter()
+    for n, request in zip(itertools.count(), itertools.cycle(requests)):
+        planned = start + n / rate
+        if stop.is_set() or planned - start > max_s:
+            break
+        await asyncio.sleep(max(0.0, planned - time.perf_counter()))
+        plan.put_nowait((planned, request))
+    result.seconds = time.perf_counter() - start
+    for _ in workers:
+        plan.put_nowait(None)
+    await asyncio.gather(*workers)
+    return result
+
+
+class StreamWatch:
+    """Follows /v1/stream: for each unit, the `received` count of the newest `indicators` event and when it came."""
+
+    def __init__(self, base: str) -> None:
+        self._base = base
+        self.received: dict[str, tuple[int, float]] = {}
+        self.changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    async def __aenter__(self) -> StreamWatch:
+        self._task = asyncio.create_task(self._follow())
+        await asyncio.wait_for(self.connected.wait(), 10)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _follow(self) -> None:
+        async with httpx.AsyncClient(timeout=None) as client, client.stream("GET", f"{self._base}/v1/stream") as r:
+            event = ""
+            async for line in r.aiter_lines():
+                self.connected.set()
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event == "indicators":
+                    body = orjson.loads(line[5:])
+                    seen = time.perf_counter()
+                    async with self.changed:
+                        self.received[body["unit_id"]] = (int(body["counters"]["received"]), seen)
+                        self.changed.notify_all()
+
+    async def until(self, unit_id: str, received: int, timeout_s: float) -> float | None:
+        """When an event showing at least `received` for the unit arrived (perf_counter), None on time-out."""
+
+        def shown() -> bool:
+            return self.received.get(unit_id, (-1, 0.0))[0] >= received
+
+        async with self.changed:
+            try:
+                await asyncio.wait_for(self.changed.wait_for(shown), timeout_s)
+            except TimeoutError:
+                return None
+            return self.received[unit_id][1]
+
+
+def vn_now(offset: timedelta = timedelta()) -> str:
+    return (datetime.now(UTC) + timedelta(hours=7) + offset).strftime("%Y-%m-%dT%H:%M:%S+07:00")
+
+
+async def freshness(
+    ingest: str, api: str, key: str, units: Sequence[str], count: int, watch: StreamWatch, timeout_s: float = 15.0
+) -> tuple[list[float], list[float], int, int]:
+    """`count` received events, one at a time, each to the next of `units`: ms from ingest's 202 to the unit's
+    indicators showing it in the API (ETag and body changed; polled every 5 ms with If-None-Match) and to an SSE
+    `indicators` event showing it. Returns the two samples and how many timed out in each."""
+    api_ms: list[float] = []
+    sse_ms: list[float] = []
+    api_missed = sse_missed = 0
+    run = uuid.uuid4().hex[:8]
+    async with httpx.AsyncClient(timeout=10) as client:
+        for n in range(count):
+            unit = units[n % len(units)]
+            url = f"{api}/v1/units/{unit}/indicators"
+            first = await client.get(url)
+            etag, base = first.headers["etag"], int(first.json()["counters"]["received"])
+            event = {"event_id": f"fresh-{run}-{n}", "dossier_id": f"FRESH-{run}-{n}", "unit_id": unit,
+                     "type": "received", "occurred_at": vn_now(-timedelta(seconds=5)), "channel": "online",
+                     "due_at": vn_now(timedelta(days=5))}  # fmt: skip
+            sse = asyncio.create_task(watch.until(unit, base + 1, timeout_s))
+            sent = await client.post(f"{ingest}/v1/events", json=[event], headers={"Authorization": f"Bearer {key}"})
+            accepted = time.perf_counter()
+            assert sent.status_code in (200, 202), sent.text
+            seen_api = None
+            while time.perf_counter() - accepted < timeout_s:
+                r = await client.get(url, headers={"If-None-Match": etag})
+                if r.status_code == 200:
+                    etag = r.headers["etag"]
+                    if int(r.json()["counters"]["received"]) > base:
+                        seen_api = time.perf_counter()
+                        break
+                await asyncio.sleep(0.005)
+            if seen_api is None:
+                api_missed += 1
+            else:
+                api_ms.append((seen_api - accepted) * 1000)
+            seen_sse = await sse
+            if seen_sse is None:
+                sse_missed += 1
+            else:
+                sse_ms.append(max(0.0, seen_sse - accepted) * 1000)
+            await asyncio.sleep(0.1 + (n % 7) * 0.05)  # land at different phases of the batches and ticks
+    return api_ms, sse_ms, api_missed, sse_missed

@@ -1,0 +1,75 @@
+"""The read API's fast path: a GET whose answer is already known is answered before FastAPI's routing.
+
+A cached read costs little in its route (the body is ready-made, read_bodies.py); what it costs is the framework
+around it — routing, parameter validation, dependencies, the middleware stack — about a millisecond of CPU per
+request. So each read route, having answered, remembers its body with the request's exact path and query and with
+the reader's token of the moment it started (ScoringReader.token: the tables' generation, the live tick, the
+profile). The next request for the same path and query while the token is unchanged is answered from here, with
+the same `respond()` (ETag, 304 on If-None-Match, Cache-Control, content coding) — the same bytes the route would
+send. Any change to what readers may be served (a table stored, an invalidation, a tick, a registry or profile
+change) changes the token, and the request goes through the route again. Nothing else is answered here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.scoring.entrypoints.http_cache import CachedBody, respond
+
+MAX_ENTRIES = 4096
+Token = tuple[int, int, object]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    token: Token
+    body: CachedBody
+    cache_control: str
+
+
+class ReadyResponses:
+    """Ready bodies by (path, query string), each valid while the reader's token is the one it was built under."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self._entries: dict[tuple[str, bytes], _Ready] = {}
+        self._max = max_entries
+
+    def remember(self, request: Request, token: Token, body: CachedBody, cache_control: str) -> None:
+        """After a route answered `body`: `token` is the reader's token taken BEFORE the route read any table, so
+        a change during the request leaves an entry that is already stale rather than one that hides the change."""
+        if len(self._entries) >= self._max:
+            self._entries.clear()  # stale ones are never served anyway; the hot ones come back at once
+        self._entries[(request.scope["path"], request.scope["query_string"])] = _Ready(token, body, cache_control)
+
+    def current(self, scope: Scope, token: Token) -> _Ready | None:
+        found = self._entries.get((scope["path"], scope["query_string"]))
+        if found is None or not _same_token(found.token, token):
+            return None
+        return found
+
+
+def _same_token(kept: Token, now: Token) -> bool:
+    return kept[0] == now[0] and kept[1] == now[1] and kept[2] is now[2]
+
+
+class FastReads:
+    """ASGI middleware: answers a GET from ReadyResponses when the token is unchanged, else passes it on.
+    `token_now` gives the reader's token, or None while the service is starting (then everything passes)."""
+
+    def __init__(self, app: ASGIApp, ready: ReadyResponses, token_now: Callable[[], Token | None]) -> None:
+        self.app = app
+        self._ready = ready
+        self._token_now = token_now
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            token = self._token_now()
+            found = self._ready.current(scope, token) if token is not None else None
+            if found is not None:
+                await respond(Request(scope), found.body, found.cache_control)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,80 @@
+"""A scoring process's role (SCORING_ROLE): which timers it runs, and what the container says it does."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pytest
+from pydantic import ValidationError
+
+from services.scoring.bootstrap import Container
+from services.scoring.entrypoints.background import Timers
+from services.scoring.settings import ScoringSettings
+from shared.outages import DependencyState
+
+pytestmark = pytest.mark.unit
+
+
+@dataclass
+class WarmUpReader:
+    warmed: list[bool] = field(default_factory=list)
+
+    async def warm_up(self) -> None:
+        self.warmed.append(True)
+
+
+@dataclass
+class RoleOnly:
+    """What Timers.start reads of the container: the role's two answers and the reader to warm."""
+
+    applies: bool
+    serves_readers: bool
+    reader: WarmUpReader = field(default_factory=WarmUpReader)
+
+
+def settings(role: str) -> ScoringSettings:
+    return ScoringSettings(
+        database_url="postgresql://u:p@127.0.0.1:5432/db",
+        admin_token="an-admin-token-of-thirty-two-chars",
+        scoring_role=role,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "applies", "serves_readers"),
+    [("all", True, True), ("api", False, True), ("consumer", True, False)],
+)
+def test_each_role_says_whether_it_applies_and_whether_readers_are_sent_to_it(
+    role: str, applies: bool, serves_readers: bool
+) -> None:
+    container = cast(Any, Container).__new__(Container)
+    container.settings = settings(role)
+    assert (container.applies, container.serves_readers) == (applies, serves_readers)
+
+
+def test_an_unknown_role_stops_the_service_at_start() -> None:
+    with pytest.raises(ValidationError, match="scoring_role"):
+        settings("reader")
+
+
+@pytest.mark.parametrize(
+    ("applies", "serves_readers", "expected"),
+    [
+        (True, True, {"registry-follower", "read-tables-warm-up", "month-roll-over", "pending-dead-letters"}),
+        (False, True, {"registry-follower", "read-tables-warm-up"}),  # api: nothing that applies
+        (True, False, {"registry-follower", "month-roll-over", "pending-dead-letters"}),  # consumer: no warm-up
+    ],
+)
+async def test_timers_run_what_the_role_needs(applies: bool, serves_readers: bool, expected: set[str]) -> None:
+    container = RoleOnly(applies, serves_readers)
+    tasks = Timers(cast(Container, container), DependencyState("database"), lambda: None).start()
+    try:
+        assert {task.get_name() for task in tasks} == expected
+        await asyncio.sleep(0)  # the warm-up task runs once started
+        assert container.reader.warmed == ([True] if serves_readers else [])
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

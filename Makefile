@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # The virtualenv is rebuilt when pyproject.toml changes.
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test down backing lint format venv requirements clean
+.PHONY: demo test down backing lint format venv requirements clean equivalence
 
 demo: $(STAMP)
 	$(PY) -m infra up --demo
@@ -19,6 +19,11 @@ test: $(STAMP)
 	@bash infra/notice_tools.sh
 	@bash infra/prometheus.sh
 	$(PY) -m infra test $(PYTEST_ARGS)
+
+# The decoder-equivalence property tests at 5,000 examples each (make test runs them at 400): 10–20 min on 2 cores.
+equivalence: $(STAMP)
+	DECODER_EQUIVALENCE_EXAMPLES=5000 $(PY) -m pytest -q -p no:cacheprovider --timeout=3600 \
+		tests/unit/scoring/test_decoder_equivalence.py tests/unit/ingest/test_decoder_equivalence.py
 
 down:
 	@if [ -x $(PY) ]; then $(PY) -m infra down; else echo "nothing to stop (no virtualenv)"; fi

@@ -84,15 +84,17 @@ def pydantic_core_validator() -> SchemaValidator:
     def vocabulary(enum: Any) -> core_schema.CoreSchema:
         return core_schema.literal_schema([member.value for member in enum])
 
+    # The schema's RFC 3339 pattern; Rust's regex (pydantic-core) spells end-of-text `\z`.
+    time = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})\z"
     fields = {
-        "event_id": core_schema.typed_dict_field(text(pattern=r"^[A-Za-z0-9._:-]{1,128}$")),
+        "event_id": core_schema.typed_dict_field(text(pattern=r"^[A-Za-z0-9._:-]{1,128}\z")),
         "dossier_id": core_schema.typed_dict_field(text(min_length=1, max_length=64)),
-        "unit_id": core_schema.typed_dict_field(text(pattern=r"^[A-Za-z0-9._-]{1,64}$")),
+        "unit_id": core_schema.typed_dict_field(text(pattern=r"^[A-Za-z0-9._-]{1,64}\z")),
         "type": core_schema.typed_dict_field(vocabulary(EventType)),
-        "occurred_at": core_schema.typed_dict_field(text()),
+        "occurred_at": core_schema.typed_dict_field(text(pattern=time)),
         "procedure_id": optional(text(min_length=1, max_length=32)),
         "channel": optional(vocabulary(Channel)),
-        "due_at": optional(text()),
+        "due_at": optional(text(pattern=time)),
         "digitized": optional(core_schema.bool_schema(strict=True)),
         "reused_data": optional(core_schema.bool_schema(strict=True)),
         "outcome": optional(vocabulary(Outcome)),
@@ -100,7 +102,7 @@ def pydantic_core_validator() -> SchemaValidator:
         "method": optional(vocabulary(PaymentMethod)),
         "amount": optional(core_schema.int_schema(strict=True, ge=0)),
         "level": optional(vocabulary(RatingLevel)),
-        "ingested_at": optional(text()),
+        "ingested_at": optional(text(pattern=time)),
     }
     return SchemaValidator(core_schema.typed_dict_schema(fields, extra_behavior="ignore"))
 

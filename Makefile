@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 # The virtualenv is rebuilt when pyproject.toml changes.
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test faults down backing lint format venv requirements clean bench-read
+.PHONY: demo test faults down backing lint format venv requirements clean bench-read equivalence
 
 demo: $(STAMP)
 	$(PY) -m infra up --demo
@@ -44,6 +44,11 @@ FAULT_SIZES := $(foreach v,CRASH_EVENTS CRASH_KILLS CRASH_RATE BROKER_EVENTS BRO
 
 faults: $(STAMP)
 	env $(FAULT_SIZES) $(PY) -m pytest tests/integration/faults -q -s -p no:cacheprovider $(PYTEST_ARGS)
+
+# The decoder-equivalence property tests at 5,000 examples each (make test runs them at 400): 10–20 min on 2 cores.
+equivalence: $(STAMP)
+	DECODER_EQUIVALENCE_EXAMPLES=5000 $(PY) -m pytest -q -p no:cacheprovider --timeout=3600 \
+		tests/unit/scoring/test_decoder_equivalence.py tests/unit/ingest/test_decoder_equivalence.py
 
 down:
 	@if [ -x $(PY) ]; then $(PY) -m infra down; else echo "nothing to stop (no virtualenv)"; fi

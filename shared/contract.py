@@ -2,8 +2,9 @@
 
 `DossierEvent` is the documented schema (OpenAPI/AsyncAPI are generated from it). The rules themselves — the
 vocabularies, the error codes and the hand-ordered checker — live in `shared.contract_rules` and are re-exported
-here; `DossierEvent.model_validate` runs the same checker as the fast paths, so the schema and the fast paths
-cannot disagree.
+here; `DossierEvent.model_validate` runs the same checker. The services run the compiled decoder of
+`shared.contract_codec` on every event; the entry points here (`validate_event`, `encode_event`, `decode_record`)
+are the reference it is proven equal to (tests/unit/*/test_decoder_equivalence.py).
 """
 
 from __future__ import annotations
@@ -215,8 +216,7 @@ def decode_record_fields(
     """`decode_record` without building the model: the same rules in the same order, answering the checked field
     values (enum members, aware datetimes, defaults filled, extra fields kept) with `ingested_at` always set.
 
-    The scoring consumer decodes every record of the stream; the pydantic model would cost it more than all the
-    checks together, and it only reads the values.
+    The reference of the compiled `contract_codec.decode_value` (which the scoring consumer runs).
     """
     try:
         raw = orjson.loads(value)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 
 MAX_FUTURE_SKEW = timedelta(minutes=5)
@@ -185,6 +186,24 @@ def _parse_time(name: str, value: object) -> datetime:
         return datetime.fromisoformat(f"{date}T{clock}{fraction}{offset}")
     except ValueError:
         raise _invalid(name, "ngày giờ không tồn tại", "not a real date and time") from None
+
+
+TypeRules = tuple[Callable[[object], tuple[Any, ...]], tuple[None, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _type_rules(event_type: EventType) -> TypeRules:
+    foreign = tuple(name for name in _SPECIFIC if name not in _ALLOWED.get(event_type, _NOTHING))
+    required = tuple(name for name in _SPECIFIC if name in _REQUIRED.get(event_type, _NOTHING))
+    return attrgetter(*foreign), (None,) * len(foreign), required, _DEFAULT_FALSE.get(event_type, ())
+
+
+_TYPE_RULES: dict[str, TypeRules] = {kind.value: _type_rules(kind) for kind in EventType}
+
+
+def type_rules(event_type: str) -> TypeRules:
+    """For a compiled decoder: a getter of the fields foreign to the type (they must all be None), the Nones it
+    must return, the required fields and those that default to false — the tables `check` uses."""
+    return _TYPE_RULES[event_type]
 
 
 def check(raw: object) -> dict[str, Any] | EventRejection:

@@ -9,7 +9,8 @@ from typing import Any
 
 import orjson
 
-from shared.contract import DossierEvent, ErrorCode, EventRejection, validate_event
+from shared.contract import ErrorCode, EventRejection
+from shared.contract_codec import CheckedEvent, validate_item
 from shared.indicators import VIETNAM_TZ
 
 MAX_BATCH_ITEMS = 5_000
@@ -75,7 +76,7 @@ def parse_ndjson(body: bytes) -> list[object]:
 @dataclass(frozen=True, slots=True)
 class AcceptedEvent:
     index: int
-    event: DossierEvent
+    event: CheckedEvent
 
 
 @dataclass(slots=True)
@@ -84,7 +85,7 @@ class BatchResult:
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
     @property
-    def events(self) -> list[DossierEvent]:
+    def events(self) -> list[CheckedEvent]:
         return [item.event for item in self.accepted]
 
     def response(self) -> dict[str, Any]:
@@ -106,20 +107,21 @@ def validate_batch(
     if len(items) > MAX_BATCH_ITEMS:
         raise BatchTooLargeError(len(items))
     result = BatchResult()
+    accepted, rejected = result.accepted.append, result.rejected.append
     for index, item in enumerate(items):
         outcome = (
-            _BAD_LINE if isinstance(item, _UnreadableLine) else validate_event(item, now=now, unit_exists=unit_exists)
+            _BAD_LINE if isinstance(item, _UnreadableLine) else validate_item(item, now=now, unit_exists=unit_exists)
         )
-        if isinstance(outcome, DossierEvent) and in_scope is not None and not in_scope(outcome.unit_id):
-            outcome = forbidden_unit(outcome)
         if isinstance(outcome, EventRejection):
-            result.rejected.append(outcome.as_item(index))
+            rejected(outcome.as_item(index))
+        elif in_scope is not None and not in_scope(outcome.unit_id):
+            rejected(forbidden_unit(outcome).as_item(index))
         else:
-            result.accepted.append(AcceptedEvent(index, outcome))
+            accepted(AcceptedEvent(index, outcome))
     return result
 
 
-def forbidden_unit(event: DossierEvent) -> EventRejection:
+def forbidden_unit(event: CheckedEvent) -> EventRejection:
     return EventRejection(
         ErrorCode.FORBIDDEN_UNIT,
         f"Khóa API không được gửi sự kiện cho đơn vị '{event.unit_id}' / "

@@ -24,7 +24,8 @@ from services.ingest.domain.batch import (
     forbidden_unit,
 )
 from services.ingest.domain.unit_resolver import UnitResolver
-from shared.contract import DossierEvent, ErrorCode, EventRejection, validate_event
+from shared.contract import ErrorCode, EventRejection
+from shared.contract_codec import CheckedEvent, validate_item
 
 VIETNAM_TZ = timezone(timedelta(hours=7))
 _TIME_RE = re.compile(r"\d{14}")
@@ -333,11 +334,11 @@ def validate_dvcqg(
         except _SnapshotError as error:
             result.rejected.append(EventRejection(error.code, error.detail, None, error.field).as_item(index))
             continue
-        accepted: list[DossierEvent] = []
+        accepted: list[CheckedEvent] = []
         rejection: EventRejection | None = None
         for raw in raw_events:
-            outcome = validate_event(raw, now=now, unit_exists=unit_exists)
-            if isinstance(outcome, DossierEvent) and in_scope is not None and not in_scope(outcome.unit_id):
+            outcome = validate_item(raw, now=now, unit_exists=unit_exists)
+            if not isinstance(outcome, EventRejection) and in_scope is not None and not in_scope(outcome.unit_id):
                 outcome = forbidden_unit(outcome)
             if isinstance(outcome, EventRejection):
                 rejection = outcome

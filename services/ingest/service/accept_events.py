@@ -11,7 +11,8 @@ from typing import Any
 from services.ingest.domain.batch import AcceptedEvent, BatchResult, redirections, validate_batch
 from services.ingest.domain.dvcqg import validate_dvcqg
 from services.ingest.service.ports import BrokerUnavailableError, EventPublisher, IngestCounters, RegistryView
-from shared.contract import ErrorCode, encode_event
+from shared.contract import ErrorCode
+from shared.contract_codec import encode_checked, stamp_text
 
 Validation = Callable[[datetime], BatchResult]
 Record = tuple[bytes, bytes]
@@ -109,7 +110,8 @@ def records_within_limit(
     anyway, that would turn a client's mistake into a 503 retried forever. Such an item is rejected instead — all
     events of it when one item yields several (a DVCQG snapshot stays all-or-nothing).
     """
-    encoded = [(item, encode_event(item.event, now)) for item in result.accepted]
+    stamp = stamp_text(now)  # one ingested_at for the whole request, formatted once
+    encoded = [(item, encode_checked(item.event, stamp)) for item in result.accepted]
     too_large: dict[int, str] = {}  # item index → the first oversized event_id of it
     for item, value in encoded:
         if len(value) > max_bytes:

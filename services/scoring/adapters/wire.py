@@ -1,9 +1,9 @@
 """Kafka record bytes → the scoring domain's `FactRecord`, in one step (the consumer's hot path).
 
-The contract's checker (`shared.contract.decode_record_fields`: the rules of `decode_record`, in the same order,
-without building the pydantic model) validates each record; its answer is turned into a `FactRecord` at once and
-goes no further. `DossierEvent` stays the HTTP/ingest contract model; `record_of_event` converts one for callers
-that already hold it (the equivalence test, the alert-volume bench).
+The shared compiled decoder (`shared.contract_codec.decode_value`: the contract's rules, the same verdicts, codes
+and details as `decode_record`) checks each record; its answer is turned into a `FactRecord` at once and goes no
+further. `DossierEvent` stays the documented contract model; `record_of_event` converts one for callers that
+already hold it (the equivalence test, the alert-volume bench).
 """
 
 from __future__ import annotations
@@ -17,35 +17,12 @@ import orjson
 from services.scoring.domain.facts import FactRecord, make_record
 from services.scoring.domain.timebase import to_instant
 from services.scoring.service.ports import Decoded, RawRecord
-from shared.contract import VOCABULARIES, DossierEvent, ErrorCode, EventRejection, decode_record_fields
+from shared.contract import VOCABULARIES, DossierEvent, ErrorCode, EventRejection
+from shared.contract_codec import decode_value
 
-# Enum members of the contract → the plain strings the domain keeps (a dict lookup is cheaper than `.value`).
+# Enum members of the contract model → the plain strings the domain keeps (a dict lookup is cheaper than `.value`).
 _PLAIN: dict[Any, str] = {member: member.value for enum in VOCABULARIES for member in enum}
 _EMPTY = EventRejection(ErrorCode.INVALID_JSON, "Bản ghi rỗng / empty record")
-
-
-def _record_of(fields: dict[str, Any]) -> FactRecord:
-    """The checked field values (enum members, aware datetimes) → FactRecord."""
-    get, plain = fields.get, _PLAIN
-    due = get("due_at")
-    channel, outcome, method, level = get("channel"), get("outcome"), get("method"), get("level")
-    return make_record(
-        get("event_id"),
-        plain[get("type")],
-        get("unit_id"),
-        to_instant(get("occurred_at")),
-        to_instant(get("ingested_at")),
-        to_instant(due) if due is not None else None,
-        get("procedure_id"),
-        plain[channel] if channel is not None else None,
-        get("digitized"),
-        get("reused_data"),
-        plain[outcome] if outcome is not None else None,
-        get("e_result"),
-        plain[method] if method is not None else None,
-        get("amount"),
-        plain[level] if level is not None else None,
-    )
 
 
 def decode_batch(records: Sequence[RawRecord], unit_exists: Callable[[str], bool]) -> Decoded:
@@ -53,17 +30,25 @@ def decode_batch(records: Sequence[RawRecord], unit_exists: Callable[[str], bool
     order."""
     facts: list[tuple[str, FactRecord]] = []
     rejected: list[tuple[RawRecord, EventRejection]] = []
-    record_of = _record_of
+    decode, instant = decode_value, to_instant
     for record in records:
         value = record.value
         if value is None:
             rejected.append((record, _EMPTY))
             continue
-        fields = decode_record_fields(value, record.timestamp, unit_exists=unit_exists)
-        if isinstance(fields, EventRejection):
-            rejected.append((record, fields))
+        event = decode(value, record.timestamp, unit_exists=unit_exists)
+        if isinstance(event, EventRejection):
+            rejected.append((record, event))
             continue
-        facts.append((fields["dossier_id"], record_of(fields)))
+        # The contract leaves a field foreign to the type None and fills the type's defaults, so the positional
+        # FactRecord is the one `make_record` builds (the equivalence test compares them); due_at is only allowed
+        # on the types that carry one.
+        (event_id, dossier_id, unit_id, kind, occurred, procedure_id, channel, due, digitized, reused_data,
+         outcome, e_result, method, amount, level, ingested, _) = event  # fmt: skip
+        facts.append((dossier_id, FactRecord(
+            event_id, kind, unit_id, instant(occurred), instant(ingested),  # type: ignore[arg-type]
+            None if due is None else instant(due), procedure_id, channel, digitized is True, reused_data is True,
+            outcome, e_result is True, method, amount, level)))  # fmt: skip
     return facts, rejected
 
 
@@ -71,7 +56,16 @@ def record_of_event(event: DossierEvent) -> tuple[str, FactRecord]:
     """(dossier_id, FactRecord) of an event already validated by the contract model (`ingested_at` set)."""
     if event.ingested_at is None:
         raise ValueError(f"event {event.event_id} has no ingested_at")
-    return event.dossier_id, _record_of(vars(event))  # the model's field values, as the checker's dict has them
+    fields, plain = vars(event), _PLAIN  # the model's field values, as the checker's dict has them
+    get = fields.get
+    due = get("due_at")
+    channel, outcome, method, level = get("channel"), get("outcome"), get("method"), get("level")
+    return event.dossier_id, make_record(
+        event.event_id, plain[event.type], event.unit_id, to_instant(event.occurred_at),
+        to_instant(event.ingested_at), to_instant(due) if due is not None else None, get("procedure_id"),
+        plain.get(channel), get("digitized"), get("reused_data"), plain.get(outcome), get("e_result"),
+        plain.get(method), get("amount"), plain.get(level),
+    )  # fmt: skip
 
 
 def unit_named_in(value: bytes | None) -> str | None:

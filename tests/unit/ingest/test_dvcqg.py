@@ -13,7 +13,7 @@ from services.ingest.domain.api_keys import KeyScope, scope_checker
 from services.ingest.domain.batch import BatchError, BatchTooLargeError
 from services.ingest.domain.dvcqg import snapshots_of, validate_dvcqg
 from services.ingest.domain.unit_resolver import UnitResolver
-from shared.contract import DossierEvent, encode_event
+from shared.contract_codec import CheckedEvent, encode_checked, stamp_text
 from shared.units import UnitRegistry
 
 VN = timezone(timedelta(hours=7))
@@ -53,17 +53,17 @@ def resolver(registry: UnitRegistry) -> UnitResolver:
     return UnitResolver(registry, {"000.00.25.H26": "H26.STP"})
 
 
-def events_of(body: object, resolver: UnitResolver) -> list[DossierEvent]:
+def events_of(body: object, resolver: UnitResolver) -> list[CheckedEvent]:
     result = validate_dvcqg(body, now=NOW, resolver=resolver)
     assert result.rejected == [], result.rejected
     return result.events
 
 
-def kinds(events: list[DossierEvent]) -> list[tuple[str, str]]:
+def kinds(events: list[CheckedEvent]) -> list[tuple[str, str]]:
     return [(str(e.type), e.event_id) for e in events]
 
 
-def by_type(events: list[DossierEvent], event_type: str) -> DossierEvent:
+def by_type(events: list[CheckedEvent], event_type: str) -> CheckedEvent:
     (found,) = [e for e in events if e.type == event_type]
     return found
 
@@ -74,7 +74,7 @@ def test_received_snapshot(resolver: UnitResolver) -> None:
     assert event.occurred_at == datetime(2024, 7, 5, 8, 30, tzinfo=VN)
     assert event.due_at == datetime(2024, 7, 19, 17, 0, tzinfo=VN)
     assert (event.channel, event.digitized, event.reused_data) == ("online", False, False)
-    assert event.procedure_id == "1.001234.000.00.00.H26" and event.extra_fields == {"source": "dvcqg"}
+    assert event.procedure_id == "1.001234.000.00.00.H26" and event.extras == {"source": "dvcqg"}
 
 
 @pytest.mark.parametrize("status", [1, 3, 4])
@@ -176,7 +176,7 @@ def test_fees_become_payments(resolver: UnitResolver) -> None:
         (f"dvcqg:{MA}:payment:P.SAO", 5000, "online"),
     ]
     assert payments[0].occurred_at == datetime(2024, 7, 5, 8, 30, tzinfo=VN)
-    assert payments[0].extra_fields == {
+    assert payments[0].extras == {
         "source": "dvcqg",
         "fee_code": "LP.LLTP",
         "fee_name": "Lệ phí cấp Phiếu lý lịch tư pháp",
@@ -238,7 +238,7 @@ def test_same_snapshot_twice_gives_the_same_event_ids(resolver: UnitResolver) ->
     first = events_of(body, resolver)
     second = events_of(copy.deepcopy(body), resolver)
     assert first == second
-    assert [encode_event(e, NOW) for e in first] == [encode_event(e, NOW) for e in second]
+    assert [encode_checked(e, stamp_text(NOW)) for e in first] == [encode_checked(e, stamp_text(NOW)) for e in second]
 
 
 def test_a_later_snapshot_repeats_the_earlier_ids(resolver: UnitResolver) -> None:

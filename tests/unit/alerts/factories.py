@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from services.alerts.domain.forecasts import UnitForecast
 from services.alerts.domain.lifecycle import EvaluationResult, evaluate
@@ -15,6 +15,16 @@ from shared.indicators import UnitIndicators
 
 T0 = datetime(2024, 7, 15, 1, 0, tzinfo=UTC)
 BA_DINH = UnitRef("quan-ba-dinh", "Quận Ba Đình", "district", ("ha-noi",))
+
+
+R = TypeVar("R", ThresholdRule, NearDueRule, ForecastRule)
+
+
+def _parsed(kind: type[R], defaults: dict[str, Any], overrides: dict[str, Any]) -> R:
+    """The defaults with the test's overrides, through the rule file's own parser, checked to be of `kind`."""
+    rule = parse_rule({**defaults, **overrides})
+    assert isinstance(rule, kind)
+    return rule
 
 
 def minutes(n: float) -> timedelta:
@@ -34,10 +44,7 @@ def threshold_rule(**overrides: Any) -> ThresholdRule:
         "summary": "$unit_name: $value < $threshold",
         "description": "Tháng $period, mẫu số $denominator",
     }
-    data.update(overrides)
-    rule = parse_rule(data)
-    assert isinstance(rule, ThresholdRule)
-    return rule
+    return _parsed(ThresholdRule, data, overrides)
 
 
 def near_due_rule(**overrides: Any) -> NearDueRule:
@@ -52,10 +59,7 @@ def near_due_rule(**overrides: Any) -> NearDueRule:
         "summary": "$unit_name: $count hồ sơ sắp quá hạn",
         "description": "Trong $horizon tới:\n$items",
     }
-    data.update(overrides)
-    rule = parse_rule(data)
-    assert isinstance(rule, NearDueRule)
-    return rule
+    return _parsed(NearDueRule, data, overrides)
 
 
 def forecast_rule(**overrides: Any) -> ForecastRule:
@@ -75,10 +79,7 @@ def forecast_rule(**overrides: Any) -> ForecastRule:
         "description": "$due_this_month hồ sơ đến hạn trước $month_end; $overdue_open đã quá hạn",
         "summary_en": "$unit_name: month-end progress forecast $value ($scenario_name), now $current",
     }
-    data.update(overrides)
-    rule = parse_rule(data)
-    assert isinstance(rule, ForecastRule)
-    return rule
+    return _parsed(ForecastRule, data, overrides)
 
 
 def unit_forecast(

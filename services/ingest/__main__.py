@@ -14,4 +14,4 @@ from shared.runtime import configure_logging, load_settings, serve
 
 settings = load_settings(IngestSettings, "ingest")
 configure_logging(settings.log_level, "ingest")
-serve(create_app(settings), settings.bind_host, settings.ingest_port, settings.log_level)
+serve(create_app(settings), settings.bind_host, settings.ingest_port, settings.log_level, fast_io=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
 import orjson
@@ -153,7 +153,7 @@ def _plain_body(
     if len(items) > MAX_BATCH_ITEMS:
         raise BatchTooLargeError(len(items))
     stamp = stamp_text(now)
-    latest = now + MAX_FUTURE_SKEW  # `occurred_at - now > skew`, one comparison per event
+    latest = _LatestLocal(now + MAX_FUTURE_SKEW)
     result = BatchResult(encoded=[], stamp=stamp)
     accepted, encoded, rejected = result.accepted.append, result.encoded.append, result.rejected.append  # type: ignore[union-attr]
     for index, item in enumerate(items):
@@ -161,7 +161,7 @@ def _plain_body(
         if wired is None:
             return None
         event, value = wired
-        if event.occurred_at > latest or not unit_exists(event.unit_id):
+        if latest.exceeded_by(item.occurred_at) or not unit_exists(event.unit_id):
             rejection = context_rejection(event.event_id, event.unit_id, event.occurred_at, now, unit_exists)
             assert rejection is not None
             rejected(rejection.as_item(index))
@@ -171,6 +171,28 @@ def _plain_body(
             accepted(AcceptedEvent(index, event))
             encoded(value)
     return result
+
+
+class _LatestLocal:
+    """The future rule (`occurred_at - now > skew`) on the wire text: an aware-datetime comparison across offsets
+    costs ~1.8 µs, a third of the checks. `wire_item` leaves `occurred_at` as `isoformat()` writes it, so within one
+    offset the local wall-clock text orders like the instants; the latest accepted moment is written once per offset
+    (with microseconds, so a text without a fraction compares as `.000000`)."""
+
+    def __init__(self, latest: datetime) -> None:
+        self._latest = latest
+        self._by_offset: dict[str, str] = {}
+
+    def exceeded_by(self, occurred_text: str) -> bool:
+        """Whether an `isoformat()` time is after the latest accepted moment."""
+        offset = occurred_text[-6:]
+        bound = self._by_offset.get(offset)
+        if bound is None:
+            sign = -1 if offset[0] == "-" else 1
+            zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+            local = self._latest.astimezone(zone).replace(tzinfo=None)
+            bound = self._by_offset[offset] = local.isoformat(timespec="microseconds")
+        return occurred_text[:-6] > bound
 
 
 def forbidden_unit(event: CheckedEvent) -> EventRejection:

@@ -6,7 +6,7 @@ lone surrogates, a BOM, invalid UTF-8) that JSON parsers are known to read diffe
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -24,6 +24,7 @@ from services.ingest.domain.batch import (
 )
 from services.ingest.service.accept_events import records_within_limit
 from shared.contract_codec import _canonical, _time
+from shared.contract_rules import MAX_FUTURE_SKEW
 from tests.unit.shared.event_strategies import EXAMPLES, MOMENTS, broken_events, unit_exists, valid_events
 
 pytestmark = pytest.mark.unit
@@ -110,3 +111,18 @@ def test_a_time_is_canonical_exactly_when_isoformat_writes_it_back(moment: datet
     parsed = _time(text)
     assert parsed is not None
     assert _canonical(text) == (parsed.isoformat() == text)
+
+
+@pytest.mark.parametrize("offset", [UTC, timezone(timedelta(hours=7)), timezone(timedelta(hours=-5, minutes=-30))])
+@pytest.mark.parametrize(
+    "past_latest", [timedelta(0), timedelta(microseconds=1), timedelta(seconds=1), -timedelta(microseconds=1)]
+)
+def test_the_future_rule_holds_to_the_microsecond_in_any_offset(offset: timezone, past_latest: timedelta) -> None:
+    now = datetime(2026, 9, 2, 2, 0, 0, 500_000, tzinfo=UTC)
+    occurred = (now + MAX_FUTURE_SKEW + past_latest).astimezone(offset)
+    for text in (occurred.isoformat(), occurred.isoformat().replace("+00:00", "Z")):
+        event = {"event_id": "e1", "dossier_id": "d1", "unit_id": "U1", "type": "rating", "occurred_at": text,
+                 "level": "satisfied"}  # fmt: skip
+        body = orjson.dumps([event])
+        assert outcome(one_pass, body, now) == outcome(item_by_item, body, now)
+        assert bool(one_pass(body, now).rejected) == (past_latest > timedelta(0))

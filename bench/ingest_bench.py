@@ -390,7 +390,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         for checkout in checkouts:
             if checkout.process is None:
                 continue
-            checkout.process.send_signal(2)  # SIGINT: graceful (pyinstrument writes its report)
+            with contextlib.suppress(ProcessLookupError):  # it may have died at start (port taken)
+                checkout.process.send_signal(2)  # SIGINT: graceful (pyinstrument writes its report)
             try:
                 await asyncio.wait_for(checkout.process.wait(), 30)
             except TimeoutError:

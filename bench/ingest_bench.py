@@ -125,13 +125,13 @@ async def post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reque
     return status, await reader.readexactly(length)
 
 
-async def run_http(base_url: str, key: str, bodies: list[bytes], clients: int) -> tuple[float, list[float], int]:
+async def run_http(ports: list[int], key: str, bodies: list[bytes], clients: int) -> tuple[float, list[float], int]:
     """Post every body once with `clients` concurrent keep-alive connections; (seconds, latencies, accepted).
 
     A bare asyncio HTTP/1.1 client with each request's bytes built before the clock starts: httpx cost ~10 µs of
-    the load generator's CPU per event (5 ms a request) on this machine, a third of what ingest itself spends."""
-    host, _, port = base_url.removeprefix("http://").partition(":")
-    head = (f"POST /v1/events HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {key}\r\n"
+    the load generator's CPU per event (5 ms a request) on this machine, a third of what ingest itself spends.
+    With several ingest processes (`ports`), the clients are spread over them in turn."""
+    head = (f"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
             "Content-Type: application/json\r\nContent-Length: ")  # fmt: skip
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
@@ -139,9 +139,9 @@ async def run_http(base_url: str, key: str, bodies: list[bytes], clients: int) -
     latencies: list[float] = []
     accepted = 0
 
-    async def client_loop() -> None:
+    async def client_loop(port: int) -> None:
         nonlocal accepted
-        reader, writer = await asyncio.open_connection(host, int(port))
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             while not queue.empty():
                 request = queue.get_nowait()
@@ -156,7 +156,7 @@ async def run_http(base_url: str, key: str, bodies: list[bytes], clients: int) -
             writer.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(client_loop() for _ in range(clients)))
+    await asyncio.gather(*(client_loop(ports[number % len(ports)]) for number in range(clients)))
     return time.perf_counter() - started, latencies, accepted
 
 
@@ -236,9 +236,9 @@ class Checkout:
 
     name: str
     root: Path
-    port: int
+    ports: list[int]  # one ingest process on each (`--processes`), all writing the same topic
     topic: str
-    process: asyncio.subprocess.Process | None = None
+    processes: list[asyncio.subprocess.Process] = field(default_factory=list)
     warmup_accepted: int = 0
     rounds: list[dict[str, float]] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
@@ -250,23 +250,24 @@ async def start_ingest(checkout: Checkout, env: dict[str, str], profile: str | N
     if profile:
         command = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", f"{profile}.{checkout.name}",
                    "-m", "services.ingest"]  # fmt: skip
-    env = {**env, "EVENTS_TOPIC": checkout.topic, "INGEST_PORT": str(checkout.port)}
-    # Run from the checkout's own directory: `-m` puts it first on sys.path, so its code is the one imported.
-    checkout.process = await asyncio.create_subprocess_exec(*command, cwd=checkout.root, env=env)
-    await wait_ready(f"http://127.0.0.1:{checkout.port}", checkout.process)
+    for port in checkout.ports:
+        port_env = {**env, "EVENTS_TOPIC": checkout.topic, "INGEST_PORT": str(port)}
+        # Run from the checkout's own directory: `-m` puts it first on sys.path, so its code is the one imported.
+        process = await asyncio.create_subprocess_exec(*command, cwd=checkout.root, env=port_env)
+        checkout.processes.append(process)
+        await wait_ready(f"http://127.0.0.1:{port}", process)
 
 
 async def measure_round(checkout: Checkout, key: str, chunk: list[bytes], args: argparse.Namespace,
                         broker: psutil.Process | None) -> None:  # fmt: skip
-    assert checkout.process is not None
-    ingest, me = psutil.Process(checkout.process.pid), psutil.Process()
-    cpu_before, me_before = process_tree_cpu(ingest), sum(me.cpu_times()[:2])
+    ingest, me = [psutil.Process(process.pid) for process in checkout.processes], psutil.Process()
+    cpu_before, me_before = sum(map(process_tree_cpu, ingest)), sum(me.cpu_times()[:2])
     broker_before = sum(broker.cpu_times()[:2]) if broker else 0.0
-    elapsed, latencies, accepted = await run_http(f"http://127.0.0.1:{checkout.port}", key, chunk, args.clients)
+    elapsed, latencies, accepted = await run_http(checkout.ports, key, chunk, args.clients)
     checkout.rounds.append(
         {
             "http": accepted / elapsed,
-            "ingest_us": (process_tree_cpu(ingest) - cpu_before) / accepted * 1e6,
+            "ingest_us": (sum(map(process_tree_cpu, ingest)) - cpu_before) / accepted * 1e6,
             "loadgen_us": (sum(me.cpu_times()[:2]) - me_before) / accepted * 1e6,
             "broker_us": (sum(broker.cpu_times()[:2]) - broker_before) / accepted * 1e6 if broker else float("nan"),
         }
@@ -276,13 +277,12 @@ async def measure_round(checkout: Checkout, key: str, chunk: list[bytes], args: 
 
 
 def summary(checkout: Checkout, stored: int) -> dict[str, Any]:
-    assert checkout.process is not None
-
     def median(name: str) -> float:
         return round(statistics.median(r[name] for r in checkout.rounds), 1)
 
     return {
         "checkout": str(checkout.root),
+        "ingest_processes": len(checkout.processes),
         "events": checkout.accepted,
         "events_per_s_median": round(median("http")),
         "events_per_s_rounds": [round(r["http"]) for r in checkout.rounds],
@@ -292,7 +292,7 @@ def summary(checkout: Checkout, stored: int) -> dict[str, Any]:
         "loadgen_cpu_us_per_event": median("loadgen_us"),
         "latency_p50_ms": round(percentile(checkout.latencies, 0.50) * 1000, 1),
         "latency_p99_ms": round(percentile(checkout.latencies, 0.99) * 1000, 1),
-        "ingest_peak_rss_mib": round(peak_rss_mib(checkout.process.pid), 1),
+        "ingest_peak_rss_mib": round(max(peak_rss_mib(process.pid) for process in checkout.processes), 1),
         "records_on_topic_after_warmup": stored - checkout.warmup_accepted,
         "topic_holds_exactly_the_acknowledged": stored == checkout.warmup_accepted + checkout.accepted,
     }
@@ -303,9 +303,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     tag = secrets.token_hex(4)
     db_name, raw_topic, batch_topic = f"bench_{tag}", f"bench-raw-{tag}", f"bench-batch-{tag}"
-    checkouts = [Checkout("after", REPO_ROOT, args.port, f"bench-http-{tag}")]
+    after_ports = [args.port + 2 * number for number in range(args.processes)]
+    checkouts = [Checkout("after", REPO_ROOT, after_ports, f"bench-http-{tag}")]
     if args.before:
-        checkouts.append(Checkout("before", Path(args.before), args.port + 1, f"bench-before-{tag}"))
+        before_ports = [port + 1 for port in after_ports]
+        checkouts.append(Checkout("before", Path(args.before), before_ports, f"bench-before-{tag}"))
     base, _, _ = database_url.rpartition("/")
     admin_conn = await asyncpg.connect(f"{base}/postgres")
     await admin_conn.execute(f'CREATE DATABASE "{db_name}"')
@@ -335,8 +337,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         bodies = [orjson.dumps(events[i : i + args.batch]) for i in range(0, len(events), args.batch)]
         warmup_bodies = args.warmup // args.batch
         for checkout in checkouts:
-            base_url = f"http://127.0.0.1:{checkout.port}"
-            checkout.warmup_accepted = (await run_http(base_url, key, bodies[:warmup_bodies], args.clients))[2]
+            checkout.warmup_accepted = (await run_http(checkout.ports, key, bodies[:warmup_bodies], args.clients))[2]
         stamp = datetime.now(UTC)
         records = []
         for raw in events[args.warmup :]:
@@ -387,15 +388,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             result["raw_send_per_s_median"] = round(statistics.median(r["send"] for r in raw_rounds))
             result["raw_send_batch_per_s_median"] = round(statistics.median(r["send_batch"] for r in raw_rounds))
     finally:
-        for checkout in checkouts:
-            if checkout.process is None:
-                continue
+        for process in [process for checkout in checkouts for process in checkout.processes]:
             with contextlib.suppress(ProcessLookupError):  # it may have died at start (port taken)
-                checkout.process.send_signal(2)  # SIGINT: graceful (pyinstrument writes its report)
+                process.send_signal(2)  # SIGINT: graceful (pyinstrument writes its report)
             try:
-                await asyncio.wait_for(checkout.process.wait(), 30)
+                await asyncio.wait_for(process.wait(), 30)
             except TimeoutError:
-                checkout.process.kill()
+                process.kill()
         await kafka.delete_topics(bootstrap, topics)
         await admin_conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         await admin_conn.close()
@@ -413,6 +412,8 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=18001, help="port of the benchmarked ingest process (+1: before)")
     parser.add_argument("--before", help="another checkout (e.g. a main worktree): its ingest runs beside this one's, "
                         "rounds alternate, and the output has both and their ratios")  # fmt: skip
+    parser.add_argument("--processes", type=int, default=1, help="ingest processes per checkout, each with its own "
+                        "producer, on ports PORT, PORT+2, … (before: +1); the clients spread over them")  # fmt: skip
     parser.add_argument("--skip-raw", action="store_true", help="skip the raw aiokafka send()/send_batch() rates")
     parser.add_argument("--profile", help="run ingest under pyinstrument, write its text report to FILE.after/.before")
     arguments = parser.parse_args()

@@ -154,16 +154,18 @@ def _plain_body(
         raise BatchTooLargeError(len(items))
     stamp = stamp_text(now)
     latest = _LatestLocal(now + MAX_FUTURE_SKEW)
-    result = BatchResult(encoded=[], stamp=stamp)
-    accepted, encoded, rejected = result.accepted.append, result.encoded.append, result.rejected.append  # type: ignore[union-attr]
+    values: list[bytes] = []
+    result = BatchResult(encoded=values, stamp=stamp)
+    accepted, encoded, rejected = result.accepted.append, values.append, result.rejected.append
     for index, item in enumerate(items):
         wired = wire_item(item, stamp)
         if wired is None:
             return None
         event, value = wired
-        if latest.exceeded_by(item.occurred_at) or not unit_exists(event.unit_id):
+        rejection = None
+        if latest.exceeded_by(item.occurred_at) or not unit_exists(event.unit_id):  # then the rules say which
             rejection = context_rejection(event.event_id, event.unit_id, event.occurred_at, now, unit_exists)
-            assert rejection is not None
+        if rejection is not None:
             rejected(rejection.as_item(index))
         elif in_scope is not None and not in_scope(event.unit_id):
             rejected(forbidden_unit(event).as_item(index))

@@ -109,6 +109,7 @@ class HttpItem(_Fields, forbid_unknown_fields=True, omit_defaults=True, gc=False
 
 
 _ITEMS_DECODER = msgspec.json.Decoder(list[HttpItem])
+_ITEM_DECODER = msgspec.json.Decoder(HttpItem)
 _ITEM_ENCODER = msgspec.json.Encoder()
 _KNOWN = frozenset(_Record.__struct_fields__)
 _PLAIN: dict[Any, str] = {member: member.value for enum in VOCABULARIES for member in enum}
@@ -262,12 +263,15 @@ def validate_item(raw: object, *, now: datetime, unit_exists: Callable[[str], bo
     return _with_context(_of_checker(values, keep_extras=True), now, unit_exists)
 
 
-def decode_items(body: bytes) -> list[HttpItem] | None:
-    """A JSON-array body as contract items in one pass in C, or None when it is anything else (the caller then parses
-    it with orjson and validates item by item). What this accepts, orjson reads to the same values: both refuse
-    invalid UTF-8, lone surrogates and a BOM, keep a repeated key's last value; every value here is typed (proven
-    by tests/unit/ingest/test_body_fast_path.py)."""
+def decode_items(body: bytes, *, ndjson: bool = False) -> list[HttpItem] | None:
+    """A JSON-array body (or an NDJSON one: each non-blank line) as contract items, decoded in C, or None when it
+    is anything else (the caller then parses it with orjson and validates item by item). What this accepts, orjson
+    reads to the same values: both refuse invalid UTF-8, lone surrogates and a BOM, keep a repeated key's last
+    value; every value here is typed (proven by tests/unit/ingest/test_body_fast_path.py)."""
     try:
+        if ndjson:
+            decode = _ITEM_DECODER.decode
+            return [decode(line) for line in body.split(b"\n") if line.strip()]
         return _ITEMS_DECODER.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):  # invalid UTF-8 in a string
         return None

@@ -127,31 +127,40 @@ def validate_batch(
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class EventsBody:
+    """A `POST /v1/events` body as received: a JSON array, or NDJSON."""
+
+    body: bytes
+    ndjson: bool = False
+
+
 def validate_json_body(
-    body: bytes,
+    received: EventsBody,
     *,
     now: datetime,
     unit_exists: Callable[[str], bool],
     in_scope: Callable[[str], bool] | None = None,
 ) -> BatchResult:
-    """A JSON-array body: decoded, checked and encoded in one pass when every item is a plain event the compiled
-    rules accept (the common case), else `parse_json_array` + `validate_batch` — the same answers either way."""
-    fast = _plain_body(body, now, unit_exists, in_scope)
+    """A body of events: decoded, checked and encoded in one pass when every item is a plain event the compiled
+    rules accept (the common case), else `parse_json_array`/`parse_ndjson` + `validate_batch` — the same answers
+    either way."""
+    fast = _plain_body(received, now, unit_exists, in_scope)
     if fast is not None:
         return fast
-    return validate_batch(parse_json_array(body), now=now, unit_exists=unit_exists, in_scope=in_scope)
+    items = parse_ndjson(received.body) if received.ndjson else parse_json_array(received.body)
+    return validate_batch(items, now=now, unit_exists=unit_exists, in_scope=in_scope)
 
 
 def _plain_body(
-    body: bytes, now: datetime, unit_exists: Callable[[str], bool], in_scope: Callable[[str], bool] | None
+    received: EventsBody, now: datetime, unit_exists: Callable[[str], bool], in_scope: Callable[[str], bool] | None
 ) -> BatchResult | None:
     """None as soon as one item needs the checker: the whole body then goes item by item (this path has no dict
-    to hand it). The context and scope rules answer here as in `validate_batch`."""
-    items = decode_items(body)
-    if items is None:
+    to hand it), and so does one of too many items (the item-by-item parsers say how many). The context and scope
+    rules answer here as in `validate_batch`."""
+    items = decode_items(received.body, ndjson=received.ndjson)
+    if items is None or len(items) > MAX_BATCH_ITEMS:
         return None
-    if len(items) > MAX_BATCH_ITEMS:
-        raise BatchTooLargeError(len(items))
     stamp = stamp_text(now)
     latest = _LatestLocal(now + MAX_FUTURE_SKEW)
     values: list[bytes] = []

@@ -11,6 +11,7 @@ from typing import Any
 from services.ingest.domain.batch import (
     AcceptedEvent,
     BatchResult,
+    EventsBody,
     never_redirected,
     redirections,
     validate_batch,
@@ -62,14 +63,14 @@ class AcceptEvents:
         self._max_event_bytes = max_event_bytes
         self._clock = clock
 
-    async def events(self, items: Sequence[object] | bytes, key_units: Iterable[str]) -> Acceptance:
-        """Contract events: the items split from an NDJSON body, or a JSON-array body as it came (BatchError when
-        it is no JSON array or holds too many)."""
+    async def events(self, items: Sequence[object] | EventsBody, key_units: Iterable[str]) -> Acceptance:
+        """Contract events: items, or a JSON-array or NDJSON body as it came (BatchError when it is no JSON array
+        or holds too many)."""
         registry, units = self._registry, tuple(key_units)
 
         def validate(now: datetime) -> BatchResult:
             unit_exists, in_scope = registry.registry.exists, registry.scope_of(units)
-            if isinstance(items, bytes):
+            if isinstance(items, EventsBody):
                 return validate_json_body(items, now=now, unit_exists=unit_exists, in_scope=in_scope)
             return validate_batch(items, now=now, unit_exists=unit_exists, in_scope=in_scope)
 

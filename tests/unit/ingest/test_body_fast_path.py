@@ -1,8 +1,9 @@
-"""The one-pass path of a JSON-array body (`validate_json_body`: msgspec decodes the whole body into contract items,
-`wire_item` checks and encodes each) answers exactly as the item-by-item path it falls back to (`parse_json_array` +
-`validate_batch` + `encode_checked`): the same accepted indices, rejections, records (bytes) and `redirected`
-entries, or the same whole-body error — over generated bodies, with byte-level twists (repeated keys, escaped keys,
-lone surrogates, a BOM, invalid UTF-8) that JSON parsers are known to read differently."""
+"""The one-pass path of a body (`validate_json_body`: msgspec decodes the whole JSON array, or each NDJSON line,
+into contract items, `wire_item` checks and encodes each) answers exactly as the item-by-item path it falls back to
+(`parse_json_array` or `parse_ndjson` + `validate_batch` + `encode_checked`): the same accepted indices,
+rejections, records (bytes) and `redirected` entries, or the same whole-body error — over generated bodies, with
+byte-level twists (repeated keys, escaped keys, lone surrogates, a BOM, invalid UTF-8) that JSON parsers are known
+to read differently."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from hypothesis import strategies as st
 from services.ingest.domain.batch import (
     BatchError,
     BatchResult,
+    EventsBody,
     parse_json_array,
+    parse_ndjson,
     redirections,
     validate_batch,
     validate_json_body,
@@ -71,11 +74,19 @@ def outcome(validate: Any, body: bytes, now: datetime) -> tuple[Any, ...]:
 
 
 def one_pass(body: bytes, now: datetime) -> BatchResult:
-    return validate_json_body(body, now=now, unit_exists=unit_exists, in_scope=in_scope)
+    return validate_json_body(EventsBody(body), now=now, unit_exists=unit_exists, in_scope=in_scope)
 
 
 def item_by_item(body: bytes, now: datetime) -> BatchResult:
     return validate_batch(parse_json_array(body), now=now, unit_exists=unit_exists, in_scope=in_scope)
+
+
+def one_pass_ndjson(body: bytes, now: datetime) -> BatchResult:
+    return validate_json_body(EventsBody(body, ndjson=True), now=now, unit_exists=unit_exists, in_scope=in_scope)
+
+
+def line_by_line(body: bytes, now: datetime) -> BatchResult:
+    return validate_batch(parse_ndjson(body), now=now, unit_exists=unit_exists, in_scope=in_scope)
 
 
 NOWS = st.one_of(st.just(datetime(2036, 1, 1, tzinfo=UTC)), MOMENTS)
@@ -88,6 +99,16 @@ def test_a_body_gets_the_same_answers_either_way(items: list[object], twist: Any
     assert outcome(one_pass, body, now) == outcome(item_by_item, body, now)
 
 
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=ITEMS, twist=st.sampled_from(TWISTS), blank=st.sampled_from([b"", b"  ", b"\r", b"\x0c"]), now=NOWS)
+def test_an_ndjson_body_gets_the_same_answers_either_way(
+    items: list[object], twist: Any, blank: bytes, now: datetime
+) -> None:
+    lines = [twist(orjson.dumps(item)) for item in items]
+    body = b"\n".join([*lines[:1], blank, *lines[1:]]) + b"\r\n"
+    assert outcome(one_pass_ndjson, body, now) == outcome(line_by_line, body, now)
+
+
 @settings(max_examples=EXAMPLES // 4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(items=st.lists(PLAIN, min_size=1, max_size=6))
 def test_plain_valid_events_take_the_one_pass_path(items: list[dict[str, Any]]) -> None:
@@ -95,6 +116,9 @@ def test_plain_valid_events_take_the_one_pass_path(items: list[dict[str, Any]]) 
     result = one_pass(orjson.dumps(items), now)
     assert result.encoded is not None and len(result.encoded) == len(result.accepted)
     assert answers(result, now) == answers(item_by_item(orjson.dumps(items), now), now)
+    ndjson = b"\n".join(orjson.dumps(item) for item in items)
+    assert one_pass_ndjson(ndjson, now).encoded is not None
+    assert answers(one_pass_ndjson(ndjson, now), now) == answers(result, now)
 
 
 @given(moment=MOMENTS, spelling=st.sampled_from(["iso", "Z", "-00:00", "ms", "zero-us"]))

@@ -112,7 +112,8 @@ def one_batch(chunk, database, spent, now, ancestors, unit_exists) -> None:
     store.counter_columns(outcome.counter_delta)
     t5 = clock()
     for change in outcome.changes:
-        database[change.state.dossier_id] = (orjson.dumps(change.state.to_dict()).decode(), change.evaluated_month)
+        text = orjson.dumps(store.state_document(change)).decode()
+        database[change.state.dossier_id] = (text, change.evaluated_month)
     t6 = clock()
     stages = {"decode": t1 - t0, "(fake select)": t2 - t1, "load states": t3 - t2, "apply (merge+count)": t4 - t3}
     stages.update({"write params": t5 - t4, "(fake db)": t6 - t5})

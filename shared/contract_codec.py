@@ -185,19 +185,25 @@ def _time(text: str) -> datetime | None:
         return None
 
 
-def _compiled(fields: _Fields, ingested: datetime | None) -> CheckedEvent | None:
-    """The rules the schema cannot express; None when one fails (the checker then says which)."""
+def fields_pass(fields: _Fields) -> bool:
+    """The rules the schema cannot express, times apart: character sets, printable text, the type's fields."""
     if fields.event_id.strip(_EVENT_ID_CHARS) or fields.unit_id.strip(_ID_CHARS):  # a character outside the set
-        return None
+        return False
     if not fields.dossier_id.isprintable():
-        return None
+        return False
     procedure_id = fields.procedure_id
     if procedure_id is not None and not procedure_id.isprintable():
+        return False
+    rules = _TYPE_CHECKS[fields.type]
+    return rules.foreign(fields) == rules.nothing and None not in rules.required(fields)
+
+
+def _compiled(fields: _Fields, ingested: datetime | None) -> CheckedEvent | None:
+    """The rules the schema cannot express; None when one fails (the checker then says which)."""
+    if not fields_pass(fields):
         return None
-    kind = fields.type
+    kind, procedure_id = fields.type, fields.procedure_id
     rules = _TYPE_CHECKS[kind]
-    if rules.foreign(fields) != rules.nothing or None in rules.required(fields):
-        return None
     occurred = _time(fields.occurred_at)
     if occurred is None:
         return None

@@ -136,9 +136,23 @@ def stored_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, StoredDossier]:
     GC paused)."""
     loads, load = orjson.loads, StoredDossierLoader().load
     return {
-        dossier_id: load(DossierState.from_dict(loads(state)), evaluated_month)
+        dossier_id: load(DossierState.from_dict(loads(state)), evaluated_month, state)
         for dossier_id, state, evaluated_month in rows
     }
+
+
+_EVENTS_END = "]]}"  # how the stored form ends: the last record's row, the events list, the object
+
+
+def state_document(change: DossierChange) -> dict[str, Any] | orjson.Fragment:
+    """The state as stored (``DossierState.to_dict`` in orjson's encoding). A change that appends records to a
+    loaded row extends that row's text with the new rows only — the same bytes as encoding it all again, since
+    orjson writes each list element on its own, without spaces."""
+    stored, appended = change.stored_form, change.appended
+    if stored is None or not appended or not stored.endswith(_EVENTS_END):
+        return change.state.to_dict()
+    rows = orjson.dumps([record.to_row() for record in change.state.records[-appended:]]).decode()
+    return orjson.Fragment(f"{stored[:-2]},{rows[1:-1]}]}}")
 
 
 def change_row(change: DossierChange) -> dict[str, Any]:
@@ -148,7 +162,7 @@ def change_row(change: DossierChange) -> dict[str, Any]:
     flips = state.hold_flips
     return {
         "i": state.dossier_id,
-        "s": state.to_dict(),
+        "s": state_document(change),
         "h": receipt.unit_id if receipt is not None else None,
         "p": state.procedure_id,
         "r": receipt.received_at if receipt is not None else None,

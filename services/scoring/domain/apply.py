@@ -16,9 +16,9 @@ from services.scoring.domain.counters import (
     CounterKey,
     add_record_counts,
     add_state_counts,
+    changed_parts,
     contribution,
     contribution_delta,
-    state_inputs,
 )
 from services.scoring.domain.facts import FactRecord
 from services.scoring.domain.state import DossierState, merge_changes
@@ -30,11 +30,14 @@ class StoredDossier:
     start of its evaluated month). The contribution itself is computed when asked for: applying a batch needs only
     the part its new events change (see BatchApplication._apply_one)."""
 
-    __slots__ = ("_contribution", "evaluated_at", "state")
+    __slots__ = ("_contribution", "evaluated_at", "state", "stored_form")
 
-    def __init__(self, state: DossierState, evaluated_at: Instant) -> None:
+    def __init__(self, state: DossierState, evaluated_at: Instant, stored_form: str | None = None) -> None:
         self.state = state
         self.evaluated_at = evaluated_at
+        # The state as the row holds it (the adapter's encoding), when loaded from one: a change that only appends
+        # records is written by extending it rather than encoding every record again (DossierChange.appended).
+        self.stored_form = stored_form
         self._contribution: Contribution | None = None
 
     @property
@@ -53,18 +56,18 @@ class StoredDossierLoader:
     def __init__(self) -> None:
         self._month_instants: dict[str, Instant] = {}
 
-    def load(self, state: DossierState, evaluated_month: str) -> StoredDossier:
+    def load(self, state: DossierState, evaluated_month: str, stored_form: str | None = None) -> StoredDossier:
         instant = self._month_instants.get(evaluated_month)
         if instant is None:
             instant = self._month_instants[evaluated_month] = month_start(parse_month(evaluated_month))
-        return StoredDossier(state, instant)
+        return StoredDossier(state, instant, stored_form)
 
 
 class DossierChange:
     """A dossier whose state changed in this batch, the month it was evaluated in (open dossiers are rolled into
     each new month) and, computed when asked for, the contribution it now makes."""
 
-    __slots__ = ("_contribution", "_evaluated_at", "created", "evaluated_month", "state")
+    __slots__ = ("_contribution", "_evaluated_at", "appended", "created", "evaluated_month", "state", "stored_form")
 
     def __init__(
         self,
@@ -74,9 +77,15 @@ class DossierChange:
         *,
         created: bool = False,
         contribution: Contribution | None = None,
+        stored_form: str | None = None,
+        appended: int = 0,
     ) -> None:
         self.state = state
         self.evaluated_month = evaluated_month
+        # When ``appended`` > 0: the state's records are those of ``stored_form`` (the row as loaded) followed by
+        # its last ``appended`` records, so the adapter may extend the stored form instead of encoding it anew.
+        self.stored_form = stored_form
+        self.appended = appended
         # created: no stored row was known when the batch was loaded, so the adapter inserts it (if another
         # consumer created the row meanwhile, ``BatchApplication.reapply_existing`` merges into that one instead).
         self.created = created
@@ -238,7 +247,12 @@ class BatchApplication:
         state, gained, replaced = merged
         own_delta, now = self._own_delta, self._now
         add_record_counts(own_delta, gained, 1)
-        units = {record.unit_id for record in state.records}
+        units_seen = self._units_seen
+        # A batch touches each unit many times; its ancestors need adding once (a membership test per record is
+        # cheaper than building the dossier's set of units).
+        for record in state.records:
+            if record.unit_id not in units_seen:
+                self._see(record.unit_id)
         if previous is None:
             self._distinct_new += len(gained)
             add_state_counts(own_delta, state, now, 1)
@@ -246,17 +260,22 @@ class BatchApplication:
             self._distinct_new += len(gained) - len(replaced)
             if replaced:
                 add_record_counts(own_delta, replaced, -1)
-                units.update(record.unit_id for record in replaced)
+                for record in replaced:
+                    if record.unit_id not in units_seen:
+                        self._see(record.unit_id)
             stored = previous.state
-            if previous.evaluated_at != self._month_start or state_inputs(state) != state_inputs(stored):
-                add_state_counts(own_delta, state, now, 1)
-                add_state_counts(own_delta, stored, previous.evaluated_at, -1)
-        # A batch touches each unit many times; its ancestors need adding once.
-        units_seen = self._units_seen
-        for unit in units - units_seen:
-            units_seen.add(unit)
-            self._touched.update(self._ancestors.chain(unit))
-        return DossierChange(state, self._month, now, created=previous is None)
+            parts = changed_parts(stored, state, previous.evaluated_at == self._month_start)
+            if parts:
+                add_state_counts(own_delta, state, now, 1, parts)
+                add_state_counts(own_delta, stored, previous.evaluated_at, -1, parts)
+        if previous is None:
+            return DossierChange(state, self._month, now, created=True)
+        return DossierChange(state, self._month, now, stored_form=previous.stored_form,
+                             appended=_appended(previous.state, state, replaced))  # fmt: skip
+
+    def _see(self, unit: str) -> None:
+        self._units_seen.add(unit)
+        self._touched.update(self._ancestors.chain(unit))
 
     def outcome(self) -> BatchOutcome:
         """Everything applied so far: all changes, the counter delta expanded to ancestors, touched units."""
@@ -266,6 +285,16 @@ class BatchApplication:
         expand(self._own_delta, self._ancestors, outcome.counter_delta)
         outcome.duplicates = self._events - self._distinct_new
         return outcome
+
+
+def _appended(stored: DossierState, state: DossierState, replaced: Sequence[FactRecord]) -> int:
+    """How many records ``state`` adds after all of ``stored``'s, kept in place — 0 when a merge replaced a copy or
+    put a record before a stored one. Records are distinct and sorted: the stored last record still sits at its old
+    index only when no new record sorts before it."""
+    kept = len(stored.records)
+    if replaced or not kept or state.records[kept - 1] is not stored.records[-1]:
+        return 0
+    return len(state.records) - kept
 
 
 def roll_over(

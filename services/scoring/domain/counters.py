@@ -104,18 +104,36 @@ def state_contribution(state: DossierState, now: datetime | Instant) -> Contribu
     return out
 
 
-def state_inputs(state: DossierState) -> tuple[object, ...]:
-    """Everything ``state_contribution`` reads besides now: two states with equal inputs count the same in the
-    same month (the consumer skips recounting a dossier whose new events left these alone)."""
-    return (state.receipt, state.effective_due, state.resolution, state.withdrawal, state.rating, state.hold_flips)
+# The four parts of a state's counts (disjoint counters), so that a merge recounts only those its events changed.
+RECEIPT_PART, RESOLUTION_PART, RATING_PART, PROGRESS_PART = 1, 2, 4, 8
+ALL_PARTS = RECEIPT_PART | RESOLUTION_PART | RATING_PART | PROGRESS_PART
 
 
-def add_state_counts(out: dict[CounterKey, int], state: DossierState, now: datetime | Instant, sign: int) -> None:
-    """Add ``sign`` × the state's derived counts to ``out`` (keys of one state are distinct: one entry each)."""
+def changed_parts(old: DossierState, new: DossierState, same_month: bool) -> int:
+    """The parts of ``add_state_counts`` whose inputs differ between two states of a dossier (``same_month``: both
+    evaluated in one month — only progress depends on it). A part with equal inputs counts the same in both, so
+    ``new − old`` of it is zero and need not be computed."""
+    parts = 0 if same_month else PROGRESS_PART
+    if new.receipt != old.receipt:
+        parts |= RECEIPT_PART | RESOLUTION_PART | PROGRESS_PART
+    if new.effective_due != old.effective_due or new.resolution != old.resolution:
+        parts |= RESOLUTION_PART | PROGRESS_PART
+    if new.withdrawal != old.withdrawal or new.hold_flips != old.hold_flips:
+        parts |= PROGRESS_PART
+    if new.rating != old.rating:
+        parts |= RATING_PART
+    return parts
+
+
+def add_state_counts(
+    out: dict[CounterKey, int], state: DossierState, now: datetime | Instant, sign: int, parts: int = ALL_PARTS
+) -> None:
+    """Add ``sign`` × the state's derived counts to ``out`` (keys of one state are distinct: one entry each), of
+    the given ``parts`` only: receipt (received*), resolution (resolved*), rating (ratings*), progress (progress_*)."""
     get = out.get
     receipt = state.receipt
     due = state.effective_due
-    if receipt is not None:
+    if receipt is not None and parts & RECEIPT_PART:
         unit = receipt.unit_id
         label = month_label_of(receipt.received_at)
         key = (unit, label, "received")
@@ -131,7 +149,7 @@ def add_state_counts(out: dict[CounterKey, int], state: DossierState, now: datet
             out[key] = get(key, 0) + sign
 
     resolution = state.resolution
-    if resolution is not None:
+    if resolution is not None and parts & RESOLUTION_PART:
         unit = resolution.unit_id
         label = month_label_of(resolution.resolved_at)
         key = (unit, label, "resolved")
@@ -147,7 +165,7 @@ def add_state_counts(out: dict[CounterKey, int], state: DossierState, now: datet
             out[key] = get(key, 0) + sign
 
     rating = state.rating
-    if rating is not None:
+    if rating is not None and parts & RATING_PART:
         label = month_label_of(rating.rated_at)
         key = (rating.unit_id, label, "ratings")
         out[key] = get(key, 0) + sign
@@ -155,7 +173,7 @@ def add_state_counts(out: dict[CounterKey, int], state: DossierState, now: datet
             key = (rating.unit_id, label, "ratings_satisfied")
             out[key] = get(key, 0) + sign
 
-    if receipt is not None and due is not None:
+    if receipt is not None and due is not None and parts & PROGRESS_PART:
         _add_progress(out, state, receipt.unit_id, receipt.received_at, due, month_of(_instant(now)), sign)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
 from typing import Any, NamedTuple
@@ -70,11 +69,12 @@ class Rating(NamedTuple):
     level: str
 
 
-@dataclass(frozen=True, slots=True)
-class DossierState:
+class DossierState(NamedTuple):
     """Everything scoring knows about one dossier; equal event sets give equal states.
 
-    Times are ``Instant`` (integer microseconds, UTC); see ``timebase.to_datetime``.
+    Times are ``Instant`` (integer microseconds, UTC); see ``timebase.to_datetime``. A named tuple rather than a
+    frozen dataclass: the consumer builds two per changed dossier (loaded, merged), and a frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` per field) measured four times the cost of a tuple's construction.
     """
 
     dossier_id: str
@@ -132,7 +132,7 @@ class DossierState:
         if data.get("v") != STATE_FORMAT_VERSION:
             raise ValueError(f"phiên bản trạng thái không hỗ trợ / unsupported state version: {data.get('v')!r}")
         records = [FactRecord.from_row(row) for row in data["events"]]
-        return derive_state(str(data["dossier_id"]), records)
+        return derive_state(str(data["dossier_id"]), records, ordered=True)  # stored in SPEC order (to_dict)
 
 
 def merge(records: Iterable[tuple[str, FactRecord]], base: DossierState | None = None) -> DossierState:
@@ -186,29 +186,65 @@ def merge_changes(
             gained[event_id] = record
     if not gained and base is not None:
         return None
-    return derive_state(dossier_id, winners.values()), list(gained.values()), replaced
+    news = list(gained.values())
+    if base is not None and not replaced and base.records:
+        # The usual case: every new event is dated after all the stored ones — continue the stored derivation
+        # instead of re-sorting and re-reading every record (equal states: tests/unit/scoring/test_merge.py).
+        last = base.records[-1].occurred_at
+        if min(record.occurred_at for record in news) > last:
+            return _extend(base, sorted(news, key=_SPEC_ORDER)), news, replaced
+    return derive_state(dossier_id, winners.values()), news, replaced
 
 
 def _wins_over(candidate: FactRecord, current: FactRecord) -> bool:
     if candidate.ingested_at != current.ingested_at:
         return candidate.ingested_at < current.ingested_at
+    if candidate == current:  # the same copy again (a replayed batch): compared in C, no key built
+        return False
     return candidate.copy_key() < current.copy_key()
 
 
-def derive_state(dossier_id: str, records: Iterable[FactRecord]) -> DossierState:
-    """Build the state from distinct records (one per event_id) in a single pass in SPEC order."""
-    ordered = sorted(records, key=_SPEC_ORDER)
-    receipt: Receipt | None = None
-    resolution: Resolution | None = None
-    withdrawal: Withdrawal | None = None
-    rating: Rating | None = None
-    due: Instant | None = None
-    first_procedure: str | None = None
-    receipt_procedure: str | None = None
-    payments: list[FactRecord] = []
+def derive_state(dossier_id: str, records: Iterable[FactRecord], *, ordered: bool = False) -> DossierState:
+    """Build the state from distinct records (one per event_id) in a single pass in SPEC order (``ordered``: the
+    records already are)."""
+    ordered_records = tuple(records) if ordered else tuple(sorted(records, key=_SPEC_ORDER))
+    return _derive(dossier_id, ordered_records, _EMPTY)
+
+
+class _Derived(NamedTuple):
+    """What the pass over the records in SPEC order carries from one record to the next."""
+
+    receipt: Receipt | None
+    resolution: Resolution | None
+    withdrawal: Withdrawal | None
+    rating: Rating | None
+    due: Instant | None
+    first_procedure: str | None
+    receipt_procedure: str | None
+    payments: tuple[FactRecord, ...]
+    hold_flips: tuple[Instant, ...]
+
+
+_EMPTY = _Derived(None, None, None, None, None, None, None, (), ())
+
+
+def _extend(base: DossierState, newer: list[FactRecord]) -> DossierState:
+    """``derive_state`` of base's records followed by ``newer`` (SPEC order, all dated after base's last record),
+    continuing from what base derived. Base's ``procedure_id`` stands unless it is None (then the first newer
+    record naming one gives it), or a newer receipt names one (base had no receipt: it becomes the receipt)."""
+    carried = _Derived(base.receipt, base.resolution, base.withdrawal, base.rating, base.effective_due,
+                       base.procedure_id, None, base.payments, base.hold_flips)  # fmt: skip
+    return _derive(base.dossier_id, base.records + tuple(newer), carried, len(base.records))
+
+
+def _derive(dossier_id: str, records: tuple[FactRecord, ...], carried: _Derived, start: int = 0) -> DossierState:
+    """One pass over ``records[start:]`` in SPEC order, from what the records before ``start`` derived."""
+    receipt, resolution, withdrawal, rating, due, first_procedure, receipt_procedure, payments, flips = carried
+    new_payments: list[FactRecord] = []
     # Per instant, the hold status left by the last hold/release event at that instant (SPEC order).
     hold_status_at: dict[Instant, bool] = {}
-    for record in ordered:
+    for index in range(start, len(records)):
+        record = records[index]
         kind = record.type
         if record.due_at is not None:
             due = record.due_at
@@ -217,7 +253,7 @@ def derive_state(dossier_id: str, records: Iterable[FactRecord]) -> DossierState
         if kind in _HOLD_OR_RELEASE:
             hold_status_at[record.occurred_at] = kind in HOLD_TYPES
         elif kind == PAYMENT:
-            payments.append(record)
+            new_payments.append(record)
         elif kind == RATING:
             rating = Rating(record.event_id, record.unit_id, record.occurred_at, record.level or "")
         elif kind == RECEIVED:
@@ -238,21 +274,23 @@ def derive_state(dossier_id: str, records: Iterable[FactRecord]) -> DossierState
                 )
         elif kind == WITHDRAWN and withdrawal is None:
             withdrawal = Withdrawal(record.event_id, record.unit_id, record.occurred_at)
-    flips: list[Instant] = []
-    on_hold = False
-    for instant, status in hold_status_at.items():
-        if status != on_hold:
-            flips.append(instant)
-            on_hold = status
+    if hold_status_at:
+        new_flips: list[Instant] = list(flips)
+        on_hold = len(new_flips) % 2 == 1
+        for instant, status in hold_status_at.items():
+            if status != on_hold:
+                new_flips.append(instant)
+                on_hold = status
+        flips = tuple(new_flips)
     return DossierState(
         dossier_id=dossier_id,
-        records=tuple(ordered),
+        records=records,
         procedure_id=receipt_procedure if receipt_procedure is not None else first_procedure,
         receipt=receipt,
         effective_due=due,
         resolution=resolution,
         withdrawal=withdrawal,
-        hold_flips=tuple(flips),
-        payments=tuple(payments),
+        hold_flips=flips,
+        payments=payments + tuple(new_payments) if new_payments else payments,
         rating=rating,
     )

@@ -128,15 +128,27 @@ async def process_batch(
     if not records:
         return True
     assigned = assigned_partitions(consumer)
-    revoked = sorted({r.partition for r in records} - {tp.partition for tp in assigned if tp.topic == records[0].topic})
+    after = next_offsets(records)  # one pass over the batch (tens of thousands of records) for all that follows
+    revoked = sorted(partition for topic, partition in after if TopicPartition(topic, partition) not in assigned)
     if revoked:
         log.info(
             "partition(s) %s revoked during the batch: applied (idempotent), not committed here; the new owner "
             "replays them from the last commit", revoked,
         )  # fmt: skip
-    METRICS.set_lag(lag_after(consumer, records, assigned))
-    await commit_batch(consumer, records, assigned)
+    METRICS.set_lag(lag_after(consumer, after, assigned))
+    await commit_batch(consumer, after, assigned)
     return True
+
+
+def next_offsets(records: Sequence[RawRecord]) -> dict[tuple[str, int], int]:
+    """(topic, partition) → the offset after the batch's last record there."""
+    after: dict[tuple[str, int], int] = {}
+    get = after.get
+    for record in records:
+        key, offset = (record.topic, record.partition), record.offset + 1
+        if offset > get(key, 0):
+            after[key] = offset
+    return after
 
 
 def assigned_partitions(consumer: OffsetCommitter) -> set[TopicPartition]:
@@ -147,13 +159,11 @@ def assigned_partitions(consumer: OffsetCommitter) -> set[TopicPartition]:
         return set()
 
 
-async def commit_batch(consumer: OffsetCommitter, records: Sequence[RawRecord], assigned: set[TopicPartition]) -> None:
+async def commit_batch(
+    consumer: OffsetCommitter, after: dict[tuple[str, int], int], assigned: set[TopicPartition]
+) -> None:
     """Commit the offset after the batch's last record on each partition still assigned (the rest is skipped)."""
-    offsets: dict[TopicPartition, int] = {}
-    for record in records:
-        tp = TopicPartition(record.topic, record.partition)
-        if tp in assigned:
-            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    offsets = {tp: offset for key, offset in after.items() if (tp := TopicPartition(*key)) in assigned}
     if not offsets:
         return
     try:
@@ -168,18 +178,17 @@ async def commit_batch(consumer: OffsetCommitter, records: Sequence[RawRecord], 
         kafka_state().succeeded()
 
 
-def lag_after(consumer: OffsetCommitter, records: Sequence[RawRecord], assigned: set[TopicPartition]) -> dict[int, int]:
+def lag_after(
+    consumer: OffsetCommitter, after: dict[tuple[str, int], int], assigned: set[TopicPartition]
+) -> dict[int, int]:
     """Records left on each partition of this batch still assigned: the broker's high watermark (as of the last
     fetch) minus the offset after the batch's last record there."""
-    next_offset: dict[int, int] = {}
-    for record in records:
-        next_offset[record.partition] = max(next_offset.get(record.partition, 0), record.offset + 1)
     lag: dict[int, int] = {}
-    for partition, offset in next_offset.items():
-        tp = TopicPartition(records[0].topic, partition)
+    for key, offset in after.items():
+        tp = TopicPartition(*key)
         if tp not in assigned:
             continue  # revoked mid-batch: aiokafka would assert "Partition is not assigned"
         highwater = consumer.highwater(tp)
         if highwater is not None:
-            lag[partition] = max(0, highwater - offset)
+            lag[tp.partition] = max(0, highwater - offset)
     return lag

@@ -1,0 +1,112 @@
+"""Kafka record bytes → the contract's fields with its times as integer microseconds (the scoring consumer's path).
+
+`contract_codec.decode_value` answers every record with aware datetimes that the consumer then turns into integer
+instants — three `fromisoformat` and three aware subtractions per event, a third of its decode. This module takes
+the common case straight to integers: the same msgspec schema and `fields_pass` rules, then each time read from its
+text as (day of the date in its offset) + (seconds of the clock) + (fraction), the first two looked up in caches
+that `contract_codec._time` — the compiled path's own time rule — fills once per distinct date+offset and clock.
+Anything else (a spelling the caches do not cover, a rule or context check failing) answers None and the caller
+takes `decode_value`, which says why; so this path can only ever be stricter than the checker, never differ from
+it (proven by tests/unit/scoring/test_decoder_equivalence.py on generated records, valid and invalid).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+
+from shared.contract_codec import _EPOCH, _RECORD_DECODER, _Record, _time, fields_pass
+from shared.contract_rules import MAX_FUTURE_SKEW
+
+__all__ = ["decode_instants", "instant_of"]
+
+_SKEW_US = MAX_FUTURE_SKEW // MAX_FUTURE_SKEW.resolution  # the 5-minute rule in microseconds
+# date (10 characters) + offset ("Z" or "±HH:MM") → the instant of 00:00:00 that day in that offset. A dossier
+# stream names a few dates a day and one or two offsets: small, but bounded all the same against hostile input.
+_DAY_STARTS: dict[str, int] = {}
+_DAY_STARTS_MAX = 200_000
+# "HH:MM:SS" → seconds since midnight; at most 86,400 entries by construction.
+_CLOCKS: dict[str, int] = {}
+
+
+def _day_start(date: str, offset: str) -> int | None:
+    moment = _time(f"{date}T00:00:00{offset}")  # the checker's own date, offset and digit rules, once per key
+    if moment is None:
+        return None
+    if len(_DAY_STARTS) >= _DAY_STARTS_MAX:
+        _DAY_STARTS.clear()
+    elapsed = moment - _EPOCH
+    start = _DAY_STARTS[date + offset] = (elapsed.days * 86_400 + elapsed.seconds) * 1_000_000
+    return start
+
+
+def _clock(text: str) -> int | None:
+    """Seconds of an ASCII `HH:MM:SS` (hour < 24, minute and second < 60 — what `fromisoformat` accepts)."""
+    if not (len(text) == 8 and text[2] == ":" and text[5] == ":" and text.isascii()):
+        return None
+    hours, minutes, seconds = text[:2], text[3:5], text[6:]
+    if not (hours.isdigit() and minutes.isdigit() and seconds.isdigit()):
+        return None
+    h, m, s = int(hours), int(minutes), int(seconds)
+    if h > 23 or m > 59 or s > 59:
+        return None
+    value = _CLOCKS[text] = (h * 60 + m) * 60 + s
+    return value
+
+
+def instant_of(text: str) -> int | None:
+    """Integer microseconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.digits](Z|±HH:MM)` — exactly
+    `to_instant(contract_codec._time(text))` (fractions truncated to microseconds) — or None: the checker decides."""
+    if len(text) < 20 or text[10] != "T":
+        return None
+    tail = text[19:]
+    fraction = 0
+    if tail[0] == ".":
+        offset = "Z" if tail[-1] == "Z" else tail[-6:]
+        digits = tail[1 : len(tail) - len(offset)]
+        if not (digits.isdigit() and digits.isascii()):
+            return None
+        fraction = int(digits[:6].ljust(6, "0"))
+    else:
+        offset = tail
+    day = _DAY_STARTS.get(text[:10] + offset)
+    if day is None:
+        day = _day_start(text[:10], offset)
+        if day is None:
+            return None
+    clock = _CLOCKS.get(text[11:19])
+    if clock is None:
+        clock = _clock(text[11:19])
+        if clock is None:
+            return None
+    return day + clock * 1_000_000 + fraction
+
+
+def decode_instants(
+    value: bytes, record_timestamp_ms: int, unit_exists: Callable[[str], bool]
+) -> tuple[_Record, int, int, int | None] | None:
+    """A record every rule accepts, context included, as (fields, occurred_at, ingested_at, due_at) in integer
+    microseconds — `ingested_at` the record's Kafka timestamp when it has none. None: `decode_value` decides.
+
+    The fields are the schema's as decoded: the type's defaults (false for an absent flag) are not filled here."""
+    try:
+        record = _RECORD_DECODER.decode(value)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    if not fields_pass(record):
+        return None
+    occurred = instant_of(record.occurred_at)
+    if occurred is None:
+        return None
+    stamp = record.ingested_at
+    ingested = record_timestamp_ms * 1000 if stamp is None else instant_of(stamp)
+    if ingested is None or occurred - ingested > _SKEW_US or not unit_exists(record.unit_id):
+        return None
+    due_text = record.due_at
+    if due_text is None:
+        return record, occurred, ingested, None
+    due = instant_of(due_text)
+    if due is None or due <= occurred:
+        return None
+    return record, occurred, ingested, due

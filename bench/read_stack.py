@@ -285,18 +285,16 @@ async def main_async(args: argparse.Namespace) -> None:
 
         if args.fresh:
             await caught_up(client, applying)
+            database_url = f"postgresql://postgres@127.0.0.1:{port('TTHC_PG_PORT')}/tthc"
             async with StreamWatch(api) as watch:
-                api_ms, sse_ms, api_miss, sse_miss = await freshness(
-                    ingest, api, stack["key"], communes[1:41], args.fresh, watch
-                )
-            print(f"\n## freshness over {args.fresh} events sent through ingest (live feed running)")
-            for name, sample, missed in (("API (indicators ETag/body)", api_ms, api_miss),
-                                         ("SSE /v1/stream", sse_ms, sse_miss)):  # fmt: skip
-                if sample:
+                fresh = await freshness(ingest, api, stack["key"], communes[1:41], args.fresh, watch, database_url)
+            print(f"\n## freshness over {args.fresh} events sent through ingest, hop by hop (live feed running)")
+            for name, (sample, missed) in fresh.hops().items():
+                if len(sample) >= 2:
                     p50, p99, worst = quantiles(sample)
-                    print(f"  {name:<28} p50 {p50:6.0f} ms  p99 {p99:6.0f} ms  max {worst:6.0f} ms  missed {missed}")
+                    print(f"  {name:<36} p50 {p50:6.0f} ms  p99 {p99:6.0f} ms  max {worst:6.0f} ms  missed {missed}")
                 else:
-                    print(f"  {name:<28} nothing seen ({missed} missed)")
+                    print(f"  {name:<36} too few seen ({missed} missed)")
         print(f"\n# end: load average {os.getloadavg()}")
 
 

@@ -20,6 +20,7 @@ from services.scoring.entrypoints.api import build_router
 from services.scoring.entrypoints.background import Timers
 from services.scoring.entrypoints.consumer import register_consumer
 from services.scoring.entrypoints.dashboard import build_dashboard_router
+from services.scoring.entrypoints.read_bodies import ReadBodies
 from services.scoring.entrypoints.ready_responses import FastReads, ReadyResponses, Token
 from services.scoring.entrypoints.stream import Broadcaster, build_stream_router, register_indicators_relay
 from services.scoring.settings import APPLYING_ROLES, ScoringSettings
@@ -139,9 +140,9 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         lambda: {**unreachable_details({"database": database}), **alerts_peer.detail()},
         identity=Identity("scoring", settings.stack_id),
     )
-    ready = ReadyResponses()
-    app.include_router(build_router(render_metrics, ready))
-    app.include_router(build_actions_router())
+    ready, bodies = ReadyResponses(), ReadBodies()
+    app.include_router(build_router(render_metrics, ready, bodies))
+    app.include_router(build_actions_router(ready, bodies))
     app.include_router(build_stream_router(broadcaster))
     app.include_router(build_dashboard_router(settings))
     install_standard_openapi(app)

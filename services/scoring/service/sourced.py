@@ -1,0 +1,69 @@
+"""Values computed once per version of the read tables they come from, in a worker thread, one at a time per key.
+
+The read tables (reading.py) are replaced, never changed in place, when their figures change: a value computed
+from some of them (a level's month-end forecast, a ready-made body) stays right while those are the SAME objects,
+and is recomputed the first time one of them was replaced. Readers asking meanwhile await the computation already
+running for the same key and sources instead of starting another (at a change, every concurrent reader of a hot
+key would otherwise pay for it at once); a computation for other sources runs on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+Sources = tuple[object, ...]
+
+
+def same_sources(kept: Sources, sources: Sources) -> bool:
+    """Whether two source tuples are the same objects, one by one."""
+    return len(kept) == len(sources) and all(a is b for a, b in zip(kept, sources, strict=True))
+
+
+class OneAtATime(Generic[K, V]):
+    """Computations in a worker thread (CPU work off the event loop: readers of ready values are served meanwhile),
+    one per key and sources at a time: a reader asking for the same key and sources awaits the running one."""
+
+    def __init__(self) -> None:
+        self._running: dict[K, tuple[Sources, asyncio.Future[V]]] = {}
+
+    async def run(self, key: K, sources: Sources, compute: Callable[[], V]) -> V:
+        running = self._running.get(key)
+        if running is not None and same_sources(running[0], sources):
+            return await asyncio.shield(running[1])
+        future: asyncio.Future[V] = asyncio.ensure_future(asyncio.to_thread(compute))
+        self._running[key] = (sources, future)
+        try:
+            return await asyncio.shield(future)
+        finally:
+            if (current := self._running.get(key)) is not None and current[1] is future:
+                del self._running[key]
+
+
+class SourcedValues(Generic[K, V]):
+    """The newest value of each key with the sources it was computed from (at most `max_entries` keys)."""
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self._values: OrderedDict[K, tuple[Sources, V]] = OrderedDict()
+        self._computing: OneAtATime[K, V] = OneAtATime()
+        self._max = max_entries
+
+    def peek(self, key: K, sources: Sources) -> V | None:
+        found = self._values.get(key)
+        return found[1] if found is not None and same_sources(found[0], sources) else None
+
+    async def get(self, key: K, sources: Sources, compute: Callable[[], V]) -> V:
+        """The value kept for `key` if computed from `sources`, else `compute()` run (OneAtATime) and kept."""
+        found = self._values.get(key)
+        if found is not None and same_sources(found[0], sources):
+            return found[1]
+        value = await self._computing.run(key, sources, compute)
+        self._values[key] = (sources, value)
+        self._values.move_to_end(key)
+        while len(self._values) > self._max:
+            self._values.popitem(last=False)
+        return value

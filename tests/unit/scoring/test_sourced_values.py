@@ -1,0 +1,49 @@
+"""Values kept per version of their sources (scoring/service/sourced.py): computed once per version of the read
+tables, shared by concurrent readers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from services.scoring.service.sourced import SourcedValues
+
+pytestmark = pytest.mark.unit
+
+
+async def test_a_value_is_kept_while_its_sources_are_the_same_objects_and_recomputed_when_one_is_replaced() -> None:
+    values: SourcedValues[str, list[int]] = SourcedValues()
+    table, profile_v1 = {"a": 1}, object()
+    calls: list[int] = []
+
+    def compute() -> list[int]:
+        calls.append(1)
+        return [table["a"]]
+
+    first = await values.get("k", (table, profile_v1), compute)
+    assert await values.get("k", (table, profile_v1), compute) is first and len(calls) == 1
+    assert values.peek("k", (table, profile_v1)) is first
+    # Equal but not the same object: a replaced table is a new version, even with the same contents.
+    replaced = {"a": 1}
+    assert await values.get("k", (replaced, profile_v1), compute) is not first and len(calls) == 2
+    assert values.peek("k", (table, profile_v1)) is None
+
+
+async def test_concurrent_readers_of_one_key_and_sources_share_one_computation_off_the_event_loop() -> None:
+    values: SourcedValues[str, int] = SourcedValues()
+    sources = (object(),)
+    release = threading.Event()
+    threads: list[int] = []
+
+    def compute() -> int:
+        threads.append(threading.get_ident())
+        assert release.wait(5)
+        return 42
+
+    readers = [asyncio.create_task(values.get("k", sources, compute)) for _ in range(5)]
+    await asyncio.sleep(0.05)
+    assert len(threads) == 1 and threads[0] != threading.get_ident()  # one computation, in a worker thread
+    release.set()
+    assert await asyncio.gather(*readers) == [42] * 5 and len(threads) == 1

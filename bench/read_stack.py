@@ -148,6 +148,31 @@ async def metric_sum(client: httpx.AsyncClient, ports: list[int], name: str) -> 
     return total
 
 
+async def gc_pauses(client: httpx.AsyncClient, base: str) -> dict[str, tuple[float, float, float]]:
+    """The API process's garbage-collector pauses so far, by generation: (collections, seconds, those ≥ 10 ms)."""
+    text = (await client.get(f"{base}/metrics")).text
+    out: dict[str, tuple[float, float, float]] = {}
+    for generation in ("0", "1", "2"):
+        label = f'generation="{generation}"'
+
+        def value(name: str, extra: str = "", label: str = label) -> float:
+            found = re.search(rf"^tthc_scoring_gc_pause_seconds_{name}{{{label}{extra}}} (\S+)$", text, re.M)
+            return float(found.group(1)) if found else 0.0
+
+        count = value("count")
+        out[generation] = (count, value("sum"), count - value("bucket", ',le="0.01"'))
+    return out
+
+
+def gc_line(before: dict[str, tuple[float, float, float]], after: dict[str, tuple[float, float, float]]) -> str:
+    parts = []
+    for generation, (count, seconds, long) in after.items():
+        c0, s0, l0 = before.get(generation, (0.0, 0.0, 0.0))
+        parts.append(f"gen{generation} {count - c0:.0f} × {1000 * (seconds - s0) / max(1, count - c0):.1f} ms "
+                     f"({long - l0:.0f} ≥ 10 ms)")  # fmt: skip
+    return ", ".join(parts)
+
+
 async def caught_up(client: httpx.AsyncClient, applying: list[int], timeout_s: float = 900) -> None:
     """Until the applying processes' lag is (nearly) zero twice in a row: the demo history is applied."""
     calm = 0
@@ -253,6 +278,7 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"  {label:<48} {len(r.content):>8} B, {r.num_bytes_downloaded:>7} B as sent")
 
         print(f"\n## closed loop, wrk -t1 -c{args.connections} -d{args.seconds}s, live feed running")
+        collected = await gc_pauses(client, api)
         for label, (path, cached) in paths.items() if args.seconds > 0 else ():
             for conditional in (False, True) if cached else (False,):
                 headers = {"Accept-Encoding": ACCEPT, **({"If-None-Match": etags[label]} if conditional else {})}
@@ -262,6 +288,8 @@ async def main_async(args: argparse.Namespace) -> None:
                 per_request = (cpu_seconds(pids["scoring"]) - cpu) / (rps * args.seconds) * 1000
                 print(f"  {label:<48} {'304' if conditional else '200'} {rps:8.0f} req/s  p50 {p50:>8}  "
                       f"p99 {p99:>8}  API CPU {per_request:5.2f} ms/req  non-2xx/3xx {bad}")  # fmt: skip
+
+        print(f"  API process's collector pauses meanwhile: {gc_line(collected, await gc_pauses(client, api))}")
 
         if args.ab:
             await server_ab(var, paths, args.seconds, args.connections)
@@ -274,9 +302,11 @@ async def main_async(args: argparse.Namespace) -> None:
                   f"API process {alone[2]:.1f} CPU s meanwhile")  # fmt: skip
             stop = asyncio.Event()
             mix = [p for p, cached in paths.values() if cached]
+            collected = await gc_pauses(client, api)
             readers = asyncio.create_task(open_loop(api, mix, args.rate, stop, max_s=900))
             loaded = await apply_run(client, stack["bootstrap"], (closed, args.backfill, f"B{run}"), applying, pids)
             stop.set()
+            print(f"  API process's collector pauses meanwhile: {gc_line(collected, await gc_pauses(client, api))}")
             print(
                 f"  under {args.rate:.0f} readers/s: {loaded[0]:7.0f} events/s, {loaded[1]:.0f} µs CPU/event, "
                 f"API process {loaded[2]:.1f} CPU s meanwhile (ratio to undisturbed {loaded[0] / alone[0]:.2f})"

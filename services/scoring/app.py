@@ -101,6 +101,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         try:
             async with open_resources(settings, broker, before_broker_start=build) as resources, PoolLogGate(recovery):
                 app.state.resources = resources
+                METRICS.gc_pauses.install()  # the collector's pauses, for the read path's tail (gc_pauses.py)
                 built = container()
                 built.publisher.start()
                 listener = FiguresListener(settings.database_url, built.reader.figures_changed)
@@ -123,6 +124,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
                             await task
                     await peers.aclose()
                     await built.publisher.stop()
+                    METRICS.gc_pauses.uninstall()
         finally:  # once the broker has stopped: a batch in flight until then still finds the container
             withdraw_container(app, broker)
 

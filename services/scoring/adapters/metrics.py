@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from services.scoring.adapters.gc_pauses import GcPauses
 from services.scoring.service.read_ports import UnitGaugeRow
 
 
@@ -68,6 +69,8 @@ class ScoringMetrics:
         self.unit_live = Gauge(
             "tthc_unit_live", "Live counters per unit", ["unit_id", "level", "counter"], registry=self.registry
         )
+
+        self.gc_pauses = GcPauses(self.registry)
 
     def observe_batch(
         self, records: int, applied: int, duplicates: int, dead_reasons: Sequence[str], seconds: float

@@ -148,28 +148,42 @@ async def metric_sum(client: httpx.AsyncClient, ports: list[int], name: str) -> 
     return total
 
 
-async def gc_pauses(client: httpx.AsyncClient, base: str) -> dict[str, tuple[float, float, float]]:
-    """The API process's garbage-collector pauses so far, by generation: (collections, seconds, those ≥ 10 ms)."""
+async def histogram(
+    client: httpx.AsyncClient, base: str, name: str, label: str, values: tuple[str, ...], over: str
+) -> dict[str, tuple[float, float, float]]:
+    """A histogram of a process's /metrics per label value: (observations, sum, those above the `over` bucket)."""
     text = (await client.get(f"{base}/metrics")).text
     out: dict[str, tuple[float, float, float]] = {}
-    for generation in ("0", "1", "2"):
-        label = f'generation="{generation}"'
+    for value in values:
+        selector = f'{label}="{value}"'
 
-        def value(name: str, extra: str = "", label: str = label) -> float:
-            found = re.search(rf"^tthc_scoring_gc_pause_seconds_{name}{{{label}{extra}}} (\S+)$", text, re.M)
+        def sample(kind: str, extra: str = "", selector: str = selector) -> float:
+            found = re.search(rf"^{name}_{kind}{{{selector}{extra}}} (\S+)$", text, re.M)
             return float(found.group(1)) if found else 0.0
 
-        count = value("count")
-        out[generation] = (count, value("sum"), count - value("bucket", ',le="0.01"'))
+        count = sample("count")
+        out[value] = (count, sample("sum"), count - sample("bucket", f',le="{over}"'))
     return out
 
 
-def gc_line(before: dict[str, tuple[float, float, float]], after: dict[str, tuple[float, float, float]]) -> str:
+async def gc_pauses(client: httpx.AsyncClient, base: str) -> dict[str, tuple[float, float, float]]:
+    """The API process's garbage-collector pauses so far, by generation: (collections, seconds, those ≥ 10 ms)."""
+    return await histogram(client, base, "tthc_scoring_gc_pause_seconds", "generation", ("0", "1", "2"), "0.01")
+
+
+async def refreshes(client: httpx.AsyncClient, base: str) -> dict[str, tuple[float, float, float]]:
+    """The API process's read tables: announced change → recomputed table served, by table (> 300 ms apart)."""
+    return await histogram(client, base, "tthc_scoring_read_refresh_seconds", "table", ("month", "live", "level"),
+                           "0.3")  # fmt: skip
+
+
+def histogram_line(before: dict[str, tuple[float, float, float]], after: dict[str, tuple[float, float, float]],
+            over: str = "10 ms", prefix: str = "gen") -> str:  # fmt: skip
     parts = []
-    for generation, (count, seconds, long) in after.items():
-        c0, s0, l0 = before.get(generation, (0.0, 0.0, 0.0))
-        parts.append(f"gen{generation} {count - c0:.0f} × {1000 * (seconds - s0) / max(1, count - c0):.1f} ms "
-                     f"({long - l0:.0f} ≥ 10 ms)")  # fmt: skip
+    for key, (count, seconds, long) in after.items():
+        c0, s0, l0 = before.get(key, (0.0, 0.0, 0.0))
+        parts.append(f"{prefix}{key} {count - c0:.0f} × {1000 * (seconds - s0) / max(1, count - c0):.1f} ms "
+                     f"({long - l0:.0f} > {over})")  # fmt: skip
     return ", ".join(parts)
 
 
@@ -289,7 +303,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 print(f"  {label:<48} {'304' if conditional else '200'} {rps:8.0f} req/s  p50 {p50:>8}  "
                       f"p99 {p99:>8}  API CPU {per_request:5.2f} ms/req  non-2xx/3xx {bad}")  # fmt: skip
 
-        print(f"  API process's collector pauses meanwhile: {gc_line(collected, await gc_pauses(client, api))}")
+        print(f"  API process's collector pauses meanwhile: {histogram_line(collected, await gc_pauses(client, api))}")
 
         if args.ab:
             await server_ab(var, paths, args.seconds, args.connections)
@@ -306,7 +320,8 @@ async def main_async(args: argparse.Namespace) -> None:
             readers = asyncio.create_task(open_loop(api, mix, args.rate, stop, max_s=900))
             loaded = await apply_run(client, stack["bootstrap"], (closed, args.backfill, f"B{run}"), applying, pids)
             stop.set()
-            print(f"  API process's collector pauses meanwhile: {gc_line(collected, await gc_pauses(client, api))}")
+            paused = histogram_line(collected, await gc_pauses(client, api))
+            print(f"  API process's collector pauses meanwhile: {paused}")
             print(
                 f"  under {args.rate:.0f} readers/s: {loaded[0]:7.0f} events/s, {loaded[1]:.0f} µs CPU/event, "
                 f"API process {loaded[2]:.1f} CPU s meanwhile (ratio to undisturbed {loaded[0] / alone[0]:.2f})"
@@ -316,6 +331,7 @@ async def main_async(args: argparse.Namespace) -> None:
         if args.fresh:
             await caught_up(client, applying)
             database_url = f"postgresql://postgres@127.0.0.1:{port('TTHC_PG_PORT')}/tthc"
+            refreshed = await refreshes(client, api)
             async with StreamWatch(api) as watch:
                 fresh = await freshness(ingest, api, stack["key"], communes[1:41], args.fresh, watch, database_url)
             print(f"\n## freshness over {args.fresh} events sent through ingest, hop by hop (live feed running)")
@@ -325,6 +341,8 @@ async def main_async(args: argparse.Namespace) -> None:
                     print(f"  {name:<36} p50 {p50:6.0f} ms  p99 {p99:6.0f} ms  max {worst:6.0f} ms  missed {missed}")
                 else:
                     print(f"  {name:<36} too few seen ({missed} missed)")
+            after = await refreshes(client, api)
+            print(f"  API process: change announced -> table served: {histogram_line(refreshed, after, '300 ms', '')}")
         print(f"\n# end: load average {os.getloadavg()}")
 
 

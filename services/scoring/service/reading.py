@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from services.scoring.domain.effective import roll_up_month, units_of_level_in_month
@@ -51,6 +51,7 @@ class ScoringReader:
         ranking_ttl_s: float = 30.0,
         live_tick_s: float = 5.0,
         refresh_s: float = BACKGROUND_REFRESH_S,
+        on_fresh: Callable[[str, float], None] | None = None,
     ) -> None:
         self.figures = figures
         self.directory = directory
@@ -63,19 +64,26 @@ class ScoringReader:
         # registry. A response kept with the token of its time (entrypoints/ready_responses.py) is current while
         # `token()` is the same.
         self.generation = 0
+
+        def fresh(table: str) -> Callable[[float], None] | None:
+            """`on_fresh` of one kind of table: announced change → recomputed table served (s), for /metrics."""
+            return None if on_fresh is None else lambda seconds: on_fresh(table, seconds)
+
         self._months: RefreshingCache[str, dict[str, dict[str, int]]] = RefreshingCache(
-            self._compute_month, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self._bump
-        )
+            self._compute_month, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self._bump,
+            on_fresh=fresh("month"),
+        )  # fmt: skip
         self._tables: RefreshingCache[tuple[str, str], LevelTable] = RefreshingCache(
-            self._compute_table, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self._bump
-        )
+            self._compute_table, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self._bump,
+            on_fresh=fresh("level"),
+        )  # fmt: skip
         # Live figures (overdue, due soon) depend on the time: they are computed as of the start of a tick of
         # `live_tick_s` seconds, so that every process shows the same figures (and ETags) for the same tick.
         self._tick_s = live_tick_s
         self._tick: int | None = None
         self._live: RefreshingCache[str, LiveSnapshot] = RefreshingCache(
             self._compute_live, max_age_s=min(ranking_ttl_s, 60.0), background_interval_s=refresh_s,
-            on_store=self._bump,
+            on_store=self._bump, on_fresh=fresh("live"),
         )  # fmt: skip
         directory.on_change.append(self.figures_changed)  # a new registry: no table built on the old one is served
 

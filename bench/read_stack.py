@@ -158,11 +158,12 @@ async def histogram(
         selector = f'{label}="{value}"'
 
         def sample(kind: str, extra: str = "", selector: str = selector) -> float:
-            found = re.search(rf"^{name}_{kind}{{{selector}{extra}}} (\S+)$", text, re.M)
+            wanted = "".join(f"(?=[^}}]*{re.escape(part)})" for part in (selector, extra) if part)
+            found = re.search(rf"^{name}_{kind}{{{wanted}[^}}]*}} (\S+)$", text, re.M)
             return float(found.group(1)) if found else 0.0
 
         count = sample("count")
-        out[value] = (count, sample("sum"), count - sample("bucket", f',le="{over}"'))
+        out[value] = (count, sample("sum"), count - sample("bucket", f'le="{over}"'))
     return out
 
 

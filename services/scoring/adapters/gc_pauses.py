@@ -52,3 +52,32 @@ def freeze_long_lived() -> None:
     are collected as before; the frozen ones are still freed by reference counting when dropped."""
     gc.collect()
     gc.freeze()
+
+
+class FreezeAfterChanges:
+    """Keeps the read tables out of the collector's reach in a process that serves readers.
+
+    Each refresh of the read tables allocates hundreds of thousands of container objects (a level's figures, the
+    rankings' item dicts) that live until the next refresh; promoted to the oldest generation, they make every full
+    collection traverse all of them: 22 full collections of 127 ms on average (wall) in two minutes of readers
+    with the live feed, and generation-1 collections of 12 ms (docs/benchmarks.md). So after the tables changed,
+    the young generations are collected (garbage cycles among new objects go now) and the survivors frozen: later
+    collections traverse only what was made since. Frozen objects are still freed by reference counting when a
+    table is replaced; a cycle that becomes garbage after it was frozen would only be found after `unfreeze_s`,
+    when everything is handed back to the collector once (one full collection's pause per that interval).
+    """
+
+    def __init__(self, unfreeze_s: float = 600.0) -> None:
+        self._unfreeze_s = unfreeze_s
+        self._seen: object = None
+        self._frozen_at = time.monotonic()
+
+    def step(self, version: object) -> None:
+        """Called periodically with the tables' version (ScoringReader.generation)."""
+        if time.monotonic() - self._frozen_at > self._unfreeze_s:
+            gc.unfreeze()
+            self._frozen_at = time.monotonic()
+        if version != self._seen:
+            self._seen = version
+            gc.collect(1)
+            gc.freeze()

@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from services.scoring.adapters.gc_pauses import freeze_long_lived
+from services.scoring.adapters.gc_pauses import FreezeAfterChanges, freeze_long_lived
 from services.scoring.bootstrap import Container
 from shared.outages import DependencyState, is_database_outage
 
@@ -29,6 +29,9 @@ ROLL_OVER_CHECK_S = 60.0
 REGISTRY_SYNC_S = 2.0
 # How often pending dead letters are checked for a unit that now exists, and applied.
 REDRIVE_PENDING_S = 1.0
+# How often a reading process freezes the read tables built since (adapters/gc_pauses.py): each check collects the
+# young generations once (a few ms) instead of letting the collector traverse every table again and again.
+FREEZE_CHECK_S = 1.0
 
 Step = Callable[[Container], Awaitable[None]]
 
@@ -54,9 +57,14 @@ async def redrive_pending(container: Container) -> None:
 
 async def warm_up_then_freeze(container: Container) -> None:
     """The read tables computed, then everything alive taken out of later collections (adapters/gc_pauses.py):
-    a full collection no longer traverses the registry and the start-up objects while readers wait."""
+    a full collection no longer traverses the registry and the start-up objects while readers wait; then, every
+    FREEZE_CHECK_S, the tables made since are (FreezeAfterChanges)."""
     await container.reader.warm_up()
     freeze_long_lived()
+    freezer = FreezeAfterChanges()
+    while True:
+        await asyncio.sleep(FREEZE_CHECK_S)
+        freezer.step(container.reader.generation)
 
 
 class Timers:

@@ -36,6 +36,7 @@ from shared.indicators import VIETNAM_TZ
 from shared.units import Unit
 
 SECTIONS = ("all", "upcoming", "overdue")
+FORECAST_REFRESH_S = 1.0
 LiveByUnit = Mapping[str, LiveFigures]
 
 
@@ -89,10 +90,14 @@ class TodoCursor:
 class ActionsReader:
     """The to-do list, the month-end forecast, a unit's open dossiers and one dossier explained."""
 
-    def __init__(self, reader: ScoringReader, dossiers: DossierRepository) -> None:
+    def __init__(
+        self, reader: ScoringReader, dossiers: DossierRepository, forecast_refresh_s: float = FORECAST_REFRESH_S
+    ) -> None:
         self.reader = reader
         self.dossiers = dossiers
-        self._forecasts: SourcedValues[str, LevelForecast] = SourcedValues()
+        # A level's forecast costs ~100 ms of CPU and every committed batch of the live feed makes a new one: the
+        # previous one is served while the next is computed, at most one computation per level and second.
+        self._forecasts: SourcedValues[str, LevelForecast] = SourcedValues(stale_s=forecast_refresh_s)
 
     def _names(self) -> dict[str, str]:
         return {u.unit_id: u.name for u in self.reader.directory.registry}
@@ -107,7 +112,8 @@ class ActionsReader:
     async def level_forecast(self, level: str) -> LevelForecast:
         """Every unit of the level in ONE computation (the ranks need them all anyway), kept while the read tables
         it comes from are the same objects: a forecast costs ~100 ms of CPU for the communes, a read of a kept one
-        nothing (sourced.py). As of the live tick (the snapshot's instant), so every process answers the same."""
+        nothing (sourced.py); after a change the previous one is served until the next is computed (at most one
+        second older than the tables). As of the live tick (the snapshot's instant)."""
         reader = self.reader
         snapshot = await reader.live_snapshot()
         period = resolve_period(None, snapshot.now)

@@ -78,7 +78,7 @@ async def test_the_to_do_list_buckets_a_units_subtree_by_urgency_and_pages_with_
 async def test_a_level_forecast_is_computed_once_per_version_of_the_read_tables() -> None:
     figures = FakeFigures(months={"2026-10": {"D1.X": IN_PLAY}})
     reader = reader_on(figures)
-    actions = ActionsReader(reader, dossiers())
+    actions = ActionsReader(reader, dossiers(), forecast_refresh_s=0)  # no stale answers (sourced.py's tests)
     unit = reader.directory.registry.get("D1.X")
 
     first = await actions.level_forecast("commune")

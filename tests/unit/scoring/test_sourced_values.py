@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -47,3 +48,29 @@ async def test_concurrent_readers_of_one_key_and_sources_share_one_computation_o
     assert len(threads) == 1 and threads[0] != threading.get_ident()  # one computation, in a worker thread
     release.set()
     assert await asyncio.gather(*readers) == [42] * 5 and len(threads) == 1
+
+
+async def test_with_stale_s_a_changed_key_answers_its_previous_value_while_one_newer_is_computed() -> None:
+    values: SourcedValues[str, int] = SourcedValues(stale_s=0.05)
+    v1, v2, v3 = (object(),), (object(),), (object(),)
+    release = threading.Event()
+    calls: list[int] = []
+
+    def compute(n: int) -> Callable[[], int]:
+        def run() -> int:
+            calls.append(n)
+            assert release.wait(5)
+            return n
+
+        return run
+
+    release.set()
+    assert await values.get("k", v1, compute(1)) == 1
+    await asyncio.sleep(0.06)  # the interval since the last computation started has passed
+    release.clear()
+    assert await values.get("k", v2, compute(2)) == 1  # the previous value at once; 2 computed meanwhile
+    assert await values.get("k", v3, compute(3)) == 1  # one background computation at a time
+    release.set()
+    await asyncio.wait_for(values.idle(), 5)
+    assert calls == [1, 2] and values.peek("k", v2) == 2
+    assert await values.get("k", v2, compute(2)) == 2

@@ -202,12 +202,18 @@ class ScoringReader:
     async def _compute_table(self, key: tuple[str, str], live: LiveSnapshot | None = None) -> LevelTable:
         level, label = key
         period = resolve_period(label, self.clock())
-        month = await self._months.get(label, wait=True)  # current as of the last invalidation
         live_by_unit: Mapping[str, LiveFigures] = {}
         as_of = self.clock()
         if period.is_current:
-            snapshot = live if live is not None else await self._live.get("live", wait=True)
+            # The month's figures and the live ones are read side by side (each a query, then a roll-up in a worker
+            # thread): a committed batch's change reaches the table after the longer of the two, not their sum.
+            month, snapshot = await asyncio.gather(
+                self._months.get(label, wait=True),  # current as of the last invalidation
+                self._live.get("live", wait=True) if live is None else _given(live),
+            )
             live_by_unit, as_of = snapshot.by_unit, snapshot.now
+        else:
+            month = await self._months.get(label, wait=True)
         # Scoring and ranking every unit of a level is CPU work: off the event loop, so ready bodies keep being
         # served while it runs (its inputs are not changed in place: tables are replaced, never mutated).
         return await asyncio.to_thread(self._build_table, level, period, month, live_by_unit, as_of)
@@ -260,3 +266,7 @@ class ScoringReader:
         figures = [await self.month_figures(resolve_period(month_label(m), snapshot.now))
                    for m in range(last - months + 1, last + 1)]  # fmt: skip
         return (snapshot, self.profiles.current(), *figures)
+
+
+async def _given(snapshot: LiveSnapshot) -> LiveSnapshot:
+    return snapshot

@@ -97,7 +97,9 @@ class ActionsReader:
         self.dossiers = dossiers
         # A level's forecast costs ~100 ms of CPU and every committed batch of the live feed makes a new one: the
         # previous one is served while the next is computed, at most one computation per level and second.
-        self._forecasts: SourcedValues[str, LevelForecast] = SourcedValues(stale_s=forecast_refresh_s)
+        self._forecasts: SourcedValues[str, LevelForecast] = SourcedValues(
+            stale_s=forecast_refresh_s, on_store=reader.bump
+        )
 
     def _names(self) -> dict[str, str]:
         return {u.unit_id: u.name for u in self.reader.directory.registry}

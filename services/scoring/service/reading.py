@@ -70,11 +70,11 @@ class ScoringReader:
             return None if on_fresh is None else lambda seconds: on_fresh(table, seconds)
 
         self._months: RefreshingCache[str, dict[str, dict[str, int]]] = RefreshingCache(
-            self._compute_month, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self._bump,
+            self._compute_month, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self.bump,
             on_fresh=fresh("month"),
         )  # fmt: skip
         self._tables: RefreshingCache[tuple[str, str], LevelTable] = RefreshingCache(
-            self._compute_table, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self._bump,
+            self._compute_table, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self.bump,
             on_fresh=fresh("level"),
         )  # fmt: skip
         # Live figures (overdue, due soon) depend on the time: they are computed as of the start of a tick of
@@ -83,11 +83,13 @@ class ScoringReader:
         self._tick: int | None = None
         self._live: RefreshingCache[str, LiveSnapshot] = RefreshingCache(
             self._compute_live, max_age_s=min(ranking_ttl_s, 60.0), background_interval_s=refresh_s,
-            on_store=self._bump, on_fresh=fresh("live"),
+            on_store=self.bump, on_fresh=fresh("live"),
         )  # fmt: skip
         directory.on_change.append(self.figures_changed)  # a new registry: no table built on the old one is served
 
-    def _bump(self) -> None:
+    def bump(self) -> None:
+        """What a reader may be served changed: a table stored, an invalidation, or a value computed from the
+        tables in the background (a level's forecast, service/actions.py) — responses kept under the old token go."""
         self.generation += 1
 
     def token(self) -> tuple[int, int, object]:
@@ -99,7 +101,7 @@ class ScoringReader:
         """Committed figures changed: of `months` (labels), or of everything (None: after a registry change, when
         the tables are dropped rather than served stale). Live figures and the current month's tables change with
         any batch."""
-        self._bump()
+        self.bump()
         current = month_label(current_month(self.clock()))
         if months is None:  # the registry (names, tree, successors) may have changed: nothing old is served
             for cache in (self._months, self._tables, self._live):

@@ -54,7 +54,12 @@ class SourcedValues(Generic[K, V]):
     computed in the background, at most once per `stale_s` seconds — for values that cost far more than the reads
     they answer (a level's forecast: ~100 ms of CPU, invalidated by every committed batch of the live feed)."""
 
-    def __init__(self, max_entries: int = 1024, stale_s: float = 0.0) -> None:
+    def __init__(
+        self, max_entries: int = 1024, stale_s: float = 0.0, on_store: Callable[[], None] | None = None
+    ) -> None:
+        # Told whenever a value is kept: a reader may have been answered the previous one (`stale_s`) and must be
+        # able to tell that what it would be served changed (ScoringReader.bump: the responses' token).
+        self._on_store = on_store
         self._values: OrderedDict[K, tuple[Sources, V]] = OrderedDict()
         self._computing: OneAtATime[K, V] = OneAtATime()
         self._max = max_entries
@@ -100,4 +105,6 @@ class SourcedValues(Generic[K, V]):
         while len(self._values) > self._max:
             evicted, _ = self._values.popitem(last=False)
             self._started.pop(evicted, None)
+        if self._on_store is not None:
+            self._on_store()
         return value

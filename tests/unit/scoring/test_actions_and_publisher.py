@@ -88,7 +88,9 @@ async def test_a_level_forecast_is_computed_once_per_version_of_the_read_tables(
     figures.months["2026-10"]["D1.X"] = {**IN_PLAY, "received": 31}
     reader.figures_changed(["2026-10"])  # a committed batch: the month's figures are read again
     await reader.month_figures(first.period, fresh=True)  # what the background refresh does (read_cache.py)
+    generation = reader.generation
     changed = await actions.level_forecast("commune")
+    assert reader.generation > generation  # a new forecast: responses kept under the old token are not served
     assert changed is not first and changed.computed["D1.X"].current.counters["received"] == 31
     assert await actions.level_forecast("commune") is changed
 

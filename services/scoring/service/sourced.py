@@ -78,9 +78,11 @@ class SourcedValues(Generic[K, V]):
         if found is not None and same_sources(found[0], sources):
             return found[1]
         if found is not None and self._stale_s > 0:
-            started = self._started.get(key, float("-inf"))
-            if key not in self._background and time.monotonic() - started >= self._stale_s:
-                task = asyncio.ensure_future(self._compute(key, sources, compute))
+            if key not in self._background:
+                # Always one computation to come, at once or when the interval has passed: a reader answered the
+                # previous value may not ask again (its response is kept until `on_store` says it changed).
+                delay = self._started.get(key, float("-inf")) + self._stale_s - time.monotonic()
+                task = asyncio.ensure_future(self._compute(key, sources, compute, after_s=max(0.0, delay)))
                 self._background[key] = task
                 task.add_done_callback(lambda done, key=key: self._finished(key, done))  # type: ignore[misc]
             return found[1]
@@ -97,7 +99,9 @@ class SourcedValues(Generic[K, V]):
         if not task.cancelled() and (error := task.exception()) is not None:
             log.warning("computing a kept value failed (the previous one is served): %s", error)
 
-    async def _compute(self, key: K, sources: Sources, compute: Callable[[], V]) -> V:
+    async def _compute(self, key: K, sources: Sources, compute: Callable[[], V], after_s: float = 0.0) -> V:
+        if after_s > 0:
+            await asyncio.sleep(after_s)
         self._started[key] = time.monotonic()
         value = await self._computing.run(key, sources, compute)
         self._values[key] = (sources, value)

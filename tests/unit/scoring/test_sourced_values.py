@@ -74,3 +74,15 @@ async def test_with_stale_s_a_changed_key_answers_its_previous_value_while_one_n
     await asyncio.wait_for(values.idle(), 5)
     assert calls == [1, 2] and values.peek("k", v2) == 2
     assert await values.get("k", v2, compute(2)) == 2
+
+
+async def test_a_stale_answer_within_the_interval_still_brings_a_newer_value_when_the_interval_has_passed() -> None:
+    """The reader answered stale may never ask again (its response is kept until the value changes): a newer
+    value must come anyway."""
+    stored: list[int] = []
+    values: SourcedValues[str, int] = SourcedValues(stale_s=0.05, on_store=lambda: stored.append(1))
+    v1, v2 = (object(),), (object(),)
+    assert await values.get("k", v1, lambda: 1) == 1
+    assert await values.get("k", v2, lambda: 2) == 1  # within the interval: stale, and a computation scheduled
+    await asyncio.wait_for(values.idle(), 5)
+    assert values.peek("k", v2) == 2 and len(stored) == 2

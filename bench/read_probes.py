@@ -13,10 +13,11 @@ import re
 import statistics
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import httpx
 import orjson
 
@@ -140,46 +141,92 @@ def vn_now(offset: timedelta = timedelta()) -> str:
     return (datetime.now(UTC) + timedelta(hours=7) + offset).strftime("%Y-%m-%dT%H:%M:%S+07:00")
 
 
+COMMITTED = "SELECT 1 FROM dossiers WHERE dossier_id = $1"
+"""The freshness probe's look at PostgreSQL: the event's dossier exists once an applying process committed it."""
+
+
+@dataclass
+class Freshness:
+    """Per event (ms): POST → 202 (ingest + the Kafka append, acks=all), 202 → the batch holding it committed in
+    PostgreSQL (the consumer's fetch and linger, the batch's apply and commit), 202 → the API's body showing it
+    (NOTIFY, the API process's table refresh, the body rebuild) and 202 → an SSE event showing it (the applying
+    process's publication interval, the unit-indicators relay). None: not seen within the time-out."""
+
+    post_ms: list[float] = field(default_factory=list)
+    commit_ms: list[float | None] = field(default_factory=list)
+    api_ms: list[float | None] = field(default_factory=list)
+    sse_ms: list[float | None] = field(default_factory=list)
+
+    def hops(self) -> dict[str, tuple[list[float], int]]:
+        """Each hop's sample and how many were missed; the after-commit hops only for events seen at both ends."""
+        after_commit = {
+            "committed -> API": [a - c for c, a in zip(self.commit_ms, self.api_ms, strict=True) if a and c],
+            "committed -> SSE": [e - c for c, e in zip(self.commit_ms, self.sse_ms, strict=True) if e and c],
+        }
+        seen = {name: [v for v in values if v is not None]
+                for name, values in (("ingest 202 -> committed", self.commit_ms), ("ingest 202 -> API", self.api_ms),
+                                     ("ingest 202 -> SSE", self.sse_ms))}  # fmt: skip
+        out = {"POST -> ingest 202 (Kafka acks=all)": (self.post_ms, 0)}
+        out.update({name: (values, len(self.post_ms) - len(values)) for name, values in seen.items()})
+        out.update({name: (values, 0) for name, values in after_commit.items()})
+        return out
+
+
+async def _poll(probe: Callable[[], Awaitable[bool]], since: float, timeout_s: float) -> float | None:
+    """ms from `since` until `probe()` is true (tried every 5 ms), None on time-out."""
+    while time.perf_counter() - since < timeout_s:
+        if await probe():
+            return (time.perf_counter() - since) * 1000
+        await asyncio.sleep(0.005)
+    return None
+
+
 async def freshness(
-    ingest: str, api: str, key: str, units: Sequence[str], count: int, watch: StreamWatch, timeout_s: float = 15.0
-) -> tuple[list[float], list[float], int, int]:
-    """`count` received events, one at a time, each to the next of `units`: ms from ingest's 202 to the unit's
-    indicators showing it in the API (ETag and body changed; polled every 5 ms with If-None-Match) and to an SSE
-    `indicators` event showing it. Returns the two samples and how many timed out in each."""
-    api_ms: list[float] = []
-    sse_ms: list[float] = []
-    api_missed = sse_missed = 0
+    ingest: str, api: str, key: str, units: Sequence[str], count: int, watch: StreamWatch, database_url: str,
+    timeout_s: float = 15.0,
+) -> Freshness:  # fmt: skip
+    """`count` received events, one at a time, each to the next of `units`: each hop of Freshness, the API
+    polled every 5 ms with If-None-Match (ETag and body changed), PostgreSQL every 5 ms by the dossier's key."""
+    result = Freshness()
     run = uuid.uuid4().hex[:8]
-    async with httpx.AsyncClient(timeout=10) as client:
-        for n in range(count):
-            unit = units[n % len(units)]
-            url = f"{api}/v1/units/{unit}/indicators"
-            first = await client.get(url)
-            etag, base = first.headers["etag"], int(first.json()["counters"]["received"])
-            event = {"event_id": f"fresh-{run}-{n}", "dossier_id": f"FRESH-{run}-{n}", "unit_id": unit,
-                     "type": "received", "occurred_at": vn_now(-timedelta(seconds=5)), "channel": "online",
-                     "due_at": vn_now(timedelta(days=5))}  # fmt: skip
-            sse = asyncio.create_task(watch.until(unit, base + 1, timeout_s))
-            sent = await client.post(f"{ingest}/v1/events", json=[event], headers={"Authorization": f"Bearer {key}"})
-            accepted = time.perf_counter()
-            assert sent.status_code in (200, 202), sent.text
-            seen_api = None
-            while time.perf_counter() - accepted < timeout_s:
-                r = await client.get(url, headers={"If-None-Match": etag})
-                if r.status_code == 200:
+    database = await asyncpg.connect(database_url)
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            for n in range(count):
+                unit = units[n % len(units)]
+                url = f"{api}/v1/units/{unit}/indicators"
+                first = await client.get(url)
+                etag, base = first.headers["etag"], int(first.json()["counters"]["received"])
+                dossier = f"FRESH-{run}-{n}"
+                event = {"event_id": f"fresh-{run}-{n}", "dossier_id": dossier, "unit_id": unit,
+                         "type": "received", "occurred_at": vn_now(-timedelta(seconds=5)), "channel": "online",
+                         "due_at": vn_now(timedelta(days=5))}  # fmt: skip
+                sse = asyncio.create_task(watch.until(unit, base + 1, timeout_s))
+                posted = time.perf_counter()
+                sent = await client.post(f"{ingest}/v1/events", json=[event],
+                                         headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+                accepted = time.perf_counter()
+                assert sent.status_code in (200, 202), sent.text
+                result.post_ms.append((accepted - posted) * 1000)
+
+                async def shown(url: str = url, base: int = base) -> bool:
+                    nonlocal etag
+                    r = await client.get(url, headers={"If-None-Match": etag})
+                    if r.status_code != 200:
+                        return False
                     etag = r.headers["etag"]
-                    if int(r.json()["counters"]["received"]) > base:
-                        seen_api = time.perf_counter()
-                        break
-                await asyncio.sleep(0.005)
-            if seen_api is None:
-                api_missed += 1
-            else:
-                api_ms.append((seen_api - accepted) * 1000)
-            seen_sse = await sse
-            if seen_sse is None:
-                sse_missed += 1
-            else:
-                sse_ms.append(max(0.0, seen_sse - accepted) * 1000)
-            await asyncio.sleep(0.1 + (n % 7) * 0.05)  # land at different phases of the batches and ticks
-    return api_ms, sse_ms, api_missed, sse_missed
+                    return int(r.json()["counters"]["received"]) > base
+
+                async def committed(dossier: str = dossier) -> bool:
+                    return await database.fetchval(COMMITTED, dossier) is not None
+
+                commit_ms, api_ms = await asyncio.gather(_poll(committed, accepted, timeout_s),
+                                                         _poll(shown, accepted, timeout_s))  # fmt: skip
+                result.commit_ms.append(commit_ms)
+                result.api_ms.append(api_ms)
+                seen_sse = await sse
+                result.sse_ms.append(None if seen_sse is None else max(0.0, seen_sse - accepted) * 1000)
+                await asyncio.sleep(0.1 + (n % 7) * 0.05)  # land at different phases of the batches and ticks
+    finally:
+        await database.close()
+    return result

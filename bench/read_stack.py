@@ -148,6 +148,46 @@ async def metric_sum(client: httpx.AsyncClient, ports: list[int], name: str) -> 
     return total
 
 
+async def histogram(
+    client: httpx.AsyncClient, base: str, name: str, label: str, values: tuple[str, ...], over: str
+) -> dict[str, tuple[float, float, float]]:
+    """A histogram of a process's /metrics per label value: (observations, sum, those above the `over` bucket)."""
+    text = (await client.get(f"{base}/metrics")).text
+    out: dict[str, tuple[float, float, float]] = {}
+    for value in values:
+        selector = f'{label}="{value}"'
+
+        def sample(kind: str, extra: str = "", selector: str = selector) -> float:
+            wanted = "".join(f"(?=[^}}]*{re.escape(part)})" for part in (selector, extra) if part)
+            found = re.search(rf"^{name}_{kind}{{{wanted}[^}}]*}} (\S+)$", text, re.M)
+            return float(found.group(1)) if found else 0.0
+
+        count = sample("count")
+        out[value] = (count, sample("sum"), count - sample("bucket", f'le="{over}"'))
+    return out
+
+
+async def gc_pauses(client: httpx.AsyncClient, base: str) -> dict[str, tuple[float, float, float]]:
+    """The API process's garbage-collector pauses so far, by generation: (collections, seconds, those ≥ 10 ms)."""
+    return await histogram(client, base, "tthc_scoring_gc_pause_seconds", "generation", ("0", "1", "2"), "0.01")
+
+
+async def refreshes(client: httpx.AsyncClient, base: str) -> dict[str, tuple[float, float, float]]:
+    """The API process's read tables: announced change → recomputed table served, by table (> 300 ms apart)."""
+    return await histogram(client, base, "tthc_scoring_read_refresh_seconds", "table", ("month", "live", "level"),
+                           "0.3")  # fmt: skip
+
+
+def histogram_line(before: dict[str, tuple[float, float, float]], after: dict[str, tuple[float, float, float]],
+            over: str = "10 ms", prefix: str = "gen") -> str:  # fmt: skip
+    parts = []
+    for key, (count, seconds, long) in after.items():
+        c0, s0, l0 = before.get(key, (0.0, 0.0, 0.0))
+        parts.append(f"{prefix}{key} {count - c0:.0f} × {1000 * (seconds - s0) / max(1, count - c0):.1f} ms "
+                     f"({long - l0:.0f} > {over})")  # fmt: skip
+    return ", ".join(parts)
+
+
 async def caught_up(client: httpx.AsyncClient, applying: list[int], timeout_s: float = 900) -> None:
     """Until the applying processes' lag is (nearly) zero twice in a row: the demo history is applied."""
     calm = 0
@@ -253,6 +293,7 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"  {label:<48} {len(r.content):>8} B, {r.num_bytes_downloaded:>7} B as sent")
 
         print(f"\n## closed loop, wrk -t1 -c{args.connections} -d{args.seconds}s, live feed running")
+        collected = await gc_pauses(client, api)
         for label, (path, cached) in paths.items() if args.seconds > 0 else ():
             for conditional in (False, True) if cached else (False,):
                 headers = {"Accept-Encoding": ACCEPT, **({"If-None-Match": etags[label]} if conditional else {})}
@@ -262,6 +303,8 @@ async def main_async(args: argparse.Namespace) -> None:
                 per_request = (cpu_seconds(pids["scoring"]) - cpu) / (rps * args.seconds) * 1000
                 print(f"  {label:<48} {'304' if conditional else '200'} {rps:8.0f} req/s  p50 {p50:>8}  "
                       f"p99 {p99:>8}  API CPU {per_request:5.2f} ms/req  non-2xx/3xx {bad}")  # fmt: skip
+
+        print(f"  API process's collector pauses meanwhile: {histogram_line(collected, await gc_pauses(client, api))}")
 
         if args.ab:
             await server_ab(var, paths, args.seconds, args.connections)
@@ -274,9 +317,12 @@ async def main_async(args: argparse.Namespace) -> None:
                   f"API process {alone[2]:.1f} CPU s meanwhile")  # fmt: skip
             stop = asyncio.Event()
             mix = [p for p, cached in paths.values() if cached]
+            collected = await gc_pauses(client, api)
             readers = asyncio.create_task(open_loop(api, mix, args.rate, stop, max_s=900))
             loaded = await apply_run(client, stack["bootstrap"], (closed, args.backfill, f"B{run}"), applying, pids)
             stop.set()
+            paused = histogram_line(collected, await gc_pauses(client, api))
+            print(f"  API process's collector pauses meanwhile: {paused}")
             print(
                 f"  under {args.rate:.0f} readers/s: {loaded[0]:7.0f} events/s, {loaded[1]:.0f} µs CPU/event, "
                 f"API process {loaded[2]:.1f} CPU s meanwhile (ratio to undisturbed {loaded[0] / alone[0]:.2f})"
@@ -285,18 +331,19 @@ async def main_async(args: argparse.Namespace) -> None:
 
         if args.fresh:
             await caught_up(client, applying)
+            database_url = f"postgresql://postgres@127.0.0.1:{port('TTHC_PG_PORT')}/tthc"
+            refreshed = await refreshes(client, api)
             async with StreamWatch(api) as watch:
-                api_ms, sse_ms, api_miss, sse_miss = await freshness(
-                    ingest, api, stack["key"], communes[1:41], args.fresh, watch
-                )
-            print(f"\n## freshness over {args.fresh} events sent through ingest (live feed running)")
-            for name, sample, missed in (("API (indicators ETag/body)", api_ms, api_miss),
-                                         ("SSE /v1/stream", sse_ms, sse_miss)):  # fmt: skip
-                if sample:
+                fresh = await freshness(ingest, api, stack["key"], communes[1:41], args.fresh, watch, database_url)
+            print(f"\n## freshness over {args.fresh} events sent through ingest, hop by hop (live feed running)")
+            for name, (sample, missed) in fresh.hops().items():
+                if len(sample) >= 2:
                     p50, p99, worst = quantiles(sample)
-                    print(f"  {name:<28} p50 {p50:6.0f} ms  p99 {p99:6.0f} ms  max {worst:6.0f} ms  missed {missed}")
+                    print(f"  {name:<36} p50 {p50:6.0f} ms  p99 {p99:6.0f} ms  max {worst:6.0f} ms  missed {missed}")
                 else:
-                    print(f"  {name:<28} nothing seen ({missed} missed)")
+                    print(f"  {name:<36} too few seen ({missed} missed)")
+            after = await refreshes(client, api)
+            print(f"  API process: change announced -> table served: {histogram_line(refreshed, after, '300 ms', '')}")
         print(f"\n# end: load average {os.getloadavg()}")
 
 

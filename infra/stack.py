@@ -43,7 +43,12 @@ class ServiceSpec:
     """Settings of this process alone (a scoring process's SCORING_ROLE)."""
 
 
-APPLYING_ENV = (("SCORING_ROLE", "consumer"), ("INDICATORS_INTERVAL_S", "0.25"))
+# PROCESS_NICE 10: the applying processes yield the cores to the API process, whose readers must not wait behind a
+# back-fill (docs/benchmarks.md: the API process otherwise got ~15 % of a core while two processes applied).
+# BATCH_TIMEOUT_MS 20: when a fetch finds nothing, FastStream's batch subscriber sleeps this long before it asks
+# again — with the default 200 ms, a live event arriving during that sleep waited for it (freshness, benchmarks.md).
+APPLYING_ENV = (("SCORING_ROLE", "consumer"), ("INDICATORS_INTERVAL_S", "0.25"), ("PROCESS_NICE", "10"),
+                ("BATCH_TIMEOUT_MS", "20"))  # fmt: skip
 SERVICES = (
     ServiceSpec("ingest", "services.ingest", "INGEST_PORT", 8001),
     # The API and dashboard port is served by a process that never applies a batch: readers never wait behind one

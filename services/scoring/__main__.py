@@ -2,6 +2,7 @@
 `python -m services.scoring recompute [--fix]` or `python -m services.scoring report ...`: an operator command
 (entrypoints/recompute.py, entrypoints/reports_cli.py), as `python -m services.ingest COMMAND` is for ingest."""
 
+import os
 import sys
 
 if len(sys.argv) > 1 and sys.argv[1] in ("recompute", "report"):
@@ -18,4 +19,6 @@ from shared.runtime import configure_logging, load_settings, serve
 
 settings = load_settings(ScoringSettings, "scoring")
 configure_logging(settings.log_level, "scoring")
+if settings.process_nice:  # an applying process yields the cores to the API process (settings.py)
+    os.nice(settings.process_nice)
 serve(create_app(settings), settings.bind_host, settings.scoring_port, settings.log_level, fast_io=True)

@@ -20,6 +20,7 @@ from services.scoring.entrypoints.api import build_router
 from services.scoring.entrypoints.background import Timers
 from services.scoring.entrypoints.consumer import register_consumer
 from services.scoring.entrypoints.dashboard import build_dashboard_router
+from services.scoring.entrypoints.read_bodies import ReadBodies
 from services.scoring.entrypoints.ready_responses import FastReads, ReadyResponses, Token
 from services.scoring.entrypoints.stream import Broadcaster, build_stream_router, register_indicators_relay
 from services.scoring.settings import APPLYING_ROLES, ScoringSettings
@@ -100,6 +101,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         try:
             async with open_resources(settings, broker, before_broker_start=build) as resources, PoolLogGate(recovery):
                 app.state.resources = resources
+                METRICS.gc_pauses.install()  # the collector's pauses, for the read path's tail (gc_pauses.py)
                 built = container()
                 built.publisher.start()
                 listener = FiguresListener(settings.database_url, built.reader.figures_changed)
@@ -122,6 +124,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
                             await task
                     await peers.aclose()
                     await built.publisher.stop()
+                    METRICS.gc_pauses.uninstall()
         finally:  # once the broker has stopped: a batch in flight until then still finds the container
             withdraw_container(app, broker)
 
@@ -139,9 +142,9 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         lambda: {**unreachable_details({"database": database}), **alerts_peer.detail()},
         identity=Identity("scoring", settings.stack_id),
     )
-    ready = ReadyResponses()
-    app.include_router(build_router(render_metrics, ready))
-    app.include_router(build_actions_router())
+    ready, bodies = ReadyResponses(), ReadBodies()
+    app.include_router(build_router(render_metrics, ready, bodies))
+    app.include_router(build_actions_router(ready, bodies))
     app.include_router(build_stream_router(broadcaster))
     app.include_router(build_dashboard_router(settings))
     install_standard_openapi(app)

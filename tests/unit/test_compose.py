@@ -109,6 +109,8 @@ def test_applying_scoring_processes_are_the_api_one_in_another_role_on_other_hos
             "SCORING_ROLE": "consumer",
             "READ_REFRESH_S": "1",
             "INDICATORS_INTERVAL_S": "0.25",
+            "PROCESS_NICE": "10",
+            "BATCH_TIMEOUT_MS": "20",
         }
         assert {k: v for k, v in other.items() if k not in ("ports", "environment")} == {
             k: v for k, v in api.items() if k not in ("ports", "environment")

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from services.scoring.adapters.gc_pauses import GcPauses
 from services.scoring.service.read_ports import UnitGaugeRow
 
 
@@ -69,6 +70,16 @@ class ScoringMetrics:
             "tthc_unit_live", "Live counters per unit", ["unit_id", "level", "counter"], registry=self.registry
         )
 
+        self.gc_pauses = GcPauses(self.registry)
+        self.read_fresh = Histogram(
+            "tthc_scoring_read_refresh_seconds",
+            "From a change of a read table announced (a committed batch, its NOTIFY, a live tick) to the table "
+            "recomputed and served, by table (month, level, live): the read path's freshness inside the process",
+            ["table"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2.5, 5),
+            registry=self.registry,
+        )
+
     def observe_batch(
         self, records: int, applied: int, duplicates: int, dead_reasons: Sequence[str], seconds: float
     ) -> None:
@@ -80,6 +91,9 @@ class ScoringMetrics:
             self.dead.labels(reason=reason).inc()
         self.batch_seconds.observe(seconds)
         self.batch_size.observe(records)
+
+    def observe_fresh(self, table: str, seconds: float) -> None:
+        self.read_fresh.labels(table=table).observe(seconds)
 
     def observe_redrive(self, applied: int, still_rejected: int) -> None:
         self.redriven.inc(applied)

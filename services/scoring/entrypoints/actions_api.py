@@ -10,9 +10,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from services.scoring.entrypoints import actions_schemas as schemas
-from services.scoring.entrypoints.api import Level
+from services.scoring.entrypoints.api import CACHED, IfNoneMatch, Level
 from services.scoring.entrypoints.cursors import decode_pair, decode_todo_cursor, encode_pair, encode_todo_cursor
 from services.scoring.entrypoints.deps import PageCursor, PageLimit, Responses, Scoring, documented, unit_of
+from services.scoring.entrypoints.http_cache import CURRENT
+from services.scoring.entrypoints.read_bodies import ReadBodies
+from services.scoring.entrypoints.ready_responses import ReadyResponses
 from shared.http import ApiError, ErrorBody
 from shared.indicators import VIETNAM_TZ
 
@@ -47,22 +50,32 @@ TODO_CSV_HEADER = (
 )
 
 
-def build_actions_router() -> APIRouter:
+def build_actions_router(ready: ReadyResponses, bodies: ReadBodies) -> APIRouter:
     router = APIRouter()
 
-    @documented(router.get, "/v1/units/{unit_id}/forecast", schemas.Forecast, ERRORS, "actions",
+    # The forecasts are computed once per version of the read tables for a whole level and served as ready-made
+    # bodies (ETag, 304, content coding, the fast path of ready_responses.py), like the figures they come from.
+    @documented(router.get, "/v1/units/{unit_id}/forecast", schemas.Forecast, {**CACHED, **ERRORS}, "actions",
                 "Month-end forecast: score, progress rate and rank if nothing more is done, and in the "
                 "best case")  # fmt: skip
-    async def forecast(container: Scoring, unit_id: str) -> dict:
-        return await container.actions.forecast(await unit_of(container, unit_id))
+    async def forecast(
+        request: Request, container: Scoring, unit_id: str, if_none_match: IfNoneMatch = None
+    ) -> Response:
+        token = container.reader.token()
+        cached = await bodies.forecast(container.actions, await unit_of(container, unit_id))
+        return ready.answer(request, token, cached, CURRENT, if_none_match)
 
-    @documented(router.get, "/v1/forecasts", schemas.LevelForecasts, LEVEL_ERRORS, "actions",
+    @documented(router.get, "/v1/forecasts", schemas.LevelForecasts, {**CACHED, **LEVEL_ERRORS}, "actions",
                 "Month-end forecasts of every unit of a level, from one computation (for the alert rules)")  # fmt: skip
     async def forecasts(
+        request: Request,
         container: Scoring,
         level: Annotated[Level, Query(description="city, department, district or commune")] = "district",
-    ) -> dict:
-        return await container.actions.forecasts(level)
+        if_none_match: IfNoneMatch = None,
+    ) -> Response:
+        token = container.reader.token()
+        cached = await bodies.forecasts(container.actions, level)
+        return ready.answer(request, token, cached, CURRENT, if_none_match)
 
     @router.get(
         "/v1/units/{unit_id}/todo",

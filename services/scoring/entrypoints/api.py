@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
+from services.scoring.domain.profile import ScoreProfile
 from services.scoring.entrypoints import schemas
 from services.scoring.entrypoints.cursors import decode_due_cursor, encode_due_cursor
 from services.scoring.entrypoints.deps import PageCursor, PageLimit, Scoring, documented, period_of, unit_of
@@ -19,10 +20,9 @@ from services.scoring.entrypoints.http_cache import (
     NOT_MODIFIED,
     REGISTRY,
     CachedBody,
-    respond,
 )
 from services.scoring.entrypoints.read_bodies import InvalidCursor, ReadBodies
-from services.scoring.entrypoints.ready_responses import ReadyResponses, Token
+from services.scoring.entrypoints.ready_responses import ReadyResponses
 from services.scoring.service.read_model import History, Indicators, Rankings, Summary, UnitTree
 from shared.http import ApiError, ErrorBody, require_admin
 
@@ -37,15 +37,11 @@ ADMIN_ERRORS = {401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"mod
 DeadLetterStatus = Literal["dead", "pending", "applied", "discarded"]
 
 
-def build_router(render_metrics: Callable[[], Awaitable[bytes]], ready: ReadyResponses) -> APIRouter:
+def build_router(
+    render_metrics: Callable[[], Awaitable[bytes]], ready: ReadyResponses, bodies: ReadBodies
+) -> APIRouter:
     router = APIRouter()
-    bodies = ReadBodies()
-
-    def answer(request: Request, token: Token, cached: CachedBody, policy: str, if_none_match: str | None) -> Response:
-        """The response, and the body remembered for the fast path (ready_responses.py) under the token taken
-        before the route read anything."""
-        ready.remember(request, token, cached, policy)
-        return respond(request, cached, policy, if_none_match)
+    answer = ready.answer
 
     # The read paths answer ready-made bodies (read_bodies.py) with ETag, Cache-Control and content encoding
     # (http_cache.py); the response models document the bodies.
@@ -114,9 +110,10 @@ def build_router(render_metrics: Callable[[], Awaitable[bytes]], ready: ReadyRes
         cached = await bodies.history(container.reader, await unit_of(container, unit_id), months)
         return answer(request, token, cached, CURRENT, if_none_match)
 
-    @documented(router.get, "/v1/units/{unit_id}/dossiers", schemas.DossierPage, ERRORS, "dossiers",
-                "Overdue or soon-due open dossiers of a unit (paged)")  # fmt: skip
+    @documented(router.get, "/v1/units/{unit_id}/dossiers", schemas.DossierPage, {**CACHED, **ERRORS}, "dossiers",
+                "Overdue or soon-due open dossiers of a unit (paged), as of the live tick")  # fmt: skip
     async def dossiers(
+        request: Request,
         container: Scoring,
         unit_id: str,
         state: Literal["overdue", "due_soon"] = "overdue",
@@ -124,26 +121,38 @@ def build_router(render_metrics: Callable[[], Awaitable[bytes]], ready: ReadyRes
         subtree: Annotated[bool, Query(description="Include the units below")] = True,
         limit: PageLimit = 100,
         cursor: PageCursor = None,
-    ) -> schemas.DossierPage:
+        if_none_match: IfNoneMatch = None,
+    ) -> Response:
+        token = container.reader.token()
         unit = await unit_of(container, unit_id)
         after = decode_due_cursor(cursor)
         reader = container.reader
-        now = reader.clock()
-        homes = reader.home_units_of(unit.unit_id) if subtree else [unit.unit_id]
-        rows = await container.dossiers.late_or_due(homes, state, now, after, limit, timedelta(hours=within_hours))
-        items = [
-            schemas.DossierItem(
-                dossier_id=r["dossier_id"],
-                procedure_id=r["procedure_id"],
-                unit_id=r["home_unit"],
-                due_at=r["due_at"],
-                received_at=r["received_at"],
-                days_late=(now - r["due_at"]).total_seconds() / 86400,
-            )
-            for r in rows
-        ]
-        next_cursor = encode_due_cursor(items[-1].due_at, items[-1].dossier_id) if len(items) == limit else None
-        return schemas.DossierPage(unit_id=unit.unit_id, state=state, as_of=now, items=items, next_cursor=next_cursor)
+
+        async def page() -> CachedBody:
+            # As of the live tick's start, as the live figures: the same page (and ETag) for a tick in every
+            # process, and kept until the next committed batch or tick (the token) rather than read per request.
+            now = (await reader.live_snapshot()).now
+            homes = reader.home_units_of(unit.unit_id) if subtree else [unit.unit_id]
+            horizon = timedelta(hours=within_hours)
+            rows = await container.dossiers.late_or_due(homes, state, now, after, limit, horizon)
+            items = [
+                schemas.DossierItem(
+                    dossier_id=r["dossier_id"],
+                    procedure_id=r["procedure_id"],
+                    unit_id=r["home_unit"],
+                    due_at=r["due_at"],
+                    received_at=r["received_at"],
+                    days_late=(now - r["due_at"]).total_seconds() / 86400,
+                )
+                for r in rows
+            ]
+            next_cursor = encode_due_cursor(items[-1].due_at, items[-1].dossier_id) if len(items) == limit else None
+            body = schemas.DossierPage(unit_id=unit.unit_id, state=state, as_of=now, items=items,
+                                       next_cursor=next_cursor)  # fmt: skip
+            return CachedBody(body.model_dump_json().encode()).precompress()
+
+        key = ("dossiers", unit.unit_id, state, within_hours, subtree, limit, cursor)
+        return answer(request, token, await bodies.by_token(key, token, page), CURRENT, if_none_match)
 
     @documented(router.get, "/v1/dlq", schemas.DeadLetters, ADMIN_ERRORS, "admin",
                 "Dead letters: records that broke the contract or wait for their unit (admin token)")  # fmt: skip
@@ -185,9 +194,11 @@ def build_router(render_metrics: Callable[[], Awaitable[bytes]], ready: ReadyRes
             raise ApiError(422, "invalid_profile", str(exc)) from None
         return {"name": profile.name, "groups": [g.key for g in profile.groups]}
 
-    @router.get("/v1/profile", tags=["indicators"], summary="The score profile in force")
-    async def profile(container: Scoring) -> dict:
-        return container.reader.profiles.current().model_dump()
+    @documented(router.get, "/v1/profile", ScoreProfile, CACHED, "indicators", "The score profile in force")
+    async def profile(request: Request, container: Scoring, if_none_match: IfNoneMatch = None) -> Response:
+        token = container.reader.token()
+        cached = await bodies.profile(container.reader.profiles.current())
+        return answer(request, token, cached, CURRENT, if_none_match)  # a reload changes it at once
 
     @router.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:

@@ -4,7 +4,7 @@
 - the registry follower (a renamed, moved, merged or retired unit reaches this process's figures);
 - pending dead letters (records that named a unit before it was registered) applied once the unit exists (SPEC §1:
   exactly once, automatically);
-- the read tables' warm-up, once at start.
+- the read tables' warm-up, once at start, then the long-lived objects frozen out of the collector's reach.
 
 Which run depends on the process's role (SCORING_ROLE): the roll-over and the pending dead letters are applying, so
 only processes that apply run them; an `api` process follows the registry for its read tables only (the applying
@@ -18,6 +18,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from services.scoring.adapters.gc_pauses import FreezeAfterChanges, freeze_long_lived
 from services.scoring.bootstrap import Container
 from shared.outages import DependencyState, is_database_outage
 
@@ -28,6 +29,9 @@ ROLL_OVER_CHECK_S = 60.0
 REGISTRY_SYNC_S = 2.0
 # How often pending dead letters are checked for a unit that now exists, and applied.
 REDRIVE_PENDING_S = 1.0
+# How often a reading process freezes the read tables built since (adapters/gc_pauses.py): each check collects the
+# young generations once (a few ms) instead of letting the collector traverse every table again and again.
+FREEZE_CHECK_S = 1.0
 
 Step = Callable[[Container], Awaitable[None]]
 
@@ -49,6 +53,18 @@ async def redrive_pending(container: Container) -> None:
     report = await container.applier.redrive(pending_only=True)
     if report.applied:
         container.publisher.mark(report.touched_units, report.months)
+
+
+async def warm_up_then_freeze(container: Container) -> None:
+    """The read tables computed, then everything alive taken out of later collections (adapters/gc_pauses.py):
+    a full collection no longer traverses the registry and the start-up objects while readers wait; then, every
+    FREEZE_CHECK_S, the tables made since are (FreezeAfterChanges)."""
+    await container.reader.warm_up()
+    freeze_long_lived()
+    freezer = FreezeAfterChanges()
+    while True:
+        await asyncio.sleep(FREEZE_CHECK_S)
+        freezer.step(container.reader.generation)
 
 
 class Timers:
@@ -77,7 +93,7 @@ class Timers:
         tasks = [asyncio.create_task(self.every(REGISTRY_SYNC_S, "reading the registry", follow_registry),
                                      name="registry-follower")]  # fmt: skip
         if container.serves_readers:
-            tasks.append(asyncio.create_task(container.reader.warm_up(), name="read-tables-warm-up"))
+            tasks.append(asyncio.create_task(warm_up_then_freeze(container), name="read-tables-warm-up"))
         if container.applies:
             tasks += [
                 asyncio.create_task(self.every(ROLL_OVER_CHECK_S, "month roll-over", roll_over),

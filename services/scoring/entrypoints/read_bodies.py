@@ -15,13 +15,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import unicodedata
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
 
+from services.scoring.domain.profile import ScoreProfile
+from services.scoring.entrypoints.actions_schemas import Forecast, LevelForecasts
 from services.scoring.entrypoints.http_cache import BodyStore, CachedBody
+from services.scoring.entrypoints.ready_responses import Token, same_token
+from services.scoring.service.actions import ActionsReader
 from services.scoring.service.periods import Period
 from services.scoring.service.read_views import (
     RankingsBuilder,
@@ -31,6 +35,7 @@ from services.scoring.service.read_views import (
     unit_tree,
 )
 from services.scoring.service.reading import ScoringReader
+from services.scoring.service.sourced import OneAtATime, same_sources
 from shared.units import Unit, UnitRegistry
 
 
@@ -65,21 +70,14 @@ class ReadBodies:
         self._store = BodyStore(max_entries)
         self._rankings_views = RankingsBuilder()
         self._rankings: dict[tuple[str, str], tuple[tuple[object, ...], dict[str, Any], list[str]]] = {}
-        self._building: dict[Hashable, tuple[tuple[object, ...], asyncio.Future[Any]]] = {}
+        self._building: OneAtATime[Hashable, Any] = OneAtATime()
+        self._by_token: dict[Hashable, tuple[Token, asyncio.Future[CachedBody]]] = {}
+        self._max = max_entries
 
     async def _once(self, key: Hashable, sources: tuple[object, ...], build: Callable[[], Any]) -> Any:
         """`build()` run in a worker thread; a reader asking for the same key and sources meanwhile awaits that
         build rather than starting another (a build for other sources runs on its own)."""
-        running = self._building.get(key)
-        if running is not None and _same(running[0], sources):
-            return await asyncio.shield(running[1])
-        future: asyncio.Future[Any] = asyncio.ensure_future(asyncio.to_thread(build))
-        self._building[key] = (sources, future)
-        try:
-            return await asyncio.shield(future)
-        finally:
-            if (current := self._building.get(key)) is not None and current[1] is future:
-                del self._building[key]
+        return await self._building.run(key, sources, build)
 
     async def _rankings_dict(
         self, reader: ScoringReader, level: str, period: Period
@@ -89,7 +87,7 @@ class ReadBodies:
         sources = (table, profile, registry)
         key = (level, period.label)
         found = self._rankings.get(key)
-        if found is not None and _same(found[0], sources):
+        if found is not None and same_sources(found[0], sources):
             return found
 
         def build() -> tuple[tuple[object, ...], dict[str, Any], list[str]]:
@@ -98,7 +96,7 @@ class ReadBodies:
 
         built = await self._once(("rankings-dict", *key), sources, build)
         found = self._rankings.get(key)
-        if found is None or not _same(found[0], sources):
+        if found is None or not same_sources(found[0], sources):
             self._rankings[key] = built
         return built  # type: ignore[no-any-return]
 
@@ -153,6 +151,42 @@ class ReadBodies:
     async def units(self, registry: UnitRegistry) -> CachedBody:
         return await self._built(("units",), (registry,), lambda: unit_tree(registry), pydantic_json=True)
 
+    async def forecast(self, actions: ActionsReader, unit: Unit) -> CachedBody:
+        """A unit's month-end forecast: from its level's forecast, computed once per version of the read tables
+        for every unit of the level (service/actions.py), shaped and serialised once per unit."""
+        level = await actions.level_forecast(str(unit.level))
+        return await self._built(("forecast", unit.unit_id), (unit, level),
+                                 lambda: Forecast.model_validate(actions.forecast_of(unit, level)),
+                                 pydantic_json=True)  # fmt: skip
+
+    async def forecasts(self, actions: ActionsReader, level: str) -> CachedBody:
+        """Every unit's forecast of a level (the alerts' forecast rules), from the same level forecast."""
+        computed = await actions.level_forecast(level)
+        return await self._built(("forecasts", level), (computed,),
+                                 lambda: LevelForecasts.model_validate(actions.forecasts_of(computed)),
+                                 pydantic_json=True)  # fmt: skip
+
+    async def profile(self, profile: ScoreProfile) -> CachedBody:
+        return await self._built(("profile",), (profile,), lambda: profile, pydantic_json=True)
+
+    async def by_token(self, key: Hashable, token: Token, make: Callable[[], Awaitable[CachedBody]]) -> CachedBody:
+        """A body read from the database (a page of dossiers) kept while the reader's token is `token` (taken before
+        reading: any committed batch, tick or profile change makes another); concurrent readers of the same key
+        and token await one `make()`."""
+        found = self._by_token.get(key)
+        if found is not None and same_token(found[0], token):
+            return await asyncio.shield(found[1])
+        if len(self._by_token) >= self._max:
+            self._by_token.clear()
+        future = asyncio.ensure_future(make())
+        self._by_token[key] = (token, future)
+        try:
+            return await asyncio.shield(future)
+        except BaseException:
+            if (current := self._by_token.get(key)) is not None and current[1] is future:
+                del self._by_token[key]  # a failure is not kept: the next reader tries again
+            raise
+
     async def _built(
         self, key: tuple[object, ...], sources: tuple[object, ...], view: Callable[[], BaseModel], *,
         pydantic_json: bool = False,
@@ -170,8 +204,3 @@ class ReadBodies:
             return CachedBody(body).precompress()
 
         return self._store.put(key, sources, await self._once(key, sources, build))
-
-
-def _same(kept: tuple[object, ...], sources: tuple[object, ...]) -> bool:
-    """Whether two source tuples are the same objects, one by one (tables are replaced, never changed in place)."""
-    return len(kept) == len(sources) and all(a is b for a, b in zip(kept, sources, strict=True))

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.scoring.entrypoints.http_cache import CachedBody, respond
@@ -45,14 +46,23 @@ class ReadyResponses:
             self._entries.clear()  # stale ones are never served anyway; the hot ones come back at once
         self._entries[(request.scope["path"], request.scope["query_string"])] = _Ready(token, body, cache_control)
 
+    def answer(
+        self, request: Request, token: Token, body: CachedBody, cache_control: str, if_none_match: str | None = None
+    ) -> Response:
+        """A route's response, the body remembered for the fast path under the token taken before the route read
+        anything."""
+        self.remember(request, token, body, cache_control)
+        return respond(request, body, cache_control, if_none_match)
+
     def current(self, scope: Scope, token: Token) -> _Ready | None:
         found = self._entries.get((scope["path"], scope["query_string"]))
-        if found is None or not _same_token(found.token, token):
+        if found is None or not same_token(found.token, token):
             return None
         return found
 
 
-def _same_token(kept: Token, now: Token) -> bool:
+def same_token(kept: Token, now: Token) -> bool:
+    """Equal generations and ticks, the same profile object: what is served is the same."""
     return kept[0] == now[0] and kept[1] == now[1] and kept[2] is now[2]
 
 

@@ -6,7 +6,7 @@ arithmetic is in domain/forecast.py, domain/todo.py and domain/lookup.py.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -28,13 +28,15 @@ from services.scoring.domain.live import LiveFigures
 from services.scoring.domain.state import DossierState
 from services.scoring.domain.timebase import Instant, to_datetime, to_instant
 from services.scoring.domain.todo import OVERDUE, Horizon, bucket_of, gain_for, gain_of, horizon
-from services.scoring.service.periods import resolve_period
+from services.scoring.service.periods import Period, resolve_period
 from services.scoring.service.read_ports import DossierRepository
 from services.scoring.service.reading import ScoringReader
+from services.scoring.service.sourced import SourcedValues
 from shared.indicators import VIETNAM_TZ
 from shared.units import Unit
 
 SECTIONS = ("all", "upcoming", "overdue")
+FORECAST_REFRESH_S = 1.0
 LiveByUnit = Mapping[str, LiveFigures]
 
 
@@ -48,6 +50,29 @@ def _scenario_json(scenario: Scenario) -> dict[str, Any]:
         "unranked_reason": entry.unranked_reason if entry else "not_in_period",
         "counters": scenario.counters,
     }
+
+
+def _forecast_inputs(
+    registry: Iterable[Unit], level: str, stored: Mapping[str, dict[str, int]], live: LiveByUnit
+) -> dict[str, ForecastInput]:
+    """What the forecast starts from for each unit of the level: its stored counters and its live correction."""
+    return {
+        u.unit_id: ForecastInput(stored.get(u.unit_id, {}), live.get(u.unit_id, LiveFigures()).progress_correction)
+        for u in registry
+        if str(u.level) == level
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class LevelForecast:
+    """Every unit of a level forecast from one version of the read tables (ActionsReader.level_forecast)."""
+
+    level: str
+    period: Period
+    now: datetime
+    computed: dict[str, UnitForecast]
+    existing: Collection[str]
+    live: LiveByUnit
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +90,16 @@ class TodoCursor:
 class ActionsReader:
     """The to-do list, the month-end forecast, a unit's open dossiers and one dossier explained."""
 
-    def __init__(self, reader: ScoringReader, dossiers: DossierRepository) -> None:
+    def __init__(
+        self, reader: ScoringReader, dossiers: DossierRepository, forecast_refresh_s: float = FORECAST_REFRESH_S
+    ) -> None:
         self.reader = reader
         self.dossiers = dossiers
+        # A level's forecast costs ~100 ms of CPU and every committed batch of the live feed makes a new one: the
+        # previous one is served while the next is computed, at most one computation per level and second.
+        self._forecasts: SourcedValues[str, LevelForecast] = SourcedValues(
+            stale_s=forecast_refresh_s, on_store=reader.bump
+        )
 
     def _names(self) -> dict[str, str]:
         return {u.unit_id: u.name for u in self.reader.directory.registry}
@@ -77,21 +109,27 @@ class ActionsReader:
         snapshot = await reader.live_snapshot()
         period = resolve_period(None, snapshot.now)
         stored = await reader.month_figures(period)
-        inputs = {
-            u.unit_id: ForecastInput(
-                stored.get(u.unit_id, {}), snapshot.by_unit.get(u.unit_id, LiveFigures()).progress_correction
-            )
-            for u in reader.directory.registry
-            if str(u.level) == level
-        }
-        return period, inputs, snapshot.now
+        return period, _forecast_inputs(reader.directory.registry, level, stored, snapshot.by_unit), snapshot.now
 
-    async def _level_forecast(self, level: str) -> tuple[Any, datetime, dict[str, Any], Collection[str], LiveByUnit]:
-        """Every unit of the level in ONE computation (the ranks need them all anyway)."""
-        period, inputs, now = await self._inputs(level)
-        existing = units_of_level_in_month(self.reader.directory.registry, level, period.month)
-        computed = forecast_level(inputs, existing, self.reader.profiles.current())
-        return period, now, computed, existing, (await self.reader.live_snapshot()).by_unit
+    async def level_forecast(self, level: str) -> LevelForecast:
+        """Every unit of the level in ONE computation (the ranks need them all anyway), kept while the read tables
+        it comes from are the same objects: a forecast costs ~100 ms of CPU for the communes, a read of a kept one
+        nothing (sourced.py); after a change the previous one is served until the next is computed (at most one
+        second older than the tables). As of the live tick (the snapshot's instant)."""
+        reader = self.reader
+        snapshot = await reader.live_snapshot()
+        period = resolve_period(None, snapshot.now)
+        stored = await reader.month_figures(period)
+        profile, registry = reader.profiles.current(), reader.directory.registry
+        sources = (snapshot, stored, profile, registry)
+
+        def compute() -> LevelForecast:
+            inputs = _forecast_inputs(registry, level, stored, snapshot.by_unit)
+            existing = units_of_level_in_month(registry, level, period.month)
+            computed = forecast_level(inputs, existing, profile)
+            return LevelForecast(level, period, snapshot.now, computed, existing, snapshot.by_unit)
+
+        return await self._forecasts.get(level, sources, compute)
 
     @staticmethod
     def _forecast_json(unit: Unit, mine: UnitForecast, period: Any, now: datetime, live: LiveByUnit) -> dict[str, Any]:
@@ -111,22 +149,27 @@ class ActionsReader:
         }
 
     async def forecast(self, unit: Unit) -> dict[str, Any]:
-        period, now, computed, _, live = await self._level_forecast(str(unit.level))
-        return self._forecast_json(unit, computed[unit.unit_id], period, now, live)
+        return self.forecast_of(unit, await self.level_forecast(str(unit.level)))
+
+    def forecast_of(self, unit: Unit, level: LevelForecast) -> dict[str, Any]:
+        return self._forecast_json(unit, level.computed[unit.unit_id], level.period, level.now, level.live)
 
     async def forecasts(self, level: str) -> dict[str, Any]:
         """The forecast of every unit of a level that exists this month, by unit id, each with its ancestors
         (what the alerts' forecast rules read: one request per level instead of one per unit)."""
-        period, now, computed, existing, live = await self._level_forecast(level)
+        return self.forecasts_of(await self.level_forecast(level))
+
+    def forecasts_of(self, forecast: LevelForecast) -> dict[str, Any]:
+        period, now, computed, live = forecast.period, forecast.now, forecast.computed, forecast.live
         registry = self.reader.directory.registry
         items = []
-        for unit_id in sorted(set(computed) & set(existing)):
+        for unit_id in sorted(set(computed) & set(forecast.existing)):
             unit = registry.get(unit_id)
             if unit is not None:
                 body = self._forecast_json(unit, computed[unit_id], period, now, live)
                 del body["assumptions"]  # once for the whole list
                 items.append({**body, "ancestors": registry.ancestors(unit_id)})
-        return {"level": level, "period": period.label, "as_of": now, "month_end": period.end, "items": items,
+        return {"level": forecast.level, "period": period.label, "as_of": now, "month_end": period.end, "items": items,
                 "assumptions": {"vi": ASSUMPTIONS_VI, "en": ASSUMPTIONS_EN}}  # fmt: skip
 
     async def todo(self, unit: Unit, section: str, limit: int, cursor: TodoCursor | None) -> dict[str, Any]:

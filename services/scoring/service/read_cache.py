@@ -44,9 +44,14 @@ class RefreshingCache(Generic[K, V]):
         clock: Callable[[], float] = time.monotonic,
         background_interval_s: float = 0.0,
         on_store: Callable[[], None] | None = None,
+        on_fresh: Callable[[float], None] | None = None,
     ) -> None:
         self._compute = compute
         self._on_store = on_store  # told whenever a new value replaces one (what readers are served changed)
+        # Told, for each stored value, how long after the first change it covers was announced (s): the read
+        # path's freshness inside this process (announced → recomputed and served), interval waits included.
+        self._on_fresh = on_fresh
+        self._stale_since: dict[K, float] = {}
         self._max_age_s = max_age_s
         self._clock = clock
         # Recomputations nobody waits for (eager ones, and those a reader of a stale value starts) run at most once
@@ -86,8 +91,10 @@ class RefreshingCache(Generic[K, V]):
             touched = list(keys)
             for key in touched:
                 self._versions[key] = self._versions.get(key, 0) + 1
+        now = asyncio.get_running_loop().time()
+        for key in touched:
+            self._stale_since.setdefault(key, now)
         if eager:
-            now = asyncio.get_running_loop().time()
             for key in touched:
                 if key in self._entries and now - self._last_read.get(key, float("-inf")) < HOT_S:
                     self._schedule(key)
@@ -139,8 +146,13 @@ class RefreshingCache(Generic[K, V]):
         return task
 
     async def _run(self, key: K, target: int) -> V:
+        stale_since = self._stale_since.pop(key, None)  # what this computation will cover (it reads after now)
         try:
             value = await self._compute(key)
+        except BaseException:
+            if stale_since is not None:
+                self._stale_since.setdefault(key, stale_since)  # still not covered
+            raise
         finally:
             if (running := self._running.get(key)) is not None and running[1] is asyncio.current_task():
                 del self._running[key]
@@ -149,6 +161,8 @@ class RefreshingCache(Generic[K, V]):
             self._entries[key] = _Entry(value, target, self._clock())
             if self._on_store is not None:
                 self._on_store()
+            if stale_since is not None and self._on_fresh is not None:
+                self._on_fresh(asyncio.get_running_loop().time() - stale_since)
         if self._target(key) > target:  # invalidated while computing
             self._schedule(key)
         return value

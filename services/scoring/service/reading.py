@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from services.scoring.domain.effective import roll_up_month, units_of_level_in_month
@@ -51,6 +51,7 @@ class ScoringReader:
         ranking_ttl_s: float = 30.0,
         live_tick_s: float = 5.0,
         refresh_s: float = BACKGROUND_REFRESH_S,
+        on_fresh: Callable[[str, float], None] | None = None,
     ) -> None:
         self.figures = figures
         self.directory = directory
@@ -63,23 +64,32 @@ class ScoringReader:
         # registry. A response kept with the token of its time (entrypoints/ready_responses.py) is current while
         # `token()` is the same.
         self.generation = 0
+
+        def fresh(table: str) -> Callable[[float], None] | None:
+            """`on_fresh` of one kind of table: announced change → recomputed table served (s), for /metrics."""
+            return None if on_fresh is None else lambda seconds: on_fresh(table, seconds)
+
         self._months: RefreshingCache[str, dict[str, dict[str, int]]] = RefreshingCache(
-            self._compute_month, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self._bump
-        )
+            self._compute_month, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self.bump,
+            on_fresh=fresh("month"),
+        )  # fmt: skip
         self._tables: RefreshingCache[tuple[str, str], LevelTable] = RefreshingCache(
-            self._compute_table, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self._bump
-        )
+            self._compute_table, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self.bump,
+            on_fresh=fresh("level"),
+        )  # fmt: skip
         # Live figures (overdue, due soon) depend on the time: they are computed as of the start of a tick of
         # `live_tick_s` seconds, so that every process shows the same figures (and ETags) for the same tick.
         self._tick_s = live_tick_s
         self._tick: int | None = None
         self._live: RefreshingCache[str, LiveSnapshot] = RefreshingCache(
             self._compute_live, max_age_s=min(ranking_ttl_s, 60.0), background_interval_s=refresh_s,
-            on_store=self._bump,
+            on_store=self.bump, on_fresh=fresh("live"),
         )  # fmt: skip
         directory.on_change.append(self.figures_changed)  # a new registry: no table built on the old one is served
 
-    def _bump(self) -> None:
+    def bump(self) -> None:
+        """What a reader may be served changed: a table stored, an invalidation, or a value computed from the
+        tables in the background (a level's forecast, service/actions.py) — responses kept under the old token go."""
         self.generation += 1
 
     def token(self) -> tuple[int, int, object]:
@@ -91,7 +101,7 @@ class ScoringReader:
         """Committed figures changed: of `months` (labels), or of everything (None: after a registry change, when
         the tables are dropped rather than served stale). Live figures and the current month's tables change with
         any batch."""
-        self._bump()
+        self.bump()
         current = month_label(current_month(self.clock()))
         if months is None:  # the registry (names, tree, successors) may have changed: nothing old is served
             for cache in (self._months, self._tables, self._live):
@@ -132,9 +142,13 @@ class ScoringReader:
     async def _compute_live_at(self, now: datetime) -> LiveSnapshot:
         view = self.directory.view
         local = now.astimezone(VIETNAM_TZ)
-        by_home = await self.figures.live_by_home_unit(now, to_datetime(month_end(current_month(now))))
         day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        received_today = await self.figures.received_since(day_start)
+        # Two queries side by side (received_since scans every dossier received today or earlier: no index on
+        # received_at), so a change reaches the live figures after the longer one rather than after both.
+        by_home, received_today = await asyncio.gather(
+            self.figures.live_by_home_unit(now, to_datetime(month_end(current_month(now)))),
+            self.figures.received_since(day_start),
+        )
         return LiveSnapshot(now, await asyncio.to_thread(roll_up_live, by_home, view, local.date()), received_today)
 
     async def month_figures(self, period: Period, *, fresh: bool = False) -> dict[str, dict[str, int]]:
@@ -194,12 +208,18 @@ class ScoringReader:
     async def _compute_table(self, key: tuple[str, str], live: LiveSnapshot | None = None) -> LevelTable:
         level, label = key
         period = resolve_period(label, self.clock())
-        month = await self._months.get(label, wait=True)  # current as of the last invalidation
         live_by_unit: Mapping[str, LiveFigures] = {}
         as_of = self.clock()
         if period.is_current:
-            snapshot = live if live is not None else await self._live.get("live", wait=True)
+            # The month's figures and the live ones are read side by side (each a query, then a roll-up in a worker
+            # thread): a committed batch's change reaches the table after the longer of the two, not their sum.
+            month, snapshot = await asyncio.gather(
+                self._months.get(label, wait=True),  # current as of the last invalidation
+                self._live.get("live", wait=True) if live is None else _given(live),
+            )
             live_by_unit, as_of = snapshot.by_unit, snapshot.now
+        else:
+            month = await self._months.get(label, wait=True)
         # Scoring and ranking every unit of a level is CPU work: off the event loop, so ready bodies keep being
         # served while it runs (its inputs are not changed in place: tables are replaced, never mutated).
         return await asyncio.to_thread(self._build_table, level, period, month, live_by_unit, as_of)
@@ -252,3 +272,7 @@ class ScoringReader:
         figures = [await self.month_figures(resolve_period(month_label(m), snapshot.now))
                    for m in range(last - months + 1, last + 1)]  # fmt: skip
         return (snapshot, self.profiles.current(), *figures)
+
+
+async def _given(snapshot: LiveSnapshot) -> LiveSnapshot:
+    return snapshot

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
@@ -26,6 +27,7 @@ from tests.integration.scoring.harness import (
     prepare_database,
     produce,
     profile_with_min_dossiers,
+    utc,
     vn,
     wait_for,
 )
@@ -190,3 +192,61 @@ async def test_bodies_are_compressed_as_accepted_and_rankings_page_and_filter(sc
         assert [item["unit_id"] for item in found["items"]] == [f"{p}.BD.PX"]
         bad = await client.get(f"{base}/v1/rankings", params={"cursor": "not a cursor"})
         assert bad.status_code == 422 and bad.json()["error"] == "invalid_cursor"
+
+
+def open_overdue(p: str, n: str, unit: str) -> dict:
+    """A dossier received three days ago and due yesterday, still open: overdue in the live figures now."""
+    now = datetime.now(UTC)
+    occurred = utc(now - timedelta(days=3))
+    return {"event_id": f"{p}-{n}a", "dossier_id": f"{p}-{n}", "unit_id": unit, "type": "received",
+            "occurred_at": occurred, "ingested_at": occurred, "channel": "online",
+            "due_at": utc(now - timedelta(days=1))}  # fmt: skip
+
+
+async def test_forecasts_dossiers_and_profile_are_kept_per_version_and_every_process_agrees(
+    scenario, kafka_bootstrap: str
+) -> None:
+    """The bodies once computed per request — the month-end forecasts, a unit's overdue dossiers, the profile —
+    are kept per version of the figures: an open dossier changes exactly the forecasts and dossier pages it is in,
+    a 304 never answers them with the old tag, and every process answers the same bytes."""
+    p, database_url, topics = scenario
+    paths = {
+        "forecast-px": f"/v1/units/{p}.BD.PX/forecast",
+        "forecast-stp": f"/v1/units/{p}.STP/forecast",  # a department: another level, another ranking
+        "forecasts-commune": "/v1/forecasts?level=commune",
+        "forecasts-department": "/v1/forecasts?level=department",
+        "overdue-bd": f"/v1/units/{p}.BD/dossiers?state=overdue",
+        "overdue-bv": f"/v1/units/{p}.BV/dossiers?state=overdue",
+        "profile": "/v1/profile",
+    }
+    async with (
+        scoring_topology(database_url, kafka_bootstrap, topics) as services,
+        httpx.AsyncClient(timeout=10) as client,
+    ):
+
+        async def answers() -> list[dict[str, tuple[int, str, bytes]]]:
+            out = []
+            for service in services:
+                got = {name: await client.get(service.base_url + path) for name, path in paths.items()}
+                out.append({name: (r.status_code, r.headers.get("etag", ""), r.content) for name, r in got.items()})
+            return out
+
+        def agree(found: list[dict[str, tuple[int, str, bytes]]]) -> bool:
+            return all(a == found[0] for a in found) and all(v[0] == 200 for v in found[0].values())
+
+        before = (await wait_for(answers, agree, timeout_s=30))[0]
+        await produce(kafka_bootstrap, topics.events, [open_overdue(p, "O1", f"{p}.BD.PX")])
+        await wait_for(lambda: client.get(services[0].base_url + paths["forecast-px"]),
+                       lambda r: r.json()["overdue_open"] == 1)  # fmt: skip
+        after = (await wait_for(answers, agree, timeout_s=30))[0]
+        changed = {name for name in paths if after[name] != before[name]}
+        assert changed == {"forecast-px", "forecasts-commune", "overdue-bd"}
+        assert [item["dossier_id"] for item in orjson.loads(after["overdue-bd"][2])["items"]] == [f"{p}-O1"]
+
+        for service in services:
+            for name, path in paths.items():
+                response = await client.get(service.base_url + path, headers={"If-None-Match": before[name][1]})
+                if name in changed:  # the old tag names old figures: the new body, never a 304
+                    assert response.status_code == 200 and response.content == after[name][2], name
+                else:
+                    assert response.status_code == 304 and response.headers["etag"] == before[name][1], name

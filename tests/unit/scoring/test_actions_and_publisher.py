@@ -75,6 +75,26 @@ async def test_the_to_do_list_buckets_a_units_subtree_by_urgency_and_pages_with_
     assert [item["dossier_id"] for item in overdue["items"]] == ["late"] and overdue["total"] == 1
 
 
+async def test_a_level_forecast_is_computed_once_per_version_of_the_read_tables() -> None:
+    figures = FakeFigures(months={"2026-10": {"D1.X": IN_PLAY}})
+    reader = reader_on(figures)
+    actions = ActionsReader(reader, dossiers(), forecast_refresh_s=0)  # no stale answers (sourced.py's tests)
+    unit = reader.directory.registry.get("D1.X")
+
+    first = await actions.level_forecast("commune")
+    assert await actions.level_forecast("commune") is first  # nothing changed: the same computation
+    assert (await actions.forecast(unit))["current"] == actions.forecast_of(unit, first)["current"]
+
+    figures.months["2026-10"]["D1.X"] = {**IN_PLAY, "received": 31}
+    reader.figures_changed(["2026-10"])  # a committed batch: the month's figures are read again
+    await reader.month_figures(first.period, fresh=True)  # what the background refresh does (read_cache.py)
+    generation = reader.generation
+    changed = await actions.level_forecast("commune")
+    assert reader.generation > generation  # a new forecast: responses kept under the old token are not served
+    assert changed is not first and changed.computed["D1.X"].current.counters["received"] == 31
+    assert await actions.level_forecast("commune") is changed
+
+
 async def test_open_dossiers_say_which_are_held_late_or_due_soon() -> None:
     actions = ActionsReader(reader_on(FakeFigures()), dossiers())
     page = await actions.open_dossiers(actions.reader.directory.registry.get("D1"), 10, None)

@@ -130,3 +130,18 @@ async def test_after_clear_readers_wait_for_a_fresh_value() -> None:
     source.values["a"] = 9
     cache.clear()  # e.g. the registry changed: the old value must not be served
     assert await cache.get("a") == 9
+
+
+async def test_each_recomputed_value_reports_how_long_after_its_first_announced_change_it_was_served() -> None:
+    source = Source()
+    fresh: list[float] = []
+    cache = RefreshingCache(source.compute, max_age_s=60, on_fresh=fresh.append)
+    await cache.get("a")
+    assert fresh == []  # a first computation answers no announced change
+    source.gate.clear()
+    cache.invalidate(["a"])
+    cache.invalidate(["a"])  # two changes before the recomputation: one staleness, from the first
+    await asyncio.sleep(0.05)
+    source.gate.set()
+    await settle()
+    assert await cache.get("a") == 1 and len(fresh) == 1 and fresh[0] >= 0.05

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from services.scoring.adapters.metrics import ScoringMetrics
@@ -30,3 +32,20 @@ def test_replacing_exports_exactly_the_given_units() -> None:
     text = metrics.render().decode()
     assert 'unit_id="A"' not in text  # retired, or no figures this month: gone, not frozen at its last value
     assert 'tthc_unit_score{level="district",unit_id="B"} 70.0' in text
+
+
+def test_each_garbage_collection_is_timed_by_generation_while_installed() -> None:
+    metrics = ScoringMetrics()
+
+    def full_collections() -> float:
+        return metrics.registry.get_sample_value("tthc_scoring_gc_pause_seconds_count", {"generation": "2"}) or 0.0
+
+    metrics.gc_pauses.install()
+    try:
+        gc.collect()
+        gc.collect()
+        assert full_collections() == 2
+    finally:
+        metrics.gc_pauses.uninstall()
+    gc.collect()
+    assert full_collections() == 2  # uninstalled: no longer observed

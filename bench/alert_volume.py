@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from services.alerts.domain.rules import ForecastRule, NearDueRule, Rule, ThresholdRule, condition_holds, load_rules
+from services.alerts.domain.rule_documents import load_rules
+from services.alerts.domain.rules import ForecastRule, NearDueRule, Rule, ThresholdRule, condition_holds
 from services.scoring.adapters.wire import record_of_event
 from services.scoring.domain.counters import (
     contribution,

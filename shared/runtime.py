@@ -45,8 +45,9 @@ def serve(app: FastAPI, host: str, port: int, log_level: str, *, fast_io: bool =
     process with status 0 (a requested, clean stop) instead of "killed by SIGTERM".
 
     `fast_io`: uvloop and the httptools parser (C) instead of asyncio's loop and h11 (pure Python) — what the
-    scoring read API needs to answer a thousand requests a second (docs/benchmarks.md); the other services keep
-    the defaults, named explicitly so that installing the two packages does not change them.
+    scoring read API needs to answer a thousand requests a second, and ingest uses for its 500-event bodies
+    (docs/benchmarks.md); alerts keeps the defaults, named explicitly so that installing the two packages does not
+    change them.
     """
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: sys.exit(0))

@@ -4,7 +4,7 @@ import sys
 
 from services.alerts.app import create_app
 from services.alerts.domain.receivers import ReceiversConfigError
-from services.alerts.domain.rules import RuleFileError
+from services.alerts.domain.rule_documents import RuleFileError
 from services.alerts.settings import AlertsSettings
 from shared.runtime import configure_logging, load_settings, serve
 

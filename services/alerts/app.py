@@ -20,7 +20,7 @@ from services.alerts.adapters.receiver_secrets import SecretBox
 from services.alerts.adapters.receivers_reload import ReceiversWatcher
 from services.alerts.bootstrap import AlertsHealth, Configured, build_container, system_clock
 from services.alerts.domain.receivers import Receivers
-from services.alerts.domain.rules import load_rules
+from services.alerts.domain.rule_documents import load_rules
 from services.alerts.entrypoints import api, receivers_api, stream
 from services.alerts.entrypoints.loops import start_loops
 from services.alerts.entrypoints.subscriber import register_indicators_subscriber

@@ -8,10 +8,12 @@ if len(sys.argv) > 1:
 
     raise SystemExit(main())
 
-from services.ingest.app import create_app
+from services.ingest.app import create_app, settle_garbage_collector
 from services.ingest.settings import IngestSettings
 from shared.runtime import configure_logging, load_settings, serve
 
 settings = load_settings(IngestSettings, "ingest")
 configure_logging(settings.log_level, "ingest")
-serve(create_app(settings), settings.bind_host, settings.ingest_port, settings.log_level)
+app = create_app(settings)
+settle_garbage_collector()
+serve(app, settings.bind_host, settings.ingest_port, settings.log_level, fast_io=True)

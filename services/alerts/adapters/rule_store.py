@@ -13,7 +13,8 @@ from typing import Literal
 
 import asyncpg
 
-from services.alerts.domain.rules import Rule, RuleSet, load_rules, rule_definitions
+from services.alerts.domain.rule_documents import load_rules, rule_definitions
+from services.alerts.domain.rules import Rule, RuleSet
 from services.alerts.service.ports import ActiveRules
 
 INSERT_RULE_SET = """INSERT INTO alert_rule_sets (source, origin, body, sha256) VALUES ($1, $2, $3, $4)

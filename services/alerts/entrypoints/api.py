@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 from services.alerts.adapters import queries
 from services.alerts.bootstrap import Container
 from services.alerts.domain.lifecycle import AcknowledgementError
-from services.alerts.domain.rules import RuleFileError, RuleSet
+from services.alerts.domain.rule_documents import RuleFileError
+from services.alerts.domain.rules import RuleSet
 from services.alerts.domain.state import AlertState
 from services.alerts.entrypoints.dependencies import AlertsContainer, found
 from services.alerts.entrypoints.schemas import (

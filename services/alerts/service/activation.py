@@ -18,7 +18,7 @@ from datetime import datetime
 from services.alerts.domain.notifications import Notification
 from services.alerts.domain.receivers import Receivers
 from services.alerts.domain.retirement import retire_orphans
-from services.alerts.domain.rules import load_rules
+from services.alerts.domain.rule_documents import load_rules
 from services.alerts.service.evaluation import Evaluator, persist_results
 from services.alerts.service.ports import ActiveRules, AlertSession, AlertStore, Clock, OnCommit
 

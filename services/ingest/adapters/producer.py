@@ -3,8 +3,9 @@
 Why not `producer.send()` per record: measured on the project machine, aiokafka's per-record `send()` tops out
 near 30,000 records/s (a coroutine, a future and an accumulator lookup per record), while filling one
 `BatchBuilder` per partition and submitting it with `send_batch()` reaches 80,000–100,000 records/s with the
-same acks=all idempotent producer. Partitions are chosen with the producer's own partitioner (murmur2 of the
-key, the Java client's default), so a dossier's events land where any other producer would put them.
+same acks=all idempotent producer. Partitions are chosen as the producer's default partitioner does (murmur2 of
+the key, the Java client's default; `murmur2` below computes it faster), so a dossier's events land where any
+other producer would put them.
 
 Submissions are serialised by one lock: aiokafka's `add_batch` waits for the partition's previous batch to be
 drained, and with many waiters on one partition its timeout arithmetic expires them early (KafkaTimeoutError
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +40,33 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH_BYTES = 1024 * 1024  # one partition's share of a 5 MiB request fits in a few batches
 _RECONNECT_GAP_S = 1.0
+_M, _MASK = 0x5BD1E995, 0xFFFFFFFF
+_WORDS = [struct.Struct(f"<{count}I") for count in range(64)]  # dossier ids are at most 64 bytes
+
+
+def murmur2(key: bytes) -> int:
+    """Kafka's murmur2 (the Java client's `Utils.murmur2`, aiokafka's `partitioner.murmur2`), equal to it on every
+    input (tests/unit/ingest/test_murmur2.py). aiokafka's assembles each 4-byte word from single bytes with a dozen
+    masks: ~1.5 µs of ingest CPU per event; unpacking the words in one call and dropping the no-op masks makes it
+    about three times cheaper, with the same partitions."""
+    length = len(key)
+    h = 0x9747B28C ^ length
+    count = length >> 2
+    words = _WORDS[count].unpack_from(key) if count < 64 else struct.unpack_from(f"<{count}I", key)
+    for k in words:
+        k = (k * _M) & _MASK
+        k = ((k ^ (k >> 24)) * _M) & _MASK
+        h = ((h * _M) & _MASK) ^ k
+    tail = length & 3
+    if tail:
+        base = length - tail
+        if tail == 3:
+            h ^= key[base + 2] << 16
+        if tail >= 2:
+            h ^= key[base + 1] << 8
+        h = ((h ^ key[base]) * _M) & _MASK
+    h = ((h ^ (h >> 13)) * _M) & _MASK
+    return h ^ (h >> 15)
 
 
 class TopicMissingError(Exception):
@@ -102,14 +131,16 @@ class EventProducer:
         kafka_state().succeeded()
 
     async def _send(self, producer: AIOKafkaProducer, records: Sequence[tuple[bytes, bytes]]) -> None:
-        partitioner, partitions = producer._partitioner, self._partitions
+        partitions = self._partitions
+        count = len(partitions)
         batches: dict[int, list[BatchBuilder]] = {}
         # A dossier's events often travel together; murmur2 in pure Python is worth computing once per key.
         partition_of: dict[bytes, int] = {}
         for key, value in records:
             partition = partition_of.get(key)
             if partition is None:
-                partition = partition_of[key] = partitioner(key, partitions, partitions)
+                # aiokafka's DefaultPartitioner, which the producer is built with: murmur2, sign bit off, modulo.
+                partition = partition_of[key] = partitions[(murmur2(key) & 0x7FFFFFFF) % count]
             open_batches = batches.get(partition)
             if open_batches is None:
                 open_batches = batches[partition] = [producer.create_batch()]

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, NamedTuple
 
 import orjson
 
 from shared.contract import ErrorCode, EventRejection
-from shared.contract_codec import CheckedEvent, validate_item
+from shared.contract_codec import CheckedEvent, decode_items, stamp_text, validate_item, wire_item
+from shared.contract_rules import MAX_FUTURE_SKEW, context_rejection
 from shared.indicators import VIETNAM_TZ
+from shared.units import UnitRegistry
 
 MAX_BATCH_ITEMS = 5_000
 
@@ -73,8 +75,9 @@ def parse_ndjson(body: bytes) -> list[object]:
     return items
 
 
-@dataclass(frozen=True, slots=True)
-class AcceptedEvent:
+class AcceptedEvent(NamedTuple):
+    """An accepted item (a NamedTuple: built once per event, a frozen dataclass's __init__ costs three times more)."""
+
     index: int
     event: CheckedEvent
 
@@ -83,6 +86,9 @@ class AcceptedEvent:
 class BatchResult:
     accepted: list[AcceptedEvent] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # The Kafka values of `accepted`, in order, when the fast path already wrote them (`ingested_at` = `stamp`).
+    encoded: list[bytes] | None = None
+    stamp: str | None = None
 
     @property
     def events(self) -> list[CheckedEvent]:
@@ -121,6 +127,85 @@ def validate_batch(
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class EventsBody:
+    """A `POST /v1/events` body as received: a JSON array, or NDJSON."""
+
+    body: bytes
+    ndjson: bool = False
+
+
+def validate_json_body(
+    received: EventsBody,
+    *,
+    now: datetime,
+    unit_exists: Callable[[str], bool],
+    in_scope: Callable[[str], bool] | None = None,
+) -> BatchResult:
+    """A body of events: decoded, checked and encoded in one pass when every item is a plain event the compiled
+    rules accept (the common case), else `parse_json_array`/`parse_ndjson` + `validate_batch` — the same answers
+    either way."""
+    fast = _plain_body(received, now, unit_exists, in_scope)
+    if fast is not None:
+        return fast
+    items = parse_ndjson(received.body) if received.ndjson else parse_json_array(received.body)
+    return validate_batch(items, now=now, unit_exists=unit_exists, in_scope=in_scope)
+
+
+def _plain_body(
+    received: EventsBody, now: datetime, unit_exists: Callable[[str], bool], in_scope: Callable[[str], bool] | None
+) -> BatchResult | None:
+    """None as soon as one item needs the checker: the whole body then goes item by item (this path has no dict
+    to hand it), and so does one of too many items (the item-by-item parsers say how many). The context and scope
+    rules answer here as in `validate_batch`."""
+    items = decode_items(received.body, ndjson=received.ndjson)
+    if items is None or len(items) > MAX_BATCH_ITEMS:
+        return None
+    stamp = stamp_text(now)
+    latest = _LatestLocal(now + MAX_FUTURE_SKEW)
+    values: list[bytes] = []
+    result = BatchResult(encoded=values, stamp=stamp)
+    accepted, encoded, rejected = result.accepted.append, values.append, result.rejected.append
+    for index, item in enumerate(items):
+        wired = wire_item(item, stamp)
+        if wired is None:
+            return None
+        event, value = wired
+        rejection = None
+        if latest.exceeded_by(item.occurred_at) or not unit_exists(event.unit_id):  # then the rules say which
+            rejection = context_rejection(event.event_id, event.unit_id, event.occurred_at, now, unit_exists)
+        if rejection is not None:
+            rejected(rejection.as_item(index))
+        elif in_scope is not None and not in_scope(event.unit_id):
+            rejected(forbidden_unit(event).as_item(index))
+        else:
+            accepted(AcceptedEvent(index, event))
+            encoded(value)
+    return result
+
+
+class _LatestLocal:
+    """The future rule (`occurred_at - now > skew`) on the wire text: an aware-datetime comparison across offsets
+    costs ~1.8 µs, a third of the checks. `wire_item` leaves `occurred_at` as `isoformat()` writes it, so within one
+    offset the local wall-clock text orders like the instants; the latest accepted moment is written once per offset
+    (with microseconds, so a text without a fraction compares as `.000000`)."""
+
+    def __init__(self, latest: datetime) -> None:
+        self._latest = latest
+        self._by_offset: dict[str, str] = {}
+
+    def exceeded_by(self, occurred_text: str) -> bool:
+        """Whether an `isoformat()` time is after the latest accepted moment."""
+        offset = occurred_text[-6:]
+        bound = self._by_offset.get(offset)
+        if bound is None:
+            sign = -1 if offset[0] == "-" else 1
+            zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+            local = self._latest.astimezone(zone).replace(tzinfo=None)
+            bound = self._by_offset[offset] = local.isoformat(timespec="microseconds")
+        return occurred_text[:-6] > bound
+
+
 def forbidden_unit(event: CheckedEvent) -> EventRejection:
     return EventRejection(
         ErrorCode.FORBIDDEN_UNIT,
@@ -131,16 +216,29 @@ def forbidden_unit(event: CheckedEvent) -> EventRejection:
     )
 
 
-def redirections(accepted: Iterable[AcceptedEvent], effective_unit: Callable[[str, date], str]) -> list[dict[str, Any]]:
+def redirections(
+    accepted: Iterable[AcceptedEvent],
+    effective_unit: Callable[[str, date], str],
+    lasting: Callable[[str], bool] | None = None,
+) -> list[dict[str, Any]]:
     """The accepted events that name a retired unit on or after its `valid_to` (SPEC §1 effective unit).
 
     Such events are accepted as they are — legacy one-stop-shop systems keep sending old unit codes — and the
     response lists them so the sender can see where their figures go: each event is dated by the day of its
     `occurred_at` in Vietnam time (UTC+7), and `effective_unit(unit_id, day)` follows the successors.
+    `lasting(unit_id)`, when given, says a unit is never redirected (no valid_to or no successor): its events skip
+    the per-event date arithmetic, asked once per unit.
     """
     found: list[dict[str, Any]] = []
+    stays: dict[str, bool] = {}
     for item in accepted:
         event = item.event
+        if lasting is not None:
+            unit_stays = stays.get(event.unit_id)
+            if unit_stays is None:
+                unit_stays = stays[event.unit_id] = lasting(event.unit_id)
+            if unit_stays:
+                continue
         effective = effective_unit(event.unit_id, event.occurred_at.astimezone(VIETNAM_TZ).date())
         if effective != event.unit_id:
             found.append(
@@ -152,3 +250,14 @@ def redirections(accepted: Iterable[AcceptedEvent], effective_unit: Callable[[st
                 }
             )
     return found
+
+
+def never_redirected(registry: UnitRegistry) -> Callable[[str], bool]:
+    """`redirections`' `lasting` for a registry: the units `effective_unit` maps to themselves on every day (unknown,
+    without valid_to, or without successor)."""
+
+    def lasting(unit_id: str) -> bool:
+        unit = registry.get(unit_id)
+        return unit is None or unit.valid_to is None or unit.successor_id is None
+
+    return lasting

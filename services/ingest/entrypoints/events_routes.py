@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from services.ingest.adapters.registry_store import unit_path
 from services.ingest.bootstrap import Container
 from services.ingest.domain.api_keys import StoredKey, looks_like_api_key
-from services.ingest.domain.batch import MAX_BATCH_ITEMS, BatchError, parse_json_array, parse_ndjson
+from services.ingest.domain.batch import MAX_BATCH_ITEMS, BatchError, EventsBody
 from services.ingest.entrypoints.requests import (
     ContainerDep,
     authenticate_admin,
@@ -140,8 +140,10 @@ async def _key_and_body(
         raise _refused(container.accept, endpoint, error) from None
 
 
-def _items(kind: str, body: bytes) -> list[object]:
-    return parse_ndjson(body) if kind == "ndjson" else parse_json_array(body)
+def _items(kind: str, body: bytes) -> EventsBody:
+    """The body goes on as it came: decoded in one pass when it can (`validate_json_body`), its invalid_json /
+    not_an_array / batch_too_large answered as before."""
+    return EventsBody(body, ndjson=kind == "ndjson")
 
 
 def _document(_: str, body: bytes) -> object:

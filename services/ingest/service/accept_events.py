@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from services.ingest.domain.batch import AcceptedEvent, BatchResult, redirections, validate_batch
+from services.ingest.domain.batch import (
+    AcceptedEvent,
+    BatchResult,
+    EventsBody,
+    never_redirected,
+    redirections,
+    validate_batch,
+    validate_json_body,
+)
 from services.ingest.domain.dvcqg import validate_dvcqg
 from services.ingest.service.ports import BrokerUnavailableError, EventPublisher, IngestCounters, RegistryView
 from shared.contract import ErrorCode
@@ -55,14 +63,16 @@ class AcceptEvents:
         self._max_event_bytes = max_event_bytes
         self._clock = clock
 
-    async def events(self, items: Sequence[object], key_units: Iterable[str]) -> Acceptance:
-        """Contract events (already split from a JSON array or NDJSON body)."""
+    async def events(self, items: Sequence[object] | EventsBody, key_units: Iterable[str]) -> Acceptance:
+        """Contract events: items, or a JSON-array or NDJSON body as it came (BatchError when it is no JSON array
+        or holds too many)."""
         registry, units = self._registry, tuple(key_units)
 
         def validate(now: datetime) -> BatchResult:
-            return validate_batch(
-                items, now=now, unit_exists=registry.registry.exists, in_scope=registry.scope_of(units)
-            )
+            unit_exists, in_scope = registry.registry.exists, registry.scope_of(units)
+            if isinstance(items, EventsBody):
+                return validate_json_body(items, now=now, unit_exists=unit_exists, in_scope=in_scope)
+            return validate_batch(items, now=now, unit_exists=unit_exists, in_scope=in_scope)
 
         return await self._accept("events", validate)
 
@@ -97,7 +107,9 @@ class AcceptEvents:
             raise
         self._counters.accepted(endpoint, len(records))
         self._counters.rejected(endpoint, rejected)
-        return Acceptance(len(records), rejected, redirections(written, self._registry.registry.effective_unit))
+        registry = self._registry.registry
+        moved = redirections(written, registry.effective_unit, never_redirected(registry))
+        return Acceptance(len(records), rejected, moved)
 
 
 def records_within_limit(
@@ -111,7 +123,10 @@ def records_within_limit(
     events of it when one item yields several (a DVCQG snapshot stays all-or-nothing).
     """
     stamp = stamp_text(now)  # one ingested_at for the whole request, formatted once
-    encoded = [(item, encode_checked(item.event, stamp)) for item in result.accepted]
+    if result.encoded is not None and result.stamp == stamp:  # the fast path wrote them already
+        encoded = list(zip(result.accepted, result.encoded, strict=True))
+    else:
+        encoded = [(item, encode_checked(item.event, stamp)) for item in result.accepted]
     too_large: dict[int, str] = {}  # item index → the first oversized event_id of it
     for item, value in encoded:
         if len(value) > max_bytes:

@@ -255,7 +255,9 @@ async def receiver_failure(stack: FaultStack, sizes: Sizes) -> dict[str, Any]:
     def attempted() -> set[str]:
         return {a["labels"]["unit_id"] for d in sink.received for a in json.loads(d.body)["alerts"]}
 
-    await wait_for(lambda: _now(attempted()), lambda units: units >= set(ALERT_UNITS), timeout_s=60)
+    # After the heavy scenarios, alerts may still be working through a backlog of unit-indicators that grew with
+    # the sizes: the first attempt is waited for as long as a settle, not a fixed minute.
+    await wait_for(lambda: _now(attempted()), lambda units: units >= set(ALERT_UNITS), timeout_s=sizes.settle_timeout_s)
     errors_until = time.monotonic() + sizes.receiver_error_s
     await asyncio.sleep(max(0.0, errors_until - time.monotonic()))
     await stack.stop_sink()
@@ -268,7 +270,9 @@ async def receiver_failure(stack: FaultStack, sizes: Sizes) -> dict[str, Any]:
     def delivered() -> set[str]:
         return {a["labels"]["unit_id"] for a in sink.alerts("firing")}
 
-    await wait_for(lambda: _now(delivered()), lambda units: units >= set(ALERT_UNITS), timeout_s=60)
+    # Retries back off while the receiver fails; after the longest failure the next attempt can be that far off.
+    recovery_limit_s = 60 + sizes.receiver_error_s + sizes.receiver_refused_s
+    await wait_for(lambda: _now(delivered()), lambda units: units >= set(ALERT_UNITS), timeout_s=recovery_limit_s)
     recovery_s = time.monotonic() - back_at
     figures = await settle(stack, sizes.settle_timeout_s)
 

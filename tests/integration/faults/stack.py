@@ -72,7 +72,8 @@ receivers:
     url: {url}
     secret_env: FAULT_HOOK_SECRET
     grouping: {{group_wait: 0s, group_interval: 1s}}
-    retry: {{base: 0.2, cap: 1}}
+    # Up to a minute of failures at ≤ 1 s apart (make faults): more attempts than the default 20 before giving up.
+    retry: {{base: 0.2, cap: 1, max_attempts: 1000}}
 """
 
 

@@ -79,8 +79,9 @@ async def caught_up(bootstrap: str, topic: str, group: str) -> bool:
             partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         ends = await consumer.end_offsets(partitions)
         committed = await admin.list_consumer_group_offsets(group)
+        # A partition that never held a record has nothing to commit: its end offset 0 is reached without one.
         return bool(partitions) and all(
-            committed.get(tp) is not None and committed[tp].offset >= ends[tp] for tp in partitions
+            (committed[tp].offset if tp in committed else 0) >= ends[tp] for tp in partitions
         )
     finally:
         await consumer.stop()

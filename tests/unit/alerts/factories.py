@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 from services.alerts.domain.forecasts import UnitForecast
 from services.alerts.domain.lifecycle import EvaluationResult, evaluate
 from services.alerts.domain.observations import Observation, UnitRef
-from services.alerts.domain.rules import ForecastRule, NearDueRule, ThresholdRule, parse_rule
+from services.alerts.domain.rule_documents import parse_rule
+from services.alerts.domain.rules import ForecastRule, NearDueRule, ThresholdRule
 from services.alerts.domain.silences import Silence
 from services.alerts.domain.state import AlertState
 from shared.indicators import UnitIndicators

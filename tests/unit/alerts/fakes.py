@@ -13,7 +13,8 @@ from services.alerts.domain.forecasts import UnitForecast
 from services.alerts.domain.notifications import Notification
 from services.alerts.domain.receivers import AnyReceiver, Receivers, parse_receivers
 from services.alerts.domain.retention import Purged
-from services.alerts.domain.rules import Rule, RuleSet, rule_definitions
+from services.alerts.domain.rule_documents import rule_definitions
+from services.alerts.domain.rules import Rule, RuleSet
 from services.alerts.domain.silences import Silence
 from services.alerts.domain.state import AlertState, Transition
 from services.alerts.domain.todo_digest import TodoList

@@ -8,7 +8,8 @@ import pytest
 
 from services.alerts.domain.lifecycle import AcknowledgementError
 from services.alerts.domain.receivers import Receivers
-from services.alerts.domain.rules import RuleSet, load_rules
+from services.alerts.domain.rule_documents import load_rules
+from services.alerts.domain.rules import RuleSet
 from services.alerts.service.activation import activate_at_start, replace_rules
 from services.alerts.service.evaluation import Evaluator
 from services.alerts.service.receivers import ReceiverRegistry

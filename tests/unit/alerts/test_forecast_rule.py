@@ -10,7 +10,8 @@ import pytest
 
 from services.alerts.domain import engine
 from services.alerts.domain.forecasts import observe_forecast
-from services.alerts.domain.rules import RuleFileError, RuleSet, load_rules, parse_rule
+from services.alerts.domain.rule_documents import RuleFileError, load_rules, parse_rule
+from services.alerts.domain.rules import RuleSet
 from services.alerts.service.evaluation import Evaluator
 from services.alerts.service.forecast import ForecastPass, levels_watched
 from services.alerts.service.receivers import ReceiverRegistry

@@ -13,7 +13,8 @@ from services.alerts.domain.lifecycle import acknowledge, close, evaluate
 from services.alerts.domain.mail import render_email
 from services.alerts.domain.notifications import notification_id
 from services.alerts.domain.retirement import Removal, close_without_rule, retire_orphans
-from services.alerts.domain.rules import RuleFileError, RuleSet, load_rules, rule_definitions
+from services.alerts.domain.rule_documents import RuleFileError, load_rules, rule_definitions
+from services.alerts.domain.rules import RuleSet
 from services.alerts.domain.state import AlertState
 from services.alerts.domain.webhook import fingerprint
 from shared.indicators import NearDueDossier

@@ -6,14 +6,8 @@ from pathlib import Path
 import pytest
 
 from services.alerts.domain.durations import format_duration, parse_duration
-from services.alerts.domain.rules import (
-    NearDueRule,
-    RuleFileError,
-    Scope,
-    ThresholdRule,
-    load_rules,
-    parse_rule,
-)
+from services.alerts.domain.rule_documents import RuleFileError, load_rules, parse_rule
+from services.alerts.domain.rules import NearDueRule, Scope, ThresholdRule
 from shared.indicators import RATE_NAMES
 
 DEFAULT_RULES = Path(__file__).resolve().parents[3] / "config" / "alert_rules.yaml"

@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile-out", type=Path, default=REPO_ROOT / "var" / "scoring-profile")
     parser.add_argument("--skip-raw", action="store_true", help="do not measure the raw aiokafka rate")
     parser.add_argument(
+        "--warm-broker",
+        action="store_true",
+        help="read the topic once with a plain consumer before the first run: a freshly started broker spends "
+        "seconds of CPU compiling its fetch path (the JIT), which would be billed to the first run's events",
+    )
+    parser.add_argument(
         "--processes",
         type=lambda text: [int(n) for n in text.split(",")],
         default=[2],
@@ -73,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CHECKOUT",
         help="another checkout (e.g. a worktree of main): each run is made with its scoring service (and its "
         "migrations) first, then with this one's, back to back on the same topic",
+    )
+    parser.add_argument(
+        "--after-first",
+        action="store_true",
+        help="with --before: run this checkout first, then the other (the second run of a pair finds the broker's "
+        "group and produce paths compiled by the first: alternate the order to see that bias)",
     )
     parser.add_argument("--pg-step", type=int, default=1_000_000, help="events between two PostgreSQL snapshots")
     parser.add_argument("--skip-recompute", action="store_true", help="do not run `recompute` after each run")
@@ -229,12 +241,17 @@ async def one_run(
             await stats.close()
         if args.verbose:
             print("\n".join(run.output_tail))
+        segments = stats.segments()
+        for segment in segments:  # the CPU of each step beside PostgreSQL's figures for it
+            low, high = segment["events"]
+            cpu = run.progress.cpu_per_event_between(low, high)
+            segment["cpu_us_per_event_scoring_postgres_kafka"] = [round(x, 1) for x in cpu] if cpu else None
         check = await check_result(url, load.distinct) | await digests(url)
         if not args.skip_recompute:
             check["recompute"] = await recompute(url, code_root)
         if profile_out:
             print(f"profile written to {profile_out}")
-        return report(args, label, processes, load, run, check, stats.segments())
+        return report(args, label, processes, load, run, check, segments)
 
 
 def summary(runs: list[dict]) -> list[str]:
@@ -248,8 +265,25 @@ def summary(runs: list[dict]) -> list[str]:
             f"  {cpu['postgres']:>8}  {cpu['kafka']:>5}  {cpu['sum']:>5}   {max(r['peak_rss_mb_each_process']):>11}"
             f"   {recomputed}"
         )
+    lines += per_million_lines(runs)
     keys = {(r["check"]["counters_md5"], r["check"]["dossiers_hash"]) for r in runs}
     lines.append(f"identical counters and dossiers in every run: {'yes' if len(keys) == 1 else 'NO'}")
+    return lines
+
+
+def per_million_lines(runs: list[dict]) -> list[str]:
+    """µs of CPU per event of each million (scoring, PostgreSQL, Kafka), and the last million's sum over the
+    first's — "cost of the 5th million ≤ 1.2 × the 1st" is read off here."""
+    lines = []
+    for r in runs:
+        millions = r["per_million_cpu_us_per_event_scoring_postgres_kafka"]
+        if len(millions) < 2:
+            continue
+        cells = "  ".join(f"{i + 1}: {'/'.join(str(x) for x in m)}" for i, m in enumerate(millions))
+        first, last = sum(millions[0]), sum(millions[-1])
+        growth = f"{last / first:.2f}" if first else "-"
+        label = f"{r['code']} ×{r['processes']}"
+        lines.append(f"{label} per million (scoring/postgres/kafka µs/event): {cells}; last/first {growth}")
     return lines
 
 
@@ -260,6 +294,8 @@ async def main(args: argparse.Namespace) -> int:
     codes = ([("before", args.before.resolve())] if args.before else []) + [
         ("after" if args.before else "this", REPO_ROOT)
     ]
+    if args.after_first:
+        codes.reverse()
     runs: list[dict] = []
     if args.reuse_topic:
         kept = json.loads(args.reuse_topic.read_text())
@@ -275,6 +311,9 @@ async def main(args: argparse.Namespace) -> int:
             if args.keep_topic:
                 kept = {"topics": [topics.events, topics.dlq, topics.indicators], "preload": asdict(load)}
                 args.keep_topic.write_text(json.dumps(kept))
+        if args.warm_broker:
+            warm = await raw_consume(bootstrap, topics.events, 5000)
+            print(f"broker warmed: the topic read once ({warm.rate:,.0f} events/s)", flush=True)
         for processes in args.processes:
             for label, root in codes:
                 figures = await one_run(args, load, topics, processes, label, root)

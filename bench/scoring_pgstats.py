@@ -4,11 +4,19 @@ event moves as the data set grows.
 
 Statement figures come from pg_stat_statements when the server preloads it (`shared_preload_libraries`); without
 it only the table and WAL figures are taken. Every figure is a difference between two snapshots, per event.
+
+Lock waits (issue 14: "no row that every batch must lock") are sampled apart, every `LOCK_SAMPLE_S`, from
+pg_stat_activity: how many of the bench database's backends were running a statement and how many of those were
+waiting for a heavyweight lock (`wait_event_type = 'Lock'`: a row another transaction holds shows as `transactionid`
+or `tuple`). Waiting backends over active backends, summed over the samples, is the share of the write path's
+database time spent queueing behind another scoring process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +38,20 @@ FROM pg_stat_user_tables
 WHERE relname IN ('dossiers', 'unit_month_counters')
 """
 SELECT_WAL = "SELECT wal_bytes::bigint, wal_fpi FROM pg_stat_wal"
+# The scoring processes' backends of the bench database (not this sampler's, not autovacuum's) that run a statement,
+# with what each waits for (NULL: on CPU).
+SELECT_ACTIVITY = """
+SELECT wait_event_type, wait_event
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+  AND state = 'active'
+"""
+LOCK_SAMPLE_S = 0.05
 WATCHED_STATEMENTS = ("SELECT dossier_id, state", "INSERT INTO dossiers", "UPDATE dossiers", "INSERT INTO unit_month")
+# Every other statement is summed under "other"; those above this share of a step's execution time are listed by
+# their first words too (the read side a scoring process runs: live figures, a month's counters, …).
+OTHER = "other"
+LISTED_OTHER_SHARE = 0.02
 
 
 @dataclass
@@ -39,6 +60,9 @@ class Snapshot:
     statements: dict[str, tuple[float, ...]]
     tables: dict[str, tuple[Any, ...]]
     wal: tuple[int, int]
+    waits: Counter[str]
+    """Cumulative sampler counts: `samples`, `active` (backends running a statement), `Lock:<event>` (of those,
+    waiting for a heavyweight lock), `other` (waiting for anything else: I/O, LWLocks, the client)."""
 
 
 @dataclass
@@ -50,6 +74,8 @@ class PgStats:
     snapshots: list[Snapshot] = field(default_factory=list)
     _conn: asyncpg.Connection | None = None
     _statements: bool = False
+    _waits: Counter[str] = field(default_factory=Counter)
+    _sampler: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._conn = await asyncpg.connect(self.url)
@@ -58,10 +84,30 @@ class PgStats:
             await self._conn.fetch("SELECT 1 FROM pg_stat_statements LIMIT 1")
             self._statements = True
         self.snapshots.append(await self._take(0))
+        self._sampler = asyncio.create_task(self._sample_waits(await asyncpg.connect(self.url)))
 
     async def close(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampler
         if self._conn is not None:
             await self._conn.close()
+
+    async def _sample_waits(self, conn: asyncpg.Connection) -> None:
+        """Every LOCK_SAMPLE_S until cancelled: what the active backends of the bench database wait for."""
+        try:
+            while True:
+                self._waits["samples"] += 1
+                for kind, event in await conn.fetch(SELECT_ACTIVITY):
+                    self._waits["active"] += 1
+                    if kind == "Lock":
+                        self._waits[f"Lock:{event}"] += 1
+                    elif kind is not None:
+                        self._waits["other"] += 1
+                await asyncio.sleep(LOCK_SAMPLE_S)
+        finally:
+            await conn.close()
 
     async def on_progress(self, committed: int) -> None:
         """The benchmark's progress hook: a snapshot each time the committed count crosses the next step."""
@@ -77,13 +123,14 @@ class PgStats:
         statements: dict[str, tuple[float, ...]] = {}
         if self._statements:
             for row in await self._conn.fetch(SELECT_STATEMENTS):
-                name = next((w for w in WATCHED_STATEMENTS if row[0].strip().startswith(w)), None)
-                if name is not None:
-                    old = statements.get(name, (0.0,) * 7)
-                    statements[name] = tuple(a + float(b or 0) for a, b in zip(old, row[1:], strict=True))
+                text = row[0].strip()
+                name = next((w for w in WATCHED_STATEMENTS if text.startswith(w)), None)
+                for key in (name,) if name is not None else (OTHER, f"{OTHER}: {text}"):
+                    old = statements.get(key, (0.0,) * 7)
+                    statements[key] = tuple(a + float(b or 0) for a, b in zip(old, row[1:], strict=True))
         tables = {row[0]: tuple(row[1:]) for row in await self._conn.fetch(SELECT_TABLES)}
         wal = await self._conn.fetchrow(SELECT_WAL)
-        return Snapshot(committed, statements, tables, (int(wal[0]), int(wal[1])))
+        return Snapshot(committed, statements, tables, (int(wal[0]), int(wal[1])), Counter(self._waits))
 
     def segments(self) -> list[dict[str, Any]]:
         """Per step: µs of execution and blocks/WAL per event for each watched statement, the dossiers table's
@@ -94,7 +141,18 @@ class PgStats:
             if events <= 0:
                 continue
             segment: dict[str, Any] = {"events": [before.committed, after.committed]}
-            for name in WATCHED_STATEMENTS:
+            total_ms = sum(
+                a[1] - before.statements.get(name, (0.0,) * 7)[1]
+                for name, a in after.statements.items()
+                if not name.startswith(f"{OTHER}: ")
+            )
+            listed = [
+                name
+                for name, a in after.statements.items()
+                if name.startswith(f"{OTHER}: ")
+                and a[1] - before.statements.get(name, (0.0,) * 7)[1] > LISTED_OTHER_SHARE * total_ms
+            ]
+            for name in (*WATCHED_STATEMENTS, OTHER, *listed):
                 a, b = after.statements.get(name), before.statements.get(name, (0.0,) * 7)
                 if a is None:
                     continue
@@ -120,5 +178,20 @@ class PgStats:
                 }  # fmt: skip
             segment["wal_bytes_per_event"] = round((after.wal[0] - before.wal[0]) / events)
             segment["wal_fpi_per_1000_events"] = round((after.wal[1] - before.wal[1]) * 1000 / events, 2)
+            segment["lock_waits"] = lock_waits(after.waits - before.waits)
             out.append(segment)
         return out
+
+
+def lock_waits(counts: Counter[str]) -> dict[str, Any]:
+    """Sampler counts of one step → the share of active backend samples spent waiting for a heavyweight lock
+    (overall and by lock kind), and the mean number of backends running a statement."""
+    active = counts["active"]
+    locked = {key.partition(":")[2]: n for key, n in counts.items() if key.startswith("Lock:")}
+    return {
+        "samples": counts["samples"],
+        "mean_active_backends": round(active / counts["samples"], 2) if counts["samples"] else None,
+        "lock_wait_share": round(sum(locked.values()) / active, 3) if active else None,
+        "by_lock": {kind: round(n / active, 3) for kind, n in sorted(locked.items())} if active else {},
+        "other_wait_share": round(counts["other"] / active, 3) if active else None,
+    }

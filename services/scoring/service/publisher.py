@@ -77,6 +77,9 @@ class IndicatorsPublisher:
             unit = reader.directory.registry.get(unit_id)
             if unit is not None:
                 by_level.setdefault(str(unit.level), []).append(unit_id)
+        # Sent together once every message is built: one produce request per partition rather than one per unit
+        # (each of which the broker, and every process relaying the topic, handled apart).
+        messages: list[tuple[str, bytes]] = []
         for level, members in by_level.items():
             table = await reader.level_table(level, period, fresh=True, live=snapshot)
             _, previous_details = await reader.level_table(level, previous)
@@ -92,8 +95,10 @@ class IndicatorsPublisher:
                     previous_figures.card.score if previous_figures else None,
                     now,
                 )
-                await self._sink.publish(message.model_dump_json().encode(), unit_id)
-                self.published += 1
+                messages.append((unit_id, message.model_dump_json().encode()))
+        if messages:
+            await self._sink.publish(messages)
+            self.published += len(messages)
 
 
 MESSAGE_FIELDS = frozenset(

@@ -100,9 +100,10 @@ class DossierRepository(Protocol):
 
 
 class MessagePublisher(Protocol):
-    """Sends one `unit-indicators` message (adapters/kafka_indicators.py)."""
+    """Sends a publication's `unit-indicators` messages, (unit_id key, JSON value) each, and returns once the broker
+    has acknowledged every one (adapters/kafka_publishers.py)."""
 
-    async def publish(self, value: bytes, key: str) -> None: ...
+    async def publish(self, messages: Sequence[tuple[str, bytes]]) -> None: ...
 
 
 class UnitGaugeRow(NamedTuple):

@@ -169,8 +169,8 @@ class FakeSink:
 
     sent: list[tuple[str, bytes]] = field(default_factory=list)
 
-    async def publish(self, value: bytes, key: str) -> None:
-        self.sent.append((key, value))
+    async def publish(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        self.sent.extend(messages)
 
 
 @dataclass

@@ -87,9 +87,10 @@ def endpoints(city: str, commune: str, closed: str) -> dict[str, tuple[str, bool
         f"indicators {commune}": (f"/v1/units/{commune}/indicators", True),
         f"history {commune}": (f"/v1/units/{commune}/history", True),
         "units": ("/v1/units", True),
-        "profile": ("/v1/profile", False),
-        f"dossiers {commune} (database per request)": (f"/v1/units/{commune}/dossiers?state=overdue", False),
-        f"forecast {commune} (database per request)": (f"/v1/units/{commune}/forecast", False),
+        "profile": ("/v1/profile", True),
+        # Ready-made since issue 15's second pass (a page per live tick, a forecast per level and committed change).
+        f"dossiers {commune}": (f"/v1/units/{commune}/dossiers?state=overdue", True),
+        f"forecast {commune}": (f"/v1/units/{commune}/forecast", True),
     }
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import httpx
 import pytest
-from asyncpg.exceptions import CannotConnectNowError, TooManyConnectionsError
+from asyncpg.exceptions import CannotConnectNowError, InternalClientError, TooManyConnectionsError
 from fastapi import FastAPI, Path
 
 from shared.http import PG_BIGINT_MAX, error_responses, install_error_handlers, install_standard_openapi
@@ -75,6 +75,8 @@ def _app() -> tuple[FastAPI, DependencyState]:
         "starting": CannotConnectNowError("the database system is starting up"),
         "full": TooManyConnectionsError("sorry, too many clients already"),
         "timeout": TimeoutError(),
+        # asyncpg, on a pooled connection the lost server left mid-operation (heavy PostgreSQL-outage scenario)
+        "interrupted": InternalClientError("cannot switch to state 11; another operation (2) is in progress"),
     }
 
     @app.get("/fail/{kind}", responses=error_responses(503))
@@ -92,11 +94,11 @@ def _app() -> tuple[FastAPI, DependencyState]:
 async def test_database_outage_is_503_with_retry_after() -> None:
     app, state = _app()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-        for kind in ("refused", "starting", "full", "timeout"):
+        for kind in ("refused", "starting", "full", "timeout", "interrupted"):
             response = await client.get(f"/fail/{kind}")
             assert response.status_code == 503 and response.headers["retry-after"] == "7"
             assert response.json()["error"] == "database_unavailable" and " / " in response.json()["detail"]
-    assert not state.reachable and state.outage_failures == 4
+    assert not state.reachable and state.outage_failures == 5
 
 
 async def test_ids_beyond_bigint_are_422_in_our_shape_and_documented() -> None:

@@ -11,7 +11,7 @@ import csv
 import io
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -22,6 +22,8 @@ from tests.integration.scoring.harness import wait_for
 
 TIMEOUT_MS = 30_000
 UNIT = "H26.DEP.SKHDT"
+VIETNAM = timezone(timedelta(hours=7))
+DUE_SOON = timedelta(minutes=40)
 
 
 async def shown_forecast(page: Page) -> dict[str, dict[str, float | None]]:
@@ -64,8 +66,12 @@ async def dossier_or_none(stack: DashboardStack, dossier_id: str) -> dict[str, A
     return response.json() if response.status_code == 200 else None
 
 
-async def add_dossiers(stack: DashboardStack) -> tuple[str, str]:
-    """One dossier of UNIT due within the hour (on today's to-do) and one overdue; returns their ids."""
+def vietnam_day(moment: datetime) -> date:
+    return moment.astimezone(VIETNAM).date()
+
+
+async def add_dossiers(stack: DashboardStack) -> tuple[str, str, datetime]:
+    """One dossier of UNIT due within the hour and one overdue; returns their ids and the first one's due time."""
     now = datetime.now(UTC)
     tag = uuid.uuid4().hex[:8]
     due_soon, overdue = f"E2E-TODO-{tag}", f"E2E-LATE-{tag}"
@@ -76,7 +82,7 @@ async def add_dossiers(stack: DashboardStack) -> tuple[str, str]:
                 "due_at": due.isoformat(), "procedure_id": "1.000001"}  # fmt: skip
 
     await stack.send([
-        received(due_soon, now - timedelta(minutes=5), now + timedelta(minutes=40)),
+        received(due_soon, now - timedelta(minutes=5), now + DUE_SOON),
         received(overdue, now - timedelta(hours=3), now - timedelta(hours=1)),
         {"event_id": f"{overdue}-p", "dossier_id": overdue, "unit_id": UNIT, "type": "payment",
          "occurred_at": (now - timedelta(hours=2)).isoformat(), "ingested_at": now.isoformat(), "method": "online",
@@ -84,11 +90,11 @@ async def add_dossiers(stack: DashboardStack) -> tuple[str, str]:
     ])  # fmt: skip
     await wait_for(lambda: dossier_or_none(stack, overdue), lambda body: body is not None and len(body["events"]) == 2)
     await wait_for(lambda: dossier_or_none(stack, due_soon), lambda body: body is not None)
-    return due_soon, overdue
+    return due_soon, overdue, now + DUE_SOON
 
 
 async def test_unit_page_shows_the_forecast_and_todo_of_the_api(page: Page, stack: DashboardStack) -> None:
-    due_soon, overdue = await add_dossiers(stack)
+    due_soon, overdue, due_at = await add_dossiers(stack)
 
     async def load() -> None:
         await page.goto(f"{stack.base_url}/dashboard/#/unit/{UNIT}")
@@ -107,8 +113,13 @@ async def test_unit_page_shows_the_forecast_and_todo_of_the_api(page: Page, stac
 
     _, upcoming = await bracketed(page, load, read_page, read_api)
     assert upcoming and all(bucket != "overdue" for _, bucket in upcoming)
+    day_before = vietnam_day(datetime.now(UTC))
     todo = await stack.get(f"/v1/units/{UNIT}/todo", section="upcoming", limit=1000)
-    assert (due_soon, "due_today") in [(i["dossier_id"], i["bucket"]) for i in todo["items"]]
+    day_after = vietnam_day(datetime.now(UTC))
+    # Due 40 minutes after it was received: "today" unless Vietnam's midnight fell in between (CI ran at 23:40).
+    expected = {"due_today" if vietnam_day(due_at) == day else "due_tomorrow" for day in (day_before, day_after)}
+    shown = {i["bucket"] for i in todo["items"] if i["dossier_id"] == due_soon}
+    assert shown and shown <= expected, (shown, expected)
     await expect(page.locator("[data-testid='forecast'] h2")).to_contain_text("Dự báo cuối tháng")
     await expect(page.locator("[data-testid='forecast'] details summary")).to_have_text("Giả định của dự báo")
     overdue_rows = page.locator("#todo-overdue tr[data-dossier]")
@@ -150,7 +161,7 @@ async def test_overview_shows_the_citys_forecast(page: Page, stack: DashboardSta
 
 
 async def test_dossier_lookup_box_and_dossier_page(page: Page, stack: DashboardStack) -> None:
-    _, overdue = await add_dossiers(stack)
+    _, overdue, _ = await add_dossiers(stack)
     await page.goto(f"{stack.base_url}/dashboard/#/unit/{UNIT}")
     link = page.locator(f"#todo-overdue tr[data-dossier='{overdue}'] a")
     overdue_page = await stack.get(f"/v1/units/{UNIT}/todo", section="overdue", limit=10)

@@ -30,6 +30,11 @@ from tests.integration.scoring.test_reorganisation import recompute
 ROUNDS = 20
 EVENTS_PER_UNIT = 10
 VN = timezone(timedelta(hours=7))
+# Every event of the test happened at this one moment, and the figures are read for its month: a run that crosses
+# Vietnam's midnight at the end of a month (CI at 00:19 on 1 December saw 0 events in the new month) reads the
+# month the events are in, not the one that has just begun.
+OCCURRED_AT = (datetime.now(UTC) - timedelta(hours=1)).astimezone(VN)
+PERIOD = f"{OCCURRED_AT.year:04d}-{OCCURRED_AT.month:02d}"
 
 
 def events_for(unit_id: str, *, ingested: bool) -> list[dict[str, Any]]:
@@ -37,7 +42,7 @@ def events_for(unit_id: str, *, ingested: bool) -> list[dict[str, Any]]:
     out = []
     for n in range(EVENTS_PER_UNIT):
         event = {"event_id": f"{unit_id}-e{n}", "dossier_id": f"{unit_id}-d{n}", "unit_id": unit_id,
-                 "type": "received", "occurred_at": (now - timedelta(hours=1)).astimezone(VN).isoformat(),
+                 "type": "received", "occurred_at": OCCURRED_AT.isoformat(),
                  "channel": "online", "due_at": (now + timedelta(days=5)).astimezone(VN).isoformat()}  # fmt: skip
         if ingested:  # a trusted producer stamps ingested_at itself (SPEC §2)
             event["ingested_at"] = now.isoformat()
@@ -173,7 +178,7 @@ async def test_registration_racing_first_events_loses_nothing(fresh_database: st
 async def scoring_figures(service: RunningService, unit_id: str) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         return await wait_for(
-            lambda: _get(client, f"/v1/units/{unit_id}/indicators"),
+            lambda: _get(client, f"/v1/units/{unit_id}/indicators?period={PERIOD}"),
             lambda body: body.get("counters", {}).get("events") == 2 * ROUNDS * EVENTS_PER_UNIT,
             30,
         )

@@ -2,7 +2,7 @@
 
 Times are placed relative to the moment the test runs, inside the current month: `early(f)` is the instant a
 fraction f of the way from the month's start to now, so every receipt is in this month whatever the day.
-(A run that straddles midnight at the end of the month would see the month change under it.)
+(`TestClock` keeps a run away from the last minutes of a month, which would see the month change under it.)
 
 The forecast month is the one of tests/unit/scoring/test_forecast.py, worked out by hand there:
 commune X = Tây Đằng (BV.TT): A overdue, B due before the month's end, C on hold, D due next month, F resolved on
@@ -13,6 +13,7 @@ time; commune Y = Ba Trại (BV.BT): three dossiers resolved on time, one online
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
@@ -30,13 +31,37 @@ from tests.integration.conftest import unique
 from tests.integration.processes import REPO_ROOT, RunningService, service_process, wait_ready
 from tests.integration.scoring.harness import create_topics, prepare_database, produce, utc, wait_for
 
-NOW = datetime.now(UTC)
-MONTH = month_of(to_instant(NOW))
-START, END = to_datetime(month_start(MONTH)), to_datetime(month_end(MONTH))
+# Neither the Vietnam day nor the month may end while the test runs (about a minute; more on a loaded machine).
+DAY_END_MARGIN = timedelta(minutes=10)
+
+
+class TestClock:
+    """The moment the test places its events around: taken when the test starts, not when the module is collected
+    (a whole suite earlier — CI collected at 23:42 on 30 November and ran this at 23:59), and never in the last
+    minutes of a Vietnam day: then it waits for the next day to begin rather than see "today" (and at a month's end
+    the month) change under it."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self.now = self.start = self.end = datetime.now(UTC)
+
+    async def reset(self) -> None:
+        now = datetime.now(UTC)
+        local = now.astimezone(VIETNAM_TZ)
+        day_end = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        if day_end - now < DAY_END_MARGIN:
+            await asyncio.sleep((day_end - now).total_seconds() + 1)
+            now = datetime.now(UTC)
+        month = month_of(to_instant(now))
+        self.now, self.start, self.end = now, to_datetime(month_start(month)), to_datetime(month_end(month))
+
+
+CLOCK = TestClock()
 
 
 def early(fraction: float) -> datetime:
-    return START + (NOW - START) * fraction
+    return CLOCK.start + (CLOCK.now - CLOCK.start) * fraction
 
 
 def ev(event_id: str, dossier: str, unit: str, kind: str, at: datetime, **fields: Any) -> dict:
@@ -54,13 +79,13 @@ def received(p: str, name: str, unit: str, at: datetime, due: datetime, channel:
 
 def forecast_events(p: str) -> list[dict]:
     x, y = f"{p}.BV.TT", f"{p}.BV.BT"
-    due_mid = NOW + (END - NOW) / 2
+    due_mid = CLOCK.now + (CLOCK.end - CLOCK.now) / 2
     events = [
         received(p, "A", x, early(0.1), early(0.3)),
         received(p, "B", x, early(0.2), due_mid, channel="online", digitized=True),
         received(p, "C", x, early(0.1), early(0.3)),
         ev(f"{p}-Ch", f"{p}-C", x, "supplement_requested", early(0.2)),
-        received(p, "D", x, early(0.4), END + timedelta(days=2), channel="online"),
+        received(p, "D", x, early(0.4), CLOCK.end + timedelta(days=2), channel="online"),
         received(p, "F", x, early(0.1), early(0.5)),
         ev(f"{p}-Fz", f"{p}-F", x, "resolved", early(0.3), outcome="approved"),
     ]
@@ -73,17 +98,17 @@ def forecast_events(p: str) -> list[dict]:
 def todo_plan(p: str) -> tuple[list[dict], dict[str, datetime]]:
     """Dossiers of Sở Xây dựng around today's boundaries; returns the events and each dossier's due."""
     unit = f"{p}.SXD"
-    local = NOW.astimezone(VIETNAM_TZ)
+    local = CLOCK.now.astimezone(VIETNAM_TZ)
     today_end = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     dues = {
-        "T1": NOW + min(timedelta(hours=1), (today_end - NOW) / 2),  # due today
+        "T1": CLOCK.now + min(timedelta(hours=1), (today_end - CLOCK.now) / 2),  # due today
         "T2": today_end + timedelta(hours=6),  # tomorrow
         "T4": today_end + timedelta(hours=2),  # tomorrow, earlier than T2
         "T3": today_end + timedelta(hours=30),  # the day after: listed only if still this month
         "O1": early(0.4),  # overdue
         "O2": early(0.3),  # overdue longer
-        "H": NOW + timedelta(hours=1),  # on hold: not on the list
-        "R": NOW + timedelta(hours=1),  # resolved: not on the list
+        "H": CLOCK.now + timedelta(hours=1),  # on hold: not on the list
+        "R": CLOCK.now + timedelta(hours=1),  # resolved: not on the list
     }
     events = [received(p, name, unit, early(0.2), due) for name, due in dues.items()]
     events.append(ev(f"{p}-Hh", f"{p}-H", unit, "paused", early(0.25)))
@@ -93,6 +118,7 @@ def todo_plan(p: str) -> tuple[list[dict], dict[str, datetime]]:
 
 @contextlib.asynccontextmanager
 async def service(fresh_database: str, kafka_bootstrap: str, tmp_path: Path) -> AsyncIterator[tuple[str, Any]]:
+    await CLOCK.reset()
     p = unique("a").replace("-", "")
     await prepare_database(fresh_database, p)
     topics = await create_topics(kafka_bootstrap)
@@ -159,7 +185,7 @@ async def check_forecast(p: str, svc: RunningService) -> None:
 async def check_todo(p: str, svc: RunningService) -> None:
     unit = f"{p}.SXD"
     _, dues = todo_plan(p)
-    listed_t3 = dues["T3"] < END
+    listed_t3 = dues["T3"] < CLOCK.end
     upcoming = ["T1", "T4", "T2"] + (["T3"] if listed_t3 else [])
     expected = [f"{p}-{name}" for name in [*upcoming, "O2", "O1"]]
     page = await get(svc, f"/v1/units/{unit}/todo")
@@ -176,7 +202,7 @@ async def check_todo(p: str, svc: RunningService) -> None:
         due = datetime.fromisoformat(item["due_at"])
         if item["bucket"] == "overdue":
             assert item["score_gain"] is None and item["progress_points"] == 0
-        elif due < END:
+        elif due < CLOCK.end:
             assert item["progress_points"] == pytest.approx(100 / in_play) and item["score_gain"] > 0
         else:
             assert item["progress_points"] == 0
@@ -211,7 +237,7 @@ async def check_lookup(p: str, svc: RunningService) -> None:
     assert c["home_unit"] == {"unit_id": x, "name": "Thị trấn Tây Đằng"} and c["counts_for_today"]["unit_id"] == x
     assert [e["type"] for e in c["events"]] == ["received", "supplement_requested"]
     assert len(c["holds"]) == 1 and c["holds"][0]["end"] is None
-    month = NOW.astimezone(VIETNAM_TZ).strftime("%Y-%m")
+    month = CLOCK.now.astimezone(VIETNAM_TZ).strftime("%Y-%m")
     mine = {(m["month"], m["counter"]): m for m in c["counters"]}
     assert mine[(month, "progress_on_time")]["counts_for"] == x  # on hold at the month's end: on time
     assert mine[(month, "received")]["value"] == 1 and c["live"] == {"open": 1, "overdue_open": 0, "due_soon": 0}

@@ -27,3 +27,17 @@ def roll_up_live(by_home_unit: Mapping[str, LiveFigures], view: TreeView, day: d
         day,
     )
     return {unit_id: LiveFigures(*figures) for unit_id, figures in rolled.items()}
+
+
+def bounded_progress_correction(stored: Mapping[str, int], correction: int) -> int:
+    """The live correction a unit's stored current month can take: at most the dossiers it stores as late.
+
+    Once the month's roll-over has run, every dossier the correction counts is stored as late at the month's end
+    (progress_total +1, progress_on_time +0), so the bound never bites. In the first moments of a month, before
+    the roll-over has counted the open dossiers in it, the correction (read from every open dossier) also counts
+    dossiers the new month does not hold yet: unbounded, progress_on_time passed progress_total and the rate passed
+    1 (the API answered 500 at Vietnam's midnight on 1 December). Bounded, the month's progress is that of the
+    dossiers already rolled until the roll-over ends (docs/architecture.md, "Month roll-over").
+    """
+    late = int(stored.get("progress_total", 0)) - int(stored.get("progress_on_time", 0))
+    return max(0, min(correction, late))

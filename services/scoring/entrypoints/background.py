@@ -17,13 +17,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from services.scoring.adapters.gc_pauses import FreezeAfterChanges, freeze_long_lived
 from services.scoring.bootstrap import Container
+from services.scoring.domain.timebase import month_end, month_of, to_datetime, to_instant
 from shared.outages import DependencyState, is_database_outage
 
 log = logging.getLogger(__name__)
 ROLL_OVER_CHECK_S = 60.0
+# Past a month's start, the roll-over check runs this soon rather than up to ROLL_OVER_CHECK_S later.
+ROLL_OVER_AFTER_MONTH_START_S = 0.05
 # How soon a registry change reaches this process's figures; a batch that names a unit this process does not know
 # yet reads the registry at once (adapters/units.py).
 REGISTRY_SYNC_S = 2.0
@@ -34,6 +38,14 @@ REDRIVE_PENDING_S = 1.0
 FREEZE_CHECK_S = 1.0
 
 Step = Callable[[Container], Awaitable[None]]
+
+
+def roll_over_delay(now: datetime) -> float:
+    """Seconds until the next roll-over check: every ROLL_OVER_CHECK_S, and right after a month starts. Until the
+    roll-over has counted the open dossiers in the new month, its progress holds only the dossiers already rolled
+    (domain/live.py, bounded_progress_correction): that window is then the roll-over's own duration."""
+    next_month_start = to_datetime(month_end(month_of(to_instant(now))))
+    return min(ROLL_OVER_CHECK_S, (next_month_start - now).total_seconds() + ROLL_OVER_AFTER_MONTH_START_S)
 
 
 async def roll_over(container: Container) -> None:
@@ -76,9 +88,10 @@ class Timers:
         self._database = database
         self._on_outage = on_outage
 
-    async def every(self, interval_s: float, what: str, step: Step) -> None:
+    async def every(self, interval_s: float | Callable[[datetime], float], what: str, step: Step) -> None:
+        """Run `step` every `interval_s` seconds (or as long as `interval_s(now)` says, each time)."""
         while True:
-            await asyncio.sleep(interval_s)
+            await asyncio.sleep(interval_s if isinstance(interval_s, float) else interval_s(datetime.now(UTC)))
             try:
                 await step(self._container)
             except Exception as error:
@@ -96,7 +109,7 @@ class Timers:
             tasks.append(asyncio.create_task(warm_up_then_freeze(container), name="read-tables-warm-up"))
         if container.applies:
             tasks += [
-                asyncio.create_task(self.every(ROLL_OVER_CHECK_S, "month roll-over", roll_over),
+                asyncio.create_task(self.every(roll_over_delay, "month roll-over", roll_over),
                                     name="month-roll-over"),
                 asyncio.create_task(self.every(REDRIVE_PENDING_S, "re-applying pending dead letters",
                                                redrive_pending), name="pending-dead-letters"),

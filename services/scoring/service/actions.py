@@ -24,7 +24,7 @@ from services.scoring.domain.forecast import (
     best_counters,
     forecast_level,
 )
-from services.scoring.domain.live import LiveFigures
+from services.scoring.domain.live import LiveFigures, bounded_progress_correction
 from services.scoring.domain.state import DossierState
 from services.scoring.domain.timebase import Instant, to_datetime, to_instant
 from services.scoring.domain.todo import OVERDUE, Horizon, bucket_of, gain_for, gain_of, horizon
@@ -56,11 +56,13 @@ def _forecast_inputs(
     registry: Iterable[Unit], level: str, stored: Mapping[str, dict[str, int]], live: LiveByUnit
 ) -> dict[str, ForecastInput]:
     """What the forecast starts from for each unit of the level: its stored counters and its live correction."""
-    return {
-        u.unit_id: ForecastInput(stored.get(u.unit_id, {}), live.get(u.unit_id, LiveFigures()).progress_correction)
-        for u in registry
-        if str(u.level) == level
-    }
+    out: dict[str, ForecastInput] = {}
+    for unit in registry:
+        if str(unit.level) == level:
+            counters = stored.get(unit.unit_id, {})
+            correction = live.get(unit.unit_id, LiveFigures()).progress_correction
+            out[unit.unit_id] = ForecastInput(counters, bounded_progress_correction(counters, correction))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.scoring.domain.live import LiveFigures
+from services.scoring.domain.live import LiveFigures, bounded_progress_correction
 from services.scoring.domain.rank import RankedUnit
 from services.scoring.domain.score import ScoreCard
 from services.scoring.domain.timebase import month_end, month_label, month_of, parse_month, to_datetime, to_instant
@@ -37,7 +37,7 @@ def resolve_period(label: str | None, now: datetime) -> Period:
 def counters_with_live(stored: dict[str, int], live: LiveFigures, period: Period) -> dict[str, int]:
     counters = {name: int(stored.get(name, 0)) for name in COUNTER_NAMES}
     if period.is_current:
-        counters["progress_on_time"] += live.progress_correction
+        counters["progress_on_time"] += bounded_progress_correction(counters, live.progress_correction)
     return counters
 
 

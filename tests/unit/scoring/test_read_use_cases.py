@@ -66,6 +66,25 @@ async def test_a_past_month_has_no_live_correction_and_no_live_column_in_its_ran
     assert [item.overdue_open for item in rankings.items] == [None, None]
 
 
+async def test_at_a_months_start_before_the_roll_over_no_rate_passes_one() -> None:
+    """Vietnam's midnight on 1 December: the new month stores two dossiers (one late at the month's end), while the
+    live correction, read from every open dossier, counts 40 still on time now — 39 of them not rolled into the new
+    month yet. The correction is bounded by what the month holds, so the rate is 1, not 20.5 (the API answered
+    500 then, and the indicators publication failed)."""
+    just_started = {"received": 2, "progress_total": 2, "progress_on_time": 1}
+    figures = FakeFigures(months={"2026-10": {"D1.X": just_started}},
+                          live={"D1.X": LiveFigures(open=40, progress_correction=40)})  # fmt: skip
+    reader = reader_on(figures)
+    period = resolve_period(None, NOW)
+    table = await reader.level_table("district", period)
+    d1 = indicators_view(reader.directory.registry.get("D1"), period, table, await reader.live_snapshot())
+    assert (d1.counters.progress_total, d1.counters.progress_on_time) == (2, 2)
+    assert d1.rates.progress_rate == 1.0
+    summary = summary_view(reader.directory.registry.city, period, await reader.level_table("city", period),
+                           await reader.live_snapshot())  # fmt: skip
+    assert summary.rates.progress_rate == 1.0
+
+
 async def test_a_change_announced_for_a_month_is_read_by_the_next_fresh_table() -> None:
     figures = FakeFigures(months={"2026-10": {"D1": POOR, "D2": GOOD}})
     reader = reader_on(figures)

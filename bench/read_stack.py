@@ -179,6 +179,32 @@ async def refreshes(client: httpx.AsyncClient, base: str) -> dict[str, tuple[flo
                            "0.3")  # fmt: skip
 
 
+async def loop_lag(client: httpx.AsyncClient, base: str) -> dict[str, float]:
+    """The API process's event-loop lag probe so far (tthc_scoring_loop_lag_seconds): count, sum and the
+    cumulative bucket counts by upper bound."""
+    text = (await client.get(f"{base}/metrics")).text
+    out = {
+        le: float(v) for le, v in re.findall(r'^tthc_scoring_loop_lag_seconds_bucket{le="([^"]+)"} (\S+)$', text, re.M)
+    }
+    for kind in ("count", "sum"):
+        found = re.search(rf"^tthc_scoring_loop_lag_seconds_{kind} (\S+)$", text, re.M)
+        out[kind] = float(found.group(1)) if found else 0.0
+    return out
+
+
+def lag_line(before: dict[str, float], after: dict[str, float]) -> str:
+    """Samples, mean lag, the share above 10 / 50 / 100 ms and the bucket the 99th percentile falls in."""
+    count = after.get("count", 0.0) - before.get("count", 0.0)
+    if count <= 0:
+        return "no samples (a process without the probe)"
+    mean = (after["sum"] - before.get("sum", 0.0)) / count * 1000
+    over = {le: 1 - (after[le] - before.get(le, 0.0)) / count for le in ("0.01", "0.05", "0.1")}
+    p99 = next((le for le in after if le not in ("count", "sum") and (after[le] - before.get(le, 0.0)) >= 0.99 * count),
+               "+Inf")  # fmt: skip
+    return (f"{count:.0f} samples, mean {mean:.1f} ms, > 10 ms {over['0.01']:.1%}, > 50 ms {over['0.05']:.1%}, "
+            f"> 100 ms {over['0.1']:.1%}, p99 ≤ {p99} s")  # fmt: skip
+
+
 def histogram_line(before: dict[str, tuple[float, float, float]], after: dict[str, tuple[float, float, float]],
             over: str = "10 ms", prefix: str = "gen") -> str:  # fmt: skip
     parts = []
@@ -318,12 +344,13 @@ async def main_async(args: argparse.Namespace) -> None:
                   f"API process {alone[2]:.1f} CPU s meanwhile")  # fmt: skip
             stop = asyncio.Event()
             mix = [p for p, cached in paths.values() if cached]
-            collected = await gc_pauses(client, api)
+            collected, lagged = await gc_pauses(client, api), await loop_lag(client, api)
             readers = asyncio.create_task(open_loop(api, mix, args.rate, stop, max_s=900))
             loaded = await apply_run(client, stack["bootstrap"], (closed, args.backfill, f"B{run}"), applying, pids)
             stop.set()
             paused = histogram_line(collected, await gc_pauses(client, api))
             print(f"  API process's collector pauses meanwhile: {paused}")
+            print(f"  API process's event-loop lag meanwhile: {lag_line(lagged, await loop_lag(client, api))}")
             print(
                 f"  under {args.rate:.0f} readers/s: {loaded[0]:7.0f} events/s, {loaded[1]:.0f} µs CPU/event, "
                 f"API process {loaded[2]:.1f} CPU s meanwhile (ratio to undisturbed {loaded[0] / alone[0]:.2f})"

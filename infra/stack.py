@@ -55,7 +55,7 @@ SERVICES = (
     # (SCORING_ROLE, docs/architecture.md). It learns of committed batches through PostgreSQL NOTIFY and, doing
     # nothing else, recomputes a changed read table within 0.2 s (READ_REFRESH_S) rather than 1 s.
     ServiceSpec("scoring", "services.scoring", "SCORING_PORT", 8002,
-                extra_env=(("SCORING_ROLE", "api"), ("READ_REFRESH_S", "0.2"))),
+                extra_env=(("SCORING_ROLE", "api"), ("READ_REFRESH_S", "0.2"), ("READ_TOKEN_MIN_S", "0.1"))),
     # Two applying processes in the same consumer group (the 12 partitions are shared): one process is Python-bound
     # at ~17 k events/s on two cores, two reach 26–31 k (docs/benchmarks.md). They serve the same API (identical
     # bodies) for health, metrics and admin, but readers are sent to SCORING_PORT. They publish a changed unit's

@@ -257,7 +257,8 @@ async def apply_run(client: httpx.AsyncClient, bootstrap: str, batch: tuple[list
 @contextlib.asynccontextmanager
 async def variant(var: Path, loop: str, parser: str, listen: int) -> AsyncIterator[tuple[str, int]]:
     """An extra API process (SCORING_ROLE=api) on the stack's database and broker; (base URL, pid)."""
-    env = {**os.environ, "SCORING_ROLE": "api", "READ_REFRESH_S": "0.2", "SCORING_PORT": str(listen),
+    env = {**os.environ, "SCORING_ROLE": "api", "READ_REFRESH_S": "0.1", "READ_TOKEN_MIN_S": "0.1",
+           "SCORING_PORT": str(listen),
            "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port('TTHC_PG_PORT')}/tthc", "LOG_LEVEL": "WARNING",
            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port('TTHC_KAFKA_PORT')}", "ALERTS_PUBLIC_URL": "http://127.0.0.1:9",
            "ADMIN_TOKEN": (var / "run" / "admin_token").read_text().strip(), "PYTHONPATH": str(REPO_ROOT)}  # fmt: skip

@@ -346,6 +346,7 @@ async def main_async(args: argparse.Namespace) -> None:
             stop = asyncio.Event()
             mix = [p for p, cached in paths.values() if cached]
             collected, lagged = await gc_pauses(client, api), await loop_lag(client, api)
+            api_cpu = cpu_seconds(pids["scoring"])
             readers = asyncio.create_task(open_loop(api, mix, args.rate, stop, max_s=900))
             loaded = await apply_run(client, stack["bootstrap"], (closed, args.backfill, f"B{run}"), applying, pids)
             stop.set()
@@ -356,7 +357,13 @@ async def main_async(args: argparse.Namespace) -> None:
                 f"  under {args.rate:.0f} readers/s: {loaded[0]:7.0f} events/s, {loaded[1]:.0f} µs CPU/event, "
                 f"API process {loaded[2]:.1f} CPU s meanwhile (ratio to undisturbed {loaded[0] / alone[0]:.2f})"
             )
-            print(f"  readers meanwhile (mix of the {len(mix)} cached endpoints): {(await readers).line()}")
+            served = await readers
+            print(f"  readers meanwhile (mix of the {len(mix)} cached endpoints): {served.line()}")
+            # Over the whole open loop, its drain after the back-fill included: requests answered late are still
+            # answered by this CPU (the back-fill's table refreshes are in it too).
+            spent = cpu_seconds(pids["scoring"]) - api_cpu
+            print(f"  API process: {spent:.1f} CPU s over the open loop, drain included: "
+                  f"{spent / max(1, len(served.latencies_ms)) * 1000:.3f} ms CPU per request")  # fmt: skip
 
         if args.fresh:
             await caught_up(client, applying)

@@ -37,13 +37,20 @@ async def _reader(host: str, port: int, plan: asyncio.Queue, out: list[float], s
     try:
         while (item := await plan.get()) is not None:
             planned, request = item
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = re.search(rb"(?i)content-length: *(\d+)", head)
-            if length:
-                await reader.readexactly(int(length.group(1)))
+            try:
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length: *(\d+)", head)
+                if length:
+                    await reader.readexactly(int(length.group(1)))
+                status = int(head[9:12])
+            except (ConnectionError, asyncio.IncompleteReadError):
+                # The server closed the connection (after a 500 it answers `Connection: close`): counted as
+                # status 0 and the connection made again, rather than the whole run lost.
+                status = 0
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
             out.append((time.perf_counter() - planned) * 1000)
-            status = int(head[9:12])
             statuses[status] = statuses.get(status, 0) + 1
     finally:
         writer.close()

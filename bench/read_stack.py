@@ -179,6 +179,32 @@ async def refreshes(client: httpx.AsyncClient, base: str) -> dict[str, tuple[flo
                            "0.3")  # fmt: skip
 
 
+async def loop_lag(client: httpx.AsyncClient, base: str) -> dict[str, float]:
+    """The API process's event-loop lag probe so far (tthc_scoring_loop_lag_seconds): count, sum and the
+    cumulative bucket counts by upper bound."""
+    text = (await client.get(f"{base}/metrics")).text
+    out = {
+        le: float(v) for le, v in re.findall(r'^tthc_scoring_loop_lag_seconds_bucket{le="([^"]+)"} (\S+)$', text, re.M)
+    }
+    for kind in ("count", "sum"):
+        found = re.search(rf"^tthc_scoring_loop_lag_seconds_{kind} (\S+)$", text, re.M)
+        out[kind] = float(found.group(1)) if found else 0.0
+    return out
+
+
+def lag_line(before: dict[str, float], after: dict[str, float]) -> str:
+    """Samples, mean lag, the share above 10 / 50 / 100 ms and the bucket the 99th percentile falls in."""
+    count = after.get("count", 0.0) - before.get("count", 0.0)
+    if count <= 0:
+        return "no samples (a process without the probe)"
+    mean = (after["sum"] - before.get("sum", 0.0)) / count * 1000
+    over = {le: 1 - (after[le] - before.get(le, 0.0)) / count for le in ("0.01", "0.05", "0.1")}
+    p99 = next((le for le in after if le not in ("count", "sum") and (after[le] - before.get(le, 0.0)) >= 0.99 * count),
+               "+Inf")  # fmt: skip
+    return (f"{count:.0f} samples, mean {mean:.1f} ms, > 10 ms {over['0.01']:.1%}, > 50 ms {over['0.05']:.1%}, "
+            f"> 100 ms {over['0.1']:.1%}, p99 ≤ {p99} s")  # fmt: skip
+
+
 def histogram_line(before: dict[str, tuple[float, float, float]], after: dict[str, tuple[float, float, float]],
             over: str = "10 ms", prefix: str = "gen") -> str:  # fmt: skip
     parts = []
@@ -231,7 +257,8 @@ async def apply_run(client: httpx.AsyncClient, bootstrap: str, batch: tuple[list
 @contextlib.asynccontextmanager
 async def variant(var: Path, loop: str, parser: str, listen: int) -> AsyncIterator[tuple[str, int]]:
     """An extra API process (SCORING_ROLE=api) on the stack's database and broker; (base URL, pid)."""
-    env = {**os.environ, "SCORING_ROLE": "api", "READ_REFRESH_S": "0.2", "SCORING_PORT": str(listen),
+    env = {**os.environ, "SCORING_ROLE": "api", "READ_REFRESH_S": "0.1", "READ_TOKEN_MIN_S": "0.1",
+           "SCORING_PORT": str(listen),
            "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port('TTHC_PG_PORT')}/tthc", "LOG_LEVEL": "WARNING",
            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port('TTHC_KAFKA_PORT')}", "ALERTS_PUBLIC_URL": "http://127.0.0.1:9",
            "ADMIN_TOKEN": (var / "run" / "admin_token").read_text().strip(), "PYTHONPATH": str(REPO_ROOT)}  # fmt: skip
@@ -318,17 +345,25 @@ async def main_async(args: argparse.Namespace) -> None:
                   f"API process {alone[2]:.1f} CPU s meanwhile")  # fmt: skip
             stop = asyncio.Event()
             mix = [p for p, cached in paths.values() if cached]
-            collected = await gc_pauses(client, api)
+            collected, lagged = await gc_pauses(client, api), await loop_lag(client, api)
+            api_cpu = cpu_seconds(pids["scoring"])
             readers = asyncio.create_task(open_loop(api, mix, args.rate, stop, max_s=900))
             loaded = await apply_run(client, stack["bootstrap"], (closed, args.backfill, f"B{run}"), applying, pids)
             stop.set()
             paused = histogram_line(collected, await gc_pauses(client, api))
             print(f"  API process's collector pauses meanwhile: {paused}")
+            print(f"  API process's event-loop lag meanwhile: {lag_line(lagged, await loop_lag(client, api))}")
             print(
                 f"  under {args.rate:.0f} readers/s: {loaded[0]:7.0f} events/s, {loaded[1]:.0f} µs CPU/event, "
                 f"API process {loaded[2]:.1f} CPU s meanwhile (ratio to undisturbed {loaded[0] / alone[0]:.2f})"
             )
-            print(f"  readers meanwhile (mix of the {len(mix)} cached endpoints): {(await readers).line()}")
+            served = await readers
+            print(f"  readers meanwhile (mix of the {len(mix)} cached endpoints): {served.line()}")
+            # Over the whole open loop, its drain after the back-fill included: requests answered late are still
+            # answered by this CPU (the back-fill's table refreshes are in it too).
+            spent = cpu_seconds(pids["scoring"]) - api_cpu
+            print(f"  API process: {spent:.1f} CPU s over the open loop, drain included: "
+                  f"{spent / max(1, len(served.latencies_ms)) * 1000:.3f} ms CPU per request")  # fmt: skip
 
         if args.fresh:
             await caught_up(client, applying)

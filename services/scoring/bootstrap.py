@@ -79,6 +79,7 @@ async def build_container(settings: ScoringSettings, pool: asyncpg.Pool, outlets
         ranking_ttl_s=settings.read_cache_ttl_s,
         live_tick_s=settings.live_tick_s,
         refresh_s=settings.read_refresh_s,
+        token_min_s=settings.read_token_min_s,
         on_fresh=METRICS.observe_fresh,
     )
     applier = build_applier(pool, directory, outlets.dead_letters)

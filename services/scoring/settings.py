@@ -75,6 +75,17 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings(
         le=60,
         ge=0.05,
     )
+    # Every stored read table changes the readers' token (entrypoints/ready_responses.py), and a request whose token
+    # changed goes through the framework's routing (~5x the CPU of the fast path). During a back-fill tables are
+    # stored dozens of times a second; this spaces the token's changes (the first change after a quiet spell is
+    # at once, so a lone live event is not delayed). 0: every change at once.
+    read_token_min_s: float = seconds_setting(
+        0.0,
+        "Least time between two changes of the readers' token (s): a ready response may be served this much "
+        "longer after its tables changed, while changes come faster than this",
+        le=5,
+        ge=0,
+    )
     # Live figures (overdue, due soon) depend on the time; they are computed as of the start of a tick, so that every
     # scoring process shows the same figures and ETags within a tick, and a body keeps its ETag for a tick at least.
     live_tick_s: float = seconds_setting(

@@ -80,6 +80,15 @@ class ScoringMetrics:
             registry=self.registry,
         )
 
+        # How late a timer set for LOOP_PROBE_S fires: what a request arriving then waits before the loop reads
+        # it (a table build holding the interpreter, a collection, the process waiting for a CPU).
+        self.loop_lag = Histogram(
+            "tthc_scoring_loop_lag_seconds",
+            "Event-loop lag: how late a timer fires in a process that serves readers (sampled every 50 ms)",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+
     def observe_batch(
         self, records: int, applied: int, duplicates: int, dead_reasons: Sequence[str], seconds: float
     ) -> None:

@@ -79,6 +79,36 @@ def roll_up_month(own: OwnCounters, view: TreeView, month: Month) -> dict[str, d
     return totals
 
 
+def patch_month_roll_up(
+    before: OwnCounters, rolled: Mapping[str, dict[str, int]], own: OwnCounters, view: TreeView, month: Month
+) -> tuple[dict[str, dict[str, int]], set[str]] | None:
+    """`roll_up_month(own, view, month)` from the roll-up of `before` (same view): only the units whose figures a
+    changed named unit feeds are new dicts, every other unit keeps its dict object (the read tables reuse a unit's
+    row while its dict is the same object). Returns (figures, units whose figures changed), or None when the change
+    is not a pure addition the sums can absorb (a named unit or a counter gone): the caller then rolls up in full.
+    A committed batch names few units, so this costs what the batch changed, not what the month holds."""
+    day = month_last_day(month)
+    totals = dict(rolled)
+    copied: set[str] = set()
+    for named, counters in own.items():
+        old = before.get(named)
+        if old is counters or old == counters:
+            continue
+        old = old or {}
+        if not old.keys() <= counters.keys():
+            return None
+        for owner in view.owners(named, day):
+            if owner not in copied:
+                totals[owner] = dict(totals.get(owner, {}))
+                copied.add(owner)
+            figures = totals[owner]
+            for name, value in counters.items():
+                figures[name] = figures.get(name, 0) + value - old.get(name, 0)
+    if not before.keys() <= own.keys():
+        return None
+    return totals, copied
+
+
 def roll_up_by_home(values: Mapping[str, tuple[int, ...]], view: TreeView, day: date) -> dict[str, tuple[int, ...]]:
     """Per-home-unit tuples of live figures summed into each unit's (effective unit, then ancestors) on `day`."""
     totals: dict[str, list[int]] = {}

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from services.scoring.adapters.gc_pauses import FreezeAfterChanges, freeze_long_lived
+from services.scoring.adapters.metrics import METRICS
 from services.scoring.bootstrap import Container
 from services.scoring.domain.timebase import month_end, month_of, to_datetime, to_instant
 from shared.outages import DependencyState, is_database_outage
@@ -79,6 +80,19 @@ async def warm_up_then_freeze(container: Container) -> None:
         freezer.step(container.reader.generation)
 
 
+LOOP_PROBE_S = 0.05
+
+
+async def probe_loop_lag() -> None:
+    """Sleep LOOP_PROBE_S and record how late the loop woke (METRICS.loop_lag): the readers' share of the tail that
+    is this process's (its loop busy or not scheduled), apart from the network's and the client's."""
+    loop = asyncio.get_running_loop()
+    while True:
+        start = loop.time()
+        await asyncio.sleep(LOOP_PROBE_S)
+        METRICS.loop_lag.observe(max(0.0, loop.time() - start - LOOP_PROBE_S))
+
+
 class Timers:
     """Runs the steps forever; a database outage is one log line per change (through `database`), not one per
     step, and `on_outage` starts the recovery probe."""
@@ -107,6 +121,7 @@ class Timers:
                                      name="registry-follower")]  # fmt: skip
         if container.serves_readers:
             tasks.append(asyncio.create_task(warm_up_then_freeze(container), name="read-tables-warm-up"))
+            tasks.append(asyncio.create_task(probe_loop_lag(), name="loop-lag-probe"))
         if container.applies:
             tasks += [
                 asyncio.create_task(self.every(roll_over_delay, "month roll-over", roll_over),

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections import OrderedDict
-from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 import brotli
@@ -112,35 +110,6 @@ def respond(request: Request, cached: CachedBody, cache_control: str, if_none_ma
         return Response(cached.body, media_type="application/json", headers=headers)
     headers["Content-Encoding"] = coding
     return Response(cached.encoded(coding), media_type="application/json", headers=headers)
-
-
-class BodyStore:
-    """Bodies by request key, each valid while the objects it was built from are the same objects (`sources`):
-    the read tables are replaced, never changed in place, when their figures change."""
-
-    def __init__(self, max_entries: int = 8192) -> None:
-        self._entries: OrderedDict[Hashable, tuple[Sequence[object], CachedBody]] = OrderedDict()
-        self._max = max_entries
-
-    def get(self, key: Hashable, sources: Sequence[object]) -> CachedBody | None:
-        found = self._entries.get(key)
-        if found is None or len(found[0]) != len(sources):
-            return None
-        if any(a is not b for a, b in zip(found[0], sources, strict=True)):
-            return None
-        self._entries.move_to_end(key)
-        return found[1]
-
-    def put(self, key: Hashable, sources: Sequence[object], body: bytes | CachedBody) -> CachedBody:
-        cached = body if isinstance(body, CachedBody) else CachedBody(body)
-        previous = self._entries.get(key)
-        if previous is not None and previous[1].digest == cached.digest:
-            cached = previous[1]  # same bytes from new tables: keep the encodings already compressed
-        self._entries[key] = (tuple(sources), cached)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
-        return cached
 
 
 IF_NONE_MATCH = "An ETag received before: the answer is 304 (no body) while the figures are the same"

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # A key read within this many seconds is recomputed as soon as it changes; others when next read.
 HOT_S = 60.0
+# A key's background recomputations start at least this many times their last duration apart (see __init__).
+LOAD_FACTOR = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,10 @@ class RefreshingCache(Generic[K, V]):
         # per this interval per key: a back-fill commits a batch many times a second, and a table recomputed after
         # each would cost more than applying the batches.
         self._background_interval_s = background_interval_s
+        # ... and, for a key whose recomputation took d seconds, at most once per LOAD_FACTOR × d: when commits
+        # come faster than a table is recomputed (a back-fill, a busy machine), the refreshes are coalesced so
+        # that they take at most about 1 / (1 + LOAD_FACTOR) of the time, and readers keep the rest of the CPU.
+        self._last_took: dict[K, float] = {}
         self._last_started: dict[K, float] = {}
         self._delayed: dict[K, asyncio.TimerHandle] = {}
         # Keys readers asked for lately: only those are recomputed eagerly (nobody reading, nothing to precompute).
@@ -121,7 +127,8 @@ class RefreshingCache(Generic[K, V]):
         if key in self._running or key in self._delayed:
             return  # a running one re-runs if it ends stale; a delayed one will run
         loop = asyncio.get_running_loop()
-        wait = self._last_started.get(key, float("-inf")) + self._background_interval_s - loop.time()
+        gap = max(self._background_interval_s, LOAD_FACTOR * self._last_took.get(key, 0.0))
+        wait = self._last_started.get(key, float("-inf")) + gap - loop.time()
         if wait <= 0:
             self._refresh(key, follow_up=True)
         else:
@@ -147,8 +154,11 @@ class RefreshingCache(Generic[K, V]):
 
     async def _run(self, key: K, target: int) -> V:
         stale_since = self._stale_since.pop(key, None)  # what this computation will cover (it reads after now)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
             value = await self._compute(key)
+            self._last_took[key] = loop.time() - started
         except BaseException:
             if stale_since is not None:
                 self._stale_since.setdefault(key, stale_since)  # still not covered

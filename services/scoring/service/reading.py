@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from typing import NamedTuple
 
-from services.scoring.domain.effective import roll_up_month, units_of_level_in_month
+from services.scoring.domain.effective import (
+    OwnCounters,
+    TreeView,
+    patch_month_roll_up,
+    roll_up_month,
+    units_of_level_in_month,
+)
 from services.scoring.domain.live import LiveFigures, roll_up_live
+from services.scoring.domain.profile import ScoreProfile
 from services.scoring.domain.rank import RankEntry, rank_units
 from services.scoring.domain.score import ScoreCard, score_counters
 from services.scoring.domain.timebase import month_end, month_label, parse_month, to_datetime
@@ -29,7 +38,7 @@ from services.scoring.service.periods import (
 from services.scoring.service.read_cache import RefreshingCache
 from services.scoring.service.read_ports import Clock, FiguresRepository, ProfileSource, UnitsView
 from shared.indicators import UNIT_LEVELS, VIETNAM_TZ
-from shared.units import Unit
+from shared.units import Unit, UnitRegistry
 
 log = logging.getLogger(__name__)
 # A read table nobody waits for is recomputed at most once per this many seconds (read_cache.py): figures served
@@ -52,6 +61,7 @@ class ScoringReader:
         live_tick_s: float = 5.0,
         refresh_s: float = BACKGROUND_REFRESH_S,
         on_fresh: Callable[[str, float], None] | None = None,
+        token_min_s: float = 0.0,
     ) -> None:
         self.figures = figures
         self.directory = directory
@@ -64,6 +74,12 @@ class ScoringReader:
         # registry. A response kept with the token of its time (entrypoints/ready_responses.py) is current while
         # `token()` is the same.
         self.generation = 0
+        # Changes of `generation` are spaced by `token_min_s` (READ_TOKEN_MIN_S): a change within that time of the
+        # last one is deferred to its end (one deferred change for all of them), a change after a quiet spell is
+        # immediate. What a reader is served is then at most `token_min_s` older than the tables.
+        self._token_min_s = token_min_s
+        self._last_bump = float("-inf")
+        self._bump_pending: asyncio.TimerHandle | None = None
 
         def fresh(table: str) -> Callable[[float], None] | None:
             """`on_fresh` of one kind of table: announced change → recomputed table served (s), for /metrics."""
@@ -85,11 +101,37 @@ class ScoringReader:
             self._compute_live, max_age_s=min(ranking_ttl_s, 60.0), background_interval_s=refresh_s,
             on_store=self.bump, on_fresh=fresh("live"),
         )  # fmt: skip
+        # What the last month roll-up and level table of each key were built from: the next is patched from them.
+        self._month_inputs: dict[str, tuple[OwnCounters, TreeView, dict[str, dict[str, int]]]] = {}
+        self._last_tables: dict[tuple[str, str], tuple[_TableInputs, LevelTable]] = {}
         directory.on_change.append(self.figures_changed)  # a new registry: no table built on the old one is served
 
-    def bump(self) -> None:
+    def bump(self, *, at_once: bool = False) -> None:
         """What a reader may be served changed: a table stored, an invalidation, or a value computed from the
-        tables in the background (a level's forecast, service/actions.py) — responses kept under the old token go."""
+        tables in the background (a level's forecast, service/actions.py) — responses kept under the old token go
+        (at once, or at the end of `token_min_s` after the last change)."""
+        if self._bump_pending is not None:
+            if not at_once:
+                return  # a change is already due: it covers this one
+            self._bump_pending.cancel()
+            self._bump_pending = None
+        now = time.monotonic()
+        wait = self._last_bump + self._token_min_s - now
+        if wait <= 0 or at_once:
+            self._last_bump = now
+            self.generation += 1
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a synchronous caller): nothing would run the deferred change
+            self._last_bump = now
+            self.generation += 1
+            return
+        self._bump_pending = loop.call_later(wait, self._deferred_bump)
+
+    def _deferred_bump(self) -> None:
+        self._bump_pending = None
+        self._last_bump = time.monotonic()
         self.generation += 1
 
     def token(self) -> tuple[int, int, object]:
@@ -101,7 +143,7 @@ class ScoringReader:
         """Committed figures changed: of `months` (labels), or of everything (None: after a registry change, when
         the tables are dropped rather than served stale). Live figures and the current month's tables change with
         any batch."""
-        self.bump()
+        self.bump(at_once=months is None)  # a registry change: nothing built on the old one is served from here on
         current = month_label(current_month(self.clock()))
         if months is None:  # the registry (names, tree, successors) may have changed: nothing old is served
             for cache in (self._months, self._tables, self._live):
@@ -119,9 +161,21 @@ class ScoringReader:
     async def _compute_month(self, label: str) -> dict[str, dict[str, int]]:
         view = self.directory.view
         own = await self.figures.month_own_counters(label)
+        previous = self._month_inputs.get(label)
+        if previous is not None and previous[1] is view:
+            # Incremental: only the units a changed named unit feeds get new figures (dicts); the others keep
+            # theirs, so the level tables reuse their rows (_build_table) and the bodies of units a batch did not
+            # touch stay as they are (entrypoints/read_bodies.py). A batch names few units: this is cheap and
+            # runs on the loop.
+            patched = patch_month_roll_up(previous[0], previous[2], own, view, parse_month(label))
+            if patched is not None:
+                self._month_inputs[label] = (own, view, patched[0])
+                return patched[0]
         # The arithmetic over every unit runs off the event loop (as every table build below): a reader whose body
         # is ready is served meanwhile (the interpreter switches threads every few ms) instead of waiting for it.
-        return await asyncio.to_thread(roll_up_month, own, view, parse_month(label))
+        rolled = await asyncio.to_thread(roll_up_month, own, view, parse_month(label))
+        self._month_inputs[label] = (own, view, rolled)
+        return rolled
 
     def _advance_tick(self) -> None:
         """At a new tick, the live figures and the current month's tables are recomputed (served stale meanwhile)."""
@@ -222,26 +276,40 @@ class ScoringReader:
             month = await self._months.get(label, wait=True)
         # Scoring and ranking every unit of a level is CPU work: off the event loop, so ready bodies keep being
         # served while it runs (its inputs are not changed in place: tables are replaced, never mutated).
-        return await asyncio.to_thread(self._build_table, level, period, month, live_by_unit, as_of)
+        inputs = _TableInputs(period, month, live_by_unit, self.profiles.current(), self.directory.registry)
+        table = await asyncio.to_thread(self._build_table, level, inputs, as_of, self._last_tables.get(key))
+        self._last_tables[key] = (inputs, table)
+        return table
 
     def _build_table(
         self,
         level: str,
-        period: Period,
-        month: dict[str, dict[str, int]],
-        live_by_unit: Mapping[str, LiveFigures],
+        inputs: _TableInputs,
         as_of: datetime,
+        previous: tuple[_TableInputs, LevelTable] | None = None,
     ) -> LevelTable:
-        registry = self.directory.registry
-        profile = self.profiles.current()
+        """The level's table; with the `previous` table of the same key, a unit whose month figures (dict object,
+        see _compute_month) and live figures are those of then keeps its scored row, and its UnitFigures object
+        when its rank is also the same — only what a batch touched is scored again (the ranking is redone: a
+        sort)."""
+        period, month, live_by_unit, profile, registry = inputs
+        before = previous[0] if previous is not None else None
+        same = before is not None and (before.profile, before.registry) == (profile, registry)
+        old_rows = previous[1][1] if previous is not None and same and before.period == period else {}
         existing = set(units_of_level_in_month(registry, level, period.month))
         computed: dict[str, tuple[dict[str, int], ScoreCard, LiveFigures]] = {}
         for unit in registry:
             if str(unit.level) != level:
                 continue
-            unit_live = live_by_unit.get(unit.unit_id, LiveFigures())
-            counters = counters_with_live(month.get(unit.unit_id, {}), unit_live, period)
-            computed[unit.unit_id] = (counters, score_counters(counters, profile), unit_live)
+            uid = unit.unit_id
+            old = old_rows.get(uid)
+            if (old is not None and before is not None and month.get(uid) is before.month.get(uid)
+                    and live_by_unit.get(uid) == before.live.get(uid)):  # fmt: skip
+                computed[uid] = (old.counters, old.card, old.live)
+                continue
+            unit_live = live_by_unit.get(uid, LiveFigures())
+            counters = counters_with_live(month.get(uid, {}), unit_live, period)
+            computed[uid] = (counters, score_counters(counters, profile), unit_live)
         ranked = rank_units(
             (
                 RankEntry(uid, card.score, card.rates.get("progress_rate"), counters["progress_total"])
@@ -251,10 +319,14 @@ class ScoringReader:
             min_dossiers=profile.min_dossiers,
         )
         by_id = {entry.unit_id: entry for entry in ranked}
-        details = {
-            uid: UnitFigures(counters, card, unit_live, by_id.get(uid))
-            for uid, (counters, card, unit_live) in computed.items()
-        }
+        details = {}
+        for uid, (counters, card, unit_live) in computed.items():
+            old = old_rows.get(uid)
+            entry = by_id.get(uid)
+            if old is not None and old.counters is counters and old.live is unit_live and old.ranked == entry:
+                details[uid] = old  # the same row: the bodies built from it are kept (read_bodies.py)
+            else:
+                details[uid] = UnitFigures(counters, card, unit_live, entry)
         return LevelTable(ranked, details, as_of)
 
     async def indicator_sources(self, unit: Unit, period: Period) -> tuple[LevelTable, LiveSnapshot]:
@@ -272,6 +344,16 @@ class ScoringReader:
         figures = [await self.month_figures(resolve_period(month_label(m), snapshot.now))
                    for m in range(last - months + 1, last + 1)]  # fmt: skip
         return (snapshot, self.profiles.current(), *figures)
+
+
+class _TableInputs(NamedTuple):
+    """What a level table is built from (compared by identity with the previous table's, see _build_table)."""
+
+    period: Period
+    month: Mapping[str, dict[str, int]]
+    live: Mapping[str, LiveFigures]
+    profile: ScoreProfile
+    registry: UnitRegistry
 
 
 async def _given(snapshot: LiveSnapshot) -> LiveSnapshot:

@@ -14,7 +14,10 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from datetime import datetime
 from typing import Generic, TypeVar
+
+from services.scoring.domain.live import LiveFigures
 
 log = logging.getLogger(__name__)
 K = TypeVar("K", bound=Hashable)
@@ -22,9 +25,17 @@ V = TypeVar("V")
 Sources = tuple[object, ...]
 
 
+BY_VALUE: tuple[type, ...] = (datetime, int, str, LiveFigures)
+"""Small immutable values a source tuple may hold and that are compared by value: an instant, a count, one unit's
+live figures — new objects with the same value each time a table is rebuilt, which must not rebuild a body."""
+
+
 def same_sources(kept: Sources, sources: Sources) -> bool:
-    """Whether two source tuples are the same objects, one by one."""
-    return len(kept) == len(sources) and all(a is b for a, b in zip(kept, sources, strict=True))
+    """Whether two source tuples are the same objects, one by one (the small values of BY_VALUE: equal)."""
+    return len(kept) == len(sources) and all(
+        a is b or (isinstance(a, BY_VALUE) and type(a) is type(b) and a == b)
+        for a, b in zip(kept, sources, strict=True)
+    )
 
 
 class OneAtATime(Generic[K, V]):
@@ -55,11 +66,24 @@ class SourcedValues(Generic[K, V]):
     they answer (a level's forecast: ~100 ms of CPU, invalidated by every committed batch of the live feed)."""
 
     def __init__(
-        self, max_entries: int = 1024, stale_s: float = 0.0, on_store: Callable[[], None] | None = None
+        self,
+        max_entries: int = 1024,
+        stale_s: float = 0.0,
+        on_store: Callable[[], None] | None = None,
+        *,
+        tell_background_only: bool = False,
+        wait_s: float = 0.0,
     ) -> None:
         # Told whenever a value is kept: a reader may have been answered the previous one (`stale_s`) and must be
         # able to tell that what it would be served changed (ScoringReader.bump: the responses' token).
+        # `tell_background_only`: only when a background computation replaced a value readers were served (a
+        # reader that waited for its value was given it; nobody else holds an older one of that key), and only
+        # when the value is a new object (a body rebuilt with the same bytes is kept as it was).
         self._on_store = on_store
+        self._tell_background_only = tell_background_only
+        # With `stale_s`: a reader waits this long for the newer value before it is answered the previous one —
+        # a quick computation is then served at once (not one token change later), a slow one never holds it.
+        self._wait_s = wait_s
         self._values: OrderedDict[K, tuple[Sources, V]] = OrderedDict()
         self._computing: OneAtATime[K, V] = OneAtATime()
         self._max = max_entries
@@ -82,9 +106,16 @@ class SourcedValues(Generic[K, V]):
                 # Always one computation to come, at once or when the interval has passed: a reader answered the
                 # previous value may not ask again (its response is kept until `on_store` says it changed).
                 delay = self._started.get(key, float("-inf")) + self._stale_s - time.monotonic()
-                task = asyncio.ensure_future(self._compute(key, sources, compute, after_s=max(0.0, delay)))
+                task = asyncio.ensure_future(
+                    self._compute(key, sources, compute, after_s=max(0.0, delay), background=True)
+                )
                 self._background[key] = task
                 task.add_done_callback(lambda done, key=key: self._finished(key, done))  # type: ignore[misc]
+            if self._wait_s > 0:
+                task = self._background[key]
+                done, _ = await asyncio.wait({task}, timeout=self._wait_s)
+                if done and not task.cancelled() and task.exception() is None:
+                    return task.result()
             return found[1]
         return await self._compute(key, sources, compute)
 
@@ -99,16 +130,25 @@ class SourcedValues(Generic[K, V]):
         if not task.cancelled() and (error := task.exception()) is not None:
             log.warning("computing a kept value failed (the previous one is served): %s", error)
 
-    async def _compute(self, key: K, sources: Sources, compute: Callable[[], V], after_s: float = 0.0) -> V:
+    def previous(self, key: K) -> V | None:
+        """The value kept for `key`, whatever it was computed from."""
+        found = self._values.get(key)
+        return found[1] if found is not None else None
+
+    async def _compute(
+        self, key: K, sources: Sources, compute: Callable[[], V], after_s: float = 0.0, background: bool = False
+    ) -> V:
         if after_s > 0:
             await asyncio.sleep(after_s)
         self._started[key] = time.monotonic()
         value = await self._computing.run(key, sources, compute)
+        replaced = self._values.get(key)
+        tell = not self._tell_background_only or (background and (replaced is None or replaced[1] is not value))
         self._values[key] = (sources, value)
         self._values.move_to_end(key)
         while len(self._values) > self._max:
             evicted, _ = self._values.popitem(last=False)
             self._started.pop(evicted, None)
-        if self._on_store is not None:
+        if self._on_store is not None and tell:
             self._on_store()
         return value

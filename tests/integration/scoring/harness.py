@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import re
 import tempfile
@@ -152,7 +153,11 @@ def profile_with_min_dossiers(min_dossiers: int) -> Path:
     text = (REPO_ROOT / "config" / "score_profile.yaml").read_text(encoding="utf-8")
     text = re.sub(r"(?m)^min_dossiers: \d+$", f"min_dossiers: {min_dossiers}", text)
     path = Path(tempfile.gettempdir()) / f"tthc-test-profile-min{min_dossiers}.yaml"
-    path.write_text(text, encoding="utf-8")
+    # Written aside and renamed: every test (of every checkout on the machine) rewrites this path, and a service
+    # starting meanwhile read it half-written ("profile must be a YAML mapping") when it was written in place.
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
     return path
 
 

@@ -8,8 +8,9 @@ import brotli
 import pytest
 from starlette.requests import Request
 
-from services.scoring.entrypoints.http_cache import CURRENT, BodyStore, CachedBody, choose_coding, not_modified, respond
-from services.scoring.entrypoints.read_bodies import InvalidCursor, decode_cursor, encode_cursor, fold
+from services.scoring.entrypoints.http_cache import CURRENT, CachedBody, choose_coding, not_modified, respond
+from services.scoring.entrypoints.read_bodies import InvalidCursor, ReadBodies, decode_cursor, encode_cursor, fold
+from tests.unit.scoring.read_fakes import city_registry
 
 pytestmark = pytest.mark.unit
 
@@ -68,17 +69,14 @@ def test_small_bodies_are_sent_as_they_are() -> None:
     assert "content-encoding" not in respond(request(accept_encoding="br"), CachedBody(b"{}"), CURRENT).headers
 
 
-def test_a_stored_body_lives_while_its_sources_are_the_same_objects() -> None:
-    store = BodyStore(max_entries=2)
-    table, other = ["t"], ["t"]
-    built = store.put("k", (table,), BIG)
-    assert store.get("k", (table,)) is built
-    assert store.get("k", (other,)) is None  # equal but not the same: a new table
-    rebuilt = store.put("k", (other,), BIG)
-    assert rebuilt is built  # same bytes: the compressed encodings are kept
-    store.put("a", (table,), b"1")
-    store.put("b", (table,), b"2")
-    assert store.get("k", (other,)) is None  # evicted, least recently used first
+async def test_a_body_lives_while_its_sources_are_the_same_objects_and_same_bytes_keep_it() -> None:
+    bodies = ReadBodies()
+    registry, equal = city_registry(), city_registry()
+    built = await bodies.units(registry)
+    assert await bodies.units(registry) is built
+    assert await bodies.units(equal) is built  # a new registry: the previous body is served while it is rebuilt
+    await bodies.idle()
+    assert await bodies.units(equal) is built  # rebuilt with the same bytes: kept, encodings and all
 
 
 def test_names_fold_without_case_or_diacritics() -> None:

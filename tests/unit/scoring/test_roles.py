@@ -62,8 +62,12 @@ def test_an_unknown_role_stops_the_service_at_start() -> None:
 @pytest.mark.parametrize(
     ("applies", "serves_readers", "expected"),
     [
-        (True, True, {"registry-follower", "read-tables-warm-up", "month-roll-over", "pending-dead-letters"}),
-        (False, True, {"registry-follower", "read-tables-warm-up"}),  # api: nothing that applies
+        (
+            True,
+            True,
+            {"registry-follower", "read-tables-warm-up", "loop-lag-probe", "month-roll-over", "pending-dead-letters"},
+        ),
+        (False, True, {"registry-follower", "read-tables-warm-up", "loop-lag-probe"}),  # api: nothing that applies
         (True, False, {"registry-follower", "month-roll-over", "pending-dead-letters"}),  # consumer: no warm-up
     ],
 )

@@ -105,7 +105,7 @@ class Timers:
     async def every(self, interval_s: float | Callable[[datetime], float], what: str, step: Step) -> None:
         """Run `step` every `interval_s` seconds (or as long as `interval_s(now)` says, each time)."""
         while True:
-            await asyncio.sleep(interval_s if isinstance(interval_s, float) else interval_s(datetime.now(UTC)))
+            await asyncio.sleep(interval_s(datetime.now(UTC)) if callable(interval_s) else interval_s)
             try:
                 await step(self._container)
             except Exception as error:

@@ -178,6 +178,12 @@ class _Step:
         at = min(observation.observed_at, self.now)
         if _is_stale(state, observation, at):
             return state
+        rule = self.rule
+        if isinstance(rule, ThresholdRule) and rule.growth_window is not None and observation.catching_up:
+            # The counter is moving with a back-fill or a replay being applied, not with time: a sample now would
+            # make that arrival look like growth (docs/alerts.md §2.1). The alert keeps its state; the next
+            # observation after the catch-up is compared with the samples taken before it, or becomes the first.
+            return state
         update: dict[str, object] = {
             "unit_name": observation.unit.name,
             "level": observation.unit.level,
@@ -189,7 +195,6 @@ class _Step:
             "last_rank_of": observation.rank_of,
         }
         value = observation.value
-        rule = self.rule
         if isinstance(rule, ThresholdRule) and rule.growth_window is not None and value is not None:
             update["samples"], value = _growth(state.samples, at, value, rule.growth_window)
         if isinstance(rule, NearDueRule):

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.alerts.domain.lifecycle import AcknowledgementError, acknowledge, evaluate
+from services.alerts.domain.rules import ThresholdRule
 from services.alerts.domain.state import AlertState
 from tests.unit.alerts.factories import T0, Runner, minutes, obs, threshold_rule
 
@@ -265,6 +266,52 @@ def test_growth_rule_compares_increase_over_window() -> None:
     run.see(106, T0 + timedelta(hours=36))
     assert run.state.state == "resolved"
     assert len(run.state.samples) <= 26
+
+
+def _overdue_growing() -> ThresholdRule:
+    return threshold_rule(
+        **{
+            "target": "overdue_open",
+            "growth_window": "24h",
+            "comparison": ">=",
+            "threshold": 5,
+            "clear_threshold": 1,
+            "for": "30m",
+            "summary": "$unit_name: +$value",
+        }
+    )
+
+
+def test_growth_takes_no_sample_and_no_decision_from_observations_made_while_scoring_catches_up() -> None:
+    run = Runner(_overdue_growing())
+    # A year of history arriving: the overdue count climbs with the data, minute by minute.
+    for minute, overdue in enumerate((4, 19, 37, 58)):
+        run.see(overdue, T0 + minutes(minute), catching_up=True)
+    assert run.state.samples == () and run.state.state == "inactive" and run.transitions == []
+    assert run.state.last_observed_at is None  # the first settled observation is not taken for a stale one
+    # Caught up: the first settled figure is the baseline, whatever the back-fill did before it.
+    run.see(60, T0 + minutes(5))
+    assert run.state.state == "inactive" and run.state.last_value == 0
+    # Real growth afterwards is measured from there and still goes pending, then fires after `for`.
+    run.see(66, T0 + timedelta(hours=2))
+    assert run.state.state == "pending" and run.state.last_value == 6
+    run.step(None, T0 + timedelta(hours=2, minutes=30))
+    assert run.state.state == "firing"
+
+
+def test_a_catch_up_in_the_middle_leaves_the_samples_and_the_alert_as_they_were() -> None:
+    run = Runner(_overdue_growing())
+    run.see(10, T0)
+    run.see(16, T0 + timedelta(hours=1))
+    assert run.state.state == "pending"
+    samples = run.state.samples
+    # Scoring restarts and replays: its messages neither drop the pending alert nor add a sample.
+    run.see(40, T0 + timedelta(hours=1, minutes=10), catching_up=True)
+    assert run.state.state == "pending" and run.state.samples == samples and run.state.last_value == 6
+    # Threshold rules on the same messages are unaffected (they read the current state).
+    level = Runner(threshold_rule(**{"target": "overdue_open", "comparison": ">=", "threshold": 20, "for": "0s"}))
+    level.see(40, T0, catching_up=True)
+    assert level.state.state == "firing"
 
 
 def test_state_and_rule_must_belong_together() -> None:

@@ -1,0 +1,183 @@
+"""A history back-fill through the real broker and a real scoring process sends no `overdue-growing` alert; real
+growth after the catch-up still fires (docs/alerts.md §2.1, "Growth and catch-up").
+
+The back-fill is what `make demo` writes: events with `ingested_at` in the past, straight to `dossier-events`.
+It arrives in three waves of overdue dossiers, each applied and published before the next, so that without the
+catch-up marking the alerts service would take its first growth sample after the first wave (4 overdue) and see
++8 after the third — the defect found in the demo. Then one fresh event ends the catch-up, and six dossiers that
+become overdue with fresh events are real growth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from prometheus_client.parser import text_string_to_metric_families
+
+from shared.indicators import UnitIndicators
+from tests.integration.alerts.harness import alerts_settings, eventually, running_alerts, state_is
+from tests.integration.conftest import unique
+from tests.integration.scoring.harness import create_topics, prepare_database, produce, scoring_service, utc
+
+RULES = """
+version: 1
+rules:
+  - id: overdue-growing
+    name: Số hồ sơ quá hạn đang tăng
+    scope: {levels: [commune]}
+    target: overdue_open
+    growth_window: 24h
+    comparison: ">="
+    threshold: 5
+    clear_threshold: 1
+    for: 1s
+    repeat_interval: 24h
+    summary: "$unit_name: hồ sơ quá hạn tăng thêm $value trong 24 giờ"
+    description: "Số hồ sơ quá hạn của $unit_name tăng thêm $value so với 24 giờ trước."
+"""
+WAVES = 3
+PER_WAVE = 4
+
+
+def received(event_id: str, dossier: str, unit: str, *, at: datetime, due: datetime, ingested: datetime) -> dict:
+    return {"event_id": event_id, "dossier_id": dossier, "unit_id": unit, "type": "received",
+            "occurred_at": utc(at), "ingested_at": utc(ingested), "channel": "direct", "due_at": utc(due),
+            "procedure_id": "2.000001"}  # fmt: skip
+
+
+class Indicators:
+    """Every unit-indicators message scoring publishes, read by a consumer of the test's own."""
+
+    def __init__(self) -> None:
+        self.messages: list[UnitIndicators] = []
+
+    def of(self, unit_id: str) -> list[UnitIndicators]:
+        return [m for m in self.messages if m.unit_id == unit_id]
+
+
+@contextlib.asynccontextmanager
+async def reading(bootstrap: str, topic: str) -> AsyncIterator[Indicators]:
+    seen = Indicators()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+
+    async def pump() -> None:
+        async for record in consumer:
+            seen.messages.append(UnitIndicators.model_validate_json(record.value or b""))
+
+    task = asyncio.create_task(pump())
+    try:
+        yield seen
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await consumer.stop()
+
+
+async def evaluated(client: httpx.AsyncClient) -> int:
+    """Messages the alerts service has evaluated (its own registry: this app's count only)."""
+    text = (await client.get("/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "tthc_alert_indicator_messages_total" and sample.labels.get("outcome") == "evaluated":
+                return int(sample.value)
+    return 0
+
+
+async def transitions(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    response = await client.get("/v1/transitions", params={"rule_id": "overdue-growing", "after": 0})
+    response.raise_for_status()
+    return list(response.json()["items"])
+
+
+async def test_a_backfill_raises_no_overdue_growing_alert_and_real_growth_after_it_fires(
+    fresh_database: str, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    prefix = unique("g").replace("-", "")
+    await prepare_database(fresh_database, prefix)
+    topics = await create_topics(kafka_bootstrap)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    unit = f"{prefix}.BV.TT"
+    now = datetime.now(UTC)
+
+    async def seen_by_alerts(count: int) -> bool:
+        return await evaluated(client) >= count
+
+    async with (
+        reading(kafka_bootstrap, topics.indicators) as seen,
+        scoring_service(fresh_database, kafka_bootstrap, topics) as _,
+        running_alerts(alerts_settings(fresh_database, kafka_bootstrap, topics.indicators, rules)) as client,
+    ):
+        # 1. The back-fill: dossiers received 40 days ago, due 35 days ago, never resolved, ingested 30 days ago.
+        for wave in range(WAVES):
+            events = [
+                received(
+                    f"{prefix}-b{wave}-{n}",
+                    f"{prefix}-B{wave}-{n}",
+                    unit,
+                    at=now - timedelta(days=40),
+                    due=now - timedelta(days=35),
+                    ingested=now - timedelta(days=30),
+                )
+                for n in range(PER_WAVE)
+            ]
+            await produce(kafka_bootstrap, topics.events, events)
+            overdue = PER_WAVE * (wave + 1)
+
+            async def wave_published(expected: int = overdue) -> UnitIndicators | None:
+                return next((m for m in seen.of(unit) if m.live.overdue_open == expected), None)
+
+            message = await eventually(wave_published, 60, f"scoring publishing {overdue} overdue at {unit}")
+            assert message.catching_up, "a message published while applying a back-fill says so"
+            published = len(seen.messages)
+            await eventually(lambda n=published: seen_by_alerts(n), 30, "alerts evaluating the wave's messages")
+        assert await transitions(client) == [], "the back-fill arriving is not growth"
+
+        # 2. A fresh event (a dossier received a minute ago, due in ten days): scoring has caught up and publishes
+        # the unit again, settled; that figure is the baseline.
+        fresh = received(f"{prefix}-f", f"{prefix}-F", unit, at=now - timedelta(minutes=1),
+                         due=now + timedelta(days=10), ingested=datetime.now(UTC))  # fmt: skip
+        await produce(kafka_bootstrap, topics.events, [fresh])
+
+        async def settled() -> UnitIndicators | None:
+            return next((m for m in seen.of(unit) if not m.catching_up), None)
+
+        baseline = await eventually(settled, 60, "scoring publishing the unit's settled figures")
+        assert baseline.live.overdue_open == WAVES * PER_WAVE
+        published = len(seen.messages)
+        await eventually(lambda: seen_by_alerts(published), 30, "alerts evaluating the settled figures")
+        assert await transitions(client) == []
+
+        # 3. Real growth: six dossiers reported now that are already past their due.
+        reported = datetime.now(UTC)
+        late = [
+            received(
+                f"{prefix}-r{n}",
+                f"{prefix}-R{n}",
+                unit,
+                at=now - timedelta(days=3),
+                due=now - timedelta(days=1),
+                ingested=reported,
+            )
+            for n in range(6)
+        ]
+        await produce(kafka_bootstrap, topics.events, late)
+
+        async def fired_on_six() -> dict[str, Any] | None:
+            alert = await state_is(client, "overdue-growing", unit, "firing")
+            return alert if alert is not None and alert["value"] == 6 else None
+
+        await eventually(fired_on_six, 60, "overdue-growing firing on +6 over the settled baseline")
+        assert [(t["from_state"], t["to_state"]) for t in await transitions(client)] == [
+            ("inactive", "pending"),
+            ("pending", "firing"),
+        ]

@@ -52,6 +52,23 @@ def received(event_id: str, dossier: str, unit: str, *, at: datetime, due: datet
             "procedure_id": "2.000001"}  # fmt: skip
 
 
+def days(count: int) -> timedelta:
+    return timedelta(days=count)
+
+
+def open_dossiers(
+    tag: str, unit: str, count: int, now: datetime, *, days_ago: tuple[int, int], ingested: datetime
+) -> list[dict]:
+    """`count` dossiers received and due (received, due) days before `now`, still open: overdue."""
+    received_days, due_days = days_ago
+    return [
+        received(
+            f"{tag}-{n}", f"{tag}-D{n}", unit, at=now - days(received_days), due=now - days(due_days), ingested=ingested
+        )
+        for n in range(count)
+    ]
+
+
 class Indicators:
     """Every unit-indicators message scoring publishes, read by a consumer of the test's own."""
 
@@ -117,19 +134,10 @@ async def test_a_backfill_raises_no_overdue_growing_alert_and_real_growth_after_
         scoring_service(fresh_database, kafka_bootstrap, topics) as _,
         running_alerts(alerts_settings(fresh_database, kafka_bootstrap, topics.indicators, rules)) as client,
     ):
-        # 1. The back-fill: dossiers received 40 days ago, due 35 days ago, never resolved, ingested 30 days ago.
+        # 1. The back-fill, in waves.
         for wave in range(WAVES):
-            events = [
-                received(
-                    f"{prefix}-b{wave}-{n}",
-                    f"{prefix}-B{wave}-{n}",
-                    unit,
-                    at=now - timedelta(days=40),
-                    due=now - timedelta(days=35),
-                    ingested=now - timedelta(days=30),
-                )
-                for n in range(PER_WAVE)
-            ]
+            # Received 40 days ago, due 35 days ago, never resolved, ingested 30 days ago (a trusted replay).
+            events = open_dossiers(f"{prefix}-b{wave}", unit, PER_WAVE, now, days_ago=(40, 35), ingested=now - days(30))
             await produce(kafka_bootstrap, topics.events, events)
             overdue = PER_WAVE * (wave + 1)
 
@@ -158,18 +166,7 @@ async def test_a_backfill_raises_no_overdue_growing_alert_and_real_growth_after_
         assert await transitions(client) == []
 
         # 3. Real growth: six dossiers reported now that are already past their due.
-        reported = datetime.now(UTC)
-        late = [
-            received(
-                f"{prefix}-r{n}",
-                f"{prefix}-R{n}",
-                unit,
-                at=now - timedelta(days=3),
-                due=now - timedelta(days=1),
-                ingested=reported,
-            )
-            for n in range(6)
-        ]
+        late = open_dossiers(f"{prefix}-r", unit, 6, now, days_ago=(3, 1), ingested=datetime.now(UTC))
         await produce(kafka_bootstrap, topics.events, late)
 
         async def fired_on_six() -> dict[str, Any] | None:

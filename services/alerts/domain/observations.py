@@ -44,7 +44,7 @@ class Observation:
     due_this_month: int | None = None
     overdue_open: int | None = None
     # Scoring was applying events ingested long ago (a back-fill, a replay): live counters moved with the data
-    # arriving, not with time. Growth rules take neither a sample nor a decision from such an observation.
+    # arriving, not with time. Growth rules take neither a sample nor a decision from it, and restart their history.
     catching_up: bool = False
 
 

@@ -134,6 +134,14 @@ class UnitIndicators(BaseModel):
         None, ge=0.0, le=100.0, description="The unit's score for the previous month, null if none"
     )
     computed_at: AwareDatetime = Field(description="Instant scoring computed this message (RFC 3339)")
+    catching_up: bool = Field(
+        False,
+        description=(
+            "True while the scoring process that published it is applying events ingested long ago (a back-fill, "
+            "a replay, the backlog of an outage): the live counters then move with the data arriving, not with "
+            "time, so the alerts service takes no growth samples from it (docs/alerts.md §2.1)"
+        ),
+    )
 
     def subtree_ids(self) -> frozenset[str]:
         """The unit and all its ancestors: a rule scoped to any of these subtrees covers this unit."""

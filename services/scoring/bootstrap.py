@@ -19,6 +19,7 @@ from services.scoring.adapters.queries import PgDeadLetters, PgFigures
 from services.scoring.adapters.store import PostgresWriteStore
 from services.scoring.adapters.units import UnitDirectory
 from services.scoring.adapters.wire import ContractDecoder
+from services.scoring.domain.catch_up import CATCHING_UP_AFTER_S
 from services.scoring.service.actions import ActionsReader
 from services.scoring.service.apply_batch import BatchApplier
 from services.scoring.service.ports import DeadLetterPublisher
@@ -82,7 +83,7 @@ async def build_container(settings: ScoringSettings, pool: asyncpg.Pool, outlets
         token_min_s=settings.read_token_min_s,
         on_fresh=METRICS.observe_fresh,
     )
-    applier = build_applier(pool, directory, outlets.dead_letters)
+    applier = build_applier(pool, directory, outlets.dead_letters, settings.catching_up_after_s)
     publisher = IndicatorsPublisher(reader, outlets.indicators, settings.indicators_interval_s)
     dossiers = PgDossiers(pool)
     actions = ActionsReader(reader, dossiers)
@@ -92,8 +93,14 @@ async def build_container(settings: ScoringSettings, pool: asyncpg.Pool, outlets
     )  # fmt: skip
 
 
-def build_applier(pool: asyncpg.Pool, directory: UnitDirectory, dead_letters: DeadLetterPublisher) -> BatchApplier:
+def build_applier(
+    pool: asyncpg.Pool,
+    directory: UnitDirectory,
+    dead_letters: DeadLetterPublisher,
+    catching_up_after_s: float = CATCHING_UP_AFTER_S,
+) -> BatchApplier:
     """The apply-a-batch use case on PostgreSQL, the contract's decoder and the service's metrics."""
     return BatchApplier(
-        PostgresWriteStore(pool), directory, ContractDecoder(), dead_letters, METRICS, hot_section=cyclic_gc_paused
-    )
+        PostgresWriteStore(pool), directory, ContractDecoder(), dead_letters, METRICS,
+        hot_section=cyclic_gc_paused, catching_up_after_s=catching_up_after_s,
+    )  # fmt: skip

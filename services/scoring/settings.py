@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from services.scoring.domain.catch_up import CATCHING_UP_AFTER_S
 from shared.kafka import DOSSIER_EVENTS, DOSSIER_EVENTS_DLQ, UNIT_INDICATORS
 from shared.settings import AdminSettingsMixin, ServiceSettings, retry_after_settings, seconds_setting
 
@@ -88,6 +89,16 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings(
     )
     # Live figures (overdue, due soon) depend on the time; they are computed as of the start of a tick, so that every
     # scoring process shows the same figures and ETags within a tick, and a body keeps its ETag for a tick at least.
+    # Live traffic is applied seconds after ingestion; a batch whose newest event is older than this is a back-fill,
+    # a replay or an outage's backlog, and the unit-indicators published meanwhile carry `catching_up` (alerts take
+    # no growth samples from them, docs/alerts.md §2.1).
+    catching_up_after_s: float = seconds_setting(
+        CATCHING_UP_AFTER_S,
+        "A batch whose newest event was ingested longer ago than this is catching up: the unit-indicators published "
+        "meanwhile say so (catching_up) and alerts take no growth samples from them",
+        le=86_400,
+        ge=1,
+    )
     live_tick_s: float = seconds_setting(
         5.0, "Live figures are computed as of the start of such a tick (s)", le=3600, ge=0.5
     )

@@ -23,6 +23,7 @@ from shared.bootstrap import CONTEXT_KEY
 class FakeReport:
     touched_units: set[str]
     months: set[str] = field(default_factory=set)
+    catching_up: bool | None = None
 
 
 @dataclass
@@ -38,7 +39,7 @@ class FakeApplier:
 class FakePublisher:
     marked: set[str] = field(default_factory=set)
 
-    def mark(self, unit_ids: Any, months: Any = None) -> None:
+    def mark(self, unit_ids: Any, months: Any = None, *, catching_up: bool | None = None) -> None:
         self.marked.update(unit_ids)
 
 

@@ -75,14 +75,15 @@ def _pending_duration(rule: Rule) -> timedelta:
 
 def _growth(
     samples: tuple[GrowthSample, ...], at: datetime, raw: float, window: timedelta
-) -> tuple[tuple[GrowthSample, ...], float]:
+) -> tuple[tuple[GrowthSample, ...], float | None]:
     """Increase of a counter over `window`, against the newest sample at least `window` old (or the oldest one
-    while history is shorter). Keeps that baseline plus newer samples, at most ~_SAMPLES_PER_WINDOW of them."""
+    while history is shorter); None (no data) without an earlier sample — the first one only sets the baseline.
+    Keeps that baseline plus newer samples, at most ~_SAMPLES_PER_WINDOW of them."""
     known = [s for s in samples if s.at <= at]
     cutoff = at - window
     older = [s for s in known if s.at <= cutoff]
     baseline = older[-1] if older else (known[0] if known else None)
-    value = raw - baseline.value if baseline is not None else 0.0
+    value = raw - baseline.value if baseline is not None else None
     kept = ([older[-1]] if older else []) + [s for s in known if s.at > cutoff]
     if not kept or at - kept[-1].at >= window / _SAMPLES_PER_WINDOW:
         kept.append(GrowthSample(at=at, value=raw))
@@ -178,6 +179,12 @@ class _Step:
         at = min(observation.observed_at, self.now)
         if _is_stale(state, observation, at):
             return state
+        rule = self.rule
+        if isinstance(rule, ThresholdRule) and rule.growth_window is not None and observation.catching_up:
+            # The counter is moving with a back-fill or a replay being applied, not with time: a sample now would
+            # make that arrival look like growth, and so would one taken before (docs/alerts.md §2.1). The history
+            # restarts: the first settled observation after the catch-up is the new baseline.
+            return state.model_copy(update={"samples": ()})
         update: dict[str, object] = {
             "unit_name": observation.unit.name,
             "level": observation.unit.level,
@@ -189,7 +196,6 @@ class _Step:
             "last_rank_of": observation.rank_of,
         }
         value = observation.value
-        rule = self.rule
         if isinstance(rule, ThresholdRule) and rule.growth_window is not None and value is not None:
             update["samples"], value = _growth(state.samples, at, value, rule.growth_window)
         if isinstance(rule, NearDueRule):

@@ -43,6 +43,9 @@ class Observation:
     current: float | None = None
     due_this_month: int | None = None
     overdue_open: int | None = None
+    # Scoring was applying events ingested long ago (a back-fill, a replay): live counters moved with the data
+    # arriving, not with time. Growth rules take neither a sample nor a decision from it, and restart their history.
+    catching_up: bool = False
 
 
 def unit_of(message: UnitIndicators | UnitNearDue) -> UnitRef:
@@ -98,6 +101,7 @@ def observe(rule: ThresholdRule, message: UnitIndicators) -> Observation:
         rank=message.rank,
         rank_of=message.rank_of,
         no_data_reason=reason,
+        catching_up=message.catching_up,
     )
 
 

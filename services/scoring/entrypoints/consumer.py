@@ -55,7 +55,7 @@ class Applier(Protocol):
 
 
 class ChangeMarker(Protocol):
-    def mark(self, unit_ids: set[str], months: set[str] | None = None) -> None: ...
+    def mark(self, unit_ids: set[str], months: set[str] | None = None, *, catching_up: bool | None = None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +124,8 @@ async def process_batch(
         await asyncio.sleep(retry_pause_s)
         raise
     batches.succeeded()
-    publisher.mark(report.touched_units, report.months)
+    # An empty batch means nothing is waiting: this process has caught up.
+    publisher.mark(report.touched_units, report.months, catching_up=report.catching_up if records else False)
     if not records:
         return True
     assigned = assigned_partitions(consumer)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from services.scoring.domain.apply import AncestorLookup, BatchApplication, BatchOutcome, group_by_dossier, roll_over
+from services.scoring.domain.catch_up import CATCHING_UP_AFTER_S, is_catching_up, newest_ingested_at
 from services.scoring.domain.effective import touched_owners
 from services.scoring.domain.facts import FactRecord
 from services.scoring.domain.timebase import month_label, month_of, to_instant
@@ -54,6 +55,8 @@ class ApplyReport:
     """Units whose current figures may have changed: the named units' chains and their effective units'."""
     months: set[str] = field(default_factory=set)
     """Months whose stored counters changed."""
+    catching_up: bool | None = None
+    """The batch's newest event was ingested long ago (domain/catch_up.py); None: no event to judge by."""
 
 
 @dataclass
@@ -73,6 +76,7 @@ class BatchApplier:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         hot_section: HotSection = contextlib.nullcontext,
         part_dossiers: int = PART_DOSSIERS,
+        catching_up_after_s: float = CATCHING_UP_AFTER_S,
     ) -> None:
         self._store = store
         self._directory = directory
@@ -82,6 +86,7 @@ class BatchApplier:
         self._clock = clock
         self._hot_section = hot_section
         self._part_dossiers = part_dossiers
+        self._catching_up_after_s = catching_up_after_s
 
     async def _decode(self, records: Sequence[RawRecord]) -> Decoded:
         """Decode against the registry as committed: a unit our copy does not know is looked up in the database
@@ -115,6 +120,8 @@ class BatchApplier:
         if report.dead:
             await self._dead_letters.publish(report.dead)
         self._fill_report(report, facts, outcome)
+        newest = newest_ingested_at(fact.ingested_at for _, fact in facts)
+        report.catching_up = is_catching_up(newest, to_instant(self._clock()), self._catching_up_after_s)
         reasons = [str(letter.rejection.error) for letter in report.dead]
         self._metrics.observe_batch(
             len(records), report.applied, report.duplicates, reasons, time.perf_counter() - started

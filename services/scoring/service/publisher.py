@@ -3,6 +3,10 @@
 Batches mark the units they touched; a single task wakes up, waits until at least `interval_s` has passed since
 its last run (so a burst of batches becomes one message per unit), computes each dirty unit's current-month
 figures and publishes them keyed by unit_id. A unit touched again while publishing is picked up by the next run.
+
+While the applied batches are catching up (domain/catch_up.py) the messages say `catching_up`; when a batch
+shows the process has caught up, every unit published in that state is published again, so the alerts service
+gets each unit's settled figures at once instead of at the unit's next change.
 """
 
 from __future__ import annotations
@@ -33,12 +37,22 @@ class IndicatorsPublisher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
+        self.catching_up = False
+        self._published_catching_up: set[str] = set()
 
-    def mark(self, unit_ids: Iterable[str], months: Iterable[str] | None = None) -> None:
-        """After a committed batch: these units' figures changed, in these months (None: any month)."""
+    def mark(
+        self, unit_ids: Iterable[str], months: Iterable[str] | None = None, *, catching_up: bool | None = None
+    ) -> None:
+        """After a committed batch: these units' figures changed, in these months (None: any month).
+        `catching_up` is the batch's state (None: unchanged, e.g. a re-driven dead letter)."""
         self._reader.figures_changed(months)
         before = len(self._dirty)
         self._dirty.update(unit_ids)
+        if catching_up is not None and catching_up != self.catching_up:
+            self.catching_up = catching_up
+            if not catching_up:  # caught up: the units last published as catching up get their settled figures
+                self._dirty |= self._published_catching_up
+                self._published_catching_up = set()
         if len(self._dirty) != before:
             self._wake.set()
 
@@ -68,6 +82,7 @@ class IndicatorsPublisher:
     async def publish_units(self, unit_ids: list[str]) -> None:
         """One message per unit, computed level by level: two statements per level instead of several per unit."""
         reader = self._reader
+        catching_up = self.catching_up  # the state of the batches applied before the figures are read
         snapshot = await reader.live_snapshot(fresh=True)
         now = snapshot.now
         period = resolve_period(None, now)
@@ -94,11 +109,18 @@ class IndicatorsPublisher:
                     reader.directory.view.chain(unit_id)[1:],
                     previous_figures.card.score if previous_figures else None,
                     now,
+                    catching_up=catching_up,
                 )
                 messages.append((unit_id, message.model_dump_json().encode()))
         if messages:
             await self._sink.publish(messages)
             self.published += len(messages)
+        if catching_up:
+            sent = {unit_id for unit_id, _ in messages}
+            if self.catching_up:
+                self._published_catching_up |= sent
+            else:  # caught up while these were being published: publish them again, settled
+                self.mark(sent)
 
 
 MESSAGE_FIELDS = frozenset(
@@ -108,12 +130,23 @@ MESSAGE_FIELDS = frozenset(
 
 
 def build_message(
-    figures: Indicators, ancestors: Iterable[str], previous_score: float | None, now: datetime
+    figures: Indicators,
+    ancestors: Iterable[str],
+    previous_score: float | None,
+    now: datetime,
+    *,
+    catching_up: bool = False,
 ) -> UnitIndicators:
     """The `unit-indicators` message of a unit's current figures: the API's counters, rates and live counters
     (the same models), with its ancestors and the previous month's score for the alert rules. Validated: the
     message is a contract with the alerts service (shared/indicators.py)."""
     fields = figures.model_dump(include=MESSAGE_FIELDS)
     return UnitIndicators.model_validate(
-        {**fields, "ancestors": list(ancestors), "previous_score": previous_score, "computed_at": now}
+        {
+            **fields,
+            "ancestors": list(ancestors),
+            "previous_score": previous_score,
+            "computed_at": now,
+            "catching_up": catching_up,
+        }
     )

@@ -111,3 +111,10 @@ def test_live_counters_time_orders_the_observation() -> None:
     later = T0 + timedelta(minutes=5)
     message = indicators(live={"open": 1, "overdue_open": 0, "due_soon": 0, "as_of": later.isoformat()})
     assert observe(threshold_rule(), message).observed_at == later
+
+
+def test_catching_up_defaults_to_false_and_reaches_the_observation() -> None:
+    rule = threshold_rule(target="overdue_open", comparison=">=", threshold=5, growth_window="24h")
+    # A message from a scoring version that does not send the field is settled.
+    assert observe(rule, indicators()).catching_up is False
+    assert observe(rule, indicators(catching_up=True)).catching_up is True

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.alerts.domain.lifecycle import AcknowledgementError, acknowledge, evaluate
+from services.alerts.domain.rules import ThresholdRule
 from services.alerts.domain.state import AlertState
 from tests.unit.alerts.factories import T0, Runner, minutes, obs, threshold_rule
 
@@ -252,7 +253,7 @@ def test_growth_rule_compares_increase_over_window() -> None:
     )
     run = Runner(rule)
     run.see(100, T0)
-    assert run.state.last_value == 0
+    assert run.state.last_value is None  # one sample is a baseline, not a growth
     run.see(103, T0 + timedelta(hours=6))
     assert run.state.state == "inactive" and run.state.last_value == 3
     run.see(106, T0 + timedelta(hours=12))
@@ -265,6 +266,63 @@ def test_growth_rule_compares_increase_over_window() -> None:
     run.see(106, T0 + timedelta(hours=36))
     assert run.state.state == "resolved"
     assert len(run.state.samples) <= 26
+
+
+def _overdue_growing() -> ThresholdRule:
+    return threshold_rule(
+        **{
+            "target": "overdue_open",
+            "growth_window": "24h",
+            "comparison": ">=",
+            "threshold": 5,
+            "clear_threshold": 1,
+            "for": "30m",
+            "summary": "$unit_name: +$value",
+        }
+    )
+
+
+def test_growth_takes_no_sample_and_no_decision_from_observations_made_while_scoring_catches_up() -> None:
+    run = Runner(_overdue_growing())
+    # Scoring publishes the unit's empty figures when the registry is loaded, then a year of history arrives: the
+    # overdue count climbs with the data, minute by minute.
+    run.see(0, T0 - minutes(1))
+    for minute, overdue in enumerate((4, 19, 37, 58)):
+        run.see(overdue, T0 + minutes(minute), catching_up=True)
+    assert run.state.samples == () and run.state.state == "inactive" and run.transitions == []
+    assert run.state.last_value is None  # nothing measured from the back-fill
+    # Caught up: the first settled figure is the baseline, not the empty one before the back-fill.
+    run.see(60, T0 + minutes(5))
+    assert run.state.state == "inactive" and [s.value for s in run.state.samples] == [60]
+    # Real growth afterwards is measured from there and still goes pending, then fires after `for`.
+    run.see(66, T0 + timedelta(hours=2))
+    assert run.state.state == "pending" and run.state.last_value == 6
+    run.step(None, T0 + timedelta(hours=2, minutes=30))
+    assert run.state.state == "firing"
+
+
+def test_a_catch_up_restarts_the_growth_history_without_resolving_a_firing_alert() -> None:
+    run = Runner(_overdue_growing())
+    run.see(10, T0)
+    run.see(16, T0 + timedelta(hours=1))
+    run.step(None, T0 + timedelta(hours=1, minutes=30))
+    assert run.state.state == "firing"
+    # Scoring comes back from a long outage and applies the backlog: no decision, and the history is dropped (the
+    # growth across the catch-up mixes late data with time).
+    run.see(40, T0 + timedelta(hours=2), catching_up=True)
+    assert run.state.state == "firing" and run.state.samples == ()
+    # The first settled figure is a baseline only: nothing measured, the firing alert keeps firing (on_no_data).
+    run.see(41, T0 + timedelta(hours=2, minutes=5))
+    assert run.state.state == "firing" and len(run.state.samples) == 1
+    # Growth since the catch-up decides again: +5 keeps it firing; a backlog that stopped growing resolves it.
+    run.see(46, T0 + timedelta(hours=3, minutes=10))
+    assert run.state.state == "firing" and run.state.last_value == 5
+    run.see(46, T0 + timedelta(hours=28))
+    assert run.state.state == "resolved"
+    # Threshold rules on the same messages are unaffected (they read the current state).
+    level = Runner(threshold_rule(**{"target": "overdue_open", "comparison": ">=", "threshold": 20, "for": "0s"}))
+    level.see(40, T0, catching_up=True)
+    assert level.state.state == "firing"
 
 
 def test_state_and_rule_must_belong_together() -> None:

@@ -137,3 +137,28 @@ async def test_publishing_sends_one_valid_message_per_unit_keyed_by_unit_id() ->
     assert gauges.rows["D1.X"].level == "commune" and gauges.rows["D2"].level == "district"
     # The message's JSON carries the timestamps as RFC 3339 (alerts parse them back).
     assert orjson.loads(sink.sent[0][1])["computed_at"].endswith("Z")
+
+
+async def test_messages_say_catching_up_and_the_units_are_published_again_once_caught_up() -> None:
+    figures = FakeFigures(months={"2026-10": {"D1.X": IN_PLAY, "D2": IN_PLAY}})
+    sink = FakeSink()
+    publisher = IndicatorsPublisher(reader_on(figures), sink, interval_s=0.0)
+
+    publisher.mark({"D1.X", "D2"}, {"2026-10"}, catching_up=True)  # a batch of events ingested long ago
+    await publisher.publish_units(["D1.X", "D2"])
+    assert {key: UnitIndicators.model_validate_json(value).catching_up for key, value in sink.sent} == {
+        "D1.X": True,
+        "D2": True,
+    }
+
+    sink.sent.clear()
+    publisher.mark({"D2"}, catching_up=None)  # a re-driven dead letter: the state is unchanged
+    assert publisher.catching_up is True
+    publisher.mark(set(), catching_up=False)  # a batch of fresh events: caught up
+    assert publisher.catching_up is False
+    assert publisher._dirty == {"D1.X", "D2"}  # both are due their settled figures, not only the one marked
+    await publisher.publish_units(sorted(publisher._dirty))
+    assert {key: UnitIndicators.model_validate_json(value).catching_up for key, value in sink.sent} == {
+        "D1.X": False,
+        "D2": False,
+    }

@@ -199,3 +199,16 @@ async def test_open_dossiers_roll_into_the_new_month_once() -> None:
     months = {i: month for i, (_, month) in world.store.tables.dossiers.items()}
     assert months == {"A": "2026-10", "B": "2026-10", "C": "2026-09"}
     assert world.counters() == world.rebuilt()
+
+
+async def test_a_batch_of_events_ingested_long_ago_is_reported_as_catching_up() -> None:
+    # SEPTEMBER is 2026-09-20 03:00Z; the batch's newest event was ingested on 2026-09-05: a back-fill or a replay.
+    world = World()
+    assert (await world.applier.apply(valid_batch())).catching_up is True
+    # A batch that reaches an event ingested a minute ago has caught up, whatever older events it also holds.
+    fresh = event("D-rcv", "D", "received", channel="online", due_at="2026-09-25T17:00:00+07:00",
+                  occurred_at="2026-09-20T09:59:00+07:00", ingested_at="2026-09-20T02:59:00Z")  # fmt: skip
+    report = await world.applier.apply(records(receipt("E"), fresh, first_offset=10))
+    assert report.catching_up is False
+    # Nothing decodable: the batch says nothing either way.
+    assert (await world.applier.apply(records(b"not json", first_offset=20))).catching_up is None

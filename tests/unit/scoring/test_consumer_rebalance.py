@@ -63,14 +63,14 @@ class RevokingApplier:
         if self.calls <= self.failures:
             raise ConnectionRefusedError("database down")
         self.consumer.owned -= {TopicPartition(TOPIC, p) for p in self.revoke}
-        return SimpleNamespace(touched_units={"H26"}, months={"2026-11"})
+        return SimpleNamespace(touched_units={"H26"}, months={"2026-11"}, catching_up=None)
 
 
 @dataclass
 class FakePublisher:
     marked: list[set[str]] = field(default_factory=list)
 
-    def mark(self, units: set[str], months: set[str] | None = None) -> None:
+    def mark(self, units: set[str], months: set[str] | None = None, *, catching_up: bool | None = None) -> None:
         self.marked.append(set(units))
 
 

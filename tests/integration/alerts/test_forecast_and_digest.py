@@ -28,7 +28,7 @@ from tests.integration.alerts.harness import alerts_settings, eventually, runnin
 from tests.integration.conftest import unique
 from tests.integration.processes import REPO_ROOT, service_process, wait_ready
 from tests.integration.scoring.harness import create_topics, prepare_database, produce, wait_for
-from tests.integration.scoring.test_actions_api import END, ev, forecast_events, get, todo_plan
+from tests.integration.scoring.test_actions_api import CLOCK, ev, forecast_events, get, todo_plan
 
 RULES = """
 version: 1
@@ -54,6 +54,7 @@ rules:
 @contextlib.asynccontextmanager
 async def scoring_month(database: str, bootstrap: str, tmp_path: Path) -> AsyncIterator[tuple[str, str, Any]]:
     """Scoring with the hand-built month applied; yields (prefix, unit-indicators topic, scoring)."""
+    await CLOCK.reset()  # the month and the day the events are placed in (test_actions_api.TestClock)
     p = unique("f").replace("-", "")
     await prepare_database(database, p)
     topics = await create_topics(bootstrap)
@@ -142,7 +143,7 @@ async def test_the_forecast_rule_fires_on_the_worst_case_and_resolves_when_the_d
     first, last = mails_to(inbox, "motcua@taydang.example.vn")
     body = first.get_content()  # type: ignore[attr-defined]
     assert "dự báo tiến độ cuối tháng 60,0 % nếu không xử lý thêm (hiện nay 80,0 %)" in body
-    assert f"1 hồ sơ đến hạn trước {(END - timedelta(days=1)).astimezone(VIETNAM_TZ):%d/%m/%Y}" in body
+    assert f"1 hồ sơ đến hạn trước {(CLOCK.end - timedelta(days=1)).astimezone(VIETNAM_TZ):%d/%m/%Y}" in body
     assert "ĐÃ HẾT" in last.get_content() and resolved["value"] == 0.8  # type: ignore[attr-defined]
 
 

@@ -1,0 +1,11 @@
+DROP FUNCTION live_open_rebuild();
+DROP INDEX dossiers_open_on_hold;
+DROP TRIGGER live_open_truncated ON dossiers;
+DROP TRIGGER live_open_deleted ON dossiers;
+DROP FUNCTION live_open_compact();
+DROP FUNCTION live_open_truncated();
+DROP FUNCTION live_open_deleted();
+DROP TABLE live_open_deltas;
+DROP TABLE live_open_counts;
+DROP FUNCTION live_open_hour(timestamptz);
+DROP FUNCTION live_open_hour_us(bigint);

@@ -50,61 +50,30 @@ FROM json_to_recordset($1::json) AS d (i text, s text, h text, p text, r bigint,
 """
 _MICROS = "timestamptz 'epoch' + (d.{0} / 1000000) * interval '1 second' + (d.{0} % 1000000) * interval '1 microsecond'"
 
-# The live figures' counts of open dossiers (migration 0012) change with the dossiers, in the same statement: each
-# statement appends its net change per (home unit, hour of due time, hour of hold start) to live_open_deltas — an
-# append, so two processes never wait on each other for it; a reader folds them (adapters/queries.py).
-_LIVE_KEY = "COALESCE({0}home_unit, ''), live_open_hour({0}due_at), live_open_hour({0}hold_since)"
-_LIVE_OPEN = "{0}received_at IS NOT NULL AND {0}ended_at IS NULL"
-_LIVE_RETURNING = "{0}home_unit, {0}due_at, {0}hold_since, {0}received_at, {0}ended_at"
-
 INSERT_NEW_DOSSIERS = f"""
-WITH inserted AS (
-    INSERT INTO dossiers (dossier_id, state, home_unit, procedure_id, received_at, due_at, ended_at, hold_since,
-                          evaluated_month, updated_at)
-    SELECT d.i, d.s, d.h, d.p, {_MICROS.format("r")}, {_MICROS.format("d")}, {_MICROS.format("e")},
-           {_MICROS.format("o")}, d.m, now()
-    {_CHANGED_ROWS}
-    ORDER BY d.i
-    ON CONFLICT (dossier_id) DO NOTHING
-    RETURNING dossier_id, {_LIVE_RETURNING.format("")}
-), live AS (
-    INSERT INTO live_open_deltas (home_unit, due_hour, hold_hour, n)
-    SELECT {_LIVE_KEY.format("")}, count(*) FROM inserted WHERE {_LIVE_OPEN.format("")} GROUP BY 1, 2, 3
-)
-SELECT dossier_id FROM inserted
+INSERT INTO dossiers (dossier_id, state, home_unit, procedure_id, received_at, due_at, ended_at, hold_since,
+                      evaluated_month, updated_at)
+SELECT d.i, d.s, d.h, d.p, {_MICROS.format("r")}, {_MICROS.format("d")}, {_MICROS.format("e")},
+       {_MICROS.format("o")}, d.m, now()
+{_CHANGED_ROWS}
+ORDER BY d.i
+ON CONFLICT (dossier_id) DO NOTHING
+RETURNING dossier_id
 """
 
-# The old values come from the same row read again (`o`): the rows were locked by this transaction before
-# (SELECT_DOSSIERS_FOR_UPDATE, SELECT_OPEN_NOT_IN_MONTH), so `o` is the version this statement replaces. The new
-# hours are taken from the sent integer microseconds (live_open_hour_us: the same hour as the stored instant's).
 UPDATE_DOSSIERS = f"""
-WITH updated AS (
-    UPDATE dossiers AS t SET
-        state = d.s,
-        home_unit = d.h,
-        procedure_id = d.p,
-        received_at = {_MICROS.format("r")},
-        due_at = {_MICROS.format("d")},
-        ended_at = {_MICROS.format("e")},
-        hold_since = {_MICROS.format("o")},
-        evaluated_month = d.m,
-        updated_at = now()
-    {_CHANGED_ROWS}
-    JOIN dossiers AS o ON o.dossier_id = d.i
-    WHERE t.dossier_id = d.i
-    RETURNING {_LIVE_RETURNING.format("o.")}, d.h AS new_home_unit, d.r AS new_received, d.e AS new_ended,
-              live_open_hour_us(d.d) AS new_due_hour, live_open_hour_us(d.o) AS new_hold_hour
-)
-INSERT INTO live_open_deltas (home_unit, due_hour, hold_hour, n)
-SELECT k.home_unit, k.due_hour, k.hold_hour, sum(k.n)
-FROM (
-    SELECT {_LIVE_KEY.format("")}, -1 FROM updated WHERE {_LIVE_OPEN.format("")}
-    UNION ALL
-    SELECT COALESCE(new_home_unit, ''), new_due_hour, new_hold_hour, 1
-    FROM updated WHERE new_received IS NOT NULL AND new_ended IS NULL
-) AS k (home_unit, due_hour, hold_hour, n)
-GROUP BY 1, 2, 3
-HAVING sum(k.n) <> 0
+UPDATE dossiers AS t SET
+    state = d.s,
+    home_unit = d.h,
+    procedure_id = d.p,
+    received_at = {_MICROS.format("r")},
+    due_at = {_MICROS.format("d")},
+    ended_at = {_MICROS.format("e")},
+    hold_since = {_MICROS.format("o")},
+    evaluated_month = d.m,
+    updated_at = now()
+{_CHANGED_ROWS}
+WHERE t.dossier_id = d.i
 """
 
 # Rows are sent sorted by key so that two scoring processes updating shared rows (the city's, above all) always

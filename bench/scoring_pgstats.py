@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 
 # Statements of the bench database, grouped by the first words of their text (the write path's handful; a watched
-# statement may be wrapped in a WITH, as the dossier writes are since migration 0012).
+# statement may be wrapped in a WITH, e.g. a write that also appends to another table, and is still recognised).
 SELECT_STATEMENTS = """
 SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 60) AS statement, sum(calls)::bigint, sum(total_exec_time),
        sum(shared_blks_hit)::bigint, sum(shared_blks_read)::bigint, sum(shared_blks_dirtied)::bigint,

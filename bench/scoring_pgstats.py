@@ -22,7 +22,8 @@ from typing import Any
 
 import asyncpg
 
-# Statements of the bench database, grouped by the first words of their text (the write path's handful).
+# Statements of the bench database, grouped by the first words of their text (the write path's handful; a watched
+# statement may be wrapped in a WITH, e.g. a write that also appends to another table, and is still recognised).
 SELECT_STATEMENTS = """
 SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 60) AS statement, sum(calls)::bigint, sum(total_exec_time),
        sum(shared_blks_hit)::bigint, sum(shared_blks_read)::bigint, sum(shared_blks_dirtied)::bigint,
@@ -124,7 +125,7 @@ class PgStats:
         if self._statements:
             for row in await self._conn.fetch(SELECT_STATEMENTS):
                 text = row[0].strip()
-                name = next((w for w in WATCHED_STATEMENTS if text.startswith(w)), None)
+                name = next((w for w in WATCHED_STATEMENTS if w in text), None)
                 for key in (name,) if name is not None else (OTHER, f"{OTHER}: {text}"):
                     old = statements.get(key, (0.0,) * 7)
                     statements[key] = tuple(a + float(b or 0) for a, b in zip(old, row[1:], strict=True))

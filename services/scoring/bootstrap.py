@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from services.scoring.adapters.dossier_cache import DossierCache
 from services.scoring.adapters.dossier_queries import PgDossiers
 from services.scoring.adapters.gc import cyclic_gc_paused
 from services.scoring.adapters.metrics import METRICS
@@ -81,7 +82,7 @@ async def build_container(settings: ScoringSettings, pool: asyncpg.Pool, outlets
         refresh_s=settings.read_refresh_s,
         on_fresh=METRICS.observe_fresh,
     )
-    applier = build_applier(pool, directory, outlets.dead_letters)
+    applier = build_applier(pool, directory, outlets.dead_letters, settings.dossier_cache_size)
     publisher = IndicatorsPublisher(reader, outlets.indicators, settings.indicators_interval_s)
     dossiers = PgDossiers(pool)
     actions = ActionsReader(reader, dossiers)
@@ -91,8 +92,11 @@ async def build_container(settings: ScoringSettings, pool: asyncpg.Pool, outlets
     )  # fmt: skip
 
 
-def build_applier(pool: asyncpg.Pool, directory: UnitDirectory, dead_letters: DeadLetterPublisher) -> BatchApplier:
-    """The apply-a-batch use case on PostgreSQL, the contract's decoder and the service's metrics."""
-    return BatchApplier(
-        PostgresWriteStore(pool), directory, ContractDecoder(), dead_letters, METRICS, hot_section=cyclic_gc_paused
-    )
+def build_applier(
+    pool: asyncpg.Pool, directory: UnitDirectory, dead_letters: DeadLetterPublisher, dossier_cache_size: int = 0
+) -> BatchApplier:
+    """The apply-a-batch use case on PostgreSQL (with this process's cache of the dossiers it wrote), the
+    contract's decoder and the service's metrics."""
+    store = PostgresWriteStore(pool, DossierCache(dossier_cache_size))
+    METRICS.watch_dossier_cache(store.cache)
+    return BatchApplier(store, directory, ContractDecoder(), dead_letters, METRICS, hot_section=cyclic_gc_paused)

@@ -9,12 +9,13 @@ round-trips. `PostgresWriteStore` is the use case's WriteStore (service/ports.py
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
 import orjson
 
+from services.scoring.adapters.dossier_cache import NO_VERSION, DossierCache, Entry
 from services.scoring.adapters.figures_notify import notify_months
 from services.scoring.domain.apply import (
     DossierChange,
@@ -32,12 +33,17 @@ from shared.contract import EventRejection
 # (INSERT_NEW_DOSSIERS) and, when another consumer created it meanwhile, merged into that row after all
 # (service/apply_batch: BatchApplication.reapply_existing). The row carries no contribution: StoredDossierLoader
 # recomputes it from the state and evaluated_month.
+#
+# $2 holds, per id, the row version this process's DossierCache holds the dossier at (-1: not held): where the row
+# still has that version, its state is not sent (NULL) and the cached one is used (adapters/dossier_cache.py).
 SELECT_DOSSIERS_FOR_UPDATE = """
-SELECT dossier_id, state, evaluated_month
-FROM dossiers
-WHERE dossier_id = ANY($1::text[])
-ORDER BY dossier_id
-FOR UPDATE
+SELECT d.dossier_id, d.version,
+       CASE WHEN d.version = c.v THEN NULL ELSE d.state END,
+       CASE WHEN d.version = c.v THEN NULL ELSE d.evaluated_month END
+FROM unnest($1::text[], $2::bigint[]) AS c (i, v)
+JOIN dossiers AS d ON d.dossier_id = c.i
+ORDER BY d.dossier_id
+FOR UPDATE OF d
 """
 
 # Changed dossiers travel as ONE JSON document (built by orjson in one call) rather than parameter arrays: the
@@ -58,11 +64,12 @@ SELECT d.i, d.s, d.h, d.p, {_MICROS.format("r")}, {_MICROS.format("d")}, {_MICRO
 {_CHANGED_ROWS}
 ORDER BY d.i
 ON CONFLICT (dossier_id) DO NOTHING
-RETURNING dossier_id
+RETURNING dossier_id, version
 """
 
 UPDATE_DOSSIERS = f"""
 UPDATE dossiers AS t SET
+    version = t.version + 1,
     state = d.s,
     home_unit = d.h,
     procedure_id = d.p,
@@ -141,28 +148,45 @@ def stored_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, StoredDossier]:
     }
 
 
+def stored_with_cache(
+    rows: Iterable[Sequence[Any]], cached: Mapping[str, Entry], load: Callable[..., StoredDossier]
+) -> tuple[dict[str, StoredDossier], dict[str, int]]:
+    """Rows of SELECT_DOSSIERS_FOR_UPDATE → the stored dossiers and each row's version; a row without its state
+    is one whose version is the cached entry's, so the entry is the row."""
+    loads, from_dict = orjson.loads, DossierState.from_dict
+    stored: dict[str, StoredDossier] = {}
+    versions: dict[str, int] = {}
+    for dossier_id, version, state, evaluated_month in rows:
+        versions[dossier_id] = version
+        if state is None:
+            stored[dossier_id] = cached[dossier_id][1]
+        else:
+            stored[dossier_id] = load(from_dict(loads(state)), evaluated_month, state)
+    return stored, versions
+
+
 _EVENTS_END = "]]}"  # how the stored form ends: the last record's row, the events list, the object
 
 
-def state_document(change: DossierChange) -> dict[str, Any] | orjson.Fragment:
+def state_text(change: DossierChange) -> str:
     """The state as stored (``DossierState.to_dict`` in orjson's encoding). A change that appends records to a
     loaded row extends that row's text with the new rows only — the same bytes as encoding it all again, since
     orjson writes each list element on its own, without spaces."""
     stored, appended = change.stored_form, change.appended
     if stored is None or not appended or not stored.endswith(_EVENTS_END):
-        return change.state.to_dict()
+        return orjson.dumps(change.state.to_dict()).decode()
     rows = orjson.dumps([record.to_row() for record in change.state.records[-appended:]]).decode()
-    return orjson.Fragment(f"{stored[:-2]},{rows[1:-1]}]}}")
+    return f"{stored[:-2]},{rows[1:-1]}]}}"
 
 
-def change_row(change: DossierChange) -> dict[str, Any]:
-    """One row of the changed-dossiers document (keys as in _CHANGED_ROWS)."""
+def change_row(change: DossierChange, text: str) -> dict[str, Any]:
+    """One row of the changed-dossiers document (keys as in _CHANGED_ROWS); ``text`` is ``state_text(change)``."""
     state = change.state
     receipt = state.receipt
     flips = state.hold_flips
     return {
         "i": state.dossier_id,
-        "s": state_document(change),
+        "s": orjson.Fragment(text),
         "h": receipt.unit_id if receipt is not None else None,
         "p": state.procedure_id,
         "r": receipt.received_at if receipt is not None else None,
@@ -174,25 +198,30 @@ def change_row(change: DossierChange) -> dict[str, Any]:
     }
 
 
-def change_documents(changes: Sequence[DossierChange]) -> tuple[str | None, str | None]:
-    """The JSON documents of INSERT_NEW_DOSSIERS and UPDATE_DOSSIERS (None when there is nothing for one)."""
-    created = [change_row(change) for change in changes if change.created]
-    updated = [change_row(change) for change in changes if not change.created]
+def change_documents(changes: Sequence[DossierChange], texts: Sequence[str]) -> tuple[str | None, str | None]:
+    """The JSON documents of INSERT_NEW_DOSSIERS and UPDATE_DOSSIERS (None when there is nothing for one);
+    ``texts[i]`` is ``state_text(changes[i])``."""
+    created: list[dict[str, Any]] = []
+    updated: list[dict[str, Any]] = []
+    for change, text in zip(changes, texts, strict=True):
+        (created if change.created else updated).append(change_row(change, text))
     dumps = orjson.dumps
     return (dumps(created).decode() if created else None, dumps(updated).decode() if updated else None)
 
 
-async def write_changes(conn: asyncpg.Connection, changes: Sequence[DossierChange]) -> set[str]:
-    """Insert the new dossiers and update the existing ones. Returns the ids of new dossiers that another
-    transaction created meanwhile (not written: the caller merges into those rows, see module comment)."""
-    created, updated = change_documents(changes)
-    conflicts: set[str] = set()
+async def write_changes(
+    conn: asyncpg.Connection, changes: Sequence[DossierChange], texts: Sequence[str]
+) -> dict[str, int]:
+    """Insert the new dossiers and update the existing ones. Returns the version of each row inserted; a new
+    dossier missing from it was created meanwhile by another transaction (not written: the caller merges into
+    that row, see module comment)."""
+    created, updated = change_documents(changes, texts)
+    inserted: dict[str, int] = {}
     if created is not None:
-        inserted = {row[0] for row in await conn.fetch(INSERT_NEW_DOSSIERS, created)}
-        conflicts = {change.state.dossier_id for change in changes if change.created} - inserted
+        inserted = {row[0]: row[1] for row in await conn.fetch(INSERT_NEW_DOSSIERS, created)}
     if updated is not None:
         await conn.execute(UPDATE_DOSSIERS, updated)
-    return conflicts
+    return inserted
 
 
 def counter_columns(delta: Mapping[CounterKey, int]) -> tuple[list[str], list[str], list[str], list[int]]:
@@ -219,20 +248,55 @@ def columns_of(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
 
 
 class PostgresWriteTransaction:
-    """service.ports.WriteTransaction on one connection, inside the transaction PostgresWriteStore opened."""
+    """service.ports.WriteTransaction on one connection, inside the transaction PostgresWriteStore opened.
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    It notes the version of every row it locked and, for every row it writes, the entry the DossierCache may
+    take once the transaction has committed (``written``)."""
+
+    def __init__(self, conn: asyncpg.Connection, cache: DossierCache, loader: StoredDossierLoader) -> None:
         self._conn = conn
+        self._cache = cache
+        self._load = loader.load
+        self._versions: dict[str, int] = {}
+        self.written: dict[str, Entry] = {}
+        self.unknown: set[str] = set()
+        """Rows written at a version this transaction did not read (the month roll-over): dropped from the cache."""
 
     async def load_for_update(self, dossier_ids: Sequence[str]) -> dict[str, StoredDossier]:
         """Lock and load the dossiers of the batch that exist. Ids sorted."""
-        return stored_from_rows(await self._conn.fetch(SELECT_DOSSIERS_FOR_UPDATE, list(dossier_ids)))
+        ids = list(dossier_ids)
+        cached = self._cache.lookup(ids)
+        held = [entry[0] if (entry := cached.get(i)) is not None else NO_VERSION for i in ids] if cached else None
+        rows = await self._conn.fetch(SELECT_DOSSIERS_FOR_UPDATE, ids, held or [NO_VERSION] * len(ids))
+        stored, versions = stored_with_cache(rows, cached, self._load)
+        self._versions.update(versions)
+        hits = sum(1 for row in rows if row[2] is None)
+        self._cache.count(hits, len(rows) - hits)
+        return stored
 
     async def load_open_to_roll(self, month: str, limit: int) -> dict[str, StoredDossier]:
         return stored_from_rows(await self._conn.fetch(SELECT_OPEN_NOT_IN_MONTH, month, limit))
 
     async def write_changes(self, changes: Sequence[DossierChange]) -> set[str]:
-        return await write_changes(self._conn, changes)
+        texts = [state_text(change) for change in changes]
+        inserted = await write_changes(self._conn, changes, texts)
+        versions, written, load = self._versions, self.written, self._load
+        conflicts: set[str] = set()
+        for change, text in zip(changes, texts, strict=True):
+            dossier_id = change.state.dossier_id
+            if change.created:
+                version = inserted.get(dossier_id)
+                if version is None:
+                    conflicts.add(dossier_id)
+                    continue
+            elif (previous := versions.get(dossier_id)) is not None:
+                version = previous + 1  # UPDATE_DOSSIERS: version + 1 of the row this transaction locked
+            else:
+                self.unknown.add(dossier_id)
+                continue
+            versions[dossier_id] = version
+            written[dossier_id] = (version, load(change.state, change.evaluated_month, text))
+        return conflicts
 
     async def add_counter_delta(self, delta: Mapping[CounterKey, int]) -> None:
         await add_counter_delta(self._conn, delta)
@@ -265,12 +329,21 @@ class PostgresWriteTransaction:
 
 
 class PostgresWriteStore:
-    """service.ports.WriteStore: each transaction on a connection of the pool."""
+    """service.ports.WriteStore: each transaction on a connection of the pool. The dossiers a committed
+    transaction wrote go to the process's DossierCache (a rolled-back one leaves the cache as it was, which is
+    what the rows still hold)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, cache: DossierCache | None = None) -> None:
         self._pool = pool
+        self.cache = cache if cache is not None else DossierCache(0)
+        self._loader = StoredDossierLoader()
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresWriteTransaction]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield PostgresWriteTransaction(conn)
+        async with self._pool.acquire() as conn:
+            async with conn.transaction():
+                tx = PostgresWriteTransaction(conn, self.cache, self._loader)
+                yield tx
+            # Committed: the rows now hold what the transaction wrote, at the versions it noted.
+            self.cache.discard(tx.unknown)
+            self.cache.install(tx.written)

@@ -338,6 +338,9 @@ class PostgresWriteStore:
         self.cache = cache if cache is not None else DossierCache(0)
         self._loader = StoredDossierLoader()
 
+    def forget_cached(self) -> None:
+        self.cache.clear()
+
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresWriteTransaction]:
         async with self._pool.acquire() as conn:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -75,6 +75,23 @@ async def _raw_records(_: Any) -> None:
     return None
 
 
+class ForgetCachedOnRevoke(ConsumerRebalanceListener):
+    """When the group takes partitions from this process, the dossiers it kept of them (adapters/dossier_cache.py)
+    are dropped: another process writes them from now on. Correctness does not rest on this (every kept dossier is
+    checked against its row's version); it keeps memory for the partitions this process still owns."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        container = self._broker.context.get(CONTEXT_KEY)
+        if revoked and container is not None:
+            container.applier.partitions_revoked()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
 def register_consumer(
     broker: KafkaBroker,
     settings: ScoringSettings,
@@ -93,6 +110,7 @@ def register_consumer(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         decoder=_raw_records,
+        listener=ForgetCachedOnRevoke(broker),
         title="scoring/dossier-events",
         description="Merge dossier status events and maintain per-unit counters (SPEC §3–§4)",
     )

@@ -199,3 +199,9 @@ async def test_open_dossiers_roll_into_the_new_month_once() -> None:
     months = {i: month for i, (_, month) in world.store.tables.dossiers.items()}
     assert months == {"A": "2026-10", "B": "2026-10", "C": "2026-09"}
     assert world.counters() == world.rebuilt()
+
+
+def test_revoked_partitions_make_the_store_forget_what_it_kept() -> None:
+    world = World()
+    world.applier.partitions_revoked()
+    assert world.store.forgotten == 1

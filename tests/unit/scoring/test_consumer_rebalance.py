@@ -12,7 +12,8 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
-from services.scoring.entrypoints.consumer import process_batch
+from services.scoring.entrypoints.consumer import ForgetCachedOnRevoke, process_batch
+from shared.bootstrap import CONTEXT_KEY
 from shared.outages import DependencyState
 
 TOPIC = "dossier-events"
@@ -127,3 +128,34 @@ async def test_failing_batches_log_once_per_state_change(caplog: pytest.LogCaptu
     lines = [r.getMessage() for r in caplog.records if r.name == "tthc.outages"]
     assert len(lines) == 2, lines
     assert lines[0].startswith("applying batches fails") and "works again" in lines[1] and "5 failures" in lines[1]
+
+
+class RevocationsSeen:
+    """The applier as the rebalance listener sees it."""
+
+    def __init__(self) -> None:
+        self.revoked = 0
+
+    def partitions_revoked(self) -> None:
+        self.revoked += 1
+
+
+class BrokerContext:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def get(self, key: str) -> Any:
+        return self.values.get(key)
+
+
+async def test_revoked_partitions_drop_the_kept_dossiers_once_the_container_exists() -> None:
+    applier = RevocationsSeen()
+    context = BrokerContext({})
+    listener = ForgetCachedOnRevoke(SimpleNamespace(context=context))  # type: ignore[arg-type]
+    await listener.on_partitions_revoked({TopicPartition(TOPIC, 0)})  # before the lifespan built the container
+    context.values[CONTEXT_KEY] = SimpleNamespace(applier=applier)
+    await listener.on_partitions_assigned({TopicPartition(TOPIC, 1)})
+    await listener.on_partitions_revoked(set())  # the first rebalance of a new member revokes nothing
+    assert applier.revoked == 0
+    await listener.on_partitions_revoked({TopicPartition(TOPIC, 1)})
+    assert applier.revoked == 1

@@ -5,11 +5,11 @@ dossiers: most dossiers a batch touches were written by this very process a few 
 (the state's JSON text from PostgreSQL, parsed and derived again) is work whose result this process already had.
 
 Correctness does not rest on partition ownership. The locking SELECT still runs for every dossier of the batch and
-still locks every row; it returns the row's `version` (migration 0011), and the state only where that version is
-not the one this cache holds. Every write of a row changes its version — the scoring UPDATE sets version + 1, a
-trigger bumps it for any other UPDATE (`recompute`, an operator's SQL), and an inserted row takes a fresh
-multiple of 2^20 from a sequence, so a row deleted and inserted again can never show an old version — hence a
-version equal to the cached one means the row holds exactly the cached state. Entries are installed only after
+still locks every row; it returns the row's `version` (migration 0011), and the state is read only where that
+version is not the one this cache holds. Every write of a row changes its version — the scoring UPDATE sets
+version + 1, a trigger bumps it for any other UPDATE (`recompute`, an operator's SQL), and an inserted row takes a
+fresh multiple of 2^20 from a sequence, so a row deleted and inserted again can never show an old version — hence
+a version equal to the cached one means the row holds exactly the cached state. Entries are installed only after
 their transaction committed (PostgresWriteStore), at the version that transaction wrote.
 
 Memory is bounded: least recently used entries go beyond `capacity` (the DOSSIER_CACHE_SIZE setting; 0 turns the
@@ -25,8 +25,6 @@ from services.scoring.domain.apply import StoredDossier
 
 # An entry: the row version the state was written at, and the dossier as the locking SELECT would have loaded it.
 Entry = tuple[int, StoredDossier]
-# What the locking SELECT compares versions with for a dossier the cache does not hold (row versions are ≥ 0).
-NO_VERSION = -1
 
 
 class DossierCache:

@@ -76,20 +76,25 @@ async def _raw_records(_: Any) -> None:
 
 
 class ForgetCachedOnRevoke(ConsumerRebalanceListener):
-    """When the group takes partitions from this process, the dossiers it kept of them (adapters/dossier_cache.py)
-    are dropped: another process writes them from now on. Correctness does not rest on this (every kept dossier is
-    checked against its row's version); it keeps memory for the partitions this process still owns."""
+    """When a rebalance takes partitions from this process, the dossiers it kept (adapters/dossier_cache.py) are
+    dropped: another process writes those from now on. A rebalance that gives back the same partitions (the usual
+    case: a member joined or a slow batch overran the poll interval) keeps them. aiokafka rebalances eagerly: every
+    assignment names all the partitions the member owns. Correctness does not rest on this (every kept dossier is
+    checked against its row's version); it keeps the memory for the partitions this process still owns."""
 
     def __init__(self, broker: KafkaBroker) -> None:
         self._broker = broker
+        self._owned: set[Any] = set()
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        container = self._broker.context.get(CONTEXT_KEY)
-        if revoked and container is not None:
-            container.applier.partitions_revoked()
+        return None
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        return None
+        lost = self._owned - set(assigned)
+        self._owned = set(assigned)
+        container = self._broker.context.get(CONTEXT_KEY)
+        if lost and container is not None:
+            container.applier.partitions_revoked()
 
 
 def register_consumer(

@@ -148,14 +148,18 @@ class BrokerContext:
         return self.values.get(key)
 
 
-async def test_revoked_partitions_drop_the_kept_dossiers_once_the_container_exists() -> None:
+async def test_partitions_lost_in_a_rebalance_drop_the_kept_dossiers() -> None:
     applier = RevocationsSeen()
     context = BrokerContext({})
     listener = ForgetCachedOnRevoke(SimpleNamespace(context=context))  # type: ignore[arg-type]
-    await listener.on_partitions_revoked({TopicPartition(TOPIC, 0)})  # before the lifespan built the container
+    zero, one, two = (TopicPartition(TOPIC, p) for p in range(3))
+    await listener.on_partitions_assigned({zero, one, two})
     context.values[CONTEXT_KEY] = SimpleNamespace(applier=applier)
-    await listener.on_partitions_assigned({TopicPartition(TOPIC, 1)})
-    await listener.on_partitions_revoked(set())  # the first rebalance of a new member revokes nothing
+    await listener.on_partitions_revoked({zero, one, two})  # eager: every rebalance revokes all first
+    await listener.on_partitions_assigned({zero, one, two})  # ... and gives the same back: kept
     assert applier.revoked == 0
-    await listener.on_partitions_revoked({TopicPartition(TOPIC, 1)})
+    await listener.on_partitions_revoked({zero, one, two})
+    await listener.on_partitions_assigned({zero, one})  # a new member took partition 2: dropped
+    assert applier.revoked == 1
+    await listener.on_partitions_assigned({zero, one, two})  # gaining one loses nothing
     assert applier.revoked == 1

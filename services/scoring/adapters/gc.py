@@ -17,6 +17,13 @@ def cyclic_gc_paused() -> Iterator[None]:
     again and again — measured at about half of the consumer's CPU time (bench/scoring_hotpath.py). Garbage cycles
     made meanwhile (asyncio internals) are simply collected after the batch.
     """
+    with _paused(lambda: None):
+        yield
+
+
+@contextlib.contextmanager
+def _paused(after: Callable[[], None]) -> Iterator[None]:
+    """The collector off inside; `after` runs before it is switched on again."""
     if not gc.isenabled():  # someone else paused it: leave it to them
         yield
         return
@@ -24,7 +31,10 @@ def cyclic_gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.enable()
+        try:
+            after()
+        finally:
+            gc.enable()
 
 
 class PausedThenFrozen:
@@ -44,19 +54,8 @@ class PausedThenFrozen:
         self._clock = clock
         self._frozen_since = clock()
 
-    @contextlib.contextmanager
-    def __call__(self) -> Iterator[None]:
-        if not gc.isenabled():  # someone else paused it: leave it to them
-            yield
-            return
-        gc.disable()
-        try:
-            yield
-        finally:
-            try:
-                self._freeze_survivors()
-            finally:
-                gc.enable()
+    def __call__(self) -> contextlib.AbstractContextManager[None]:
+        return _paused(self._freeze_survivors)
 
     def _freeze_survivors(self) -> None:
         now = self._clock()

@@ -47,15 +47,34 @@ class PausedThenFrozen:
     gen1 pauses of tens of milliseconds in a 300 k-event run (tthc_scoring_gc_pause_seconds, docs/benchmarks.md).
     Frozen objects are still freed by reference counting (an evicted dossier, a replaced table); a garbage cycle
     frozen while alive is only found by the full collection made every `unfreeze_s`, everything unfrozen.
+
+    Sections overlap (the once-a-second dead-letter re-drive runs while a batch awaits PostgreSQL): the collector
+    stays paused until the last one ends, and only then are the survivors collected and frozen — never a batch's
+    objects while it is still applying them.
     """
 
     def __init__(self, unfreeze_s: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._unfreeze_s = unfreeze_s
         self._clock = clock
         self._frozen_since = clock()
+        self._active = 0
 
-    def __call__(self) -> contextlib.AbstractContextManager[None]:
-        return _paused(self._freeze_survivors)
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        if self._active == 0 and not gc.isenabled():  # someone else paused it: leave it to them
+            yield
+            return
+        self._active += 1
+        gc.disable()
+        try:
+            yield
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                try:
+                    self._freeze_survivors()
+                finally:
+                    gc.enable()
 
     def _freeze_survivors(self) -> None:
         now = self._clock()

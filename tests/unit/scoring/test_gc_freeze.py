@@ -84,3 +84,16 @@ def test_a_section_inside_a_paused_collector_leaves_it_alone(unfrozen: None) -> 
         assert gc.get_freeze_count() == 0
     finally:
         gc.enable()
+
+
+def test_overlapping_sections_keep_the_collector_paused_until_the_last_ends(unfrozen: None) -> None:
+    section = PausedThenFrozen(clock=Clock())
+    batch, redrive = section(), section()
+    batch.__enter__()
+    redrive.__enter__()
+    redrive.__exit__(None, None, None)  # the re-drive ends while the batch still applies
+    assert not gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    batch.__exit__(None, None, None)
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 0

@@ -13,7 +13,7 @@ import asyncpg
 
 from services.scoring.adapters.dossier_cache import DossierCache
 from services.scoring.adapters.dossier_queries import PgDossiers
-from services.scoring.adapters.gc import PausedThenFrozen
+from services.scoring.adapters.gc import BATCH_SECTIONS
 from services.scoring.adapters.metrics import METRICS
 from services.scoring.adapters.profile_file import ProfileStore
 from services.scoring.adapters.queries import PgDeadLetters, PgFigures
@@ -99,4 +99,4 @@ def build_applier(
     contract's decoder and the service's metrics."""
     store = PostgresWriteStore(pool, DossierCache(dossier_cache_size))
     METRICS.watch_dossier_cache(store.cache)
-    return BatchApplier(store, directory, ContractDecoder(), dead_letters, METRICS, hot_section=PausedThenFrozen())
+    return BatchApplier(store, directory, ContractDecoder(), dead_letters, METRICS, hot_section=BATCH_SECTIONS)

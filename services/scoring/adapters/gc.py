@@ -85,3 +85,8 @@ class PausedThenFrozen:
         else:
             gc.collect(1)  # cycles among the objects made since the last freeze go now (the batch's own: a few)
         gc.freeze()
+
+
+# One per process: the collector is process-wide, so every applier of the process (tests build several) shares the
+# count of active sections and the unfreeze interval.
+BATCH_SECTIONS = PausedThenFrozen()

@@ -108,11 +108,11 @@ def one_batch(chunk, database, spent, now, ancestors, unit_exists) -> None:
     t3 = clock()
     outcome = apply_records(facts, stored, now=now, ancestors=ancestors)
     t4 = clock()
-    texts = [store.state_text(change) for change in outcome.changes]
-    store.change_documents(outcome.changes, texts)
+    store.change_documents(outcome.changes)
     store.counter_columns(outcome.counter_delta)
     t5 = clock()
-    for change, text in zip(outcome.changes, texts, strict=True):
+    for change in outcome.changes:
+        text = orjson.dumps(store.state_document(change)).decode()
         database[change.state.dossier_id] = (text, change.evaluated_month)
     t6 = clock()
     stages = {"decode": t1 - t0, "(fake select)": t2 - t1, "load states": t3 - t2, "apply (merge+count)": t4 - t3}

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.scoring.adapters.dossier_cache import DossierCache
 from services.scoring.adapters.dossier_queries import PgDossiers
-from services.scoring.adapters.gc import BATCH_SECTIONS
+from services.scoring.adapters.gc import cyclic_gc_paused
 from services.scoring.adapters.metrics import METRICS
 from services.scoring.adapters.profile_file import ProfileStore
 from services.scoring.adapters.queries import PgDeadLetters, PgFigures
@@ -84,9 +83,7 @@ async def build_container(settings: ScoringSettings, pool: asyncpg.Pool, outlets
         token_min_s=settings.read_token_min_s,
         on_fresh=METRICS.observe_fresh,
     )
-    applier = build_applier(
-        pool, directory, outlets.dead_letters, settings.dossier_cache_size, settings.catching_up_after_s
-    )
+    applier = build_applier(pool, directory, outlets.dead_letters, settings.catching_up_after_s)
     publisher = IndicatorsPublisher(reader, outlets.indicators, settings.indicators_interval_s)
     dossiers = PgDossiers(pool)
     actions = ActionsReader(reader, dossiers)
@@ -100,14 +97,10 @@ def build_applier(
     pool: asyncpg.Pool,
     directory: UnitDirectory,
     dead_letters: DeadLetterPublisher,
-    dossier_cache_size: int = 0,
     catching_up_after_s: float = CATCHING_UP_AFTER_S,
 ) -> BatchApplier:
-    """The apply-a-batch use case on PostgreSQL (with this process's cache of the dossiers it wrote), the
-    contract's decoder and the service's metrics."""
-    store = PostgresWriteStore(pool, DossierCache(dossier_cache_size))
-    METRICS.watch_dossier_cache(store.cache)
+    """The apply-a-batch use case on PostgreSQL, the contract's decoder and the service's metrics."""
     return BatchApplier(
-        store, directory, ContractDecoder(), dead_letters, METRICS,
-        hot_section=BATCH_SECTIONS, catching_up_after_s=catching_up_after_s,
+        PostgresWriteStore(pool), directory, ContractDecoder(), dead_letters, METRICS,
+        hot_section=cyclic_gc_paused, catching_up_after_s=catching_up_after_s,
     )  # fmt: skip

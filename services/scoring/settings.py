@@ -52,19 +52,6 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings(
     # rarely fills a batch: it is taken as it comes (batch_timeout_ms).
     batch_max_records: Annotated[int, Field(ge=1, le=50_000, description="Records per consumed batch")] = 40_000
     batch_timeout_ms: Annotated[int, Field(ge=1, le=10_000, description="Wait for a batch to fill")] = 200
-    # The partition owner applies every event of its dossiers, so most dossiers a batch touches were written by
-    # this process shortly before: kept in memory with their row version, the locking SELECT reads the state only
-    # where the version moved (adapters/dossier_cache.py). An entry measured ≈ 1.9 kB of RSS (300 k-event run,
-    # docs/benchmarks.md): 50,000 add ≈ 95 MB to a process, keeping the 5 M run's peak (≈ 300 MB) under 500 MB.
-    dossier_cache_size: Annotated[
-        int,
-        Field(
-            ge=0,
-            le=5_000_000,
-            description="Dossiers an applying process keeps in memory after writing them (least recently written "
-            "go first; 0: none). The locking SELECT still checks each one's row version",
-        ),
-    ] = 50_000
     profile_path: Annotated[Path, Field(description="Score profile YAML (SPEC §5), reloaded when it changes")] = (
         REPO_ROOT / "config" / "score_profile.yaml"
     )

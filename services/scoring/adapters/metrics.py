@@ -2,45 +2,17 @@
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from services.scoring.adapters.dossier_cache import DossierCache
 from services.scoring.adapters.gc_pauses import GcPauses
 from services.scoring.service.read_ports import UnitGaugeRow
-
-
-class DossierCacheCollector:
-    """The dossier caches' lookups and size, read at each scrape (nothing is counted per event on the hot path).
-    Weak references: a test that builds many appliers leaves no cache alive through the metrics."""
-
-    def __init__(self) -> None:
-        self.caches: weakref.WeakSet[DossierCache] = weakref.WeakSet()
-
-    def collect(self) -> Iterator[Metric]:
-        caches = list(self.caches)
-        lookups = CounterMetricFamily(
-            "tthc_scoring_dossier_cache_lookups",
-            "Dossiers the locking SELECT found at the cached version (hit: state not read) or not (miss)",
-            labels=["result"],
-        )
-        lookups.add_metric(["hit"], sum(cache.hits for cache in caches))
-        lookups.add_metric(["miss"], sum(cache.misses for cache in caches))
-        yield lookups
-        yield GaugeMetricFamily(
-            "tthc_scoring_dossier_cache_entries", "Dossiers held in memory after writing them",
-            value=sum(len(cache) for cache in caches),
-        )  # fmt: skip
 
 
 class ScoringMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.dossier_caches = DossierCacheCollector()
-        self.registry.register(self.dossier_caches)
         self.records = Counter("tthc_scoring_records", "Kafka records consumed", registry=self.registry)
         self.applied = Counter("tthc_scoring_events_applied", "Distinct events applied", registry=self.registry)
         self.duplicates = Counter(
@@ -128,9 +100,6 @@ class ScoringMetrics:
             self.dead.labels(reason=reason).inc()
         self.batch_seconds.observe(seconds)
         self.batch_size.observe(records)
-
-    def watch_dossier_cache(self, cache: DossierCache) -> None:
-        self.dossier_caches.caches.add(cache)
 
     def observe_fresh(self, table: str, seconds: float) -> None:
         self.read_fresh.labels(table=table).observe(seconds)

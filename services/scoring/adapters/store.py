@@ -15,7 +15,6 @@ from typing import Any
 import asyncpg
 import orjson
 
-from services.scoring.adapters.dossier_cache import DossierCache, Entry
 from services.scoring.adapters.figures_notify import notify_months
 from services.scoring.domain.apply import (
     DossierChange,
@@ -33,24 +32,12 @@ from shared.contract import EventRejection
 # (INSERT_NEW_DOSSIERS) and, when another consumer created it meanwhile, merged into that row after all
 # (service/apply_batch: BatchApplication.reapply_existing). The row carries no contribution: StoredDossierLoader
 # recomputes it from the state and evaluated_month.
-#
-# Only the ids and versions here: where a row's version is the one this process's DossierCache holds the dossier
-# at, the cached state is the row's (adapters/dossier_cache.py) and its text is neither sent nor parsed; the other
-# rows' states are read by SELECT_DOSSIER_STATES, already locked. Two statements rather than one joining the ids
-# with the cached versions: that join was planned as a merge join over the whole primary key (140 k rows for 20 k
-# ids), where `= ANY` keeps the index searches of the ids alone.
 SELECT_DOSSIERS_FOR_UPDATE = """
-SELECT dossier_id, version
+SELECT dossier_id, state, evaluated_month
 FROM dossiers
 WHERE dossier_id = ANY($1::text[])
 ORDER BY dossier_id
 FOR UPDATE
-"""
-
-SELECT_DOSSIER_STATES = """
-SELECT dossier_id, state, evaluated_month
-FROM dossiers
-WHERE dossier_id = ANY($1::text[])
 """
 
 # Changed dossiers travel as ONE JSON document (built by orjson in one call) rather than parameter arrays: the
@@ -71,12 +58,11 @@ SELECT d.i, d.s, d.h, d.p, {_MICROS.format("r")}, {_MICROS.format("d")}, {_MICRO
 {_CHANGED_ROWS}
 ORDER BY d.i
 ON CONFLICT (dossier_id) DO NOTHING
-RETURNING dossier_id, version
+RETURNING dossier_id
 """
 
 UPDATE_DOSSIERS = f"""
 UPDATE dossiers AS t SET
-    version = t.version + 1,
     state = d.s,
     home_unit = d.h,
     procedure_id = d.p,
@@ -158,25 +144,25 @@ def stored_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, StoredDossier]:
 _EVENTS_END = "]]}"  # how the stored form ends: the last record's row, the events list, the object
 
 
-def state_text(change: DossierChange) -> str:
+def state_document(change: DossierChange) -> dict[str, Any] | orjson.Fragment:
     """The state as stored (``DossierState.to_dict`` in orjson's encoding). A change that appends records to a
     loaded row extends that row's text with the new rows only — the same bytes as encoding it all again, since
     orjson writes each list element on its own, without spaces."""
     stored, appended = change.stored_form, change.appended
     if stored is None or not appended or not stored.endswith(_EVENTS_END):
-        return orjson.dumps(change.state.to_dict()).decode()
+        return change.state.to_dict()
     rows = orjson.dumps([record.to_row() for record in change.state.records[-appended:]]).decode()
-    return f"{stored[:-2]},{rows[1:-1]}]}}"
+    return orjson.Fragment(f"{stored[:-2]},{rows[1:-1]}]}}")
 
 
-def change_row(change: DossierChange, text: str) -> dict[str, Any]:
-    """One row of the changed-dossiers document (keys as in _CHANGED_ROWS); ``text`` is ``state_text(change)``."""
+def change_row(change: DossierChange) -> dict[str, Any]:
+    """One row of the changed-dossiers document (keys as in _CHANGED_ROWS)."""
     state = change.state
     receipt = state.receipt
     flips = state.hold_flips
     return {
         "i": state.dossier_id,
-        "s": orjson.Fragment(text),
+        "s": state_document(change),
         "h": receipt.unit_id if receipt is not None else None,
         "p": state.procedure_id,
         "r": receipt.received_at if receipt is not None else None,
@@ -188,30 +174,25 @@ def change_row(change: DossierChange, text: str) -> dict[str, Any]:
     }
 
 
-def change_documents(changes: Sequence[DossierChange], texts: Sequence[str]) -> tuple[str | None, str | None]:
-    """The JSON documents of INSERT_NEW_DOSSIERS and UPDATE_DOSSIERS (None when there is nothing for one);
-    ``texts[i]`` is ``state_text(changes[i])``."""
-    created: list[dict[str, Any]] = []
-    updated: list[dict[str, Any]] = []
-    for change, text in zip(changes, texts, strict=True):
-        (created if change.created else updated).append(change_row(change, text))
+def change_documents(changes: Sequence[DossierChange]) -> tuple[str | None, str | None]:
+    """The JSON documents of INSERT_NEW_DOSSIERS and UPDATE_DOSSIERS (None when there is nothing for one)."""
+    created = [change_row(change) for change in changes if change.created]
+    updated = [change_row(change) for change in changes if not change.created]
     dumps = orjson.dumps
     return (dumps(created).decode() if created else None, dumps(updated).decode() if updated else None)
 
 
-async def write_changes(
-    conn: asyncpg.Connection, changes: Sequence[DossierChange], texts: Sequence[str]
-) -> dict[str, int]:
-    """Insert the new dossiers and update the existing ones. Returns the version of each row inserted; a new
-    dossier missing from it was created meanwhile by another transaction (not written: the caller merges into
-    that row, see module comment)."""
-    created, updated = change_documents(changes, texts)
-    inserted: dict[str, int] = {}
+async def write_changes(conn: asyncpg.Connection, changes: Sequence[DossierChange]) -> set[str]:
+    """Insert the new dossiers and update the existing ones. Returns the ids of new dossiers that another
+    transaction created meanwhile (not written: the caller merges into those rows, see module comment)."""
+    created, updated = change_documents(changes)
+    conflicts: set[str] = set()
     if created is not None:
-        inserted = {row[0]: row[1] for row in await conn.fetch(INSERT_NEW_DOSSIERS, created)}
+        inserted = {row[0] for row in await conn.fetch(INSERT_NEW_DOSSIERS, created)}
+        conflicts = {change.state.dossier_id for change in changes if change.created} - inserted
     if updated is not None:
         await conn.execute(UPDATE_DOSSIERS, updated)
-    return inserted
+    return conflicts
 
 
 def counter_columns(delta: Mapping[CounterKey, int]) -> tuple[list[str], list[str], list[str], list[int]]:
@@ -238,65 +219,20 @@ def columns_of(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
 
 
 class PostgresWriteTransaction:
-    """service.ports.WriteTransaction on one connection, inside the transaction PostgresWriteStore opened.
+    """service.ports.WriteTransaction on one connection, inside the transaction PostgresWriteStore opened."""
 
-    It notes the version of every row it locked and, for every row it writes, the entry the DossierCache may
-    take once the transaction has committed (``written``)."""
-
-    def __init__(self, conn: asyncpg.Connection, cache: DossierCache, loader: StoredDossierLoader) -> None:
+    def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
-        self._cache = cache
-        self._load = loader.load
-        self._versions: dict[str, int] = {}
-        self.written: dict[str, Entry] = {}
-        self.unknown: set[str] = set()
-        """Rows written at a version this transaction did not read (the month roll-over): dropped from the cache."""
 
     async def load_for_update(self, dossier_ids: Sequence[str]) -> dict[str, StoredDossier]:
-        """Lock the dossiers of the batch that exist (ids sorted: the lock order) and load them: from the cache
-        where the row's version is the cached entry's, from the row otherwise."""
-        cached = self._cache.lookup(dossier_ids)  # before the await: another transaction may change the cache
-        locked = await self._conn.fetch(SELECT_DOSSIERS_FOR_UPDATE, list(dossier_ids))
-        stored: dict[str, StoredDossier] = {}
-        stale: list[str] = []
-        versions = self._versions
-        for dossier_id, version in locked:
-            versions[dossier_id] = version
-            entry = cached.get(dossier_id)
-            if entry is not None and entry[0] == version:
-                stored[dossier_id] = entry[1]
-            else:
-                stale.append(dossier_id)
-        self._cache.count(len(stored), len(stale))
-        if stale:
-            loads, from_dict, load = orjson.loads, DossierState.from_dict, self._load
-            for dossier_id, state, month in await self._conn.fetch(SELECT_DOSSIER_STATES, stale):
-                stored[dossier_id] = load(from_dict(loads(state)), month, state)
-        return stored
+        """Lock and load the dossiers of the batch that exist. Ids sorted."""
+        return stored_from_rows(await self._conn.fetch(SELECT_DOSSIERS_FOR_UPDATE, list(dossier_ids)))
 
     async def load_open_to_roll(self, month: str, limit: int) -> dict[str, StoredDossier]:
         return stored_from_rows(await self._conn.fetch(SELECT_OPEN_NOT_IN_MONTH, month, limit))
 
     async def write_changes(self, changes: Sequence[DossierChange]) -> set[str]:
-        texts = [state_text(change) for change in changes]
-        inserted = await write_changes(self._conn, changes, texts)
-        versions, written, load = self._versions, self.written, self._load
-        conflicts: set[str] = set()
-        for change, text in zip(changes, texts, strict=True):
-            dossier_id = change.state.dossier_id
-            if change.created:
-                version = inserted.get(dossier_id)
-                if version is None:
-                    conflicts.add(dossier_id)
-                    continue
-            elif (previous := versions.get(dossier_id)) is not None:
-                version = previous + 1  # UPDATE_DOSSIERS: version + 1 of the row this transaction locked
-            else:
-                self.unknown.add(dossier_id)
-                continue
-            versions[dossier_id] = version
-            written[dossier_id] = (version, load(change.state, change.evaluated_month, text))
-        return conflicts
+        return await write_changes(self._conn, changes)
 
     async def add_counter_delta(self, delta: Mapping[CounterKey, int]) -> None:
         await add_counter_delta(self._conn, delta)
@@ -329,24 +265,12 @@ class PostgresWriteTransaction:
 
 
 class PostgresWriteStore:
-    """service.ports.WriteStore: each transaction on a connection of the pool. The dossiers a committed
-    transaction wrote go to the process's DossierCache (a rolled-back one leaves the cache as it was, which is
-    what the rows still hold)."""
+    """service.ports.WriteStore: each transaction on a connection of the pool."""
 
-    def __init__(self, pool: asyncpg.Pool, cache: DossierCache | None = None) -> None:
+    def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self.cache = cache if cache is not None else DossierCache(0)
-        self._loader = StoredDossierLoader()
-
-    def forget_cached(self) -> None:
-        self.cache.clear()
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresWriteTransaction]:
-        async with self._pool.acquire() as conn:
-            async with conn.transaction():
-                tx = PostgresWriteTransaction(conn, self.cache, self._loader)
-                yield tx
-            # Committed: the rows now hold what the transaction wrote, at the versions it noted.
-            self.cache.discard(tx.unknown)
-            self.cache.install(tx.written)
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield PostgresWriteTransaction(conn)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
-from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -75,28 +75,6 @@ async def _raw_records(_: Any) -> None:
     return None
 
 
-class ForgetCachedOnRevoke(ConsumerRebalanceListener):
-    """When a rebalance takes partitions from this process, the dossiers it kept (adapters/dossier_cache.py) are
-    dropped: another process writes those from now on. A rebalance that gives back the same partitions (the usual
-    case: a member joined or a slow batch overran the poll interval) keeps them. aiokafka rebalances eagerly: every
-    assignment names all the partitions the member owns. Correctness does not rest on this (every kept dossier is
-    checked against its row's version); it keeps the memory for the partitions this process still owns."""
-
-    def __init__(self, broker: KafkaBroker) -> None:
-        self._broker = broker
-        self._owned: set[Any] = set()
-
-    async def on_partitions_revoked(self, revoked: Any) -> None:
-        return None
-
-    async def on_partitions_assigned(self, assigned: Any) -> None:
-        lost = self._owned - set(assigned)
-        self._owned = set(assigned)
-        container = self._broker.context.get(CONTEXT_KEY)
-        if lost and container is not None:
-            container.applier.partitions_revoked()
-
-
 def register_consumer(
     broker: KafkaBroker,
     settings: ScoringSettings,
@@ -115,7 +93,6 @@ def register_consumer(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         decoder=_raw_records,
-        listener=ForgetCachedOnRevoke(broker),
         title="scoring/dossier-events",
         description="Merge dossier status events and maintain per-unit counters (SPEC §3–§4)",
     )

@@ -106,10 +106,6 @@ class BatchApplier:
         more_facts, more_rejected = decode(retry, self._directory.exists)
         return facts + more_facts, rejected + more_rejected
 
-    def partitions_revoked(self) -> None:
-        """The consumer lost partitions: what the store keeps of their dossiers is of no use here any more."""
-        self._store.forget_cached()
-
     async def apply(self, records: Sequence[RawRecord]) -> ApplyReport:
         with self._hot_section():
             return await self._apply(records)

@@ -141,11 +141,6 @@ class WriteTransaction(DossierCounterStore, DeadLetterStore, FiguresNotifier, Pr
 class WriteStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[WriteTransaction]: ...
 
-    def forget_cached(self) -> None:
-        """Drop whatever the store keeps of rows it wrote (the consumer lost partitions: their dossiers are
-        another process's now). Never needed for correctness — a kept row is checked against the stored one."""
-        ...
-
 
 class DeadLetterPublisher(Protocol):
     async def publish(self, letters: Sequence[DeadLetter]) -> None: ...

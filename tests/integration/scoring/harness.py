@@ -63,7 +63,7 @@ async def in_process_appliers(database_url: str, count: int) -> AsyncIterator[li
         for pool in pools:
             directory = UnitDirectory(pool)
             await directory.load()
-            appliers.append(build_applier(pool, directory, no_dead_letters, dossier_cache_size=10_000))
+            appliers.append(build_applier(pool, directory, no_dead_letters))
         yield appliers
     finally:
         for pool in pools:

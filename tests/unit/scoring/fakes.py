@@ -175,10 +175,6 @@ class FakeWriteStore:
         """Dossiers another consumer inserts while the next transaction runs (a rebalance race)."""
         self.down = False
         """The database fails the transaction's counter statement."""
-        self.forgotten = 0
-
-    def forget_cached(self) -> None:
-        self.forgotten += 1
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[FakeTransaction]:

@@ -212,9 +212,3 @@ async def test_a_batch_of_events_ingested_long_ago_is_reported_as_catching_up() 
     assert report.catching_up is False
     # Nothing decodable: the batch says nothing either way.
     assert (await world.applier.apply(records(b"not json", first_offset=20))).catching_up is None
-
-
-def test_revoked_partitions_make_the_store_forget_what_it_kept() -> None:
-    world = World()
-    world.applier.partitions_revoked()
-    assert world.store.forgotten == 1

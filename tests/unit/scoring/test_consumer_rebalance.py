@@ -12,8 +12,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
-from services.scoring.entrypoints.consumer import ForgetCachedOnRevoke, process_batch
-from shared.bootstrap import CONTEXT_KEY
+from services.scoring.entrypoints.consumer import process_batch
 from shared.outages import DependencyState
 
 TOPIC = "dossier-events"
@@ -128,38 +127,3 @@ async def test_failing_batches_log_once_per_state_change(caplog: pytest.LogCaptu
     lines = [r.getMessage() for r in caplog.records if r.name == "tthc.outages"]
     assert len(lines) == 2, lines
     assert lines[0].startswith("applying batches fails") and "works again" in lines[1] and "5 failures" in lines[1]
-
-
-class RevocationsSeen:
-    """The applier as the rebalance listener sees it."""
-
-    def __init__(self) -> None:
-        self.revoked = 0
-
-    def partitions_revoked(self) -> None:
-        self.revoked += 1
-
-
-class BrokerContext:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
-
-    def get(self, key: str) -> Any:
-        return self.values.get(key)
-
-
-async def test_partitions_lost_in_a_rebalance_drop_the_kept_dossiers() -> None:
-    applier = RevocationsSeen()
-    context = BrokerContext({})
-    listener = ForgetCachedOnRevoke(SimpleNamespace(context=context))  # type: ignore[arg-type]
-    zero, one, two = (TopicPartition(TOPIC, p) for p in range(3))
-    await listener.on_partitions_assigned({zero, one, two})
-    context.values[CONTEXT_KEY] = SimpleNamespace(applier=applier)
-    await listener.on_partitions_revoked({zero, one, two})  # eager: every rebalance revokes all first
-    await listener.on_partitions_assigned({zero, one, two})  # ... and gives the same back: kept
-    assert applier.revoked == 0
-    await listener.on_partitions_revoked({zero, one, two})
-    await listener.on_partitions_assigned({zero, one})  # a new member took partition 2: dropped
-    assert applier.revoked == 1
-    await listener.on_partitions_assigned({zero, one, two})  # gaining one loses nothing
-    assert applier.revoked == 1

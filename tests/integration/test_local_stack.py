@@ -85,8 +85,23 @@ async def test_demo_reaches_ready_feeds_the_stream_and_down_leaves_nothing(tmp_p
         assert not {int(p) for p in (env["TTHC_PG_PORT"], env["TTHC_KAFKA_PORT"], *ports.values())} & listening
     finally:
         if up.returncode is None:
-            up.kill()
+            # Failed before its own `down` (a timeout under load): stop the stack as an operator would. Killing `up`
+            # alone left its five services running with no parent (seen after a CI run at load 25).
+            await _down(env)
+            if up.returncode is None:
+                up.kill()
             await up.wait()
+
+
+async def _down(env: dict[str, str]) -> None:
+    down = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "infra", "down", cwd=REPO_ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        await asyncio.wait_for(down.wait(), 120)
+    except TimeoutError:
+        down.kill()
 
 
 async def _drain(stream: asyncio.StreamReader) -> None:

@@ -47,7 +47,7 @@ class ServiceSpec:
 # back-fill (docs/benchmarks.md: the API process otherwise got ~15 % of a core while two processes applied).
 # BATCH_TIMEOUT_MS 20: when a fetch finds nothing, FastStream's batch subscriber sleeps this long before it asks
 # again — with the default 200 ms, a live event arriving during that sleep waited for it (freshness, benchmarks.md).
-APPLYING_ENV = (("SCORING_ROLE", "consumer"), ("INDICATORS_INTERVAL_S", "0.25"), ("PROCESS_NICE", "10"),
+APPLYING_ENV = (("SCORING_ROLE", "consumer"), ("INDICATORS_INTERVAL_S", "0.1"), ("PROCESS_NICE", "10"),
                 ("BATCH_TIMEOUT_MS", "20"))  # fmt: skip
 SERVICES = (
     ServiceSpec("ingest", "services.ingest", "INGEST_PORT", 8001),
@@ -61,7 +61,8 @@ SERVICES = (
     # Two applying processes in the same consumer group (the 12 partitions are shared): one process is Python-bound
     # at ~17 k events/s on two cores, two reach 26–31 k (docs/benchmarks.md). They serve the same API (identical
     # bodies) for health, metrics and admin, but readers are sent to SCORING_PORT. They publish a changed unit's
-    # figures within 0.25 s (INDICATORS_INTERVAL_S; 5 s by default), so /v1/stream follows the feed closely.
+    # figures within 0.1 s (INDICATORS_INTERVAL_S; 5 s by default), so /v1/stream follows the feed closely; under
+    # load a publication waits twice the last one's duration (service/publisher.PUBLISH_LOAD_FACTOR).
     ServiceSpec("scoring-2", "services.scoring", "SCORING_2_PORT", 8012, listens_on="SCORING_PORT",
                 extra_env=APPLYING_ENV),
     ServiceSpec("scoring-3", "services.scoring", "SCORING_3_PORT", 8022, listens_on="SCORING_PORT",

@@ -1,8 +1,9 @@
 """Publishes `unit-indicators`: after applied batches, one message per changed unit, coalesced.
 
-Batches mark the units they touched; a single task wakes up, waits until at least `interval_s` has passed since
-its last run (so a burst of batches becomes one message per unit), computes each dirty unit's current-month
-figures and publishes them keyed by unit_id. A unit touched again while publishing is picked up by the next run.
+Batches mark the units they touched; a single task wakes up, waits until at least `interval_s` (and twice the last
+run's duration) has passed since its last run (so a burst of batches becomes one message per unit), computes each
+dirty unit's current-month figures and publishes them keyed by unit_id. A unit touched again while publishing is
+picked up by the next run.
 
 While the applied batches are catching up (domain/catch_up.py) the messages say `catching_up`; when a batch
 shows the process has caught up, every unit published in that state is published again, so the alerts service
@@ -26,6 +27,12 @@ from services.scoring.service.reading import ScoringReader
 from shared.indicators import UnitIndicators
 
 log = logging.getLogger(__name__)
+
+# Two publications start at least this many times the last one's duration apart (as read_cache.LOAD_FACTOR does for
+# the API's tables): each reads the live figures over every open dossier, so when batches commit continuously (a
+# back-fill, a busy machine) a short interval would keep this process and PostgreSQL publishing most of the time.
+# With the live feed a publication takes tens of ms and the interval rules.
+PUBLISH_LOAD_FACTOR = 2.0
 
 
 class IndicatorsPublisher:
@@ -77,7 +84,8 @@ class IndicatorsPublisher:
             except Exception:
                 log.exception("publishing unit-indicators failed; will retry")
                 self.mark(dirty)
-            await asyncio.sleep(max(0.0, self._interval_s - (loop.time() - started)))
+            took = loop.time() - started
+            await asyncio.sleep(max(0.0, max(self._interval_s, PUBLISH_LOAD_FACTOR * took) - took))
 
     async def publish_units(self, unit_ids: list[str]) -> None:
         """One message per unit, computed level by level: two statements per level instead of several per unit."""

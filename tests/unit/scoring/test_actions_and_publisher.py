@@ -3,6 +3,8 @@ of their interfaces: dossiers in a list, figures in memory, a message sink that 
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 
 import orjson
@@ -10,7 +12,7 @@ import pytest
 
 from services.scoring.domain.live import LiveFigures
 from services.scoring.service.actions import ActionsReader
-from services.scoring.service.publisher import IndicatorsPublisher
+from services.scoring.service.publisher import PUBLISH_LOAD_FACTOR, IndicatorsPublisher
 from services.scoring.service.reading import ScoringReader
 from services.scoring.service.unit_gauges import UnitGaugeExporter
 from shared.indicators import UnitIndicators
@@ -162,3 +164,37 @@ async def test_messages_say_catching_up_and_the_units_are_published_again_once_c
         "D1.X": False,
         "D2": False,
     }
+
+
+class SlowSink(FakeSink):
+    """A producer that takes `delay_s` per publication, recording when each one started."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+        self.started: list[float] = []
+        self.published = asyncio.Event()
+
+    async def publish(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        self.started.append(asyncio.get_running_loop().time())
+        await asyncio.sleep(self.delay_s)
+        await super().publish(messages)
+        self.published.set()
+
+
+async def test_publications_that_take_long_are_spaced_by_twice_their_duration() -> None:
+    """Under a continuous stream of commits, publishing (the live figures re-read over every open dossier) must not
+    run back to back: the next starts no sooner than twice the last one's duration after it, interval or not."""
+    figures = FakeFigures(months={"2026-10": {"D1.X": IN_PLAY, "D2": IN_PLAY}})
+    sink = SlowSink(delay_s=0.05)
+    publisher = IndicatorsPublisher(reader_on(figures), sink, interval_s=0.0)
+    publisher.start()
+    try:
+        for unit in ("D1.X", "D2"):
+            publisher.mark({unit}, {"2026-10"})
+            await asyncio.wait_for(sink.published.wait(), timeout=5)
+            sink.published.clear()
+    finally:
+        await publisher.stop()
+    assert [key for key, _ in sink.sent] == ["D1.X", "D2"]
+    assert sink.started[1] - sink.started[0] >= PUBLISH_LOAD_FACTOR * sink.delay_s * 0.99

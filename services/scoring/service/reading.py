@@ -110,6 +110,7 @@ class ScoringReader:
         self._month_inputs: dict[str, tuple[OwnCounters, TreeView, dict[str, dict[str, int]]]] = {}
         self._last_tables: dict[tuple[str, str], tuple[_TableInputs, LevelTable]] = {}
         self._last_live: LiveSnapshot | None = None
+        self._homes_of: tuple[object, object, dict[str, list[str]]] = (None, None, {})
         directory.on_change.append(self.figures_changed)  # a new registry: no table built on the old one is served
 
     def bump(self, *, at_once: bool = False) -> None:
@@ -252,10 +253,18 @@ class ScoringReader:
         return found
 
     def home_units_of(self, unit_id: str) -> list[str]:
-        """Home units whose open dossiers count for `unit_id` today: its subtree and the units retired into it."""
+        """Home units whose open dossiers count for `unit_id` today: its subtree and the units retired into it.
+        Kept per tree view and day (a walk over the whole registry; a unit's dossier page is read again at every
+        change of the readers' token)."""
         view = self.directory.view
         today = self.clock().astimezone(VIETNAM_TZ).date()
-        return [u.unit_id for u in self.directory.registry if unit_id in view.owners(u.unit_id, today)]
+        if self._homes_of[0] is not view or self._homes_of[1] != today:
+            self._homes_of = (view, today, {})
+        found = self._homes_of[2].get(unit_id)
+        if found is None:
+            found = [u.unit_id for u in self.directory.registry if unit_id in view.owners(u.unit_id, today)]
+            self._homes_of[2][unit_id] = found
+        return list(found)
 
     async def level_table(
         self, level: str, period: Period, *, fresh: bool = False, live: LiveSnapshot | None = None

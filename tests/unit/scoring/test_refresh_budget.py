@@ -8,10 +8,12 @@ import asyncio
 
 import pytest
 
+from services.scoring.domain.effective import TreeView
 from services.scoring.entrypoints.read_bodies import ReadBodies
 from services.scoring.service.periods import resolve_period
 from services.scoring.service.reading import ScoringReader
 from services.scoring.service.refresh_budget import RefreshBudget
+from shared.units import Unit, UnitLevel, UnitRegistry
 from tests.unit.scoring.read_fakes import NOW, FakeFigures, FakeProfiles, FakeUnits, city_registry, profile
 
 pytestmark = pytest.mark.unit
@@ -104,3 +106,18 @@ async def test_a_back_fill_of_a_closed_month_keeps_the_current_tables_bodies_and
     assert await bodies.rankings(reader, "commune", current) is ranking
     assert reader.generation == token[0] + 1  # the invalidation announced once; no table or body replaced since
     assert await reader.level_table("commune", closed, fresh=True) is not closed_table  # August did change
+
+
+def test_home_units_are_kept_per_registry_view_and_follow_a_new_registry() -> None:
+    units = FakeUnits(city_registry())
+    reader = ScoringReader(FakeFigures(), units, FakeProfiles(profile()), clock=lambda: NOW)
+    assert sorted(reader.home_units_of("D1")) == ["D1", "D1.X"]
+    reader.home_units_of("D1").append("changed by a caller")  # a copy: what is kept is not changed
+    assert sorted(reader.home_units_of("D1")) == ["D1", "D1.X"]
+
+    moved = [Unit("C", "Thành phố Hà Nội", UnitLevel.CITY, None), Unit("D1", "Quận Ba Đình", UnitLevel.DISTRICT, "C"),
+             Unit("D2", "Quận Đống Đa", UnitLevel.DISTRICT, "C"),
+             Unit("D1.X", "Phường Phúc Xá", UnitLevel.COMMUNE, "D2")]  # fmt: skip
+    units.registry = UnitRegistry(moved)
+    units.view = TreeView(units.registry)  # a registry change gives a new view
+    assert reader.home_units_of("D1") == ["D1"] and sorted(reader.home_units_of("D2")) == ["D1.X", "D2"]

@@ -80,13 +80,16 @@ class ReadyResponses:
     async def again(self, scope: Scope, token: Token) -> _Ready | None:
         """The entry of this path and query made again under `token` (taken before) by the route's step, if it has
         one and it succeeds; None: the request goes through the route."""
-        found = self._entries.get((scope["path"], scope["query_string"]))
+        key = (scope["path"], scope["query_string"])
+        found = self._entries.get(key)
         if found is None or found.make is None:
             return None
         try:
             body, cache_control = await found.make()
         except Exception as error:  # the route answers it (404, 422, 503...), as it would have without this
             log.debug("a ready response's step failed, routed instead: %s", error)
+            if self._entries.get(key) is found:
+                del self._entries[key]  # until the route answers it again: not one failing step per request
             return None
         ready = _Ready(token, body, cache_control, found.make)
         self._keep(scope, ready)

@@ -134,3 +134,6 @@ async def test_a_failing_step_sends_the_request_to_the_route() -> None:
     step.fails, token[0] = True, (2, 100, PROFILE)
     assert (await call(fast, scope("/v1/units/H26.X/indicators")))[0] == 299
     assert inner.calls == ["/v1/units/H26.X/indicators"] and step.runs == 2
+    # Forgotten until the route answers it again: the next request is routed without running the failing step.
+    assert (await call(fast, scope("/v1/units/H26.X/indicators")))[0] == 299
+    assert len(inner.calls) == 2 and step.runs == 2

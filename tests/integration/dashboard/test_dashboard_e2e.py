@@ -81,6 +81,17 @@ async def receive_in_the_current_month(stack: DashboardStack, count: int = 3) ->
     await wait_for(lambda: stack.get("/v1/summary", period=period), lambda s: s["counters"]["received"] >= count)
 
 
+async def receive_one_now(stack: DashboardStack) -> None:
+    """One dossier received now at the Department of Justice."""
+    now = datetime.now(UTC)
+    dossier = f"E2E-{uuid.uuid4().hex[:12]}"
+    await stack.send([{
+        "event_id": f"{dossier}-r", "dossier_id": dossier, "unit_id": "H26.DEP.STP", "type": "received",
+        "occurred_at": now.isoformat(), "ingested_at": now.isoformat(), "channel": "online",
+        "due_at": (now + timedelta(days=5)).isoformat(), "procedure_id": "1.000001",
+    }])  # fmt: skip
+
+
 async def test_overview_figures_equal_the_api_for_the_same_period(page: Page, stack: DashboardStack) -> None:
     await receive_in_the_current_month(stack)
     summary = await overview_matching_the_api(page, stack)
@@ -180,13 +191,7 @@ async def test_a_new_event_changes_a_live_figure_without_reload(page: Page, stac
     await open_overview(page, stack)
     before = await shown_fields(page)
     await page.evaluate("() => { window.__sameDocument = true; }")
-    now = datetime.now(UTC)
-    dossier = f"E2E-{uuid.uuid4().hex[:12]}"
-    await stack.send([{
-        "event_id": f"{dossier}-r", "dossier_id": dossier, "unit_id": "H26.DEP.STP", "type": "received",
-        "occurred_at": now.isoformat(), "ingested_at": now.isoformat(), "channel": "online",
-        "due_at": (now + timedelta(days=5)).isoformat(), "procedure_id": "1.000001",
-    }])  # fmt: skip
+    await receive_one_now(stack)
     received = page.locator("[data-field='received_this_month']")
     expected = str(int(before["received_this_month"]) + 1)
     await expect(received).to_have_attribute("data-value", expected, timeout=TIMEOUT_MS)
@@ -218,13 +223,7 @@ async def test_a_re_read_older_than_the_pushed_figures_is_read_again(page: Page,
         await route.fulfill(status=200, content_type="application/json", body=json.dumps(stale))
 
     await page.route(f"**/v1/summary?period={period}", once_stale)
-    now = datetime.now(UTC)
-    dossier = f"E2E-{uuid.uuid4().hex[:12]}"
-    await stack.send([{
-        "event_id": f"{dossier}-r", "dossier_id": dossier, "unit_id": "H26.DEP.STP", "type": "received",
-        "occurred_at": now.isoformat(), "ingested_at": now.isoformat(), "channel": "online",
-        "due_at": (now + timedelta(days=5)).isoformat(), "procedure_id": "1.000001",
-    }])  # fmt: skip
+    await receive_one_now(stack)
     await expect(page.locator("[data-field='received_today']")).to_have_attribute(
         "data-value", str(int(before["received_today"]) + 1), timeout=TIMEOUT_MS
     )

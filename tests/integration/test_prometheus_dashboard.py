@@ -138,7 +138,9 @@ async def test_every_dashboard_query_returns_series_from_a_real_prometheus(
             stack.enter_async_context(scoring_service(fresh_database, kafka_bootstrap, topics)),
             stack.enter_async_context(scoring_service(fresh_database, kafka_bootstrap, topics)),
         )
-        ingest = await stack.enter_async_context(service_process("ingest", **common, EVENTS_TOPIC=topics.events))
+        ingest = await stack.enter_async_context(
+            service_process("ingest", **common, EVENTS_TOPIC=topics.events, INGEST_PROCESSES="2")  # as the stack
+        )
         alerts = await stack.enter_async_context(
             service_process(
                 "alerts",

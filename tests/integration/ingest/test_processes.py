@@ -8,6 +8,7 @@ import asyncio
 import collections
 import contextlib
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -22,6 +23,7 @@ from tests.integration.ingest.conftest import (
     received_event,
     running_ingest,
 )
+from tests.integration.processes import service_process
 
 BATCH = 20
 
@@ -166,3 +168,22 @@ def _holds(predicate: Callable[[], bool]) -> Callable[[], Awaitable[bool | None]
         return True if predicate() else None
 
     return check
+
+
+async def test_processes_that_cannot_start_stop_the_launcher(
+    database_url: str, kafka_bootstrap: str, admin_token: str
+) -> None:
+    """A missing topic fails every process the same way: the launcher exits 1 instead of restarting them forever;
+    a port already in use is refused before any process starts (SO_REUSEPORT would otherwise share it)."""
+    env = {"DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "ADMIN_TOKEN": admin_token,
+           "INGEST_PROCESSES": "2"}  # fmt: skip
+    async with service_process("ingest", **env, EVENTS_TOPIC=unique("missing")) as service:
+        assert await asyncio.wait_for(service.process.wait(), 60) == 1
+        await eventually(_holds(lambda: any("does not exist" in line for line in service.output)), timeout_s=5)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with service_process("ingest", port, **env) as service:
+            assert await asyncio.wait_for(service.process.wait(), 30) == 1
+            await eventually(_holds(lambda: any("already in use" in line for line in service.output)), timeout_s=5)

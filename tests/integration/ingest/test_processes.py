@@ -10,6 +10,7 @@ import contextlib
 import signal
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import httpx
 import orjson
@@ -53,9 +54,11 @@ def _workers(ingest: IngestUnderTest) -> set[int]:
 
 
 async def test_two_processes_serve_one_port_and_metrics_add_up(
-    database_url: str, kafka_bootstrap: str, admin_token: str
+    database_url: str, kafka_bootstrap: str, admin_token: str, tmp_path: Path
 ) -> None:
-    async with running_ingest(database_url, kafka_bootstrap, admin_token, INGEST_PROCESSES="2") as ingest:
+    # The metrics directory in tmp_path: the harness SIGKILLs the launcher at the end, which then cannot remove its own.
+    env = {"INGEST_PROCESSES": "2", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    async with running_ingest(database_url, kafka_bootstrap, admin_token, **env) as ingest:
         assert len(_workers(ingest)) == 2
         key = (await ingest.create_key(["H26"]))["key"]
         prefix = unique("mp")

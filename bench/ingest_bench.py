@@ -1,7 +1,7 @@
 """Ingest throughput benchmark: concurrent clients posting 500-event batches to an ingest service.
 
     DATABASE_URL=... KAFKA_BOOTSTRAP_SERVERS=... python bench/ingest_bench.py [--events 300000] [--clients 8]
-        [--before /path/to/other/checkout]
+        [--before /path/to/other/checkout] [--processes N [--as-stack]]
 
 Runs on the real broker and PostgreSQL, in a throw-away database and on throw-away topics (12 partitions, like
 `dossier-events`), all removed afterwards. Reports events/s through HTTP, p50/p99 request latency, CPU per event of
@@ -12,6 +12,13 @@ beside this one's with the rounds alternating between them (a before/after pair 
 `--skip-raw`, also the raw aiokafka produce rate with the same encoded records (acks=all, idempotent): per-record
 `send()` + gather, and ingest's producer adapter (`send_batch()` per partition). `--profile FILE` runs ingest
 under pyinstrument (FILE.after, FILE.before).
+
+`--processes N` alone starts N separate ingest processes on N ports and spreads the clients over them; with
+`--as-stack` the ingest runs as the local stack and compose run it: ONE `python -m services.ingest` with
+INGEST_PROCESSES=N (the launcher and its N processes on one port, SO_REUSEPORT), every client on that port. A
+checkout without the launcher (e.g. main before it) ignores the setting and runs one process — what it shipped.
+CPU per event and peak RSS then cover the launcher and all its processes; `requests_per_process` shows how the
+kernel spread the connections.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import secrets
 import statistics
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -112,21 +120,28 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bytes]:
-    """One HTTP/1.1 request on a kept-alive connection; (status, body). The answers are small JSON with a
-    Content-Length (uvicorn's), so a status line, headers and a sized body is all there is to read."""
+async def post(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bytes, bytes]:
+    """One HTTP/1.1 request on a kept-alive connection; (status, body, X-Ingest-Process or b""). The answers are
+    small JSON with a Content-Length (uvicorn's), so a status line, headers and a sized body is all there is to
+    read."""
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
-    length = 0
+    length, process = 0, b""
     for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
+        name = line[:17].lower()
+        if name.startswith(b"content-length:"):
             length = int(line[15:])
-    return status, await reader.readexactly(length)
+        elif name == b"x-ingest-process:":
+            process = line[17:].strip()
+    return status, await reader.readexactly(length), process
 
 
-async def run_http(ports: list[int], key: str, bodies: list[bytes], clients: int) -> tuple[float, list[float], int]:
-    """Post every body once with `clients` concurrent keep-alive connections; (seconds, latencies, accepted).
+async def run_http(
+    ports: list[int], key: str, bodies: list[bytes], clients: int, served: Counter[bytes] | None = None
+) -> tuple[float, list[float], int]:
+    """Post every body once with `clients` concurrent keep-alive connections; (seconds, latencies, accepted);
+    `served` counts the requests per answering process (X-Ingest-Process).
 
     A bare asyncio HTTP/1.1 client with each request's bytes built before the clock starts: httpx cost ~10 µs of
     the load generator's CPU per event (5 ms a request) on this machine, a third of what ingest itself spends.
@@ -146,8 +161,10 @@ async def run_http(ports: list[int], key: str, bodies: list[bytes], clients: int
             while not queue.empty():
                 request = queue.get_nowait()
                 started = time.perf_counter()
-                status, answer = await post(reader, writer, request)
+                status, answer, process = await post(reader, writer, request)
                 latencies.append(time.perf_counter() - started)
+                if served is not None:
+                    served[process] += 1
                 result = orjson.loads(answer)
                 if status != 200 or result["rejected"]:
                     raise RuntimeError(f"unexpected answer {status}: {answer[:300]!r}")
@@ -212,12 +229,18 @@ async def wait_ready(base_url: str, process: asyncio.subprocess.Process) -> None
 
 
 def process_tree_cpu(process: psutil.Process) -> float:
-    """User + system CPU seconds of a process and its children (uvicorn workers, if any)."""
+    """User + system CPU seconds of a process and its children (the launcher's ingest processes, if any)."""
     total = 0.0
     for member in [process, *process.children(recursive=True)]:
         with contextlib.suppress(psutil.NoSuchProcess):
             total += sum(member.cpu_times()[:2])
     return total
+
+
+def tree_pids(pid: int) -> list[int]:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        return [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
+    return [pid]
 
 
 def broker_process(bootstrap: str) -> psutil.Process | None:
@@ -236,16 +259,21 @@ class Checkout:
 
     name: str
     root: Path
-    ports: list[int]  # one ingest process on each (`--processes`), all writing the same topic
+    ports: list[int]  # one ingest process on each (`--processes`), or one launcher (`--as-stack`); one topic
     topic: str
     processes: list[asyncio.subprocess.Process] = field(default_factory=list)
+    served: Counter[bytes] = field(default_factory=Counter)
+    peak_rss: dict[int, float] = field(default_factory=dict)
     warmup_accepted: int = 0
     rounds: list[dict[str, float]] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
     accepted: int = 0
 
 
-async def start_ingest(checkout: Checkout, env: dict[str, str], profile: str | None) -> None:
+async def start_ingest(checkout: Checkout, env: dict[str, str], profile: str | None, as_stack: int) -> None:
+    """One ingest process per port; `as_stack` > 0: one `python -m services.ingest` with INGEST_PROCESSES set."""
+    if as_stack:
+        env = {**env, "INGEST_PROCESSES": str(as_stack)}
     command = [sys.executable, "-m", "services.ingest"]
     if profile:
         command = [sys.executable, "-m", "pyinstrument", "-r", "text", "-o", f"{profile}.{checkout.name}",
@@ -263,7 +291,11 @@ async def measure_round(checkout: Checkout, key: str, chunk: list[bytes], args: 
     ingest, me = [psutil.Process(process.pid) for process in checkout.processes], psutil.Process()
     cpu_before, me_before = sum(map(process_tree_cpu, ingest)), sum(me.cpu_times()[:2])
     broker_before = sum(broker.cpu_times()[:2]) if broker else 0.0
-    elapsed, latencies, accepted = await run_http(checkout.ports, key, chunk, args.clients)
+    elapsed, latencies, accepted = await run_http(checkout.ports, key, chunk, args.clients, checkout.served)
+    for process in checkout.processes:  # VmHWM of every process of the tree, read while they all still run
+        for pid in tree_pids(process.pid):
+            with contextlib.suppress(OSError):
+                checkout.peak_rss[pid] = peak_rss_mib(pid)
     checkout.rounds.append(
         {
             "http": accepted / elapsed,
@@ -282,7 +314,9 @@ def summary(checkout: Checkout, stored: int) -> dict[str, Any]:
 
     return {
         "checkout": str(checkout.root),
-        "ingest_processes": len(checkout.processes),
+        # Counted from X-Ingest-Process; a checkout without that header counts its started processes.
+        "ingest_processes": len(checkout.processes) if b"" in checkout.served else len(checkout.served),
+        "requests_per_process": sorted(checkout.served.values(), reverse=True),
         "events": checkout.accepted,
         "events_per_s_median": round(median("http")),
         "events_per_s_rounds": [round(r["http"]) for r in checkout.rounds],
@@ -292,7 +326,7 @@ def summary(checkout: Checkout, stored: int) -> dict[str, Any]:
         "loadgen_cpu_us_per_event": median("loadgen_us"),
         "latency_p50_ms": round(percentile(checkout.latencies, 0.50) * 1000, 1),
         "latency_p99_ms": round(percentile(checkout.latencies, 0.99) * 1000, 1),
-        "ingest_peak_rss_mib": round(max(peak_rss_mib(process.pid) for process in checkout.processes), 1),
+        "ingest_peak_rss_mib": round(max(checkout.peak_rss.values()), 1),
         "records_on_topic_after_warmup": stored - checkout.warmup_accepted,
         "topic_holds_exactly_the_acknowledged": stored == checkout.warmup_accepted + checkout.accepted,
     }
@@ -303,7 +337,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     tag = secrets.token_hex(4)
     db_name, raw_topic, batch_topic = f"bench_{tag}", f"bench-raw-{tag}", f"bench-batch-{tag}"
-    after_ports = [args.port + 2 * number for number in range(args.processes)]
+    after_ports = [args.port + 2 * number for number in range(1 if args.as_stack else args.processes)]
     checkouts = [Checkout("after", REPO_ROOT, after_ports, f"bench-http-{tag}")]
     if args.before:
         before_ports = [port + 1 for port in after_ports]
@@ -323,7 +357,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {}
     try:
         for checkout in checkouts:
-            await start_ingest(checkout, env, args.profile)
+            await start_ingest(checkout, env, args.profile, args.processes if args.as_stack else 0)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{args.port}", timeout=60,
                                      headers={"Authorization": f"Bearer {admin_token}"}) as admin:  # fmt: skip
             units_csv = (REPO_ROOT / "data" / "hanoi_registry.csv").read_bytes()
@@ -414,9 +448,13 @@ if __name__ == "__main__":
                         "rounds alternate, and the output has both and their ratios")  # fmt: skip
     parser.add_argument("--processes", type=int, default=1, help="ingest processes per checkout, each with its own "
                         "producer, on ports PORT, PORT+2, … (before: +1); the clients spread over them")  # fmt: skip
+    parser.add_argument("--as-stack", action="store_true", help="run ingest as the stack does: one service on "
+                        "one port with INGEST_PROCESSES=--processes (the launcher), not separate ports")  # fmt: skip
     parser.add_argument("--skip-raw", action="store_true", help="skip the raw aiokafka send()/send_batch() rates")
     parser.add_argument("--profile", help="run ingest under pyinstrument, write its text report to FILE.after/.before")
     arguments = parser.parse_args()
+    if arguments.as_stack and arguments.profile:
+        parser.error("--profile runs one process under pyinstrument; it does not combine with --as-stack")
     if arguments.before:
         arguments.before = str(Path(arguments.before).resolve())
     outcome = asyncio.run(main(arguments))

@@ -49,8 +49,13 @@ class ServiceSpec:
 # again — with the default 200 ms, a live event arriving during that sleep waited for it (freshness, benchmarks.md).
 APPLYING_ENV = (("SCORING_ROLE", "consumer"), ("INDICATORS_INTERVAL_S", "0.1"), ("PROCESS_NICE", "10"),
                 ("BATCH_TIMEOUT_MS", "20"))  # fmt: skip
+# Ingest: two processes on its one port (services/ingest/processes.py) — one is Python-bound at ~40 k events/s, two
+# reach the 50 k of issue 14 on two cores (docs/benchmarks.md); more than the cores only adds switching. Their shared
+# metrics directory is under var/run, emptied at each start.
+INGEST_ENV = (("INGEST_PROCESSES", os.environ.get("INGEST_PROCESSES", "2")),
+              ("PROMETHEUS_MULTIPROC_DIR", str(paths.RUN / "ingest-metrics")))  # fmt: skip
 SERVICES = (
-    ServiceSpec("ingest", "services.ingest", "INGEST_PORT", 8001),
+    ServiceSpec("ingest", "services.ingest", "INGEST_PORT", 8001, extra_env=INGEST_ENV),
     # The API and dashboard port is served by a process that never applies a batch: readers never wait behind one
     # (SCORING_ROLE, docs/architecture.md). It learns of committed batches through PostgreSQL NOTIFY and, doing
     # nothing else, recomputes a changed read table within 0.1 s (READ_REFRESH_S) rather than 1 s — under a

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -11,6 +13,7 @@ from typing import TypeVar
 import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
+from uvicorn.config import STARTUP_FAILURE
 
 S = TypeVar("S")
 
@@ -38,7 +41,15 @@ def configure_logging(level: str, service: str) -> None:
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
-def serve(app: FastAPI, host: str, port: int, log_level: str, *, fast_io: bool = False) -> None:
+def serve(
+    app: FastAPI,
+    host: str,
+    port: int,
+    log_level: str,
+    *,
+    fast_io: bool = False,
+    sockets: list[socket.socket] | None = None,
+) -> None:
     """Run uvicorn; SIGTERM/SIGINT stop it gracefully (lifespan shutdown closes pools and brokers).
 
     Uvicorn re-raises the signal it caught once shutdown is complete; with these handlers in place that ends the
@@ -48,10 +59,13 @@ def serve(app: FastAPI, host: str, port: int, log_level: str, *, fast_io: bool =
     scoring read API needs to answer a thousand requests a second, and ingest uses for its 500-event bodies
     (docs/benchmarks.md); alerts keeps the defaults, named explicitly so that installing the two packages does not
     change them.
+
+    `sockets`: serve on these already bound sockets instead of binding host:port (ingest's processes sharing a
+    port, services/ingest/processes.py).
     """
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: sys.exit(0))
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -62,3 +76,9 @@ def serve(app: FastAPI, host: str, port: int, log_level: str, *, fast_io: bool =
         loop="uvloop" if fast_io else "asyncio",
         http="httptools" if fast_io else "h11",
     )
+    # What uvicorn.run does for one process, with the sockets passed on.
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=sockets)
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)

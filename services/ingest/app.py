@@ -12,9 +12,10 @@ from fastapi import FastAPI
 from services.ingest.adapters.metrics import IngestMetrics, LatencyMiddleware
 from services.ingest.bootstrap import running_container
 from services.ingest.entrypoints import admin_routes, docs_routes, events_routes
+from services.ingest.processes import WorkerSet
 from services.ingest.settings import IngestSettings
 from shared.bootstrap import publish_container, withdraw_container
-from shared.http import install_error_handlers, install_health_routes
+from shared.http import ReadinessCheck, install_error_handlers, install_health_routes
 from shared.identity import Identity
 from shared.kafka import make_broker
 from shared.kafka_logs import install_kafka_log_gate
@@ -45,10 +46,12 @@ def settle_garbage_collector() -> None:
     gc.set_threshold(_GC_FIRST_GENERATION, *gc.get_threshold()[1:])
 
 
-def create_app(settings: IngestSettings) -> FastAPI:
+def create_app(settings: IngestSettings, workers: WorkerSet | None = None) -> FastAPI:
+    """`workers`: this process is one of several on the port (INGEST_PROCESSES): its metrics are shared through
+    files, and it is ready only while all of them are."""
     broker = make_broker(settings.kafka_bootstrap_servers, client_id="tthc-ingest")
     docs_routes.declare_events_publisher(broker, settings.events_topic)
-    metrics = IngestMetrics()
+    metrics = IngestMetrics(multiprocess_dir=None if workers is None else str(workers.directory))
     install_kafka_log_gate()
     recovery = database_watch(
         lambda: getattr(getattr(app.state, "resources", None), "pool", None),
@@ -63,9 +66,13 @@ def create_app(settings: IngestSettings) -> FastAPI:
             app.state.resources = resources  # the readiness checks and the database watch read it
             async with running_container(settings, resources, metrics) as container:
                 publish_container(app, container)
+                if workers is not None:
+                    workers.mark_ready()
                 try:
                     yield
                 finally:
+                    if workers is not None:
+                        workers.mark_stopping()
                     withdraw_container(app)
                     await recovery.stop()
 
@@ -78,12 +85,18 @@ def create_app(settings: IngestSettings) -> FastAPI:
     )
     install_error_handlers(app)
     install_database_outage_handler(app, recovery, retry_after_s=settings.retry_after_s)
-    install_health_routes(
-        app,
-        lambda: tracked_checks(readiness_of(app), {"database": database}),
-        lambda: unreachable_details({"database": database}),
-        identity=Identity("ingest", settings.stack_id),
-    )
+
+    def readiness_checks() -> dict[str, ReadinessCheck]:
+        checks = tracked_checks(readiness_of(app), {"database": database})
+        return checks if workers is None else {**checks, "processes": workers.all_ready}
+
+    def details() -> dict[str, str]:
+        found = unreachable_details({"database": database})
+        if workers is not None and workers.ready_count() < workers.expected:
+            found["processes"] = workers.describe()
+        return found
+
+    install_health_routes(app, readiness_checks, details, identity=Identity("ingest", settings.stack_id))
     app.include_router(events_routes.router)
     app.include_router(admin_routes.router)
     app.include_router(docs_routes.router)

@@ -51,7 +51,7 @@ async def running_container(
     key changes; yield the container; stop the listener and flush the producer on the way out."""
     producer = EventProducer(producer_config(settings))
     await producer.start()
-    metrics.producer_connected.set_function(lambda: 1.0 if producer.connected else 0.0)
+    metrics.watch_producer(lambda: producer.connected)
     registry = RegistryCache(resources.pool, miss_refresh_s=settings.registry_miss_refresh_s)
     keys = KeyCache(resources.pool, ttl_s=settings.key_cache_ttl_s)
     listener = ChangeListener(settings.database_url, registry, keys, period_s=settings.registry_refresh_s)

@@ -12,6 +12,16 @@ from shared.settings import AdminSettingsMixin, ServiceSettings, retry_after_set
 
 class IngestSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings("the broker or the database")):
     ingest_port: Annotated[int, Field(ge=1, le=65535, description="HTTP port (SPEC §0)")] = 8001
+    ingest_processes: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=32,
+            description="Ingest processes serving INGEST_PORT together (SO_REUSEPORT), each with its own Kafka "
+            "producer; one that dies is restarted. 1: a single process, no launcher. The local stack and compose "
+            "run 2 (docs/benchmarks.md: one process is Python-bound at ~40 k events/s)",
+        ),
+    ] = 1
     events_topic: Annotated[
         str,
         Field(

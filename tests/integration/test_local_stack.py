@@ -68,6 +68,7 @@ async def test_demo_reaches_ready_feeds_the_stream_and_down_leaves_nothing(tmp_p
         started = {"postgres", "kafka", "ingest", "scoring", "scoring-2", "scoring-3", "alerts", "feed", "supervisor"}
         assert started <= set(record)
         pids = [int(entry["pid"]) for entry in record.values()]
+        pids += await _ingest_survives_a_killed_process(int(record["ingest"]["pid"]), ports["INGEST_PORT"])
 
         down = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "infra", "down", cwd=REPO_ROOT, env=env,
@@ -91,6 +92,27 @@ async def test_demo_reaches_ready_feeds_the_stream_and_down_leaves_nothing(tmp_p
             if up.returncode is None:
                 up.kill()
             await up.wait()
+
+
+async def _ingest_survives_a_killed_process(launcher_pid: int, port: str) -> list[int]:
+    """The stack runs two ingest processes on INGEST_PORT; one SIGKILLed is replaced and readiness returns. Returns
+    every ingest process seen, for the check that `down` leaves none."""
+    launcher = psutil.Process(launcher_pid)
+
+    def workers() -> set[int]:
+        return {child.pid for child in launcher.children() if child.status() != psutil.STATUS_ZOMBIE}
+
+    first = workers()
+    assert len(first) == 2, first
+    victim = min(first)
+    psutil.Process(victim).kill()
+    async with httpx.AsyncClient(timeout=5) as client:
+
+        async def replaced_and_ready() -> httpx.Response:
+            return await client.get(f"http://127.0.0.1:{port}/readyz")
+
+        await wait_for(replaced_and_ready, lambda r: r.status_code == 200 and len(workers() - {victim}) == 2, 60)
+    return sorted(first | workers())
 
 
 async def _down(env: dict[str, str]) -> None:

@@ -138,7 +138,16 @@ async def test_every_dashboard_query_returns_series_from_a_real_prometheus(
             stack.enter_async_context(scoring_service(fresh_database, kafka_bootstrap, topics)),
             stack.enter_async_context(scoring_service(fresh_database, kafka_bootstrap, topics)),
         )
-        ingest = await stack.enter_async_context(service_process("ingest", **common, EVENTS_TOPIC=topics.events))
+        ingest = await stack.enter_async_context(
+            # Two processes, as the stack runs it; their metrics directory in tmp_path (the harness SIGKILLs them).
+            service_process(
+                "ingest",
+                **common,
+                EVENTS_TOPIC=topics.events,
+                INGEST_PROCESSES="2",
+                PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "ingest-metrics"),
+            )
+        )
         alerts = await stack.enter_async_context(
             service_process(
                 "alerts",

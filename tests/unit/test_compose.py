@@ -108,7 +108,7 @@ def test_applying_scoring_processes_are_the_api_one_in_another_role_on_other_hos
             **api["environment"],
             "SCORING_ROLE": "consumer",
             "READ_REFRESH_S": "1",
-            "INDICATORS_INTERVAL_S": "0.25",
+            "INDICATORS_INTERVAL_S": "0.1",
             "PROCESS_NICE": "10",
             "BATCH_TIMEOUT_MS": "20",
         }

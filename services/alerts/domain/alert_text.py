@@ -31,6 +31,16 @@ SCENARIO_NAMES: dict[str, dict[Language, str]] = {
 }
 
 
+def format_period(period: str | None, language: Language) -> str:
+    """A YYYY-MM period as the texts write it: '07/2024' in Vietnamese ("tháng 07/2024", as the dashboard and the
+    city's notices write a month), '2024-07' in English; '' when unknown, unchanged when not a period."""
+    try:
+        year, month = (int(part) for part in (period or "").split("-"))
+    except ValueError:
+        return period or ""
+    return f"{month:02d}/{year}" if language == "vi" else f"{year}-{month:02d}"
+
+
 def format_month_end(period: str | None, language: Language) -> str:
     """The last day of a YYYY-MM period: '31/08/2024' / '2024-08-31'; '—' when unknown."""
     try:
@@ -65,7 +75,7 @@ def template_values(rule: Rule, state: AlertState, value: float | None, language
             value=format_value(kind, value, language),
             threshold=format_value(kind, rule.threshold, language),
             clear_threshold=format_value(kind, rule.effective_clear_threshold, language),
-            period=state.period or "",
+            period=format_period(state.period, language),
             denominator="—" if state.last_denominator is None else format_number(state.last_denominator, 0, language),
             rank="—" if state.last_rank is None else str(state.last_rank),
             rank_of="—" if state.last_rank_of is None else str(state.last_rank_of),

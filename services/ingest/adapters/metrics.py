@@ -2,24 +2,37 @@
 
 Each app gets its own CollectorRegistry (not the process-global default), so tests and tools that build several
 apps in one process never collide on metric names.
+
+With several ingest processes on one port (INGEST_PROCESSES, services/ingest/processes.py) prometheus_client runs in
+multiprocess mode: every process writes its values to files in one directory and `/metrics`, whichever process
+answers it, reads them all — counters and histograms summed over the processes (also those that died: what they
+counted stays counted), `ingest_kafka_producer_connected` the minimum and `ingest_database_unreachable` the maximum
+over the live ones.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class IngestMetrics:
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._exposed = self.registry
+        if multiprocess_dir is not None:
+            self._exposed = CollectorRegistry()
+            MultiProcessCollector(self._exposed, path=multiprocess_dir)
+        self._producer_connected: Callable[[], bool] | None = None
         self.accepted_events = Counter(
             "ingest_events_accepted",
             "Events acknowledged by the broker (acks=all) and reported as accepted",
@@ -54,11 +67,13 @@ class IngestMetrics:
             "ingest_kafka_producer_connected",
             "1 while the Kafka producer is connected; 0 after a failure until a publish reconnects it",
             registry=self.registry,
+            multiprocess_mode="livemin",
         )
         self.database_unreachable = Gauge(
             "ingest_database_unreachable",
             "1 while PostgreSQL is unreachable (requests that need it get 503 database_unavailable), else 0",
             registry=self.registry,
+            multiprocess_mode="livemax",
         )
         self.database_errors = Counter(
             "ingest_database_errors",
@@ -73,9 +88,23 @@ class IngestMetrics:
             registry=self.registry,
         )
 
+    def watch_producer(self, connected: Callable[[], bool]) -> None:
+        """`ingest_kafka_producer_connected` follows `connected`. One process: read at each scrape. Several: the
+        scrape reads files, so the value is written whenever it can change — after each publish."""
+        if self._exposed is self.registry:
+            self.producer_connected.set_function(lambda: 1.0 if connected() else 0.0)
+        else:
+            self._producer_connected = connected
+            self._note_producer()
+
+    def _note_producer(self) -> None:
+        if self._producer_connected is not None:
+            self.producer_connected.set(1.0 if self._producer_connected() else 0.0)
+
     # The accept use case's IngestCounters port.
     def accepted(self, endpoint: str, events: int) -> None:
         self.accepted_events.labels(endpoint).inc(events)
+        self._note_producer()
 
     def refused(self, endpoint: str, code: str) -> None:
         self.requests_refused.labels(endpoint, code).inc()
@@ -83,6 +112,7 @@ class IngestMetrics:
     def unacknowledged(self, endpoint: str, cause: str, events: int) -> None:
         self.broker_errors.labels(cause).inc()
         self.unacknowledged_events.labels(endpoint).inc(events)
+        self._note_producer()
 
     def rejected(self, endpoint: str, items: Iterable[dict[str, Any]]) -> None:
         by_reason: dict[str, int] = {}
@@ -92,15 +122,20 @@ class IngestMetrics:
             self.rejected_events.labels(endpoint, reason).inc(count)
 
     def exposition(self) -> tuple[bytes, str]:
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        return generate_latest(self._exposed), CONTENT_TYPE_LATEST
+
+
+PROCESS_HEADER = b"x-ingest-process"
 
 
 class LatencyMiddleware:
-    """Pure ASGI middleware (BaseHTTPMiddleware would copy every body): times each HTTP request."""
+    """Pure ASGI middleware (BaseHTTPMiddleware would copy every body): times each HTTP request, and names the
+    process that answered in `X-Ingest-Process` (its pid: which of the INGEST_PROCESSES served a request)."""
 
     def __init__(self, app: ASGIApp, metrics: IngestMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._process = str(os.getpid()).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -113,6 +148,7 @@ class LatencyMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (PROCESS_HEADER, self._process)]
             await send(message)
 
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -151,9 +152,12 @@ def received_event(event_id: str, unit_id: str = "H26.D01.C01", **overrides: Any
     return event
 
 
-@pytest.fixture(scope="module")
-async def ingest(database_url: str, kafka_bootstrap: str, admin_token: str) -> AsyncIterator[IngestUnderTest]:
-    """One ingest process per test module, on its own migrated database and topic, with UNITS_CSV loaded."""
+@contextlib.asynccontextmanager
+async def running_ingest(
+    database_url: str, kafka_bootstrap: str, admin_token: str, **env_overrides: str
+) -> AsyncIterator[IngestUnderTest]:
+    """An ingest service (`env_overrides`: e.g. INGEST_PROCESSES) on its own migrated database and topic, with
+    UNITS_CSV loaded; both removed afterwards."""
     name, url = await create_migrated_database(database_url)
     topic = await create_topic(kafka_bootstrap)
     try:
@@ -163,6 +167,7 @@ async def ingest(database_url: str, kafka_bootstrap: str, admin_token: str) -> A
             "ADMIN_TOKEN": admin_token,
             "EVENTS_TOPIC": topic,
             "KEY_CACHE_TTL_S": "1",
+            **env_overrides,
         }
         async with service_process("ingest", **env) as service:
             await wait_ready(service)
@@ -174,3 +179,10 @@ async def ingest(database_url: str, kafka_bootstrap: str, admin_token: str) -> A
     finally:
         await delete_topic(kafka_bootstrap, topic)
         await drop_database(database_url, name)
+
+
+@pytest.fixture(scope="module")
+async def ingest(database_url: str, kafka_bootstrap: str, admin_token: str) -> AsyncIterator[IngestUnderTest]:
+    """One ingest process per test module, on its own migrated database and topic, with UNITS_CSV loaded."""
+    async with running_ingest(database_url, kafka_bootstrap, admin_token) as under_test:
+        yield under_test

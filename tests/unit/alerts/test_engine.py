@@ -54,3 +54,10 @@ def test_tick_advances_pending_and_repeats_but_skips_quiet_and_unknown_states() 
     assert [r.state.rule_id for r in ticked] == ["pay-slow"]
     assert ticked[0].state.state == "firing"
     assert tick(rules, [*states, orphan], T0 + minutes(1)) == []
+
+
+def test_a_texts_month_is_written_as_vietnamese_texts_write_it() -> None:
+    """'(tháng 07/2024)', as the dashboard and the city's notices write a month — not '(tháng 2024-07)'."""
+    rule = threshold_rule(id="pay", **{"for": "0s"}, summary="$unit_name (tháng $period)")
+    fired = evaluate_unit(RuleSet((rule,)), {}, indicators(), T0)[0]
+    assert fired.notifications[0].annotations["summary"] == "Quận Ba Đình (tháng 07/2024)"

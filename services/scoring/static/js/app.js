@@ -9,6 +9,10 @@ import { RankingsView } from "./rankings.js";
 import { UnitView } from "./unit.js";
 import { DossierView, installLookup } from "./dossier.js";
 
+// The months offered by the period choice: three years back covers the two-tier city and the old districts' last
+// year (2025); an older month stays reachable by link (?period=YYYY-MM) and is added to the choice when opened.
+const PERIOD_CHOICES = 36;
+
 const ctx = {
   period: null, // null: the current month, live
   profile: null,
@@ -50,11 +54,23 @@ function parseHash() {
   };
 }
 
+/** The period choices, newest first, labelled in the page's language ("Tháng 12/2026"): a `<select>` rather than
+ * `<input type="month">`, which Chromium labels in the browser's language whatever the page's ("December 2026"). */
+function fillPeriods() {
+  const current = ctx.currentPeriod();
+  const chosen = ctx.period ?? current;
+  const periods = Array.from({ length: PERIOD_CHOICES }, (_, back) => fmt.previousPeriod(current, back));
+  if (!periods.includes(chosen)) periods.push(chosen); // an older month opened by a link
+  periodInput.innerHTML = periods
+    .map((p) => `<option value="${p}">${fmt.escapeHtml(t(p === current ? "period_option_current" : "period_option", { month: fmt.monthName(p) }))}</option>`)
+    .join("");
+  periodInput.value = chosen;
+}
+
 function route() {
   const { parts, period, alert } = parseHash();
   ctx.period = period && period !== ctx.currentPeriod() ? period : null;
-  periodInput.value = ctx.period ?? ctx.currentPeriod();
-  periodInput.max = ctx.currentPeriod();
+  fillPeriods();
   view?.destroy?.();
   let name = "overview";
   if (parts[0] === "rankings") {
@@ -96,6 +112,7 @@ function setConnection(status) {
 function relabel() {
   document.documentElement.lang = getLang();
   applyStatic();
+  fillPeriods();
   document.getElementById("lang").textContent = t("lang_toggle");
   const badge = document.getElementById("conn");
   if (badge.dataset.status) badge.textContent = t(`conn_${badge.dataset.status}`);

@@ -72,6 +72,11 @@ export function previousPeriod(period, back = 1) {
   return `${String(Math.floor(index / 12)).padStart(4, "0")}-${String((index % 12) + 1).padStart(2, "0")}`;
 }
 
+/** The day of the month in Vietnam time (UTC+07:00, no DST): 1 on the first. */
+export function dayOfMonth(now = new Date()) {
+  return new Date(now.getTime() + 7 * 3600 * 1000).getUTCDate();
+}
+
 /** The current month in Vietnam time (UTC+07:00, no DST). */
 export function currentPeriod(now = new Date()) {
   const vn = new Date(now.getTime() + 7 * 3600 * 1000);

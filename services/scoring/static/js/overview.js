@@ -2,12 +2,14 @@
 import { MonthView, getJSON } from "./api.js";
 import { getLang, t } from "./i18n.js";
 import * as fmt from "./format.js";
-import { renderGroups, renderTiles, scoreHead, withMessage } from "./widgets.js";
+import { PushedFigures, renderGroups, renderTiles, scoreHead, withMessage } from "./widgets.js";
 import { loadForecast } from "./forecast.js";
 import { tx } from "./actions-i18n.js";
 
 const MOVER_LEVELS = ["department", "district", "commune"];
 const MOVERS_EACH_WAY = 5;
+// For the first days of a month its figures rest on few dossiers: the overview says so and links the month before.
+const EARLY_MONTH_DAYS = 7;
 
 export class OverviewView extends MonthView {
   constructor(ctx) {
@@ -15,6 +17,7 @@ export class OverviewView extends MonthView {
     this.summary = null;
     this.earlier = [];
     this.report = null;
+    this.pushed = new PushedFigures();
   }
 
   get isCurrent() {
@@ -29,6 +32,7 @@ export class OverviewView extends MonthView {
           <p class="unit-name" id="city-name"></p>
           <div id="city-score" data-testid="city-score"></div>
           <p class="muted" id="city-profile"></p>
+          <p class="month-start" id="month-start" data-testid="month-start" hidden></p>
         </div>
         <div>
           <h3>${t("groups_title")}</h3>
@@ -56,7 +60,9 @@ export class OverviewView extends MonthView {
         getJSON("/v1/reports/monthly", { period, format: "json" }),
       ]);
       if (period !== this.period) return; // the user moved on meanwhile
-      this.summary = summary;
+      const [settled, behind] = this.pushed.settle(summary);
+      if (behind) this.scheduleRefresh();
+      this.summary = settled;
       this.earlier = [previous, beforePrevious];
       this.report = report;
       this.render();
@@ -75,8 +81,23 @@ export class OverviewView extends MonthView {
     document.getElementById("city-profile").textContent = `${t("profile")}: ${this.ctx.profile?.name ?? "—"} · ${t("period")} ${fmt.monthName(s.period)}`;
     document.getElementById("fields-period").textContent = `— ${fmt.monthName(s.period)}`;
     renderGroups(document.getElementById("city-groups"), s.groups, this.ctx.profile, lang);
-    renderTiles(document.getElementById("tiles"), s, this.earlier[0], { isCurrent: this.isCurrent, asOf: s.live.as_of });
+    renderTiles(document.getElementById("tiles"), s, this.earlier[0], {
+      isCurrent: this.isCurrent, asOf: s.live.as_of, minDossiers: this.ctx.profile?.min_dossiers });
+    this.renderMonthStart();
     this.renderMovers();
+  }
+
+  /** In the current month's first EARLY_MONTH_DAYS days: how few dossiers its figures rest on, and a link to the
+   * month before (closed, whole). */
+  renderMonthStart() {
+    const box = document.getElementById("month-start");
+    const day = fmt.dayOfMonth();
+    box.hidden = !this.isCurrent || day > EARLY_MONTH_DAYS;
+    if (box.hidden) return;
+    const s = this.summary;
+    const previous = fmt.previousPeriod(s.period, 1);
+    box.innerHTML = `${fmt.escapeHtml(t("month_start", { period: fmt.monthName(s.period), day, received: fmt.count(s.counters.received) }))}
+      <a href="#/?period=${previous}">${fmt.escapeHtml(t("month_start_link", { period: fmt.monthName(previous) }))}</a>`;
   }
 
   /** The city's month-end forecast (current month only): forecast.js. */
@@ -118,6 +139,7 @@ export class OverviewView extends MonthView {
     if (!this.isCurrent || message.period !== this.period) return;
     if (message.level === "city" && this.summary) {
       // Show the pushed figures at once; the debounced re-read fills in what the message does not carry.
+      this.pushed.push(message);
       this.summary = withMessage(this.summary, message);
       this.render();
     }

@@ -2,7 +2,7 @@
 import { ApiError, MonthView, getJSON } from "./api.js";
 import { getLang, t } from "./i18n.js";
 import * as fmt from "./format.js";
-import { renderGroups, renderTiles, scoreHead, summaryShape, withMessage } from "./widgets.js";
+import { PushedFigures, renderGroups, renderTiles, scoreHead, summaryShape, withMessage } from "./widgets.js";
 import { dossierHref, loadForecast, loadTodo } from "./forecast.js";
 import { tx } from "./actions-i18n.js";
 import { day, monthEmpty, monthStatus, reasonText, unitLink } from "./registry.js";
@@ -54,6 +54,7 @@ export class UnitView extends MonthView {
     this.unitId = unitId;
     this.data = null;
     this.chart = null;
+    this.pushed = new PushedFigures();
   }
 
   skeleton() {
@@ -103,7 +104,9 @@ export class UnitView extends MonthView {
         getJSON(`/v1/units/${id}/dossiers`, { state: "due_soon", limit: LIST_LIMIT }),
       ]);
       if (period !== this.period) return;
-      this.data = { indicators: summaryShape(indicators), previous: summaryShape(previous), beforePrevious, history, overdue, dueSoon };
+      const [settled, behind] = this.pushed.settle(summaryShape(indicators));
+      if (behind) this.scheduleRefresh();
+      this.data = { indicators: settled, previous: summaryShape(previous), beforePrevious, history, overdue, dueSoon };
       this.render();
       await this.loadActions();
     } catch (error) {
@@ -134,7 +137,8 @@ export class UnitView extends MonthView {
     document.getElementById("unit-period").textContent = `— ${fmt.monthName(s.period)}`;
     renderGroups(document.getElementById("unit-groups"), s.groups, this.ctx.profile, getLang());
     const isCurrent = this.period === this.ctx.currentPeriod();
-    renderTiles(document.getElementById("unit-tiles"), s, d.previous, { isCurrent, asOf: s.live.as_of, skip: new Set(["received_today"]) });
+    renderTiles(document.getElementById("unit-tiles"), s, d.previous, { isCurrent, asOf: s.live.as_of, minDossiers: this.ctx.profile?.min_dossiers,
+      skip: new Set(["received_today"]) });
     this.renderList("overdue-list", "overdue-count", d.overdue, true);
     this.renderList("due-soon-list", "due-soon-count", d.dueSoon, false);
     this.renderChildren(unit);
@@ -290,6 +294,7 @@ export class UnitView extends MonthView {
 
   onIndicators(message) {
     if (message.unit_id !== this.unitId || message.period !== this.period || !this.data) return;
+    this.pushed.push(message);
     this.data.indicators = withMessage(this.data.indicators, message);
     this.render();
     this.scheduleRefresh();

@@ -56,24 +56,67 @@ export function withMessage(summary, message) {
   return { ...patched, dashboard: { ...summaryShape(patched).dashboard, received_today: summary.dashboard.received_today } };
 }
 
+/**
+ * The newest pushed `unit-indicators` message of a page's unit: what a re-read must not go back behind. The page
+ * re-reads the API after a message, and that read can be answered before the API process has refreshed its tables
+ * (it learns of the commit by NOTIFY, the publisher right after its own commit): older than what is already shown.
+ * Such a read gets the message's figures laid over it, and the page reads again — a few times at most.
+ */
+export class PushedFigures {
+  constructor(maxRereads = 5) {
+    this.maxRereads = maxRereads;
+    this.message = null;
+    this.rereads = 0;
+  }
+
+  push(message) {
+    this.message = message;
+    this.rereads = 0;
+  }
+
+  /** `read` (summary-shaped) with the pushed figures laid over it when it is older than them, and whether it was. */
+  settle(read) {
+    const m = this.message;
+    // Counts of a month only grow as its events arrive: a read with fewer than the message has not seen them yet.
+    const behind = m && m.period === read.period && ["received", "events"].some((k) => (read.counters?.[k] ?? 0) < (m.counters?.[k] ?? 0));
+    if (!behind || this.rereads >= this.maxRereads) {
+      this.message = null;
+      return [read, false];
+    }
+    this.rereads += 1;
+    return [withMessage(read, m), true];
+  }
+}
+
 function tileValue(field, value) {
   return field.kind === "rate" ? fmt.percent(value) : fmt.count(value);
 }
 
-function tileChange(field, value, previous, ctx) {
+function tileChange(field, value, previous, ctx, denominator) {
   if (field.live) {
     const note = ctx.isCurrent ? t("live_note", { time: fmt.time(ctx.asOf) }) : t("past_live_note");
-    return `<span class="badge live">${t("live_badge")}</span> <span class="muted">${fmt.escapeHtml(note)}</span>`;
+    return [`<span class="badge live">${t("live_badge")}</span> <span class="muted">${fmt.escapeHtml(note)}</span>`, "live"];
   }
   const before = previous ? field.value(previous) : null;
-  if (value === null || before === null || before === undefined) return `<span class="muted">${t("no_change")}</span>`;
+  if (value === null || before === null || before === undefined) return [`<span class="muted">${t("no_change")}</span>`, "none"];
+  const period = fmt.monthName(previous.period);
+  // A month in progress against a whole month: on the 1st, a day's receipts against thirty days' is no "fall". The
+  // previous month's total is shown as it is, without an arrow, until the month is over.
+  if (ctx.isCurrent && field.kind === "count") {
+    return [`<span class="muted">${fmt.escapeHtml(t("prev_total", { period, value: fmt.count(before) }))}</span>`, "total"];
+  }
+  // A rate over a handful of dossiers (2 resolved on time of 2: "100 %") moves by tens of points with each one; below
+  // the profile's min_dossiers — the count under which a unit is not ranked (SPEC §5) — it is not compared.
+  if (field.kind === "rate" && ctx.minDossiers && denominator !== null && denominator < ctx.minDossiers) {
+    return [`<span class="muted">${fmt.escapeHtml(t("too_few_to_compare", { d: fmt.count(denominator), min: ctx.minDossiers }))}</span>`, "few"];
+  }
   const diff = field.kind === "rate" ? (value - before) * 100 : value - before;
   const text = field.kind === "rate" ? fmt.delta(diff, 1, t("pp")) : fmt.delta(diff, 0);
   const css = fmt.deltaClass(diff, !field.lowerIsBetter, field.kind === "rate" ? 1 : 0);
-  return `<span class="delta ${css}">${text}</span> <span class="muted">${t("vs_prev", { period: fmt.monthName(previous.period) })}</span>`;
+  return [`<span class="delta ${css}">${text}</span> <span class="muted">${t("vs_prev", { period })}</span>`, "delta"];
 }
 
-/** Render the field tiles. `ctx`: {isCurrent, asOf, skip: Set of keys not to show}. */
+/** Render the field tiles. `ctx`: {isCurrent, asOf, minDossiers, skip: Set of keys not to show}. */
 export function renderTiles(container, summary, previous, ctx) {
   const tiles = FIELDS.filter((f) => !ctx.skip?.has(f.key)).map((field) => {
     const value = field.value(summary);
@@ -81,13 +124,14 @@ export function renderTiles(container, summary, previous, ctx) {
     const hover = t(`h_${field.key}`, { n: fmt.count(n), d: fmt.count(d) });
     // A figure with a definition (the overdue count) says it in its tooltip, the same words as the rankings column.
     const definition = field.definition ? `${t(field.definition)}\n` : "";
+    const [change, compared] = tileChange(field, value, previous, ctx, d ?? null);
     return `
       <article class="tile${field.live ? " is-live" : ""}" data-field="${field.key}" data-value="${value === null || value === undefined ? "null" : String(value)}"
                data-numerator="${n ?? "null"}" data-denominator="${d ?? "null"}" tabindex="0" title="${fmt.escapeHtml(definition + hover)}">
         <h3>${t(`f_${field.key}`)}</h3>
         <p class="value">${tileValue(field, value)}</p>
         <p class="frac">${fmt.escapeHtml(hover)}</p>
-        <p class="change">${tileChange(field, value, previous, ctx)}</p>
+        <p class="change" data-compared="${compared}">${change}</p>
       </article>`;
   });
   container.innerHTML = tiles.join("");

@@ -60,9 +60,12 @@ SERVICES = (
     # (SCORING_ROLE, docs/architecture.md). It learns of committed batches through PostgreSQL NOTIFY and, doing
     # nothing else, recomputes a changed read table within 0.1 s (READ_REFRESH_S) rather than 1 s — under a
     # back-fill at most once per twice its duration (read_cache.LOAD_FACTOR) — and changes the readers' token at
-    # most 10 times a second (READ_TOKEN_MIN_S: fewer requests routed while tables change continuously).
+    # most 10 times a second (READ_TOKEN_MIN_S: fewer requests routed while tables change continuously). Its event
+    # loop waits at most 0.5 ms for the GIL while a worker thread refreshes a table (GIL_SWITCH_INTERVAL_S; CPython's
+    # 5 ms made every system call of the loop wait that long during a back-fill, docs/benchmarks.md).
     ServiceSpec("scoring", "services.scoring", "SCORING_PORT", 8002,
-                extra_env=(("SCORING_ROLE", "api"), ("READ_REFRESH_S", "0.1"), ("READ_TOKEN_MIN_S", "0.1"))),
+                extra_env=(("SCORING_ROLE", "api"), ("READ_REFRESH_S", "0.1"), ("READ_TOKEN_MIN_S", "0.1"),
+                           ("GIL_SWITCH_INTERVAL_S", "0.0005"))),
     # Two applying processes in the same consumer group (the 12 partitions are shared): one process is Python-bound
     # at ~17 k events/s on two cores, two reach 26–31 k (docs/benchmarks.md). They serve the same API (identical
     # bodies) for health, metrics and admin, but readers are sent to SCORING_PORT. They publish a changed unit's

@@ -21,4 +21,6 @@ settings = load_settings(ScoringSettings, "scoring")
 configure_logging(settings.log_level, "scoring")
 if settings.process_nice:  # an applying process yields the cores to the API process (settings.py)
     os.nice(settings.process_nice)
+# The event loop waits for the GIL at most this long while a worker thread refreshes read tables (settings.py).
+sys.setswitchinterval(settings.gil_switch_interval_s)
 serve(create_app(settings), settings.bind_host, settings.scoring_port, settings.log_level, fast_io=True)

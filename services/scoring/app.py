@@ -103,7 +103,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
                 app.state.resources = resources
                 METRICS.gc_pauses.install()  # the collector's pauses, for the read path's tail (gc_pauses.py)
                 built = container()
-                bodies.tell(built.reader.bump)  # a body rebuilt in the background changes the readers' token
+                bodies.tell(built.reader)  # a body rebuilt in the background changes the readers' token
                 built.publisher.start()
                 listener = FiguresListener(settings.database_url, built.reader.figures_changed)
                 listener.start()

@@ -26,6 +26,7 @@ from services.scoring.service.ports import DeadLetterPublisher
 from services.scoring.service.publisher import IndicatorsPublisher
 from services.scoring.service.read_ports import MessagePublisher
 from services.scoring.service.reading import ScoringReader
+from services.scoring.service.refresh_budget import RefreshBudget
 from services.scoring.service.unit_gauges import UnitGaugeExporter
 from services.scoring.settings import APPLYING_ROLES, ScoringSettings
 
@@ -82,6 +83,7 @@ async def build_container(settings: ScoringSettings, pool: asyncpg.Pool, outlets
         refresh_s=settings.read_refresh_s,
         token_min_s=settings.read_token_min_s,
         on_fresh=METRICS.observe_fresh,
+        budget=RefreshBudget(rest_factor=settings.read_refresh_rest),
     )
     applier = build_applier(pool, directory, outlets.dead_letters, settings.catching_up_after_s)
     publisher = IndicatorsPublisher(reader, outlets.indicators, settings.indicators_interval_s)

@@ -42,6 +42,17 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings(
             "its applying processes at 10 so that the API process wins the cores during a back-fill",
         ),
     ] = 0
+    # A process that serves readers refreshes its read tables and bodies in worker threads. Pure-Python work there
+    # holds the GIL, and the event loop gives the GIL up at every system call (epoll, recv, send) and then waits up
+    # to this interval to get it back: with CPython's 5 ms, a request of 0.2 ms of CPU took tens of milliseconds
+    # while a back-fill kept the refresh threads busy (docs/benchmarks.md). The local stack's API process uses 0.5 ms.
+    gil_switch_interval_s: float = seconds_setting(
+        0.005,
+        "The interpreter's thread switch interval (sys.setswitchinterval, s): how long the event loop may wait for "
+        "the GIL while a worker thread refreshes read tables",
+        le=0.1,
+        ge=0.0001,
+    )
     events_topic: Annotated[str, Field(description="Topic of dossier status events")] = DOSSIER_EVENTS
     dlq_topic: Annotated[str, Field(description="Topic invalid records are copied to")] = DOSSIER_EVENTS_DLQ
     indicators_topic: Annotated[str, Field(description="Topic unit indicators are published to")] = UNIT_INDICATORS
@@ -80,6 +91,18 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings(
     # changed goes through the framework's routing (~5x the CPU of the fast path). During a back-fill tables are
     # stored dozens of times a second; this spaces the token's changes (the first change after a quiet spell is
     # at once, so a lone live event is not delayed). 0: every change at once.
+    # The background refreshes of read tables and bodies, all keys together, may take at most about
+    # 1 / (1 + this) of the process's time while commits arrive continuously (service/refresh_budget.py): after
+    # refresh work costing t CPU seconds, the next waits this × t (never more than 0.15 s: bounded staleness).
+    read_refresh_rest: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=20,
+            description="Seconds of rest owed by the background refreshes of read tables and bodies per CPU second "
+            "they spent (0: no budget); a refresh waits at most 0.15 s for it",
+        ),
+    ] = 2.0
     read_token_min_s: float = seconds_setting(
         0.0,
         "Least time between two changes of the readers' token (s): a ready response may be served this much "

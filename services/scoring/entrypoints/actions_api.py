@@ -13,7 +13,7 @@ from services.scoring.entrypoints import actions_schemas as schemas
 from services.scoring.entrypoints.api import CACHED, IfNoneMatch, Level
 from services.scoring.entrypoints.cursors import decode_pair, decode_todo_cursor, encode_pair, encode_todo_cursor
 from services.scoring.entrypoints.deps import PageCursor, PageLimit, Responses, Scoring, documented, unit_of
-from services.scoring.entrypoints.http_cache import CURRENT
+from services.scoring.entrypoints.http_cache import CURRENT, CachedBody
 from services.scoring.entrypoints.read_bodies import ReadBodies
 from services.scoring.entrypoints.ready_responses import ReadyResponses
 from shared.http import ApiError, ErrorBody
@@ -61,9 +61,10 @@ def build_actions_router(ready: ReadyResponses, bodies: ReadBodies) -> APIRouter
     async def forecast(
         request: Request, container: Scoring, unit_id: str, if_none_match: IfNoneMatch = None
     ) -> Response:
-        token = container.reader.token()
-        cached = await bodies.forecast(container.actions, await unit_of(container, unit_id))
-        return ready.answer(request, token, cached, CURRENT, if_none_match)
+        async def make() -> tuple[CachedBody, str]:
+            return await bodies.forecast(container.actions, await unit_of(container, unit_id)), CURRENT
+
+        return await ready.answer(request, container.reader.token(), make, if_none_match)
 
     @documented(router.get, "/v1/forecasts", schemas.LevelForecasts, {**CACHED, **LEVEL_ERRORS}, "actions",
                 "Month-end forecasts of every unit of a level, from one computation (for the alert rules)")  # fmt: skip
@@ -73,9 +74,10 @@ def build_actions_router(ready: ReadyResponses, bodies: ReadBodies) -> APIRouter
         level: Annotated[Level, Query(description="city, department, district or commune")] = "district",
         if_none_match: IfNoneMatch = None,
     ) -> Response:
-        token = container.reader.token()
-        cached = await bodies.forecasts(container.actions, level)
-        return ready.answer(request, token, cached, CURRENT, if_none_match)
+        async def make() -> tuple[CachedBody, str]:
+            return await bodies.forecasts(container.actions, level), CURRENT
+
+        return await ready.answer(request, container.reader.token(), make, if_none_match)
 
     @router.get(
         "/v1/units/{unit_id}/todo",

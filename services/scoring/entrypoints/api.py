@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -25,6 +25,7 @@ from services.scoring.entrypoints.read_bodies import InvalidCursor, ReadBodies
 from services.scoring.entrypoints.ready_responses import ReadyResponses
 from services.scoring.service.read_model import History, Indicators, Rankings, Summary, UnitTree
 from shared.http import ApiError, ErrorBody, require_admin
+from shared.units import Unit
 
 Level = Literal["city", "department", "district", "commune"]
 PeriodParam = Annotated[str | None, Query(description="Month YYYY-MM (Vietnam time); default: the current month")]
@@ -47,9 +48,10 @@ def build_router(
     # (http_cache.py); the response models document the bodies.
     @documented(router.get, "/v1/units", UnitTree, CACHED, "units", "The unit registry (tree, validity, successors)")
     async def units(request: Request, container: Scoring, if_none_match: IfNoneMatch = None) -> Response:
-        token = container.reader.token()
-        cached = await bodies.units(container.reader.directory.registry)
-        return answer(request, token, cached, REGISTRY, if_none_match)
+        async def make() -> tuple[CachedBody, str]:
+            return await bodies.units(container.reader.directory.registry), REGISTRY
+
+        return await answer(request, container.reader.token(), make, if_none_match)
 
     @documented(router.get, "/v1/units/{unit_id}/indicators", Indicators, CACHED_ERRORS, "indicators",
                 "A unit's counters, live counters, rates, group points, score and rank for a month")  # fmt: skip
@@ -60,10 +62,12 @@ def build_router(
         period: PeriodParam = None,
         if_none_match: IfNoneMatch = None,
     ) -> Response:
-        token = container.reader.token()
-        resolved = period_of(container, period)
-        cached = await bodies.indicators(container.reader, await unit_of(container, unit_id), resolved)
-        return answer(request, token, cached, CURRENT, if_none_match)  # live figures in it, also for a closed month
+        async def make() -> tuple[CachedBody, str]:
+            resolved = period_of(container, period)
+            cached = await bodies.indicators(container.reader, await unit_of(container, unit_id), resolved)
+            return cached, CURRENT  # live figures in it, also for a closed month
+
+        return await answer(request, container.reader.token(), make, if_none_match)
 
     @documented(router.get, "/v1/rankings", Rankings, CACHED_ERRORS, "indicators", "Units of one level in rank "
                 "order for a month (all of them, or a page of those matching q)")  # fmt: skip
@@ -77,25 +81,29 @@ def build_router(
         q: Annotated[str | None, Query(max_length=100, description=Q_DESCRIPTION)] = None,
         if_none_match: IfNoneMatch = None,
     ) -> Response:
-        token = container.reader.token()
-        resolved = period_of(container, period)
-        try:
-            cached = await bodies.rankings(container.reader, level, resolved, limit=limit, cursor=cursor, q=q)
-        except InvalidCursor:
-            raise ApiError(422, "invalid_cursor", "Con trỏ trang không hợp lệ / invalid cursor") from None
-        return answer(request, token, cached, CURRENT if resolved.is_current else CLOSED, if_none_match)
+        async def make() -> tuple[CachedBody, str]:
+            resolved = period_of(container, period)
+            try:
+                cached = await bodies.rankings(container.reader, level, resolved, limit=limit, cursor=cursor, q=q)
+            except InvalidCursor:
+                raise ApiError(422, "invalid_cursor", "Con trỏ trang không hợp lệ / invalid cursor") from None
+            return cached, CURRENT if resolved.is_current else CLOSED
+
+        return await answer(request, container.reader.token(), make, if_none_match)
 
     @documented(router.get, "/v1/summary", Summary, CACHED_ERRORS, "indicators",
                 "City-level figures for a month, with the live dashboard counts")  # fmt: skip
     async def summary(
         request: Request, container: Scoring, period: PeriodParam = None, if_none_match: IfNoneMatch = None
     ) -> Response:
-        token = container.reader.token()
-        resolved = period_of(container, period)
-        city = container.reader.directory.registry.city
-        if city is None:
-            raise ApiError(404, "no_registry", "Chưa nạp danh mục đơn vị / no unit registry loaded")
-        return answer(request, token, await bodies.summary(container.reader, city, resolved), CURRENT, if_none_match)
+        async def make() -> tuple[CachedBody, str]:
+            resolved = period_of(container, period)
+            city = container.reader.directory.registry.city
+            if city is None:
+                raise ApiError(404, "no_registry", "Chưa nạp danh mục đơn vị / no unit registry loaded")
+            return await bodies.summary(container.reader, city, resolved), CURRENT
+
+        return await answer(request, container.reader.token(), make, if_none_match)
 
     @documented(router.get, "/v1/units/{unit_id}/history", History, CACHED_ERRORS, "indicators",
                 "Monthly trend of a unit")  # fmt: skip
@@ -106,9 +114,10 @@ def build_router(
         months: Annotated[int, Query(ge=1, le=60)] = 12,
         if_none_match: IfNoneMatch = None,
     ) -> Response:
-        token = container.reader.token()
-        cached = await bodies.history(container.reader, await unit_of(container, unit_id), months)
-        return answer(request, token, cached, CURRENT, if_none_match)
+        async def make() -> tuple[CachedBody, str]:
+            return await bodies.history(container.reader, await unit_of(container, unit_id), months), CURRENT
+
+        return await answer(request, container.reader.token(), make, if_none_match)
 
     @documented(router.get, "/v1/units/{unit_id}/dossiers", schemas.DossierPage, {**CACHED, **ERRORS}, "dossiers",
                 "Overdue or soon-due open dossiers of a unit (paged), as of the live tick")  # fmt: skip
@@ -123,12 +132,9 @@ def build_router(
         cursor: PageCursor = None,
         if_none_match: IfNoneMatch = None,
     ) -> Response:
-        token = container.reader.token()
-        unit = await unit_of(container, unit_id)
-        after = decode_due_cursor(cursor)
         reader = container.reader
 
-        async def page() -> CachedBody:
+        async def page(unit: Unit, after: tuple[datetime, str] | None) -> CachedBody:
             # As of the live tick's start, as the live figures: the same page (and ETag) for a tick in every
             # process, and kept until the next committed batch or tick (the token) rather than read per request.
             now = (await reader.live_snapshot()).now
@@ -151,8 +157,14 @@ def build_router(
                                        next_cursor=next_cursor)  # fmt: skip
             return CachedBody(body.model_dump_json().encode()).precompress()
 
-        key = ("dossiers", unit.unit_id, state, within_hours, subtree, limit, cursor)
-        return answer(request, token, await bodies.by_token(key, token, page), CURRENT, if_none_match)
+        async def make() -> tuple[CachedBody, str]:
+            token = reader.token()  # the page is kept while the token is this one (it is read after it)
+            unit = await unit_of(container, unit_id)
+            after = decode_due_cursor(cursor)
+            key = ("dossiers", unit.unit_id, state, within_hours, subtree, limit, cursor)
+            return await bodies.by_token(key, token, lambda: page(unit, after)), CURRENT
+
+        return await answer(request, reader.token(), make, if_none_match)
 
     @documented(router.get, "/v1/dlq", schemas.DeadLetters, ADMIN_ERRORS, "admin",
                 "Dead letters: records that broke the contract or wait for their unit (admin token)")  # fmt: skip
@@ -196,9 +208,10 @@ def build_router(
 
     @documented(router.get, "/v1/profile", ScoreProfile, CACHED, "indicators", "The score profile in force")
     async def profile(request: Request, container: Scoring, if_none_match: IfNoneMatch = None) -> Response:
-        token = container.reader.token()
-        cached = await bodies.profile(container.reader.profiles.current())
-        return answer(request, token, cached, CURRENT, if_none_match)  # a reload changes it at once
+        async def make() -> tuple[CachedBody, str]:
+            return await bodies.profile(container.reader.profiles.current()), CURRENT  # a reload changes it at once
+
+        return await answer(request, container.reader.token(), make, if_none_match)
 
     @router.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:

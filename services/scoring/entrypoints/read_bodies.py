@@ -98,9 +98,11 @@ class ReadBodies:
         """Until no background build runs (a test reads what the next request would be served)."""
         await self._bodies.idle()
 
-    def tell(self, bump: Callable[[], None]) -> None:
-        """Whom to tell that a body readers were served was replaced (the reader's token)."""
-        self._tell = bump
+    def tell(self, reader: ScoringReader) -> None:
+        """Whom to tell that a body readers were served was replaced (the reader's token), and the refresh budget
+        the builds are charged to and, in the background, wait for (service/refresh_budget.py)."""
+        self._tell = reader.bump
+        self._bodies.budget = reader.budget
 
     def _told(self) -> None:
         if self._tell is not None:
@@ -134,7 +136,7 @@ class ReadBodies:
         """The whole ranking (the default), or a page of it: units whose id or name contains `q` (diacritics and
         case ignored), `limit` of them from `cursor` (the previous page's `next_cursor`). Each page is built with
         the whole ranking of its tables in one step (one background build per change, not one per stage)."""
-        self.tell(reader.bump)
+        self.tell(reader)
         table = await reader.level_table(level, period)
         sources = (table, reader.profiles.current(), reader.directory.registry)
         query = fold(q.strip()) if q else ""
@@ -158,7 +160,7 @@ class ReadBodies:
         """Built from the unit's row of its level's table, not the whole table: a row is the same object while the
         unit's figures and rank are (ScoringReader._build_table), so a batch rebuilds the bodies of the units it
         touched (and of those whose rank it moved), not every unit's."""
-        self.tell(reader.bump)
+        self.tell(reader)
         table, snapshot = await reader.indicator_sources(unit, period)
         row = table[1][unit.unit_id]
         as_of = table_as_of(table, snapshot.now)
@@ -171,13 +173,13 @@ class ReadBodies:
                                  lambda: indicators_view(unit, period, table, snapshot))  # fmt: skip
 
     async def summary(self, reader: ScoringReader, city: Unit, period: Period) -> CachedBody:
-        self.tell(reader.bump)
+        self.tell(reader)
         table, snapshot = await reader.indicator_sources(city, period)
         return await self._built(("summary", period.label), (table, city, snapshot),
                                  lambda: summary_view(city, period, table, snapshot))  # fmt: skip
 
     async def history(self, reader: ScoringReader, unit: Unit, months: int) -> CachedBody:
-        self.tell(reader.bump)
+        self.tell(reader)
         sources = await reader.history_sources(months)
         snapshot, profile, *figures = sources
         assert isinstance(snapshot, LiveSnapshot)

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from services.scoring.service.refresh_budget import RefreshBudget
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 log = logging.getLogger(__name__)
@@ -47,8 +49,12 @@ class RefreshingCache(Generic[K, V]):
         background_interval_s: float = 0.0,
         on_store: Callable[[], None] | None = None,
         on_fresh: Callable[[float], None] | None = None,
+        budget: RefreshBudget | None = None,
     ) -> None:
         self._compute = compute
+        # The process's one account of background refresh work (refresh_budget.py): a background recomputation
+        # also waits for its turn there, whatever key it is for.
+        self._budget = budget
         self._on_store = on_store  # told whenever a new value replaces one (what readers are served changed)
         # Told, for each stored value, how long after the first change it covers was announced (s): the read
         # path's freshness inside this process (announced → recomputed and served), interval waits included.
@@ -129,6 +135,8 @@ class RefreshingCache(Generic[K, V]):
         loop = asyncio.get_running_loop()
         gap = max(self._background_interval_s, LOAD_FACTOR * self._last_took.get(key, 0.0))
         wait = self._last_started.get(key, float("-inf")) + gap - loop.time()
+        if self._budget is not None:
+            wait = max(wait, self._budget.wait_s())
         if wait <= 0:
             self._refresh(key, follow_up=True)
         else:
@@ -169,7 +177,9 @@ class RefreshingCache(Generic[K, V]):
         current = self._entries.get(key)
         if current is None or current.version <= target:
             self._entries[key] = _Entry(value, target, self._clock())
-            if self._on_store is not None:
+            # The same object again (recomputed, nothing changed: ScoringReader keeps it): readers are served what
+            # they were, so their token stays and nothing built from it is rebuilt.
+            if self._on_store is not None and (current is None or current.value is not value):
                 self._on_store()
             if stale_since is not None and self._on_fresh is not None:
                 self._on_fresh(asyncio.get_running_loop().time() - stale_since)

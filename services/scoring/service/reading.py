@@ -37,6 +37,7 @@ from services.scoring.service.periods import (
 )
 from services.scoring.service.read_cache import RefreshingCache
 from services.scoring.service.read_ports import Clock, FiguresRepository, ProfileSource, UnitsView
+from services.scoring.service.refresh_budget import RefreshBudget
 from shared.indicators import UNIT_LEVELS, VIETNAM_TZ
 from shared.units import Unit, UnitRegistry
 
@@ -62,8 +63,12 @@ class ScoringReader:
         refresh_s: float = BACKGROUND_REFRESH_S,
         on_fresh: Callable[[str, float], None] | None = None,
         token_min_s: float = 0.0,
+        budget: RefreshBudget | None = None,
     ) -> None:
         self.figures = figures
+        # The CPU the background refreshes of this process's read tables and bodies may take (refresh_budget.py):
+        # every table computation below, and the bodies built from them (read_bodies.py), are counted in it.
+        self.budget = budget if budget is not None else RefreshBudget()
         self.directory = directory
         self.profiles = profiles
         self.clock = clock
@@ -87,11 +92,11 @@ class ScoringReader:
 
         self._months: RefreshingCache[str, dict[str, dict[str, int]]] = RefreshingCache(
             self._compute_month, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self.bump,
-            on_fresh=fresh("month"),
+            on_fresh=fresh("month"), budget=self.budget,
         )  # fmt: skip
         self._tables: RefreshingCache[tuple[str, str], LevelTable] = RefreshingCache(
             self._compute_table, max_age_s=ranking_ttl_s, background_interval_s=refresh_s, on_store=self.bump,
-            on_fresh=fresh("level"),
+            on_fresh=fresh("level"), budget=self.budget,
         )  # fmt: skip
         # Live figures (overdue, due soon) depend on the time: they are computed as of the start of a tick of
         # `live_tick_s` seconds, so that every process shows the same figures (and ETags) for the same tick.
@@ -99,11 +104,13 @@ class ScoringReader:
         self._tick: int | None = None
         self._live: RefreshingCache[str, LiveSnapshot] = RefreshingCache(
             self._compute_live, max_age_s=min(ranking_ttl_s, 60.0), background_interval_s=refresh_s,
-            on_store=self.bump, on_fresh=fresh("live"),
+            on_store=self.bump, on_fresh=fresh("live"), budget=self.budget,
         )  # fmt: skip
         # What the last month roll-up and level table of each key were built from: the next is patched from them.
         self._month_inputs: dict[str, tuple[OwnCounters, TreeView, dict[str, dict[str, int]]]] = {}
         self._last_tables: dict[tuple[str, str], tuple[_TableInputs, LevelTable]] = {}
+        self._last_live: LiveSnapshot | None = None
+        self._homes_of: tuple[object, object, dict[str, list[str]]] = (None, None, {})
         directory.on_change.append(self.figures_changed)  # a new registry: no table built on the old one is served
 
     def bump(self, *, at_once: bool = False) -> None:
@@ -162,6 +169,10 @@ class ScoringReader:
         view = self.directory.view
         own = await self.figures.month_own_counters(label)
         previous = self._month_inputs.get(label)
+        if previous is not None and previous[1] is view and own == previous[0]:
+            # Nothing this month counts changed (a back-fill of other months invalidates the current one with every
+            # batch): the same roll-up OBJECT, so nothing built from it is rebuilt and readers' token stays.
+            return previous[2]
         if previous is not None and previous[1] is view:
             # Incremental: only the units a changed named unit feeds get new figures (dicts); the others keep
             # theirs, so the level tables reuse their rows (_build_table) and the bodies of units a batch did not
@@ -173,7 +184,7 @@ class ScoringReader:
                 return patched[0]
         # The arithmetic over every unit runs off the event loop (as every table build below): a reader whose body
         # is ready is served meanwhile (the interpreter switches threads every few ms) instead of waiting for it.
-        rolled = await asyncio.to_thread(roll_up_month, own, view, parse_month(label))
+        rolled = await self.budget.to_thread(lambda: roll_up_month(own, view, parse_month(label)))
         self._month_inputs[label] = (own, view, rolled)
         return rolled
 
@@ -203,7 +214,13 @@ class ScoringReader:
             self.figures.live_by_home_unit(now, to_datetime(month_end(current_month(now)))),
             self.figures.received_since(day_start),
         )
-        return LiveSnapshot(now, await asyncio.to_thread(roll_up_live, by_home, view, local.date()), received_today)
+        rolled = await self.budget.to_thread(lambda: roll_up_live(by_home, view, local.date()))
+        snapshot = LiveSnapshot(now, rolled, received_today)
+        kept = self._last_live
+        if kept is not None and kept.now == now and kept.received_today == received_today and kept.by_unit == rolled:
+            return kept  # the same figures at the same instant: the same object (see _compute_month)
+        self._last_live = snapshot
+        return snapshot
 
     async def month_figures(self, period: Period, *, fresh: bool = False) -> dict[str, dict[str, int]]:
         """Every unit's stored counters for the period, subtrees and successors included (domain/effective.py)."""
@@ -236,10 +253,18 @@ class ScoringReader:
         return found
 
     def home_units_of(self, unit_id: str) -> list[str]:
-        """Home units whose open dossiers count for `unit_id` today: its subtree and the units retired into it."""
+        """Home units whose open dossiers count for `unit_id` today: its subtree and the units retired into it.
+        Kept per tree view and day (a walk over the whole registry; a unit's dossier page is read again at every
+        change of the readers' token)."""
         view = self.directory.view
         today = self.clock().astimezone(VIETNAM_TZ).date()
-        return [u.unit_id for u in self.directory.registry if unit_id in view.owners(u.unit_id, today)]
+        if self._homes_of[0] is not view or self._homes_of[1] != today:
+            self._homes_of = (view, today, {})
+        found = self._homes_of[2].get(unit_id)
+        if found is None:
+            found = [u.unit_id for u in self.directory.registry if unit_id in view.owners(u.unit_id, today)]
+            self._homes_of[2][unit_id] = found
+        return list(found)
 
     async def level_table(
         self, level: str, period: Period, *, fresh: bool = False, live: LiveSnapshot | None = None
@@ -277,7 +302,10 @@ class ScoringReader:
         # Scoring and ranking every unit of a level is CPU work: off the event loop, so ready bodies keep being
         # served while it runs (its inputs are not changed in place: tables are replaced, never mutated).
         inputs = _TableInputs(period, month, live_by_unit, self.profiles.current(), self.directory.registry)
-        table = await asyncio.to_thread(self._build_table, level, inputs, as_of, self._last_tables.get(key))
+        previous = self._last_tables.get(key)
+        if previous is not None and previous[1].as_of == as_of and _same_inputs(previous[0], inputs):
+            return previous[1]  # built from the same objects at the same instant: the same table (_compute_month)
+        table = await self.budget.to_thread(lambda: self._build_table(level, inputs, as_of, previous))
         self._last_tables[key] = (inputs, table)
         return table
 
@@ -354,6 +382,11 @@ class _TableInputs(NamedTuple):
     live: Mapping[str, LiveFigures]
     profile: ScoreProfile
     registry: UnitRegistry
+
+
+def _same_inputs(kept: _TableInputs, inputs: _TableInputs) -> bool:
+    """The same period (by value) and the same objects otherwise: a table built from them is the same table."""
+    return kept.period == inputs.period and all(a is b for a, b in zip(kept[1:], inputs[1:], strict=True))
 
 
 async def _given(snapshot: LiveSnapshot) -> LiveSnapshot:

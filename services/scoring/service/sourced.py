@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from services.scoring.domain.live import LiveFigures
+from services.scoring.service.refresh_budget import RefreshBudget
 
 log = logging.getLogger(__name__)
 K = TypeVar("K", bound=Hashable)
@@ -45,11 +46,13 @@ class OneAtATime(Generic[K, V]):
     def __init__(self) -> None:
         self._running: dict[K, tuple[Sources, asyncio.Future[V]]] = {}
 
-    async def run(self, key: K, sources: Sources, compute: Callable[[], V]) -> V:
+    async def run(self, key: K, sources: Sources, compute: Callable[[], V], budget: RefreshBudget | None = None) -> V:
+        """`compute()` in a worker thread (its CPU charged to `budget` if given), or the same one running."""
         running = self._running.get(key)
         if running is not None and same_sources(running[0], sources):
             return await asyncio.shield(running[1])
-        future: asyncio.Future[V] = asyncio.ensure_future(asyncio.to_thread(compute))
+        work = asyncio.to_thread(compute) if budget is None else budget.to_thread(compute)
+        future: asyncio.Future[V] = asyncio.ensure_future(work)
         self._running[key] = (sources, future)
         try:
             return await asyncio.shield(future)
@@ -90,6 +93,9 @@ class SourcedValues(Generic[K, V]):
         self._stale_s = stale_s
         self._started: dict[K, float] = {}
         self._background: dict[K, asyncio.Task[V]] = {}
+        self.budget: RefreshBudget | None = None
+        """The process's refresh budget (refresh_budget.py): every computation is charged to it, and a background
+        one also waits for its turn there (set by the owner once it knows the reader)."""
 
     def peek(self, key: K, sources: Sources) -> V | None:
         found = self._values.get(key)
@@ -106,6 +112,8 @@ class SourcedValues(Generic[K, V]):
                 # Always one computation to come, at once or when the interval has passed: a reader answered the
                 # previous value may not ask again (its response is kept until `on_store` says it changed).
                 delay = self._started.get(key, float("-inf")) + self._stale_s - time.monotonic()
+                if self.budget is not None:
+                    delay = max(delay, self.budget.wait_s())
                 task = asyncio.ensure_future(
                     self._compute(key, sources, compute, after_s=max(0.0, delay), background=True)
                 )
@@ -141,7 +149,7 @@ class SourcedValues(Generic[K, V]):
         if after_s > 0:
             await asyncio.sleep(after_s)
         self._started[key] = time.monotonic()
-        value = await self._computing.run(key, sources, compute)
+        value = await self._computing.run(key, sources, compute, self.budget)
         replaced = self._values.get(key)
         tell = not self._tell_background_only or (background and (replaced is None or replaced[1] is not value))
         self._values[key] = (sources, value)

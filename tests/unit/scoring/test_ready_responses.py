@@ -87,3 +87,53 @@ async def test_while_starting_everything_goes_to_the_app() -> None:
     inner, ready = App(), ReadyResponses()
     ready.remember(Request(scope("/v1/units")), (1, 1, PROFILE), BODY, CURRENT)
     assert (await call(FastReads(inner, ready, lambda: None), scope("/v1/units")))[0] == 299
+
+
+class Step:
+    """A route's step (ready_responses.Make): the body of now, or the error the route would answer."""
+
+    def __init__(self, body: CachedBody) -> None:
+        self.body = body
+        self.runs = 0
+        self.fails = False
+
+    async def __call__(self) -> tuple[CachedBody, str]:
+        self.runs += 1
+        if self.fails:
+            raise LookupError("unknown unit")
+        return self.body, CURRENT
+
+
+@pytest.mark.parametrize(
+    "changed", [(2, 100, PROFILE), (1, 101, PROFILE), (1, 100, object())], ids=["tables", "tick", "profile"]
+)
+async def test_a_changed_token_runs_the_routes_step_again_instead_of_the_app(changed: Token) -> None:
+    inner, ready = App(), ReadyResponses()
+    token: list[Token] = [(1, 100, PROFILE)]
+    fast = FastReads(inner, ready, lambda: token[0])
+    step = Step(BODY)
+    answered = await ready.answer(Request(scope("/v1/units")), token[0], step)
+    assert answered.status_code == 200 and step.runs == 1
+
+    # The figures changed: the step makes the new body under the new token; the app is not asked.
+    newer = CachedBody(b'{"unit_id": "H26", "score": 92.0}' * 40)
+    step.body, token[0] = newer, changed
+    status, headers, body = await call(fast, scope("/v1/units", if_none_match=BODY.etag()))
+    assert (status, body, headers["etag"], inner.calls, step.runs) == (200, newer.body, newer.etag(), [], 2)
+    # ... and kept under it: the next request is answered as it was, without running the step.
+    assert (await call(fast, scope("/v1/units", if_none_match=newer.etag())))[0] == 304
+    assert step.runs == 2 and inner.calls == []
+
+
+async def test_a_failing_step_sends_the_request_to_the_route() -> None:
+    inner, ready = App(), ReadyResponses()
+    token: list[Token] = [(1, 100, PROFILE)]
+    fast = FastReads(inner, ready, lambda: token[0])
+    step = Step(BODY)
+    await ready.answer(Request(scope("/v1/units/H26.X/indicators")), token[0], step)
+    step.fails, token[0] = True, (2, 100, PROFILE)
+    assert (await call(fast, scope("/v1/units/H26.X/indicators")))[0] == 299
+    assert inner.calls == ["/v1/units/H26.X/indicators"] and step.runs == 2
+    # Forgotten until the route answers it again: the next request is routed without running the failing step.
+    assert (await call(fast, scope("/v1/units/H26.X/indicators")))[0] == 299
+    assert len(inner.calls) == 2 and step.runs == 2

@@ -1,0 +1,70 @@
+"""One CPU budget for all the background refresh work of a process that serves readers (issue 15).
+
+A committed batch makes the API process recompute read tables (a month's roll-up, a level's ranked table, the live
+figures) and rebuild the bodies built from them, in worker threads. Each key's refreshes are already spaced (at most
+once per READ_REFRESH_S and per twice its last duration, read_cache.py; a body at most once per BODY_REFRESH_S), but
+a back-fill invalidates dozens of keys at once, and their refreshes together kept the process busy: pure-Python
+work in a worker thread holds the GIL, and the event loop — which gives the GIL up at every system call (epoll,
+recv, send) — waits up to a switch interval to get it back each time, so a request that costs 0.2 ms of CPU took
+tens of milliseconds (p99 2.7 s at 500 requests/s, docs/benchmarks.md).
+
+So the process keeps one account: every piece of background work reports the CPU time its thread spent, and after
+work costing t seconds no new background refresh starts before `rest_factor` × t seconds have passed — whatever key
+it is for. Refresh work then takes at most about 1 / (1 + rest_factor) of the process's time while commits arrive
+continuously; the rest is the readers'. Staleness stays bounded: the rest owed is never more than `max_rest_s`
+ahead of now, so a refresh waits for the budget at most `max_rest_s` beyond its own spacing. Work a caller awaits
+(a reader of a key never built, the publisher's fresh tables) is counted but never delayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+REST_FACTOR = 2.0
+"""Seconds of rest owed per CPU second of background refresh work (1/3 of the time for refreshes at most)."""
+MAX_REST_S = 0.15
+"""The rest owed never reaches further ahead than this: the budget delays a refresh at most this long."""
+
+
+class RefreshBudget:
+    """The process's background refresh work in CPU seconds, and the rest it owes the readers."""
+
+    def __init__(
+        self,
+        rest_factor: float = REST_FACTOR,
+        max_rest_s: float = MAX_REST_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rest_factor = rest_factor
+        self._max_rest_s = max_rest_s
+        self._clock = clock
+        self._free_at = float("-inf")
+        self.spent_s = 0.0
+        """CPU seconds of refresh work counted so far (for /metrics and tests)."""
+
+    def wait_s(self) -> float:
+        """How long a background refresh asked for now must wait for its turn (0: at once)."""
+        return max(0.0, self._free_at - self._clock())
+
+    def charge(self, cpu_s: float) -> None:
+        """Work that cost `cpu_s` CPU seconds was done: the rest it owes is added (never beyond max_rest_s ahead)."""
+        now = self._clock()
+        self.spent_s += cpu_s
+        self._free_at = min(max(self._free_at, now) + self._rest_factor * cpu_s, now + self._max_rest_s)
+
+    async def to_thread(self, work: Callable[[], T]) -> T:
+        """`work()` in a worker thread (as asyncio.to_thread), its thread's CPU time charged when it ends."""
+        value, cpu_s = await asyncio.to_thread(_timed, work)
+        self.charge(cpu_s)
+        return value
+
+
+def _timed(work: Callable[[], T]) -> tuple[T, float]:
+    started = time.thread_time()
+    value = work()
+    return value, time.thread_time() - started

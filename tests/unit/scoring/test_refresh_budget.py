@@ -1,0 +1,123 @@
+"""The API process's refresh work under a commit storm (service/refresh_budget.py, service/reading.py): one CPU budget
+for every background refresh, bounded staleness, and a back-fill of other months leaves the current month's tables,
+bodies and the readers' token as they are."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from services.scoring.domain.effective import TreeView
+from services.scoring.entrypoints.read_bodies import ReadBodies
+from services.scoring.service.periods import resolve_period
+from services.scoring.service.reading import ScoringReader
+from services.scoring.service.refresh_budget import RefreshBudget
+from shared.units import Unit, UnitLevel, UnitRegistry
+from tests.unit.scoring.read_fakes import NOW, FakeFigures, FakeProfiles, FakeUnits, city_registry, profile
+
+pytestmark = pytest.mark.unit
+
+OCTOBER, AUGUST = "2026-10", "2026-08"  # NOW is in October: the current month, and a closed one
+FIGURES = {"received": 30, "received_online": 30, "resolved": 20, "resolved_with_due": 20, "resolved_on_time": 20,
+           "progress_total": 30, "progress_on_time": 29, "events": 10, "events_timely": 10}  # fmt: skip
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_work_owes_rest_in_proportion_and_never_more_than_the_bound() -> None:
+    clock = FakeClock()
+    budget = RefreshBudget(rest_factor=2.0, max_rest_s=0.15, clock=clock)
+    assert budget.wait_s() == 0.0
+    budget.charge(0.02)
+    assert budget.wait_s() == pytest.approx(0.04)
+    clock.now += 0.01
+    budget.charge(0.02)  # owed on top of what is still owed
+    assert budget.wait_s() == pytest.approx(0.07)
+    budget.charge(1.0)  # a huge piece of work: the wait it imposes is bounded (staleness)
+    assert budget.wait_s() == pytest.approx(0.15)
+    clock.now += 0.2
+    assert budget.wait_s() == 0.0
+    assert budget.spent_s == pytest.approx(1.04)
+
+
+@pytest.mark.parametrize("work_s", [0.002, 0.02, 0.06, 0.3])
+def test_under_a_commit_storm_refreshes_take_a_bounded_share_and_each_waits_a_bounded_time(work_s: float) -> None:
+    """A storm: a refresh is always due; each starts when the budget allows and costs `work_s` of CPU. The share of
+    time spent refreshing is at most 1 / (1 + rest_factor) while the rest fits under the bound, and no refresh
+    waits longer than max_rest_s for its turn."""
+    clock = FakeClock()
+    budget = RefreshBudget(rest_factor=2.0, max_rest_s=0.15, clock=clock)
+    start, busy, longest = clock.now, 0.0, 0.0
+    while clock.now - start < 60.0:
+        wait = budget.wait_s()
+        longest = max(longest, wait)
+        clock.now += wait + work_s  # waits its turn, then works
+        busy += work_s
+        budget.charge(work_s)
+    share = busy / (clock.now - start)
+    assert longest <= 0.15 + 1e-9
+    assert share == pytest.approx(max(1 / 3, work_s / (work_s + 0.15)), rel=0.02)
+
+
+async def test_charged_work_runs_in_a_thread_and_its_cpu_is_counted() -> None:
+    clock = FakeClock()  # stands still: the rest owed is all still to come
+    budget = RefreshBudget(rest_factor=2.0, max_rest_s=10.0, clock=clock)
+
+    def burn() -> int:
+        return sum(i * i for i in range(200_000))
+
+    expected = burn()
+    assert await budget.to_thread(burn) == expected
+    assert budget.spent_s > 0.0 and budget.wait_s() == pytest.approx(2.0 * budget.spent_s)
+
+
+async def test_a_back_fill_of_a_closed_month_keeps_the_current_tables_bodies_and_token() -> None:
+    figures = FakeFigures(months={OCTOBER: {"D1.X": FIGURES}, AUGUST: {"D2": FIGURES}})
+    reader = ScoringReader(
+        figures, FakeUnits(city_registry()), FakeProfiles(profile()), clock=lambda: NOW, refresh_s=0.01
+    )
+    bodies = ReadBodies()
+    current, closed = resolve_period(OCTOBER, NOW), resolve_period(AUGUST, NOW)
+    table = await reader.level_table("commune", current)
+    ranking = await bodies.rankings(reader, "commune", current)
+    closed_table = await reader.level_table("commune", closed)
+    snapshot = await reader.live_snapshot()
+    await asyncio.sleep(0.05)
+    await bodies.idle()
+    token = reader.token()
+
+    figures.months[AUGUST]["D2"] = {**FIGURES, "received": 31}  # a back-filled batch of August
+    reader.figures_changed([AUGUST])  # the current month is invalidated with every batch
+    for _ in range(3):
+        await reader.level_table("commune", current)
+        await bodies.rankings(reader, "commune", current)
+        await asyncio.sleep(0.03)
+        await bodies.idle()
+
+    assert await reader.level_table("commune", current) is table  # recomputed: the same figures, the same object
+    assert await reader.live_snapshot() is snapshot
+    assert await bodies.rankings(reader, "commune", current) is ranking
+    assert reader.generation == token[0] + 1  # the invalidation announced once; no table or body replaced since
+    assert await reader.level_table("commune", closed, fresh=True) is not closed_table  # August did change
+
+
+def test_home_units_are_kept_per_registry_view_and_follow_a_new_registry() -> None:
+    units = FakeUnits(city_registry())
+    reader = ScoringReader(FakeFigures(), units, FakeProfiles(profile()), clock=lambda: NOW)
+    assert sorted(reader.home_units_of("D1")) == ["D1", "D1.X"]
+    reader.home_units_of("D1").append("changed by a caller")  # a copy: what is kept is not changed
+    assert sorted(reader.home_units_of("D1")) == ["D1", "D1.X"]
+
+    moved = [Unit("C", "Thành phố Hà Nội", UnitLevel.CITY, None), Unit("D1", "Quận Ba Đình", UnitLevel.DISTRICT, "C"),
+             Unit("D2", "Quận Đống Đa", UnitLevel.DISTRICT, "C"),
+             Unit("D1.X", "Phường Phúc Xá", UnitLevel.COMMUNE, "D2")]  # fmt: skip
+    units.registry = UnitRegistry(moved)
+    units.view = TreeView(units.registry)  # a registry change gives a new view
+    assert reader.home_units_of("D1") == ["D1"] and sorted(reader.home_units_of("D2")) == ["D1.X", "D2"]

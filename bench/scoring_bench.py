@@ -194,6 +194,7 @@ def report(args: argparse.Namespace, label: str, processes: int, load: Preload, 
         "per_million_events_per_s": run.per_million,
         "per_million_cpu_us_per_event_scoring_postgres_kafka": run.cpu_per_million,
         "peak_rss_mb_each_process": [round(mb, 1) for mb in run.peak_rss_mb_each],
+        "compiled_modules_loaded_each_process": run.compiled_each,
         "max_sampled_rss_mb": round(run.max_sampled_rss_mb, 1),
         "machine_busy": round(run.machine_busy, 2),
         "check": check,
@@ -256,14 +257,14 @@ async def one_run(
 
 def summary(runs: list[dict]) -> list[str]:
     """One line per run, and the checks across runs: every run must leave the same tables, recompute 0."""
-    lines = ["code   procs  events/s   µs/event: scoring  postgres  kafka  sum   peak RSS MB   recompute"]
+    lines = ["code   procs  events/s   µs/event: scoring  postgres  kafka  sum   peak RSS MB   recompute  compiled"]
     for r in runs:
         cpu = r["cpu_us_per_event_whole_run"]
         recomputed = r["check"].get("recompute", {}).get("differing_keys", "-")
         lines.append(
             f"{r['code']:<6} {r['processes']:>5}  {r['scoring_events_per_s']:>8,}   {cpu['scoring_all_processes']:>16}"
             f"  {cpu['postgres']:>8}  {cpu['kafka']:>5}  {cpu['sum']:>5}   {max(r['peak_rss_mb_each_process']):>11}"
-            f"   {recomputed}"
+            f"   {recomputed:>9}  {'yes' if (c := r['compiled_modules_loaded_each_process']) and all(c) else 'no'}"
         )
     lines += per_million_lines(runs)
     keys = {(r["check"]["counters_md5"], r["check"]["dossiers_hash"]) for r in runs}

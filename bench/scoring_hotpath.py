@@ -1,11 +1,16 @@
 """The scoring consumer's Python hot path alone, without broker or database: where its CPU goes, per event.
 
     .venv/bin/python bench/scoring_hotpath.py [--events 300000] [--batch 5000] [--profile]
+    .venv/bin/python bench/scoring_hotpath.py --compare 3 [--events 200000] [--batch 20000]
 
 Simulated Hanoi records (as the Kafka benchmark preloads them) go through exactly the code the consumer runs for a
 batch — decode, load the stored dossiers from their JSON columns, merge and count, build the write parameters —
 with the database replaced by a dict of the JSON texts PostgreSQL would hold. Prints µs per event for each stage
 and checks the fast decode path against the pydantic one on every record (valid and invalid alike).
+
+`--compare N`: N rounds of two child processes on the same cached records, one importing the sources of the hot
+modules (SCORING_INTERPRETED=1) and one their mypyc extensions (services/scoring/compiled.py; `make compile` builds
+them), the order alternating per round; prints each stage's µs/event per form and compiled / interpreted.
 """
 
 from __future__ import annotations
@@ -13,9 +18,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import json
+import os
 import pickle
 import pstats
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -30,6 +40,7 @@ from bench.scoring_setup import HANOI_REGISTRY, simulation_for  # noqa: E402
 from services.scoring.adapters import store  # noqa: E402
 from services.scoring.adapters.gc import cyclic_gc_paused  # noqa: E402
 from services.scoring.adapters.wire import decode_batch, record_of_event  # noqa: E402
+from services.scoring.compiled import INTERPRETED_ENV, extension_paths, status  # noqa: E402
 from services.scoring.domain.apply import AncestorLookup, apply_records  # noqa: E402
 from services.scoring.service.apply_batch import OWN_UNIT_ONLY  # noqa: E402
 from services.scoring.service.ports import KafkaRecord  # noqa: E402
@@ -44,13 +55,14 @@ def simulated_records(count: int, seed: int, invalid_share: float) -> list[Kafka
     cache = REPO_ROOT / "var" / f"hotpath-records-{count}-{seed}-{invalid_share}.pickle"
     if cache.exists():
         return pickle.loads(cache.read_bytes())
-    records = _simulate(count, seed, invalid_share)
+    records = simulate(count, seed, invalid_share)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL))
     return records
 
 
-def _simulate(count: int, seed: int, invalid_share: float) -> list[KafkaRecord]:
+def simulate(count: int, seed: int, invalid_share: float) -> list[KafkaRecord]:
+    """`count` simulated deliveries of Hanoi (a share of them invalid) as Kafka records, as the bench preloads."""
     config = simulation_for(count, 1.0, seed)
     if invalid_share:
         from dataclasses import replace
@@ -123,6 +135,39 @@ def one_batch(chunk, database, spent, now, ancestors, unit_exists) -> None:
     spent["changed dossiers"] += len(outcome.changes)
 
 
+STAGES = ("decode", "load states", "apply (merge+count)", "write params")
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Interpreted and compiled children back to back on the same records: per stage, the median of the rounds."""
+    if not extension_paths():
+        raise SystemExit("no compiled modules in this checkout: run `make compile` first")
+    simulated_records(args.events, args.seed, 0.0)  # simulate once, before the timed children
+    figures: dict[str, list[dict[str, float]]] = {"interpreted": [], "compiled": []}
+    for round_ in range(args.compare):
+        forms = ["interpreted", "compiled"] if round_ % 2 == 0 else ["compiled", "interpreted"]
+        for form in forms:
+            env = {key: value for key, value in os.environ.items() if key != INTERPRETED_ENV}
+            if form == "interpreted":
+                env[INTERPRETED_ENV] = "1"
+            with tempfile.NamedTemporaryFile(suffix=".json") as out:
+                command = [sys.executable, __file__, "--events", str(args.events), "--batch", str(args.batch),
+                           "--seed", str(args.seed), "--json", out.name]  # fmt: skip
+                subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+                child = json.loads(Path(out.name).read_text())
+            expected = form == "compiled"
+            if set(child["compiled"].values()) != {expected}:
+                raise SystemExit(f"the {form} child imported: {child['compiled']}")
+            figures[form].append(child["us_per_event"])
+            print(f"round {round_ + 1} {form:>11}: {child['us_per_event']['total CPU']:.1f} µs/event", flush=True)
+    print(f"\n{'stage, µs/event (median)':>26} {'interpreted':>12} {'compiled':>9} {'ratio':>6}")
+    for stage in (*STAGES, "sum of the four", "total CPU"):
+        before = statistics.median(run[stage] for run in figures["interpreted"])
+        after = statistics.median(run[stage] for run in figures["compiled"])
+        print(f"{stage:>26} {before:12.1f} {after:9.1f} {after / before:6.2f}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=300_000)
@@ -130,7 +175,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--profile", action="store_true", help="cProfile the run and print the top functions")
     parser.add_argument("--gc-on", action="store_true", help="leave the cyclic GC running (as before the fix)")
+    parser.add_argument("--compare", type=int, default=0, metavar="ROUNDS", help="interpreted vs compiled children")
+    parser.add_argument("--json", type=Path, default=None, help="also write µs/event per stage to this file")
     args = parser.parse_args()
+    if args.compare:
+        return compare(args)
     units = load_units(HANOI_REGISTRY)
     known = {u.unit_id for u in units}
     ancestors = OWN_UNIT_ONLY  # as the consumer counts: own counters only (migration 0007)
@@ -152,6 +201,11 @@ def main() -> int:
         else:
             print(f"{name:>22}: {seconds / n * 1e6:6.1f} µs/event")
     print(f"{'total CPU':>22}: {total / n * 1e6:6.1f} µs/event  ({n / total:,.0f} events/s on one core)")
+    if args.json:
+        per_event = {name: seconds / n * 1e6 for name, seconds in spent.items() if name in STAGES}
+        per_event["sum of the four"] = sum(per_event.values())
+        per_event["total CPU"] = total / n * 1e6
+        args.json.write_text(json.dumps({"us_per_event": per_event, "compiled": status()}))
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     return 0

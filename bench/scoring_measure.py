@@ -94,6 +94,8 @@ class ScoringRun:
     load on the machine)."""
     progress: Progress
     output_tail: list[str]
+    compiled_each: list[bool]
+    """Per process: whether it had mypyc-compiled modules loaded at its first commit (services/scoring/compiled.py)."""
 
 
 async def committed_total(admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition]) -> int:
@@ -143,6 +145,13 @@ def server_cpu_s(pid: int | None) -> float:
     except psutil.Error:
         return 0.0
     return total
+
+
+def _runs_compiled(pid: int) -> bool:
+    """Whether a process has a mypyc group's shared library mapped (read once it is consuming)."""
+    with contextlib.suppress(OSError):
+        return "__mypyc" in Path(f"/proc/{pid}/maps").read_text()
+    return False
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -214,6 +223,7 @@ async def run_scoring(
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     machine_at_first: psutil._common.scputimes | None = None
+    compiled_each: list[bool] = []
     try:
         while True:
             if process.returncode is not None:
@@ -236,6 +246,7 @@ async def run_scoring(
                 await on_progress(done)
             if done > 0 and machine_at_first is None:
                 machine_at_first = psutil.cpu_times()
+                compiled_each = [_runs_compiled(p.pid) for p in every]
             if done >= total:
                 break
             await asyncio.sleep(SAMPLE_EVERY_S)
@@ -301,6 +312,7 @@ async def run_scoring(
         cpu_per_million=cpu_per_million,
         progress=progress,
         output_tail=output[-200:],
+        compiled_each=compiled_each,
     )
 
 

@@ -19,6 +19,7 @@ from asyncpg.exceptions import (
     AdminShutdownError,
     CannotConnectNowError,
     CrashShutdownError,
+    InterfaceError,
     InternalClientError,
     PostgresConnectionError,
     TooManyConnectionsError,
@@ -55,7 +56,21 @@ def _wall_clock() -> datetime:
 
 
 def is_database_outage(error: BaseException) -> bool:
-    return isinstance(error, DATABASE_OUTAGE_ERRORS)
+    """An outage error, or asyncpg's InterfaceError raised while one was being handled: a transaction whose connection
+    the server closed ("terminating connection due to administrator command") fails again on leaving — "cannot call
+    Transaction.__aexit__(): the underlying connection is closed" — and that second error is the one raised (the
+    alerts tick logged it as a failure with a traceback while PostgreSQL stopped). Any other error raised while an
+    outage was handled is not an outage: a bug in the handling must not be hidden."""
+    for _ in range(4):  # the chain is short: the outage, the failed clean-up, at most a wrapper or two
+        if isinstance(error, DATABASE_OUTAGE_ERRORS):
+            return True
+        if not isinstance(error, InterfaceError):
+            return False
+        following = error.__cause__ or error.__context__
+        if following is None:
+            return False
+        error = following
+    return False
 
 
 class DependencyState:
@@ -219,6 +234,13 @@ def install_database_outage_handler(app: FastAPI, watch: RecoveryWatch, *, retry
 
     for error_class in DATABASE_OUTAGE_ERRORS:
         app.add_exception_handler(error_class, _outage)
+
+    async def _interface(request: Request, exc: Exception) -> JSONResponse:
+        if is_database_outage(exc):  # the failed clean-up after an outage (is_database_outage)
+            return await _outage(request, exc)
+        raise exc  # any other misuse of a connection stays a 500 with its traceback
+
+    app.add_exception_handler(InterfaceError, _interface)
 
 
 def tracked_checks(

@@ -8,12 +8,18 @@ from typing import Annotated
 
 import httpx
 import pytest
-from asyncpg.exceptions import CannotConnectNowError, InternalClientError, TooManyConnectionsError
+from asyncpg.exceptions import (
+    CannotConnectNowError,
+    ConnectionDoesNotExistError,
+    InterfaceError,
+    InternalClientError,
+    TooManyConnectionsError,
+)
 from fastapi import FastAPI, Path
 
 from shared.http import PG_BIGINT_MAX, error_responses, install_error_handlers, install_standard_openapi
 from shared.kafka_logs import KafkaLogGate
-from shared.outages import DependencyState, RecoveryWatch, install_database_outage_handler
+from shared.outages import DependencyState, RecoveryWatch, install_database_outage_handler, is_database_outage
 
 
 class Clock:
@@ -81,6 +87,8 @@ def _app() -> tuple[FastAPI, DependencyState]:
 
     @app.get("/fail/{kind}", responses=error_responses(503))
     async def fail(kind: str) -> None:
+        if kind == "closed":  # a transaction left after the server closed its connection
+            raise _raised_while_handling(ConnectionDoesNotExistError("gone"), InterfaceError("connection is closed"))
         raise errors[kind]
 
     @app.get("/items/{item_id}", responses=error_responses(404, 422))
@@ -94,11 +102,11 @@ def _app() -> tuple[FastAPI, DependencyState]:
 async def test_database_outage_is_503_with_retry_after() -> None:
     app, state = _app()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-        for kind in ("refused", "starting", "full", "timeout", "interrupted"):
+        for kind in ("refused", "starting", "full", "timeout", "interrupted", "closed"):
             response = await client.get(f"/fail/{kind}")
             assert response.status_code == 503 and response.headers["retry-after"] == "7"
             assert response.json()["error"] == "database_unavailable" and " / " in response.json()["detail"]
-    assert not state.reachable and state.outage_failures == 5
+    assert not state.reachable and state.outage_failures == 6
 
 
 async def test_ids_beyond_bigint_are_422_in_our_shape_and_documented() -> None:
@@ -126,3 +134,30 @@ def test_default_422_becomes_error_body() -> None:
     schema = document["paths"]["/q"]["get"]["responses"]["422"]["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/ErrorBody"}
     assert set(document["components"]["schemas"]) == {"ErrorBody"}
+
+
+def _raised_while_handling(handled: BaseException, raised: BaseException) -> BaseException:
+    try:
+        try:
+            raise handled
+        except type(handled):
+            raise raised  # noqa: B904 — the implicit __context__ is what asyncpg's clean-up leaves
+    except type(raised) as error:
+        return error
+
+
+def test_a_failed_clean_up_after_the_server_went_away_is_an_outage_and_nothing_else_is() -> None:
+    """asyncpg's transaction fails again on leaving once the server closed its connection; the alerts tick logged
+    that InterfaceError as a failure with a traceback while PostgreSQL stopped (seen in two full runs)."""
+
+    def gone() -> BaseException:
+        return ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+    def closed() -> BaseException:
+        return InterfaceError("cannot call Transaction.__aexit__(): the underlying connection is closed")
+
+    assert is_database_outage(gone())
+    assert is_database_outage(_raised_while_handling(gone(), closed()))
+    assert not is_database_outage(closed())  # a connection misused without any outage
+    assert not is_database_outage(_raised_while_handling(gone(), TypeError("a bug in the handling")))
+    assert not is_database_outage(_raised_while_handling(ValueError("not an outage"), closed()))

@@ -228,7 +228,10 @@ async def caught_up(client: httpx.AsyncClient, applying: list[int], timeout_s: f
 
 def produce_backfill(bootstrap: str, months: list[int], count: int, tag: str) -> None:
     """In a child process: the back-fill's events made and produced there, so that neither costs the open loop's
-    event loop (which shares this process) any time."""
+    event loop (which shares this process) any time. At nice 10, like the applying processes: the producer stands
+    for the source of a back-fill (another machine's client, ingest's callers), not for the system under test, and
+    at nice 0 its seconds of JSON-making at the start took the cores from the API process and the client alike."""
+    os.nice(10)
     asyncio.run(produce_all(bootstrap, DOSSIER_EVENTS, backfill_events(load_registry(), months, count, tag)))
 
 

@@ -13,7 +13,8 @@ ones would be bypassed. The sources are imported instead of the extensions when
 
 - ``SCORING_INTERPRETED=1`` is set (the benchmark's "interpreted" runs, the equivalence test of both forms), or
 - the extensions are stale: a source differs from the one they were built from (``_hot.sources``, written by the
-  build, holds each source's SHA-256). An edited module is therefore never shadowed by an old build.
+  build, holds the SHA-256 of each source and of each module whose types they build in, ``TYPE_DEPENDENCIES``). An
+  edited module is therefore never shadowed by an old build.
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ COMPILED_MODULES: tuple[str, ...] = (
     "services.scoring.domain.apply",
     "shared.contract_records",
 )
+# What the compiled modules import from outside the group: mypyc builds in their types and constants (a struct's
+# fields, an enum's members), so a change there makes the extensions stale too, though no compiled source changed.
+TYPE_DEPENDENCIES: tuple[str, ...] = (
+    "shared.contract",
+    "shared.contract_codec",
+    "shared.contract_rules",
+    "shared.indicators",
+)
 GROUP = "services.scoring._hot"
 MANIFEST = REPO_ROOT / "services" / "scoring" / "_hot.sources"
 INTERPRETED_ENV = "SCORING_INTERPRETED"
@@ -65,7 +74,8 @@ def extension_paths() -> list[Path]:
 
 
 def source_digests() -> dict[str, str]:
-    return {name: hashlib.sha256(source_path(name).read_bytes()).hexdigest() for name in COMPILED_MODULES}
+    modules = (*COMPILED_MODULES, *TYPE_DEPENDENCIES)
+    return {name: hashlib.sha256(source_path(name).read_bytes()).hexdigest() for name in modules}
 
 
 def write_manifest() -> None:

@@ -68,6 +68,9 @@ def test_an_edited_source_is_never_shadowed_by_an_old_build(tmp_path: Path, monk
     digests = compiled.source_digests()
     manifest.write_text(json.dumps(digests | {"services.scoring.domain.state": "0" * 64}))
     assert compiled.stale_modules() == ["services.scoring.domain.state"]
+    # A module whose types the extensions build in (a struct's fields) changed: stale too, no compiled source edited.
+    manifest.write_text(json.dumps(digests | {"shared.contract_codec": "0" * 64}))
+    assert compiled.stale_modules() == ["shared.contract_codec"]
     manifest.write_text(json.dumps(digests))
     assert compiled.stale_modules() == []
 

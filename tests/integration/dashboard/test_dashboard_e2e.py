@@ -70,6 +70,9 @@ async def receive_in_the_current_month(stack: DashboardStack, count: int = 3) ->
     now = datetime.now(UTC)
     month_start = now.astimezone(VIETNAM).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     at = max(now - timedelta(minutes=1), month_start + timedelta(seconds=1))
+    period = f"{at.astimezone(VIETNAM):%Y-%m}"
+    today = at.astimezone(VIETNAM).date() == now.astimezone(VIETNAM).date()
+    already = await stack.get("/v1/summary", period=period)
     tag = uuid.uuid4().hex[:8]
     await stack.send([
         {"event_id": f"E2E-NOW-{tag}-{n}-r", "dossier_id": f"E2E-NOW-{tag}-{n}", "unit_id": "H26.DEP.SKHDT",
@@ -77,8 +80,15 @@ async def receive_in_the_current_month(stack: DashboardStack, count: int = 3) ->
          "due_at": (now + timedelta(days=5)).isoformat(), "procedure_id": "1.000001"}
         for n in range(count)
     ])  # fmt: skip
-    period = f"{at.astimezone(VIETNAM):%Y-%m}"
-    await wait_for(lambda: stack.get("/v1/summary", period=period), lambda s: s["counters"]["received"] >= count)
+    # Until the API shows these, in the month's counters and (received today) in the live figures — not merely some
+    # count: a test reading the page right after must not see them arrive later (CI: "received today" 9 → 12 → 13).
+    await wait_for(
+        lambda: stack.get("/v1/summary", period=period),
+        lambda s: (
+            s["counters"]["received"] >= already["counters"]["received"] + count
+            and (not today or s["dashboard"]["received_today"] >= already["dashboard"]["received_today"] + count)
+        ),
+    )
 
 
 async def receive_one_now(stack: DashboardStack) -> None:

@@ -50,10 +50,21 @@ async def call(app: FastReads, request_scope: dict[str, Any]) -> tuple[int, dict
     return start["status"], headers, b"".join(m.get("body", b"") for m in sent[1:])
 
 
-async def test_a_remembered_body_is_answered_without_the_app_while_the_token_holds() -> None:
+# The three parts of the readers' token (tables' generation, live tick, profile), each changed alone.
+EVERY_TOKEN_CHANGE = pytest.mark.parametrize(
+    "changed", [(2, 100, PROFILE), (1, 101, PROFILE), (1, 100, object())], ids=["tables", "tick", "profile"]
+)
+
+
+def fast_reads() -> tuple[App, ReadyResponses, list[Token], FastReads]:
+    """The fast path in front of a recording app, its token a one-element list the test changes."""
     inner, ready = App(), ReadyResponses()
     token: list[Token] = [(1, 100, PROFILE)]
-    fast = FastReads(inner, ready, lambda: token[0])
+    return inner, ready, token, FastReads(inner, ready, lambda: token[0])
+
+
+async def test_a_remembered_body_is_answered_without_the_app_while_the_token_holds() -> None:
+    inner, ready, token, fast = fast_reads()
     ready.remember(Request(scope("/v1/summary", b"period=2026-09")), token[0], BODY, CURRENT)
 
     status, headers, body = await call(fast, scope("/v1/summary", b"period=2026-09"))
@@ -70,13 +81,9 @@ async def test_a_remembered_body_is_answered_without_the_app_while_the_token_hol
     assert inner.calls == ["/v1/summary", "/v1/summary"]
 
 
-@pytest.mark.parametrize(
-    "changed", [(2, 100, PROFILE), (1, 101, PROFILE), (1, 100, object())], ids=["tables", "tick", "profile"]
-)
+@EVERY_TOKEN_CHANGE
 async def test_any_change_of_the_token_sends_the_request_to_the_app(changed: Token) -> None:
-    inner, ready = App(), ReadyResponses()
-    token: list[Token] = [(1, 100, PROFILE)]
-    fast = FastReads(inner, ready, lambda: token[0])
+    inner, ready, token, fast = fast_reads()
     ready.remember(Request(scope("/v1/units")), token[0], BODY, CURRENT)
     token[0] = changed
     assert (await call(fast, scope("/v1/units", if_none_match=BODY.etag())))[0] == 299
@@ -104,13 +111,9 @@ class Step:
         return self.body, CURRENT
 
 
-@pytest.mark.parametrize(
-    "changed", [(2, 100, PROFILE), (1, 101, PROFILE), (1, 100, object())], ids=["tables", "tick", "profile"]
-)
+@EVERY_TOKEN_CHANGE
 async def test_a_changed_token_runs_the_routes_step_again_instead_of_the_app(changed: Token) -> None:
-    inner, ready = App(), ReadyResponses()
-    token: list[Token] = [(1, 100, PROFILE)]
-    fast = FastReads(inner, ready, lambda: token[0])
+    inner, ready, token, fast = fast_reads()
     step = Step(BODY)
     answered = await ready.answer(Request(scope("/v1/units")), token[0], step)
     assert answered.status_code == 200 and step.runs == 1
@@ -126,9 +129,7 @@ async def test_a_changed_token_runs_the_routes_step_again_instead_of_the_app(cha
 
 
 async def test_a_failing_step_sends_the_request_to_the_route() -> None:
-    inner, ready = App(), ReadyResponses()
-    token: list[Token] = [(1, 100, PROFILE)]
-    fast = FastReads(inner, ready, lambda: token[0])
+    inner, ready, token, fast = fast_reads()
     step = Step(BODY)
     await ready.answer(Request(scope("/v1/units/H26.X/indicators")), token[0], step)
     step.fails, token[0] = True, (2, 100, PROFILE)

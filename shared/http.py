@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -33,6 +34,13 @@ DateTimeText = Annotated[datetime, BeforeValidator(_rfc3339_text)]
 # The largest value of a PostgreSQL bigint: the upper bound of every integer id or cursor a route accepts (a
 # larger one would overflow in asyncpg and answer 500).
 PG_BIGINT_MAX = 2**63 - 1
+
+
+# FastAPI's native OpenTelemetry (0.165+) asks the global tracer, meter and logger providers whether they are
+# configured on EVERY request — each asks os.environ — before it passes the request on: ≈ 10 % of the scoring API
+# process's event-loop time under a read storm (py-spy, docs/benchmarks.md). The services export Prometheus metrics
+# and no OpenTelemetry, so every FastAPI app is made with this configuration and the check ends at the first key.
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 class ErrorBody(BaseModel):

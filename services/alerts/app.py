@@ -27,7 +27,7 @@ from services.alerts.entrypoints.subscriber import register_indicators_subscribe
 from services.alerts.service.ports import Clock
 from services.alerts.settings import AlertsSettings
 from shared.bootstrap import publish_container, withdraw_container
-from shared.http import install_error_handlers, install_health_routes, install_standard_openapi
+from shared.http import NO_OPENTELEMETRY, install_error_handlers, install_health_routes, install_standard_openapi
 from shared.identity import Identity, with_identity_checks
 from shared.kafka import make_broker
 from shared.kafka_logs import install_kafka_log_gate
@@ -101,6 +101,7 @@ def create_app(settings: AlertsSettings, *, clock: Clock = system_clock, receive
                 withdraw_container(app, broker)  # late requests get 503 `starting`, not a closing pool
 
     app = FastAPI(
+        telemetry=NO_OPENTELEMETRY,
         title="TTHC Pulse — alerts",
         description="Cảnh báo sớm theo ngưỡng chỉ số / Threshold warnings for units",
         version="0.1.0",

@@ -15,7 +15,7 @@ from services.ingest.entrypoints import admin_routes, docs_routes, events_routes
 from services.ingest.processes import WorkerSet
 from services.ingest.settings import IngestSettings
 from shared.bootstrap import publish_container, withdraw_container
-from shared.http import ReadinessCheck, install_error_handlers, install_health_routes
+from shared.http import NO_OPENTELEMETRY, ReadinessCheck, install_error_handlers, install_health_routes
 from shared.identity import Identity
 from shared.kafka import make_broker
 from shared.kafka_logs import install_kafka_log_gate
@@ -77,6 +77,7 @@ def create_app(settings: IngestSettings, workers: WorkerSet | None = None) -> Fa
                     await recovery.stop()
 
     app = FastAPI(
+        telemetry=NO_OPENTELEMETRY,
         title="TTHC Pulse — ingest",
         description="Cổng nhận sự kiện hồ sơ TTHC từ hệ thống Một cửa / Dossier status event gateway. "
         "Integrator guide: docs/ingest.md.",

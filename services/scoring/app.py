@@ -25,7 +25,13 @@ from services.scoring.entrypoints.ready_responses import FastReads, ReadyRespons
 from services.scoring.entrypoints.stream import Broadcaster, build_stream_router, register_indicators_relay
 from services.scoring.settings import APPLYING_ROLES, ScoringSettings
 from shared.bootstrap import container_of, publish_container, withdraw_container
-from shared.http import ApiError, install_error_handlers, install_health_routes, install_standard_openapi
+from shared.http import (
+    NO_OPENTELEMETRY,
+    ApiError,
+    install_error_handlers,
+    install_health_routes,
+    install_standard_openapi,
+)
 from shared.identity import Identity, PeerIdentity, with_identity_checks
 from shared.kafka import make_broker
 from shared.kafka_logs import install_kafka_log_gate
@@ -130,6 +136,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
             withdraw_container(app, broker)
 
     app = FastAPI(
+        telemetry=NO_OPENTELEMETRY,
         title="TTHC Pulse — scoring",
         description="Chỉ số phục vụ người dân, doanh nghiệp theo đơn vị / Live per-unit indicators and the 766 score",
         version="0.1.0",

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from services.scoring.service.refresh_budget import RefreshBudget
+from services.scoring.service.refresh_budget import RefreshBudget, in_background
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -155,12 +155,14 @@ class RefreshingCache(Generic[K, V]):
             return running[1]  # a stale one re-runs when it ends (see _run)
         loop = asyncio.get_running_loop()
         self._last_started[key] = loop.time()
-        task = loop.create_task(self._run(key, target), name=f"refresh-{key}")
+        task = loop.create_task(self._run(key, target, background=follow_up), name=f"refresh-{key}")
         task.add_done_callback(_log_failure)  # eager refreshes have no reader; a reader awaiting one still gets it
         self._running[key] = (target, task)
         return task
 
-    async def _run(self, key: K, target: int) -> V:
+    async def _run(self, key: K, target: int, *, background: bool = False) -> V:
+        if background:
+            in_background()  # its CPU work waits for the budget's background turn (refresh_budget.py)
         stale_since = self._stale_since.pop(key, None)  # what this computation will cover (it reads after now)
         loop = asyncio.get_running_loop()
         started = loop.time()

@@ -14,6 +14,12 @@ it is for. Refresh work then takes at most about 1 / (1 + rest_factor) of the pr
 continuously; the rest is the readers'. Staleness stays bounded: the rest owed is never more than `max_rest_s`
 ahead of now, so a refresh waits for the budget at most `max_rest_s` beyond its own spacing. Work a caller awaits
 (a reader of a key never built, the publisher's fresh tables) is counted but never delayed.
+
+Background work takes its turn where it starts, not where it was scheduled: a batch invalidates many keys at once,
+and their delayed refreshes, all scheduled against the same "free at", used to wake together and run side by side
+(a review of session 6 found it: the budget's promise did not hold). So a background task marks itself
+(`in_background`), and each piece of CPU work it hands to `to_thread` waits for the ONE background turn and then
+for the rest owed — background refreshes run one at a time, each after the rest its predecessor earned.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -29,6 +36,15 @@ REST_FACTOR = 2.0
 """Seconds of rest owed per CPU second of background refresh work (1/3 of the time for refreshes at most)."""
 MAX_REST_S = 0.15
 """The rest owed never reaches further ahead than this: the budget delays a refresh at most this long."""
+
+_IN_BACKGROUND: ContextVar[bool] = ContextVar("tthc_refresh_in_background", default=False)
+
+
+def in_background() -> None:
+    """Called first thing in a background refresh task (nobody awaits it): the CPU work it, and the tasks it starts,
+    hand to `RefreshBudget.to_thread` waits for the background turn. Context variables are per task, so a reader's
+    own computation is never marked."""
+    _IN_BACKGROUND.set(True)
 
 
 class RefreshBudget:
@@ -44,6 +60,7 @@ class RefreshBudget:
         self._max_rest_s = max_rest_s
         self._clock = clock
         self._free_at = float("-inf")
+        self._turn: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self.spent_s = 0.0
         """CPU seconds of refresh work counted so far (for /metrics and tests)."""
 
@@ -58,10 +75,27 @@ class RefreshBudget:
         self._free_at = min(max(self._free_at, now) + self._rest_factor * cpu_s, now + self._max_rest_s)
 
     async def to_thread(self, work: Callable[[], T]) -> T:
-        """`work()` in a worker thread (as asyncio.to_thread), its thread's CPU time charged when it ends."""
+        """`work()` in a worker thread (as asyncio.to_thread), its thread's CPU time charged when it ends. From a
+        background task (`in_background`): first the background turn, then the rest owed (re-read after the wait)."""
+        if not _IN_BACKGROUND.get():
+            return await self._timed_in_thread(work)
+        async with self._background_turn():
+            # What is awaited is the clock (the rest owed, which work charged meanwhile may have moved), not an event.
+            while (wait := self.wait_s()) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(wait)
+            return await self._timed_in_thread(work)
+
+    async def _timed_in_thread(self, work: Callable[[], T]) -> T:
         value, cpu_s = await asyncio.to_thread(_timed, work)
         self.charge(cpu_s)
         return value
+
+    def _background_turn(self) -> asyncio.Lock:
+        """The one lock background work queues on (one per event loop: tests run lifespans on several)."""
+        loop = asyncio.get_running_loop()
+        if self._turn is None or self._turn[0] is not loop:
+            self._turn = (loop, asyncio.Lock())
+        return self._turn[1]
 
 
 def _timed(work: Callable[[], T]) -> tuple[T, float]:

@@ -5,6 +5,8 @@ bodies and the readers' token as they are."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 
 import pytest
 
@@ -12,7 +14,7 @@ from services.scoring.domain.effective import TreeView
 from services.scoring.entrypoints.read_bodies import ReadBodies
 from services.scoring.service.periods import resolve_period
 from services.scoring.service.reading import ScoringReader
-from services.scoring.service.refresh_budget import RefreshBudget
+from services.scoring.service.refresh_budget import RefreshBudget, in_background
 from shared.units import Unit, UnitLevel, UnitRegistry
 from tests.unit.scoring.read_fakes import NOW, FakeFigures, FakeProfiles, FakeUnits, city_registry, profile
 
@@ -76,6 +78,39 @@ async def test_charged_work_runs_in_a_thread_and_its_cpu_is_counted() -> None:
     expected = burn()
     assert await budget.to_thread(burn) == expected
     assert budget.spent_s > 0.0 and budget.wait_s() == pytest.approx(2.0 * budget.spent_s)
+
+
+async def test_background_work_woken_together_runs_one_at_a_time_each_after_the_rest_owed() -> None:
+    """Refreshes made stale by one batch used to wake at the same "free at" and run side by side (session 6's
+    review). Background work now takes one turn at a time and re-reads the rest owed when its turn comes; a reader's
+    own computation (not marked) neither waits for the turn nor for the rest."""
+    budget = RefreshBudget(rest_factor=2.0, max_rest_s=1.0)
+    spans: list[tuple[float, float, float]] = []  # (started, ended, thread CPU) of each piece of background work
+    running = 0
+
+    def work() -> None:
+        nonlocal running
+        running += 1
+        assert running == 1, "two pieces of background work ran at once"
+        started, cpu = time.monotonic(), time.thread_time()
+        while time.thread_time() - cpu < 0.01:  # 10 ms of CPU
+            pass
+        running -= 1
+        spans.append((started, time.monotonic(), time.thread_time() - cpu))
+
+    async def background() -> None:
+        in_background()
+        await budget.to_thread(work)
+
+    await asyncio.wait_for(asyncio.gather(*(asyncio.create_task(background()) for _ in range(4))), 10)
+    spans.sort()
+    for (_, ended, cpu), (next_start, _, _) in itertools.pairwise(spans):
+        assert next_start - ended >= 2.0 * cpu * 0.9  # the rest the previous one earned (timer slack aside)
+
+    budget.charge(0.5)  # a second of rest owed: a reader's computation still runs at once
+    started = time.monotonic()
+    assert await asyncio.wait_for(budget.to_thread(lambda: 42), 0.5) == 42
+    assert time.monotonic() - started < 0.5
 
 
 async def test_a_back_fill_of_a_closed_month_keeps_the_current_tables_bodies_and_token() -> None:

@@ -2,7 +2,6 @@
 `python -m services.scoring recompute [--fix]` or `python -m services.scoring report ...`: an operator command
 (entrypoints/recompute.py, entrypoints/reports_cli.py), as `python -m services.ingest COMMAND` is for ingest."""
 
-import os
 import sys
 
 if len(sys.argv) > 1 and sys.argv[1] in ("recompute", "report"):
@@ -15,12 +14,13 @@ if len(sys.argv) > 1 and sys.argv[1] in ("recompute", "report"):
 
 from services.scoring.app import create_app
 from services.scoring.settings import ScoringSettings
+from shared.priority import lower_cpu_priority
 from shared.runtime import configure_logging, load_settings, serve
 
 settings = load_settings(ScoringSettings, "scoring")
 configure_logging(settings.log_level, "scoring")
 if settings.process_nice:  # an applying process yields the cores to the API process (settings.py)
-    os.nice(settings.process_nice)
+    lower_cpu_priority(settings.process_nice)
 # The event loop waits for the GIL at most this long while a worker thread refreshes read tables (settings.py).
 sys.setswitchinterval(settings.gil_switch_interval_s)
 serve(create_app(settings), settings.bind_host, settings.scoring_port, settings.log_level, fast_io=True)

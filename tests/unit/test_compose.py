@@ -112,10 +112,12 @@ def test_applying_scoring_processes_are_the_api_one_in_another_role_on_other_hos
             "PROCESS_NICE": "10",
             "BATCH_TIMEOUT_MS": "20",
         }
-        assert {k: v for k, v in other.items() if k not in ("ports", "environment")} == {
+        assert {k: v for k, v in other.items() if k not in ("ports", "environment", "cpu_shares")} == {
             k: v for k, v in api.items() if k not in ("ports", "environment")
         }
         assert other["ports"] == [f"{port}:8002"]
+        # A container's nice counts only inside its own cgroup: the weight against the API container is cpu_shares.
+        assert other["cpu_shares"] < api.get("cpu_shares", 1024) / 4
 
 
 def test_monitoring_profile_mounts_the_shipped_prometheus_and_grafana_files(compose: dict[str, Any]) -> None:

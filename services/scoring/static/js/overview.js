@@ -2,14 +2,12 @@
 import { MonthView, getJSON } from "./api.js";
 import { getLang, t } from "./i18n.js";
 import * as fmt from "./format.js";
-import { PushedFigures, renderGroups, renderTiles, scoreHead, withMessage } from "./widgets.js";
+import { PushedFigures, renderGroups, renderMonthStart, renderTiles, scoreHead, withMessage } from "./widgets.js";
 import { loadForecast } from "./forecast.js";
 import { tx } from "./actions-i18n.js";
 
 const MOVER_LEVELS = ["department", "district", "commune"];
 const MOVERS_EACH_WAY = 5;
-// For the first days of a month its figures rest on few dossiers: the overview says so and links the month before.
-const EARLY_MONTH_DAYS = 7;
 
 export class OverviewView extends MonthView {
   constructor(ctx) {
@@ -83,21 +81,8 @@ export class OverviewView extends MonthView {
     renderGroups(document.getElementById("city-groups"), s.groups, this.ctx.profile, lang);
     renderTiles(document.getElementById("tiles"), s, this.earlier[0], {
       isCurrent: this.isCurrent, asOf: s.live.as_of, minDossiers: this.ctx.profile?.min_dossiers });
-    this.renderMonthStart();
+    renderMonthStart(document.getElementById("month-start"), s, this.isCurrent, (period) => `#/?period=${period}`);
     this.renderMovers();
-  }
-
-  /** In the current month's first EARLY_MONTH_DAYS days: how few dossiers its figures rest on, and a link to the
-   * month before (closed, whole). */
-  renderMonthStart() {
-    const box = document.getElementById("month-start");
-    const day = fmt.dayOfMonth();
-    box.hidden = !this.isCurrent || day > EARLY_MONTH_DAYS;
-    if (box.hidden) return;
-    const s = this.summary;
-    const previous = fmt.previousPeriod(s.period, 1);
-    box.innerHTML = `${fmt.escapeHtml(t("month_start", { period: fmt.monthName(s.period), day, received: fmt.count(s.counters.received) }))}
-      <a href="#/?period=${previous}">${fmt.escapeHtml(t("month_start_link", { period: fmt.monthName(previous) }))}</a>`;
   }
 
   /** The city's month-end forecast (current month only): forecast.js. */

@@ -2,7 +2,7 @@
 import { ApiError, MonthView, getJSON } from "./api.js";
 import { getLang, t } from "./i18n.js";
 import * as fmt from "./format.js";
-import { PushedFigures, renderGroups, renderTiles, scoreHead, summaryShape, withMessage } from "./widgets.js";
+import { PushedFigures, renderGroups, renderMonthStart, renderTiles, scoreHead, summaryShape, withMessage } from "./widgets.js";
 import { dossierHref, loadForecast, loadTodo } from "./forecast.js";
 import { tx } from "./actions-i18n.js";
 import { day, monthEmpty, monthStatus, reasonText, unitLink } from "./registry.js";
@@ -68,6 +68,7 @@ export class UnitView extends MonthView {
           <p class="muted" id="unit-rank"></p>
           <div class="registry" id="unit-registry"></div>
           <div id="unit-score"></div>
+          <p class="month-start" id="month-start" data-testid="month-start" hidden></p>
         </div>
         <div>
           <h3>${t("groups_title")}</h3>
@@ -137,6 +138,8 @@ export class UnitView extends MonthView {
     document.getElementById("unit-period").textContent = `— ${fmt.monthName(s.period)}`;
     renderGroups(document.getElementById("unit-groups"), s.groups, this.ctx.profile, getLang());
     const isCurrent = this.period === this.ctx.currentPeriod();
+    renderMonthStart(document.getElementById("month-start"), s, isCurrent,
+      (period) => `#/unit/${encodeURIComponent(this.unitId)}?period=${period}`);
     renderTiles(document.getElementById("unit-tiles"), s, d.previous, { isCurrent, asOf: s.live.as_of, minDossiers: this.ctx.profile?.min_dossiers,
       skip: new Set(["received_today"]) });
     this.renderList("overdue-list", "overdue-count", d.overdue, true);

@@ -159,6 +159,23 @@ export function renderGroups(container, groups, profile, lang) {
     .join("");
 }
 
+/** Days at a month's start during which its figures rest on few dossiers (the month-start note is shown). */
+export const EARLY_MONTH_DAYS = 7;
+
+/**
+ * In the current month's first EARLY_MONTH_DAYS days: how few dossiers its figures rest on, and a link to the month
+ * before (closed, whole) — on the overview and on a unit's page alike (a score "▼ −16,48" against last month's whole
+ * result on the 1st says nothing yet). `hrefOf(period)` is the same page's link for another period.
+ */
+export function renderMonthStart(box, summary, isCurrent, hrefOf) {
+  const day = fmt.dayOfMonth();
+  box.hidden = !isCurrent || day > EARLY_MONTH_DAYS;
+  if (box.hidden) return;
+  const previous = fmt.previousPeriod(summary.period, 1);
+  box.innerHTML = `${fmt.escapeHtml(t("month_start", { period: fmt.monthName(summary.period), day, received: fmt.count(summary.counters.received) }))}
+      <a href="${hrefOf(previous)}">${fmt.escapeHtml(t("month_start_link", { period: fmt.monthName(previous) }))}</a>`;
+}
+
 /** Score with its change against one or two earlier months. */
 export function scoreHead(score, earlier) {
   const changes = earlier

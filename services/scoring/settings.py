@@ -38,8 +38,9 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings(
         Field(
             ge=0,
             le=19,
-            description="Added to this process's niceness at start (os.nice; 0: unchanged). The local stack starts "
-            "its applying processes at 10 so that the API process wins the cores during a back-fill",
+            description="Added to this process's niceness at start (os.nice, and its autogroup's nice when it "
+            "leads its session, as every local-stack service does: shared/priority.py; 0: unchanged). The local "
+            "stack starts its applying processes at 10 so that the API process wins the cores during a back-fill",
         ),
     ] = 0
     # A process that serves readers refreshes its read tables and bodies in worker threads. Pure-Python work there

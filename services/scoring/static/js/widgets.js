@@ -92,13 +92,17 @@ function tileValue(field, value) {
   return field.kind === "rate" ? fmt.percent(value) : fmt.count(value);
 }
 
-function tileChange(field, value, previous, ctx, denominator) {
+function tileChange(field, value, previous, ctx, denominator, summary) {
   if (field.live) {
     const note = ctx.isCurrent ? t("live_note", { time: fmt.time(ctx.asOf) }) : t("past_live_note");
     return [`<span class="badge live">${t("live_badge")}</span> <span class="muted">${fmt.escapeHtml(note)}</span>`, "live"];
   }
   const before = previous ? field.value(previous) : null;
-  if (value === null || before === null || before === undefined) return [`<span class="muted">${t("no_change")}</span>`, "none"];
+  // No value this month (on the 1st: no dossier resolved with a due date yet) is not "no figures last month".
+  if (value === null || value === undefined) {
+    return [`<span class="muted">${fmt.escapeHtml(t("no_value", { period: fmt.monthName(summary.period) }))}</span>`, "none"];
+  }
+  if (before === null || before === undefined) return [`<span class="muted">${t("no_change")}</span>`, "none"];
   const period = fmt.monthName(previous.period);
   // A month in progress against a whole month: on the 1st, a day's receipts against thirty days' is no "fall". The
   // previous month's total is shown as it is, without an arrow, until the month is over.
@@ -124,7 +128,7 @@ export function renderTiles(container, summary, previous, ctx) {
     const hover = t(`h_${field.key}`, { n: fmt.count(n), d: fmt.count(d) });
     // A figure with a definition (the overdue count) says it in its tooltip, the same words as the rankings column.
     const definition = field.definition ? `${t(field.definition)}\n` : "";
-    const [change, compared] = tileChange(field, value, previous, ctx, d ?? null);
+    const [change, compared] = tileChange(field, value, previous, ctx, d ?? null, summary);
     return `
       <article class="tile${field.live ? " is-live" : ""}" data-field="${field.key}" data-value="${value === null || value === undefined ? "null" : String(value)}"
                data-numerator="${n ?? "null"}" data-denominator="${d ?? "null"}" tabindex="0" title="${fmt.escapeHtml(definition + hover)}">

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -69,3 +70,30 @@ def test_a_failing_section_switches_the_collector_on_again(collector_on: None) -
         raise RuntimeError("the batch failed")
     assert gc.isenabled()
     assert sections.open_sections == 0
+
+
+class Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_survivors_are_frozen_after_the_last_section_and_unfrozen_after_the_interval(collector_on: None) -> None:
+    now = [0.0]
+    sections = PausedSections(unfreeze_s=600.0, clock=lambda: now[0])
+    try:
+        with sections():
+            kept = Cycle()
+            garbage = weakref.ref(Cycle())  # a cycle that is garbage when the section ends
+        assert garbage() is None  # collected then, not frozen
+        assert not any(obj is kept for obj in gc.get_objects())  # frozen: out of every generation
+        dropped = weakref.ref(kept)
+        del kept  # garbage now, but frozen: no ordinary collection finds it
+        gc.collect()
+        assert dropped() is not None
+        now[0] = 601.0
+        with sections():
+            pass
+        assert dropped() is None  # the interval passed: everything unfrozen and collected once
+        assert gc.get_freeze_count() > 0  # and what lives frozen again
+    finally:
+        gc.unfreeze()

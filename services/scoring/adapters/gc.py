@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 class PausedSections:
     """The cyclic collector paused while any section is open, switched on again when the LAST one closes.
 
-    Sections overlap: the once-a-second dead-letter re-drive (and the month roll-over) open one while a batch awaits
+    Sections overlap: the once-a-second dead-letter re-drive opens one while a batch awaits
     PostgreSQL, and a batch may start while the re-drive awaits. Paused by whoever came first and resumed by
     whoever left first, the collector ran in the middle of batches — each collection then traversing the batch's
     hundreds of thousands of live objects (py-spy of an applying process during scoring_bench, issue 14: 17 % of

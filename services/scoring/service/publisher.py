@@ -7,7 +7,8 @@ picked up by the next run.
 
 While the applied batches are catching up (domain/catch_up.py) the messages say `catching_up`; when a batch
 shows the process has caught up, every unit published in that state is published again, so the alerts service
-gets each unit's settled figures at once instead of at the unit's next change.
+gets each unit's settled figures at once instead of at the unit's next change. While catching up, publications are
+at least CATCHING_UP_INTERVAL_S apart (each reads the live figures over every open dossier).
 """
 
 from __future__ import annotations
@@ -33,15 +34,30 @@ log = logging.getLogger(__name__)
 # back-fill, a busy machine) a short interval would keep this process and PostgreSQL publishing most of the time.
 # With the live feed a publication takes tens of ms and the interval rules.
 PUBLISH_LOAD_FACTOR = 2.0
+# While the applied batches are catching up (a back-fill, a replay after an outage: events ingested long ago), two
+# publications start at least this many seconds apart. Each reads the live figures over EVERY open dossier (a scan
+# that grows with the open set: tenths of a second of PostgreSQL at 100 k open dossiers, docs/benchmarks.md), and
+# the messages only say "catching up" (the alerts hold their growth rules on them); the settled figures follow at
+# once when a batch shows the process has caught up. A batch of fresh events is not catching up, so live traffic
+# keeps INDICATORS_INTERVAL_S (0.1 s in the stack) even while a back-fill runs beside it.
+CATCHING_UP_INTERVAL_S = 2.0
 
 
 class IndicatorsPublisher:
-    def __init__(self, reader: ScoringReader, sink: MessagePublisher, interval_s: float) -> None:
+    def __init__(
+        self,
+        reader: ScoringReader,
+        sink: MessagePublisher,
+        interval_s: float,
+        catching_up_interval_s: float = CATCHING_UP_INTERVAL_S,
+    ) -> None:
         self._reader = reader
         self._sink = sink
         self._interval_s = interval_s
+        self._catching_up_interval_s = catching_up_interval_s
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
+        self._caught_up = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
         self.catching_up = False
@@ -60,6 +76,7 @@ class IndicatorsPublisher:
             if not catching_up:  # caught up: the units last published as catching up get their settled figures
                 self._dirty |= self._published_catching_up
                 self._published_catching_up = set()
+                self._caught_up.set()  # and without the catching-up interval's wait
         if len(self._dirty) != before:
             self._wake.set()
 
@@ -84,8 +101,19 @@ class IndicatorsPublisher:
             except Exception:
                 log.exception("publishing unit-indicators failed; will retry")
                 self.mark(dirty)
-            took = loop.time() - started
-            await asyncio.sleep(max(0.0, max(self._interval_s, PUBLISH_LOAD_FACTOR * took) - took))
+            await self._rest(started, loop.time() - started)
+
+    async def _rest(self, started: float, took: float) -> None:
+        """Until the next publication may start: `interval_s` or twice the last one's duration after it started,
+        and while catching up `catching_up_interval_s` — cut short when a batch shows the process caught up."""
+        loop = asyncio.get_running_loop()
+        if self.catching_up:
+            self._caught_up.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._caught_up.wait(), max(0.0, started + self._catching_up_interval_s - loop.time())
+                )
+        await asyncio.sleep(max(0.0, started + max(self._interval_s, PUBLISH_LOAD_FACTOR * took) - loop.time()))
 
     async def publish_units(self, unit_ids: list[str]) -> None:
         """One message per unit, computed level by level: two statements per level instead of several per unit."""

@@ -198,3 +198,34 @@ async def test_publications_that_take_long_are_spaced_by_twice_their_duration() 
         await publisher.stop()
     assert [key for key, _ in sink.sent] == ["D1.X", "D2"]
     assert sink.started[1] - sink.started[0] >= PUBLISH_LOAD_FACTOR * sink.delay_s * 0.99
+
+
+async def publish_twice(publisher: IndicatorsPublisher, sink: SlowSink, second_catching_up: bool | None) -> float:
+    """Two publications, the first of a catching-up batch; the second unit marked right after it with the given
+    state. The seconds between the two publications' starts."""
+    publisher.start()
+    try:
+        publisher.mark({"D1.X"}, {"2026-10"}, catching_up=True)
+        await asyncio.wait_for(sink.published.wait(), timeout=5)
+        sink.published.clear()
+        publisher.mark({"D2"}, {"2026-10"}, catching_up=second_catching_up)
+        await asyncio.wait_for(sink.published.wait(), timeout=5)
+    finally:
+        await publisher.stop()
+    return sink.started[1] - sink.started[0]
+
+
+async def test_while_catching_up_publications_are_spaced_by_the_catching_up_interval() -> None:
+    """A back-fill's publications (each a scan of every open dossier) at most every `catching_up_interval_s`, not
+    every `interval_s`; a batch of fresh events (caught up) is published without waiting for it."""
+    figures = FakeFigures(months={"2026-10": {"D1.X": IN_PLAY, "D2": IN_PLAY}})
+    sink = SlowSink(delay_s=0.0)
+    still = IndicatorsPublisher(reader_on(figures), sink, interval_s=0.0, catching_up_interval_s=0.5)
+    assert await publish_twice(still, sink, second_catching_up=True) >= 0.5 * 0.99
+
+    sink = SlowSink(delay_s=0.0)
+    caught_up = IndicatorsPublisher(reader_on(figures), sink, interval_s=0.0, catching_up_interval_s=5.0)
+    assert await publish_twice(caught_up, sink, second_catching_up=False) < 2.0
+    # The second publication carries the settled figures of both units (D1.X was published as catching up).
+    settled = {key: UnitIndicators.model_validate_json(value).catching_up for key, value in sink.sent[1:]}
+    assert settled == {"D1.X": False, "D2": False}

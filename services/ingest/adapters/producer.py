@@ -12,9 +12,10 @@ in the producer's queue, so one produce request carries whatever arrived while t
 every record in them.
 
 Failure: any error or the overall timeout makes the whole publish fail (`BrokerUnavailableError`); the route
-answers 503 and counts nothing as accepted (every request with a record in a failed batch gets its 503). The failed producer is aborted before the 503 goes out (its queued
-batches are dropped, see `_abort`), and a new one is connected on the next publish; while the broker stays down
-that connection fails at once, so later requests get their 503 without waiting for the timeout.
+answers 503 and counts nothing as accepted (every request with a record in a failed batch gets its 503). The failed
+producer is aborted before the 503 goes out (its queued batches are dropped, see `_abort`), and a new one is
+connected on the next publish; while the broker stays down that connection fails at once, so later requests get
+their 503 without waiting for the timeout.
 """
 
 from __future__ import annotations

@@ -1,20 +1,21 @@
-"""Writing accepted events to Kafka: acks=all, idempotent, one record batch per partition per request.
+"""Writing accepted events to Kafka: acks=all, idempotent, records appended in bulk to each partition's open batch.
 
 Why not `producer.send()` per record: measured on the project machine, aiokafka's per-record `send()` tops out
-near 30,000 records/s (a coroutine, a future and an accumulator lookup per record), while filling one
-`BatchBuilder` per partition and submitting it with `send_batch()` reaches 80,000–100,000 records/s with the
-same acks=all idempotent producer. Partitions are chosen as the producer's default partitioner does (murmur2 of
-the key, the Java client's default; `murmur2` below computes it faster), so a dossier's events land where any
-other producer would put them.
+near 30,000 records/s (a coroutine, a future and an accumulator lookup per record), while appending to a
+`BatchBuilder` per partition costs a fraction of that. Partitions are chosen as the producer's default partitioner
+does (murmur2 of the key, the Java client's default; `murmur2` below computes it faster), so a dossier's events
+land where any other producer would put them.
 
-Submissions are serialised by one lock: aiokafka's `add_batch` waits for the partition's previous batch to be
-drained, and with many waiters on one partition its timeout arithmetic expires them early (KafkaTimeoutError
-under load). One submitter at a time never waits long (a drain is one broker round-trip) and keeps FIFO order.
+Concurrent requests share batches: a request's records go into the batch of their partition that is still waiting
+in the producer's queue, so one produce request carries whatever arrived while the previous one was on the wire
+(`_append`). Each request waits for the batches that hold its records; their acknowledgement is the broker's for
+every record in them.
 
 Failure: any error or the overall timeout makes the whole publish fail (`BrokerUnavailableError`); the route
-answers 503 and counts nothing as accepted. The failed producer is aborted before the 503 goes out (its queued
-batches are dropped, see `_abort`), and a new one is connected on the next publish; while the broker stays down
-that connection fails at once, so later requests get their 503 without waiting for the timeout.
+answers 503 and counts nothing as accepted (every request with a record in a failed batch gets its 503). The failed
+producer is aborted before the 503 goes out (its queued batches are dropped, see `_abort`), and a new one is
+connected on the next publish; while the broker stays down that connection fails at once, so later requests get
+their 503 without waiting for the timeout.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ import contextlib
 import logging
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from math import inf
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
-from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.errors import KafkaConnectionError, KafkaError, ProducerClosed
+from aiokafka.producer.message_accumulator import MessageAccumulator, MessageBatch
+from aiokafka.structs import TopicPartition
 
 from services.ingest.service.ports import BrokerUnavailableError
 from shared.kafka import RECORD_MAX_BYTES
@@ -90,7 +92,6 @@ class EventProducer:
         self.config = config
         self._producer: AIOKafkaProducer | None = None
         self._partitions: list[int] = []
-        self._submit_lock = asyncio.Lock()
         self._connect_lock = asyncio.Lock()
         self._last_connect_failure = -inf
         self._retiring: dict[AIOKafkaProducer, asyncio.Task[None]] = {}
@@ -131,9 +132,39 @@ class EventProducer:
         kafka_state().succeeded()
 
     async def _send(self, producer: AIOKafkaProducer, records: Sequence[tuple[bytes, bytes]]) -> None:
-        partitions = self._partitions
+        """Append every record to its partition's open batch, then wait until the broker acknowledged each batch
+        that holds one of them. Appending is synchronous (no await between the first record and the last), so a
+        request's records keep their order within a partition and no batch is drained half-filled by this call."""
+        waits = [asyncio.shield(batch.future) for batch in self._append(producer, records)]
+        outcomes = await asyncio.gather(*waits, return_exceptions=True)
+        failure = next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None)
+        if failure is not None:
+            raise failure
+
+    def _append(self, producer: AIOKafkaProducer, records: Sequence[tuple[bytes, bytes]]) -> list[MessageBatch]:
+        """The batches `records` went into: a partition's batch still waiting in the producer's queue takes them
+        (it is open until the sender drains it), else a new one is queued.
+
+        Why share batches between requests: the producer has one produce request in flight per broker, and a
+        partition's next batch waits for it. With a batch of its own per request and partition, each produce
+        request carried ONE request's records (500), so one process's rate was 500 events per broker round-trip —
+        whatever the broker's load made of that round-trip (the variance of issue 14's ingest line) — and the
+        broker paid its per-batch cost for every 40 records. Shared, a produce request carries everything that
+        arrived while the previous one was on the wire.
+
+        aiokafka has no public "append these to the open batch" (its per-record `send()` does it at ~4x the cost),
+        so this uses the accumulator's internals, pinned with aiokafka 0.14 like `_abort` below."""
+        accumulator = producer._message_accumulator
+        if accumulator._closed:
+            raise ProducerClosed()
+        if accumulator._exception is not None:
+            raise accumulator._exception
+        queued = accumulator._batches
+        partitions, topic = self._partitions, self.config.topic
         count = len(partitions)
-        batches: dict[int, list[BatchBuilder]] = {}
+        timestamp_ms = int(time.time() * 1000)  # one CreateTime per request (the builder reads the clock per record)
+        current: dict[int, MessageBatch] = {}
+        filled: list[MessageBatch] = []
         # A dossier's events often travel together; murmur2 in pure Python is worth computing once per key.
         partition_of: dict[bytes, int] = {}
         for key, value in records:
@@ -141,24 +172,17 @@ class EventProducer:
             if partition is None:
                 # aiokafka's DefaultPartitioner, which the producer is built with: murmur2, sign bit off, modulo.
                 partition = partition_of[key] = partitions[(murmur2(key) & 0x7FFFFFFF) % count]
-            open_batches = batches.get(partition)
-            if open_batches is None:
-                open_batches = batches[partition] = [producer.create_batch()]
-            if open_batches[-1].append(key=key, value=value, timestamp=None) is None:
-                fresh = producer.create_batch()
-                if fresh.append(key=key, value=value, timestamp=None) is None:
+            batch = current.get(partition)
+            if batch is None:
+                batch = current[partition] = _open_batch(accumulator, queued, TopicPartition(topic, partition))
+            if batch._builder.append(key=key, value=value, timestamp=timestamp_ms) is None:
+                # Full (or closed meanwhile): a new batch queued behind it takes the record, and the rest.
+                fresh = accumulator._append_batch(accumulator.create_builder(), TopicPartition(topic, partition))
+                if fresh._builder.append(key=key, value=value, timestamp=timestamp_ms) is None:
                     raise KafkaError(f"record of {len(value)} bytes exceeds the batch size")
-                open_batches.append(fresh)
-        acks = []
-        async with self._submit_lock:
-            for partition, builders in batches.items():
-                for builder in builders:
-                    builder.close()
-                    acks.append(await producer.send_batch(builder, self.config.topic, partition=partition))
-        outcomes = await asyncio.gather(*acks, return_exceptions=True)
-        failure = next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None)
-        if failure is not None:
-            raise failure
+                filled.append(batch)
+                batch = current[partition] = fresh
+        return [*filled, *current.values()]
 
     async def _ready_producer(self) -> AIOKafkaProducer:
         producer = self._producer
@@ -216,6 +240,19 @@ class EventProducer:
             task = self._retiring[producer] = asyncio.create_task(_abort(producer, self.config.timeout_s))
             task.add_done_callback(lambda _: self._retiring.pop(producer, None))
         await asyncio.shield(task)
+
+
+def _open_batch(
+    accumulator: MessageAccumulator, queued: Mapping[TopicPartition, Sequence[MessageBatch]], tp: TopicPartition
+) -> MessageBatch:
+    """The partition's last queued batch while it still takes records — never drained (a retried batch has been,
+    and its sequence numbers are fixed) and its builder open — else a new batch queued behind it."""
+    pending = queued.get(tp)
+    if pending:
+        last = pending[-1]
+        if last.retry_count == 0 and not last._builder.closed():
+            return last
+    return accumulator._append_batch(accumulator.create_builder(), tp)
 
 
 async def _abort(producer: AIOKafkaProducer, timeout_s: float) -> None:

@@ -94,14 +94,16 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings(
     # at once, so a lone live event is not delayed). 0: every change at once.
     # The background refreshes of read tables and bodies, all keys together, may take at most about
     # 1 / (1 + this) of the process's time while commits arrive continuously (service/refresh_budget.py): after
-    # refresh work costing t CPU seconds, the next waits this × t (never more than 0.15 s: bounded staleness).
+    # refresh work costing t CPU seconds, the next waits this × t; background refreshes take one turn at a time, and a
+    # piece of refresh work waits at most 0.15 s for its turn and rest together (bounded staleness).
     read_refresh_rest: Annotated[
         float,
         Field(
             ge=0,
             le=20,
             description="Seconds of rest owed by the background refreshes of read tables and bodies per CPU second "
-            "they spent (0: no budget); a refresh waits at most 0.15 s for it",
+            "they spent (0: no budget); background refreshes run one at a time, and a piece of refresh work "
+            "waits at most 0.15 s for its turn and its rest",
         ),
     ] = 2.0
     read_token_min_s: float = seconds_setting(

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from services.scoring.service.refresh_budget import RefreshBudget, in_background
+from services.scoring.service.refresh_budget import RefreshBudget, mark_background
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -161,8 +161,9 @@ class RefreshingCache(Generic[K, V]):
         return task
 
     async def _run(self, key: K, target: int, *, background: bool = False) -> V:
-        if background:
-            in_background()  # its CPU work waits for the budget's background turn (refresh_budget.py)
+        # Its CPU work waits for the budget's background turn or not (refresh_budget.py) — said either way: the task
+        # copied the context of whoever started it, a background refresh's reading of another key included.
+        mark_background(background)
         stale_since = self._stale_since.pop(key, None)  # what this computation will cover (it reads after now)
         loop = asyncio.get_running_loop()
         started = loop.time()

@@ -18,13 +18,16 @@ ahead of now, so a refresh waits for the budget at most `max_rest_s` beyond its 
 Background work takes its turn where it starts, not where it was scheduled: a batch invalidates many keys at once,
 and their delayed refreshes, all scheduled against the same "free at", used to wake together and run side by side
 (a review of session 6 found it: the budget's promise did not hold). So a background task marks itself
-(`in_background`), and each piece of CPU work it hands to `to_thread` waits for the ONE background turn and then
-for the rest owed — background refreshes run one at a time, each after the rest its predecessor earned.
+(`mark_background`), and each piece of CPU work it hands to `to_thread` waits for the ONE background turn and then
+for the rest owed — background refreshes run one at a time, each after the rest its predecessor earned — but for
+max_rest_s at most, turn and rest together: a refresh is then late by at most max_rest_s per piece of its work (a
+table has up to three: the month's roll-up, the live roll-up, the build), whatever the queue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -40,11 +43,11 @@ MAX_REST_S = 0.15
 _IN_BACKGROUND: ContextVar[bool] = ContextVar("tthc_refresh_in_background", default=False)
 
 
-def in_background() -> None:
-    """Called first thing in a background refresh task (nobody awaits it): the CPU work it, and the tasks it starts,
-    hand to `RefreshBudget.to_thread` waits for the background turn. Context variables are per task, so a reader's
-    own computation is never marked."""
-    _IN_BACKGROUND.set(True)
+def mark_background(background: bool = True) -> None:
+    """Called first thing in a refresh task: whether nobody awaits it (True), so that the CPU work it hands to
+    `RefreshBudget.to_thread` waits for the background turn. A task copies its creator's context variables: a
+    reader's refresh task started from inside a background one must say False, or the reader would queue."""
+    _IN_BACKGROUND.set(background)
 
 
 class RefreshBudget:
@@ -76,14 +79,23 @@ class RefreshBudget:
 
     async def to_thread(self, work: Callable[[], T]) -> T:
         """`work()` in a worker thread (as asyncio.to_thread), its thread's CPU time charged when it ends. From a
-        background task (`in_background`): first the background turn, then the rest owed (re-read after the wait)."""
+        background task (`mark_background`): first the background turn, then the rest owed as it stands then — the
+        two together never longer than max_rest_s, so a queue of background work cannot keep a hot key stale
+        without bound (past that, pieces run side by side, as they did before the turn existed)."""
         if not _IN_BACKGROUND.get():
             return await self._timed_in_thread(work)
-        async with self._background_turn():
-            # What is awaited is the clock (the rest owed, which work charged meanwhile may have moved), not an event.
-            while (wait := self.wait_s()) > 0:  # noqa: ASYNC110
-                await asyncio.sleep(wait)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._max_rest_s
+        lock = self._background_turn()
+        held = await _acquire_until(lock, deadline)
+        try:
+            rest = min(self.wait_s(), deadline - loop.time())
+            if rest > 0:
+                await asyncio.sleep(rest)
             return await self._timed_in_thread(work)
+        finally:
+            if held:
+                lock.release()
 
     async def _timed_in_thread(self, work: Callable[[], T]) -> T:
         value, cpu_s = await asyncio.to_thread(_timed, work)
@@ -96,6 +108,19 @@ class RefreshBudget:
         if self._turn is None or self._turn[0] is not loop:
             self._turn = (loop, asyncio.Lock())
         return self._turn[1]
+
+
+async def _acquire_until(lock: asyncio.Lock, deadline: float) -> bool:
+    """Acquire `lock` unless the loop's clock passes `deadline` first; whether it is held."""
+    if not lock.locked():
+        return await lock.acquire()
+    acquiring = asyncio.ensure_future(lock.acquire())
+    await asyncio.wait({acquiring}, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
+    if not acquiring.done():
+        acquiring.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await acquiring  # it may have been granted just now: then it is held after all
+    return acquiring.done() and not acquiring.cancelled() and acquiring.result()
 
 
 def _timed(work: Callable[[], T]) -> tuple[T, float]:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from services.scoring.domain.live import LiveFigures
-from services.scoring.service.refresh_budget import RefreshBudget, in_background
+from services.scoring.service.refresh_budget import RefreshBudget, mark_background
 
 log = logging.getLogger(__name__)
 K = TypeVar("K", bound=Hashable)
@@ -146,8 +146,8 @@ class SourcedValues(Generic[K, V]):
     async def _compute(
         self, key: K, sources: Sources, compute: Callable[[], V], after_s: float = 0.0, background: bool = False
     ) -> V:
-        if background:
-            in_background()  # its computation waits for the budget's background turn (refresh_budget.py)
+        if background:  # its own task (ensure_future in get): its computation waits for the background turn
+            mark_background()
         if after_s > 0:
             await asyncio.sleep(after_s)
         self._started[key] = time.monotonic()

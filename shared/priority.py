@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import time
 from pathlib import Path
 
 AUTOGROUP = Path("/proc/self/autogroup")
+# Without CAP_SYS_ADMIN the kernel takes one autogroup nice change per 100 ms across the machine and refuses the
+# others with EAGAIN (kernel/sched/autogroup.c): the stack starts both applying processes at once.
+BUSY_RETRIES, BUSY_WAIT_S = 10, 0.1
+log = logging.getLogger(__name__)
 
 
 def lower_cpu_priority(nice: int, autogroup: Path = AUTOGROUP) -> bool:
@@ -20,8 +27,18 @@ def lower_cpu_priority(nice: int, autogroup: Path = AUTOGROUP) -> bool:
     os.nice(nice)
     if nice <= 0 or os.getsid(0) != os.getpid() or not autogroup.exists():
         return False
-    try:
-        autogroup.write_text(str(nice))
-    except OSError:  # no autogroups (kernel option, or the process runs in a cgroup of its own: a container)
-        return False
-    return True
+    # The value written is the autogroup's nice (not added to it): a new session's starts at 0. Outside the root
+    # CPU cgroup (a container, a systemd slice with CPU accounting) the write succeeds but changes nothing: compose
+    # sets `cpu_shares` for that.
+    for _ in range(BUSY_RETRIES):
+        try:
+            autogroup.write_text(str(nice))
+        except OSError as error:
+            if error.errno != errno.EAGAIN:
+                log.warning("could not lower this session's autogroup priority: %s", error)
+                return False
+            time.sleep(BUSY_WAIT_S)
+        else:
+            return True
+    log.warning("could not lower this session's autogroup priority: the kernel stayed busy (EAGAIN)")
+    return False

@@ -37,3 +37,27 @@ def test_a_missing_autogroup_file_is_not_an_error(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=REPO, start_new_session=True, check=True, timeout=30,
     )  # fmt: skip
     assert done.stdout.strip() == "False"
+
+
+BUSY_CHILD = """
+import errno
+import shared.priority as priority
+priority.BUSY_WAIT_S = 0.001
+class Busy:  # the kernel's answer to a second change within 100 ms without CAP_SYS_ADMIN, then success
+    def __init__(self, refusals): self.refusals, self.written = refusals, []
+    def exists(self): return True
+    def write_text(self, text):
+        if self.refusals:
+            self.refusals -= 1
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        self.written.append(text)
+twice, always = Busy(2), Busy(99)
+print(priority.lower_cpu_priority(3, twice), twice.written, priority.lower_cpu_priority(0 + 1, always))
+"""
+
+
+def test_a_busy_kernel_is_asked_again_then_given_up_with_a_warning() -> None:
+    done = subprocess.run([sys.executable, "-c", BUSY_CHILD], capture_output=True, text=True, cwd=REPO,
+                          start_new_session=True, check=True, timeout=30)  # fmt: skip
+    assert done.stdout.split() == ["True", "['3']", "False"]
+    assert "kernel stayed busy (EAGAIN)" in done.stderr

@@ -100,7 +100,8 @@ function tileChange(field, value, previous, ctx, denominator, summary) {
   const before = previous ? field.value(previous) : null;
   // No value this month (on the 1st: no dossier resolved with a due date yet) is not "no figures last month".
   if (value === null || value === undefined) {
-    return [`<span class="muted">${fmt.escapeHtml(t("no_value", { period: fmt.monthName(summary.period) }))}</span>`, "none"];
+    const text = t(ctx.isCurrent ? "no_value" : "no_value_past", { period: fmt.monthName(summary.period) });
+    return [`<span class="muted">${fmt.escapeHtml(text)}</span>`, "none"];
   }
   if (before === null || before === undefined) return [`<span class="muted">${t("no_change")}</span>`, "none"];
   const period = fmt.monthName(previous.period);

@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO_ROOT))
 import orjson  # noqa: E402
 
 from bench.scoring_setup import HANOI_REGISTRY, simulation_for  # noqa: E402
-from services.scoring.adapters import store  # noqa: E402
+from services.scoring.adapters import documents as store  # noqa: E402
 from services.scoring.adapters.gc import cyclic_gc_paused  # noqa: E402
 from services.scoring.adapters.wire import decode_batch, record_of_event  # noqa: E402
 from services.scoring.compiled import INTERPRETED_ENV, extension_paths, status  # noqa: E402

@@ -13,6 +13,7 @@ it (proven by tests/unit/scoring/test_decoder_equivalence.py on generated record
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 import msgspec
 
@@ -21,13 +22,16 @@ from shared.contract_rules import MAX_FUTURE_SKEW
 
 __all__ = ["decode_instants", "instant_of"]
 
-_SKEW_US = MAX_FUTURE_SKEW // MAX_FUTURE_SKEW.resolution  # the 5-minute rule in microseconds
+# Final names: compiled, they are C statics rather than lookups in the module's dict on every record.
+_decode_record: Final = _RECORD_DECODER.decode
+_DECODE_ERRORS: Final = (msgspec.ValidationError, msgspec.DecodeError)
+_SKEW_US: Final = MAX_FUTURE_SKEW // MAX_FUTURE_SKEW.resolution  # the 5-minute rule in microseconds
 # date (10 characters) + offset ("Z" or "±HH:MM") → the instant of 00:00:00 that day in that offset. A dossier
 # stream names a few dates a day and one or two offsets: small, but bounded all the same against hostile input.
-_DAY_STARTS: dict[str, int] = {}
-_DAY_STARTS_MAX = 200_000
+_DAY_STARTS: Final[dict[str, int]] = {}
+_DAY_STARTS_MAX: Final = 200_000
 # "HH:MM:SS" → seconds since midnight; at most 86,400 entries by construction.
-_CLOCKS: dict[str, int] = {}
+_CLOCKS: Final[dict[str, int]] = {}
 
 
 def _day_start(date: str, offset: str) -> int | None:
@@ -91,8 +95,8 @@ def decode_instants(
 
     The fields are the schema's as decoded: the type's defaults (false for an absent flag) are not filled here."""
     try:
-        record = _RECORD_DECODER.decode(value)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+        record: _Record = _decode_record(value)
+    except _DECODE_ERRORS:
         return None
     if not fields_pass(record):
         return None

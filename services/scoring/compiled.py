@@ -43,6 +43,10 @@ COMPILED_MODULES: tuple[str, ...] = (
     "services.scoring.domain.counters",
     "services.scoring.domain.apply",
     "shared.contract_records",
+    # The adapters' pure parts: the decode loop and the write parameters (no driver imported; the I/O stays in
+    # adapters/wire.py and adapters/store.py).
+    "services.scoring.adapters.wire_decode",
+    "services.scoring.adapters.documents",
 )
 # What the compiled modules import from outside the group: mypyc builds in their types and constants (a struct's
 # fields, an enum's members), so a change there makes the extensions stale too, though no compiled source changed.
@@ -51,6 +55,7 @@ TYPE_DEPENDENCIES: tuple[str, ...] = (
     "shared.contract_codec",
     "shared.contract_rules",
     "shared.indicators",
+    "services.scoring.service.ports",
 )
 GROUP = "services.scoring._hot"
 MANIFEST = REPO_ROOT / "services" / "scoring" / "_hot.sources"

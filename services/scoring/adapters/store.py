@@ -9,20 +9,19 @@ round-trips. `PostgresWriteStore` is the use case's WriteStore (service/ports.py
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import asyncpg
-import orjson
 
-from services.scoring.adapters.figures_notify import notify_months
-from services.scoring.domain.apply import (
-    DossierChange,
-    StoredDossier,
-    StoredDossierLoader,
+from services.scoring.adapters.documents import (  # the parameters, built in the compiled group
+    change_documents,
+    counter_columns,
+    stored_from_rows,
 )
+from services.scoring.adapters.figures_notify import notify_months
+from services.scoring.domain.apply import DossierChange, StoredDossier
 from services.scoring.domain.counters import CounterKey
-from services.scoring.domain.state import DossierState
 from services.scoring.service.ports import DeadLetter, KafkaRecord, StoredDeadLetter, dead_letter_status
 from shared.contract import EventRejection
 
@@ -131,57 +130,6 @@ WHERE t.id = f.id
 """
 
 
-def stored_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, StoredDossier]:
-    """Rows of (dossier_id, state JSON text, evaluated_month), parsed inside the caller's batch (with the cyclic
-    GC paused)."""
-    loads, load = orjson.loads, StoredDossierLoader().load
-    return {
-        dossier_id: load(DossierState.from_dict(loads(state)), evaluated_month, state)
-        for dossier_id, state, evaluated_month in rows
-    }
-
-
-_EVENTS_END = "]]}"  # how the stored form ends: the last record's row, the events list, the object
-
-
-def state_document(change: DossierChange) -> dict[str, Any] | orjson.Fragment:
-    """The state as stored (``DossierState.to_dict`` in orjson's encoding). A change that appends records to a
-    loaded row extends that row's text with the new rows only — the same bytes as encoding it all again, since
-    orjson writes each list element on its own, without spaces."""
-    stored, appended = change.stored_form, change.appended
-    if stored is None or not appended or not stored.endswith(_EVENTS_END):
-        return change.state.to_dict()
-    rows = orjson.dumps([record.to_row() for record in change.state.records[-appended:]]).decode()
-    return orjson.Fragment(f"{stored[:-2]},{rows[1:-1]}]}}")
-
-
-def change_row(change: DossierChange) -> dict[str, Any]:
-    """One row of the changed-dossiers document (keys as in _CHANGED_ROWS)."""
-    state = change.state
-    receipt = state.receipt
-    flips = state.hold_flips
-    return {
-        "i": state.dossier_id,
-        "s": state_document(change),
-        "h": receipt.unit_id if receipt is not None else None,
-        "p": state.procedure_id,
-        "r": receipt.received_at if receipt is not None else None,
-        "d": state.effective_due,
-        "e": state.ended_at,
-        # On hold per the latest known events: an odd number of hold/release flips.
-        "o": flips[-1] if len(flips) % 2 == 1 else None,
-        "m": change.evaluated_month,
-    }
-
-
-def change_documents(changes: Sequence[DossierChange]) -> tuple[str | None, str | None]:
-    """The JSON documents of INSERT_NEW_DOSSIERS and UPDATE_DOSSIERS (None when there is nothing for one)."""
-    created = [change_row(change) for change in changes if change.created]
-    updated = [change_row(change) for change in changes if not change.created]
-    dumps = orjson.dumps
-    return (dumps(created).decode() if created else None, dumps(updated).decode() if updated else None)
-
-
 async def write_changes(conn: asyncpg.Connection, changes: Sequence[DossierChange]) -> set[str]:
     """Insert the new dossiers and update the existing ones. Returns the ids of new dossiers that another
     transaction created meanwhile (not written: the caller merges into those rows, see module comment)."""
@@ -193,12 +141,6 @@ async def write_changes(conn: asyncpg.Connection, changes: Sequence[DossierChang
     if updated is not None:
         await conn.execute(UPDATE_DOSSIERS, updated)
     return conflicts
-
-
-def counter_columns(delta: Mapping[CounterKey, int]) -> tuple[list[str], list[str], list[str], list[int]]:
-    """The parameter arrays of ADD_TO_COUNTERS, sorted by key (the lock order)."""
-    keys = sorted(delta)
-    return [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [delta[k] for k in keys]
 
 
 async def add_counter_delta(conn: asyncpg.Connection, delta: Mapping[CounterKey, int]) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Final
 
 from services.scoring.domain.facts import PAYMENT, SATISFIED_LEVELS, FactRecord
 from services.scoring.domain.state import DossierState
@@ -41,7 +42,7 @@ from services.scoring.domain.timebase import (
 )
 from shared.indicators import LIVE_COUNTER_NAMES  # the names are the shared contract's
 
-PROGRESS_COUNTERS: frozenset[str] = frozenset({"progress_total", "progress_on_time"})
+PROGRESS_COUNTERS: Final[frozenset[str]] = frozenset({"progress_total", "progress_on_time"})
 
 CounterKey = tuple[str, str, str]
 """(unit_id, month "YYYY-MM", counter name)."""
@@ -65,7 +66,7 @@ def contribution(state: DossierState, now: datetime | Instant) -> Contribution:
     return out
 
 
-RECORD_COUNTERS: frozenset[str] = frozenset({"events", "events_timely", "payments", "payments_online"})
+RECORD_COUNTERS: Final[frozenset[str]] = frozenset({"events", "events_timely", "payments", "payments_online"})
 """The counters of ``add_record_counts``: one event's own counts, whatever else the dossier holds."""
 
 
@@ -105,8 +106,12 @@ def state_contribution(state: DossierState, now: datetime | Instant) -> Contribu
 
 
 # The four parts of a state's counts (disjoint counters), so that a merge recounts only those its events changed.
-RECEIPT_PART, RESOLUTION_PART, RATING_PART, PROGRESS_PART = 1, 2, 4, 8
-ALL_PARTS = RECEIPT_PART | RESOLUTION_PART | RATING_PART | PROGRESS_PART
+# Final: compiled, each is a C constant.
+RECEIPT_PART: Final = 1
+RESOLUTION_PART: Final = 2
+RATING_PART: Final = 4
+PROGRESS_PART: Final = 8
+ALL_PARTS: Final = RECEIPT_PART | RESOLUTION_PART | RATING_PART | PROGRESS_PART
 
 
 def changed_parts(old: DossierState, new: DossierState, same_month: bool) -> int:

@@ -8,33 +8,34 @@ its dossier_id, which the state holds once.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from services.scoring.domain.timebase import Instant
 from shared.contract import EventType
 
 # The type names are the event contract's (shared/contract.py); plain str values keep comparisons and JSON cheap.
-RECEIVED: str = EventType.RECEIVED.value
-SUPPLEMENT_REQUESTED: str = EventType.SUPPLEMENT_REQUESTED.value
-SUPPLEMENT_RECEIVED: str = EventType.SUPPLEMENT_RECEIVED.value
-PAUSED: str = EventType.PAUSED.value
-RESUMED: str = EventType.RESUMED.value
-RESOLVED: str = EventType.RESOLVED.value
-RETURNED: str = EventType.RETURNED.value
-WITHDRAWN: str = EventType.WITHDRAWN.value
-PAYMENT: str = EventType.PAYMENT.value
-RATING: str = EventType.RATING.value
+# Final: the compiled modules read them as C statics, not through the module's dict.
+RECEIVED: Final[str] = EventType.RECEIVED.value
+SUPPLEMENT_REQUESTED: Final[str] = EventType.SUPPLEMENT_REQUESTED.value
+SUPPLEMENT_RECEIVED: Final[str] = EventType.SUPPLEMENT_RECEIVED.value
+PAUSED: Final[str] = EventType.PAUSED.value
+RESUMED: Final[str] = EventType.RESUMED.value
+RESOLVED: Final[str] = EventType.RESOLVED.value
+RETURNED: Final[str] = EventType.RETURNED.value
+WITHDRAWN: Final[str] = EventType.WITHDRAWN.value
+PAYMENT: Final[str] = EventType.PAYMENT.value
+RATING: Final[str] = EventType.RATING.value
 
-EVENT_TYPES: frozenset[str] = frozenset(kind.value for kind in EventType)
-HOLD_TYPES: frozenset[str] = frozenset({SUPPLEMENT_REQUESTED, PAUSED})
-RELEASE_TYPES: frozenset[str] = frozenset({SUPPLEMENT_RECEIVED, RESUMED})
-DUE_CARRYING_TYPES: frozenset[str] = frozenset({RECEIVED, SUPPLEMENT_RECEIVED, RESUMED})
+EVENT_TYPES: Final[frozenset[str]] = frozenset(kind.value for kind in EventType)
+HOLD_TYPES: Final[frozenset[str]] = frozenset({SUPPLEMENT_REQUESTED, PAUSED})
+RELEASE_TYPES: Final[frozenset[str]] = frozenset({SUPPLEMENT_RECEIVED, RESUMED})
+DUE_CARRYING_TYPES: Final[frozenset[str]] = frozenset({RECEIVED, SUPPLEMENT_RECEIVED, RESUMED})
 
-CHANNELS: frozenset[str] = frozenset({"online", "direct", "postal"})
-OUTCOMES: frozenset[str] = frozenset({"approved", "refused"})
-PAYMENT_METHODS: frozenset[str] = frozenset({"online", "counter"})
-RATING_LEVELS: frozenset[str] = frozenset({"very_satisfied", "satisfied", "dissatisfied"})
-SATISFIED_LEVELS: frozenset[str] = frozenset({"very_satisfied", "satisfied"})
+CHANNELS: Final[frozenset[str]] = frozenset({"online", "direct", "postal"})
+OUTCOMES: Final[frozenset[str]] = frozenset({"approved", "refused"})
+PAYMENT_METHODS: Final[frozenset[str]] = frozenset({"online", "counter"})
+RATING_LEVELS: Final[frozenset[str]] = frozenset({"very_satisfied", "satisfied", "dissatisfied"})
+SATISFIED_LEVELS: Final[frozenset[str]] = frozenset({"very_satisfied", "satisfied"})
 
 
 class FactRecord(NamedTuple):
@@ -87,9 +88,16 @@ class FactRecord(NamedTuple):
 
     @classmethod
     def from_row(cls, row: list[Any]) -> FactRecord:
-        if len(row) < 5:
+        if not 5 <= len(row) <= _FIELDS:
             raise ValueError(f"bản ghi sự kiện hỏng / malformed stored event row: {row!r}")
-        return cls(*row)
+        # tuple.__new__ with every field (the trimmed defaults put back): the named tuple's __new__ is a Python
+        # function, and this runs for every stored event of every dossier a batch loads.
+        return _new_tuple(cls, (*row, *_DEFAULTS[len(row) - 5 :]) if len(row) < _FIELDS else row)
+
+
+_FIELDS: Final = len(FactRecord._fields)
+_DEFAULTS: Final[tuple[Any, ...]] = tuple(FactRecord._field_defaults[name] for name in FactRecord._fields[5:])
+_new_tuple: Final = tuple.__new__
 
 
 def _require(condition: bool, event_id: str, kind: str, field: str) -> None:

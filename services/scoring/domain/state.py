@@ -12,7 +12,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from services.scoring.domain.facts import (
     HOLD_TYPES,
@@ -26,9 +26,12 @@ from services.scoring.domain.facts import (
 )
 from services.scoring.domain.timebase import Instant, to_instant
 
-STATE_FORMAT_VERSION = 1
-_HOLD_OR_RELEASE = HOLD_TYPES | RELEASE_TYPES
-_SPEC_ORDER = attrgetter("occurred_at", "event_id")
+STATE_FORMAT_VERSION: Final = 1
+_HOLD_OR_RELEASE: Final = HOLD_TYPES | RELEASE_TYPES
+_SPEC_ORDER: Final = attrgetter("occurred_at", "event_id")
+# The named tuples below are built with every field through tuple.__new__ (a C call) on the per-dossier path:
+# their own __new__ is a Python function, several times the cost once the rest is compiled.
+_new: Final = tuple.__new__
 
 
 class Receipt(NamedTuple):
@@ -232,8 +235,9 @@ def _extend(base: DossierState, newer: list[FactRecord]) -> DossierState:
     """``derive_state`` of base's records followed by ``newer`` (SPEC order, all dated after base's last record),
     continuing from what base derived. Base's ``procedure_id`` stands unless it is None (then the first newer
     record naming one gives it), or a newer receipt names one (base had no receipt: it becomes the receipt)."""
-    carried = _Derived(base.receipt, base.resolution, base.withdrawal, base.rating, base.effective_due,
-                       base.procedure_id, None, base.payments, base.hold_flips)  # fmt: skip
+    carried: _Derived = _new(_Derived, (base.receipt, base.resolution, base.withdrawal, base.rating,
+                                        base.effective_due, base.procedure_id, None, base.payments,
+                                        base.hold_flips))  # fmt: skip
     return _derive(base.dossier_id, base.records + tuple(newer), carried, len(base.records))
 
 
@@ -255,25 +259,18 @@ def _derive(dossier_id: str, records: tuple[FactRecord, ...], carried: _Derived,
         elif kind == PAYMENT:
             new_payments.append(record)
         elif kind == RATING:
-            rating = Rating(record.event_id, record.unit_id, record.occurred_at, record.level or "")
+            rating = _new(Rating, (record.event_id, record.unit_id, record.occurred_at, record.level or ""))
         elif kind == RECEIVED:
             if receipt is None:
-                receipt = Receipt(
-                    record.event_id,
-                    record.unit_id,
-                    record.occurred_at,
-                    record.channel or "",
-                    record.digitized,
-                    record.reused_data,
-                )
+                receipt = _new(Receipt, (record.event_id, record.unit_id, record.occurred_at, record.channel or "",
+                                         record.digitized, record.reused_data))  # fmt: skip
                 receipt_procedure = record.procedure_id
         elif kind == RESOLVED:
             if resolution is None:
-                resolution = Resolution(
-                    record.event_id, record.unit_id, record.occurred_at, record.outcome or "", record.e_result
-                )
+                resolution = _new(Resolution, (record.event_id, record.unit_id, record.occurred_at,
+                                               record.outcome or "", record.e_result))  # fmt: skip
         elif kind == WITHDRAWN and withdrawal is None:
-            withdrawal = Withdrawal(record.event_id, record.unit_id, record.occurred_at)
+            withdrawal = _new(Withdrawal, (record.event_id, record.unit_id, record.occurred_at))
     if hold_status_at:
         new_flips: list[Instant] = list(flips)
         on_hold = len(new_flips) % 2 == 1
@@ -282,15 +279,10 @@ def _derive(dossier_id: str, records: tuple[FactRecord, ...], carried: _Derived,
                 new_flips.append(instant)
                 on_hold = status
         flips = tuple(new_flips)
-    return DossierState(
-        dossier_id=dossier_id,
-        records=records,
-        procedure_id=receipt_procedure if receipt_procedure is not None else first_procedure,
-        receipt=receipt,
-        effective_due=due,
-        resolution=resolution,
-        withdrawal=withdrawal,
-        hold_flips=flips,
-        payments=payments + tuple(new_payments) if new_payments else payments,
-        rating=rating,
-    )
+    procedure_id = receipt_procedure if receipt_procedure is not None else first_procedure
+    all_payments = payments + tuple(new_payments) if new_payments else payments
+    # In DossierState's field order: dossier_id, records, procedure_id, receipt, effective_due, resolution,
+    # withdrawal, hold_flips, payments, rating.
+    state: DossierState = _new(DossierState, (dossier_id, records, procedure_id, receipt, due, resolution, withdrawal,
+                                              flips, all_payments, rating))  # fmt: skip
+    return state

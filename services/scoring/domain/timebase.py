@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Final
 
 Instant = int
 """Microseconds since 1970-01-01T00:00:00Z."""
@@ -21,18 +22,19 @@ Instant = int
 Month = int
 """``year * 12 + (month - 1)`` of a calendar month in Vietnam time."""
 
-VN_TZ = timezone(timedelta(hours=7))
-SECOND_US = 1_000_000
-HOUR_US = 3_600 * SECOND_US
-DAY_US = 24 * HOUR_US
+VN_TZ: Final = timezone(timedelta(hours=7))
+SECOND_US: Final = 1_000_000
+HOUR_US: Final = 3_600 * SECOND_US
+DAY_US: Final = 24 * HOUR_US
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MONTH_LABEL = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MONTH_LABEL: Final = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
+# Final constants: the compiled modules read them as C statics (integers unboxed), not through the module's dict.
 # Month starts are precomputed for the years any real dossier can carry, so that bucketing an instant is one
 # C-level bisect instead of a datetime conversion; times outside the table fall back to datetime arithmetic.
-_TABLE_FIRST_YEAR = 1970
-_TABLE_LAST_YEAR = 2199
+_TABLE_FIRST_YEAR: Final = 1970
+_TABLE_LAST_YEAR: Final = 2199
 
 
 def to_instant(moment: datetime) -> Instant:
@@ -59,25 +61,25 @@ def _start_by_datetime(month: Month) -> Instant:
     return to_instant(datetime(year, month0 + 1, 1, tzinfo=VN_TZ))
 
 
-_TABLE_BASE: Month = month_from_parts(_TABLE_FIRST_YEAR, 1)
-_MONTH_STARTS: list[Instant] = [
+_TABLE_BASE: Final[Month] = month_from_parts(_TABLE_FIRST_YEAR, 1)
+_MONTH_STARTS: Final[list[Instant]] = [
     _start_by_datetime(_TABLE_BASE + offset) for offset in range((_TABLE_LAST_YEAR - _TABLE_FIRST_YEAR + 1) * 12 + 1)
 ]
-_LABELS: list[str] = [
+_LABELS: Final[list[str]] = [
     f"{(_TABLE_BASE + offset) // 12:04d}-{(_TABLE_BASE + offset) % 12 + 1:02d}" for offset in range(len(_MONTH_STARTS))
 ]
 
 
 # Months whose start AND end are in the table: the index range where the fast paths below are exact.
-_TABLE_MONTHS = len(_MONTH_STARTS) - 1
+_TABLE_MONTHS: Final = len(_MONTH_STARTS) - 1
 
 # The same tables for the hottest loop (counters.contribution), which indexes them inline rather than paying a
 # function call per fact: month index i covers [MONTH_TABLE_STARTS[i], MONTH_TABLE_STARTS[i + 1]) and is
 # labelled MONTH_TABLE_LABELS[i], valid for 0 <= i < MONTH_TABLE_SIZE. Read-only.
-MONTH_TABLE_BASE: Month = _TABLE_BASE
-MONTH_TABLE_STARTS: list[Instant] = _MONTH_STARTS
-MONTH_TABLE_LABELS: list[str] = _LABELS
-MONTH_TABLE_SIZE: int = _TABLE_MONTHS
+MONTH_TABLE_BASE: Final[Month] = _TABLE_BASE
+MONTH_TABLE_STARTS: Final[list[Instant]] = _MONTH_STARTS
+MONTH_TABLE_LABELS: Final[list[str]] = _LABELS
+MONTH_TABLE_SIZE: Final[int] = _TABLE_MONTHS
 
 
 def month_of(instant: Instant) -> Month:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import orjson
 
-from services.scoring.adapters import store
+from services.scoring.adapters import documents as store
 from services.scoring.adapters.wire import decode_batch
 from services.scoring.compiled import select_form
 from services.scoring.domain.apply import apply_records

@@ -1,4 +1,4 @@
-"""The dossier row's stored form: a change that appends records extends the loaded text (adapters/store.py) and
+"""The dossier row's stored form: a change that appends records extends the loaded text (adapters/documents.py) and
 must write exactly the bytes encoding the whole state gives; the merge that continues a stored derivation must
 give the state derived from scratch."""
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.scoring.adapters.store import state_document, stored_from_rows
+from services.scoring.adapters.documents import state_document, stored_from_rows
 from services.scoring.domain.apply import AncestorLookup, apply_records
 from services.scoring.domain.state import DossierState, derive_state
 from tests.unit.scoring.events import EventFact, record_from_fact

@@ -1,0 +1,74 @@
+"""The consumer's decode loop: Kafka record values → (dossier_id, `FactRecord`), pure, so it joins the compiled group.
+
+`adapters/wire.py` is the service's RecordDecoder and keeps what touches the contract's pydantic model; the loop
+over a batch's records runs here, compiled with the domain (services/scoring/compiled.py), so that reading the
+decoded fields and building each `FactRecord` are C calls rather than interpreted bytecode per event. The shared
+compiled decoder (`shared.contract_records.decode_instants`, the contract's rules, integer instants) answers the
+common case; whatever it leaves goes to `decode_value`, which says why (same verdicts, codes and details as
+`decode_record`: tests/unit/scoring/test_decoder_equivalence.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from services.scoring.domain.facts import FactRecord
+from services.scoring.domain.timebase import to_instant
+from services.scoring.service.ports import Decoded, RawRecord
+from shared.contract import ErrorCode, EventRejection
+from shared.contract_codec import decode_value
+from shared.contract_records import decode_instants
+
+_EMPTY: Final = EventRejection(ErrorCode.INVALID_JSON, "Bản ghi rỗng / empty record")
+# The named tuple's own __new__ is a Python function (~2.5× the cost of tuple.__new__ with every field given).
+_new_record: Final = tuple.__new__
+
+
+def decode_batch(records: Sequence[RawRecord], unit_exists: Callable[[str], bool]) -> Decoded:
+    """Decode records straight to (dossier_id, FactRecord). Invalid records come back with their rejection, in
+    order."""
+    facts: list[tuple[str, FactRecord]] = []
+    rejected: list[tuple[RawRecord, EventRejection]] = []
+    for record in records:
+        value = record.value
+        if value is None:
+            rejected.append((record, _EMPTY))
+            continue
+        decoded = decode_instants(value, record.timestamp, unit_exists)
+        if decoded is None:  # a rule failed or a spelling the fast path leaves to the checker: it says why
+            outcome = _checked(value, record.timestamp, unit_exists)
+            if isinstance(outcome, EventRejection):
+                rejected.append((record, outcome))
+            else:
+                facts.append(outcome)
+            continue
+        # The contract leaves a field foreign to the type None, so the positional FactRecord is the one
+        # `make_record` builds (the equivalence test compares them); absent flags are false.
+        # The decoded struct read as Any: its vocabulary fields are typed by runtime-built Literals that mypy cannot
+        # read (they would compile to wrong checks); the values are the schema's, already checked.
+        fields: Any = decoded[0]
+        occurred, ingested, due = decoded[1], decoded[2], decoded[3]
+        fact: FactRecord = _new_record(FactRecord, (
+            fields.event_id, fields.type, fields.unit_id, occurred, ingested, due, fields.procedure_id,
+            fields.channel, fields.digitized is True, fields.reused_data is True, fields.outcome,
+            fields.e_result is True, fields.method, fields.amount, fields.level))  # fmt: skip
+        facts.append((fields.dossier_id, fact))
+    return facts, rejected
+
+
+def _checked(
+    value: bytes, timestamp_ms: int, unit_exists: Callable[[str], bool]
+) -> tuple[str, FactRecord] | EventRejection:
+    """The compiled decoder with the checker behind it (`decode_value`), its answer as a fact."""
+    event = decode_value(value, timestamp_ms, unit_exists=unit_exists)
+    if isinstance(event, EventRejection):
+        return event
+    (event_id, dossier_id, unit_id, kind, occurred, procedure_id, channel, due, digitized, reused_data,
+     outcome, e_result, method, amount, level, ingested, _) = event  # fmt: skip
+    if ingested is None:  # decode_value sets it from the record's timestamp when the record has none
+        raise ValueError(f"event {event_id} has no ingested_at")
+    return dossier_id, FactRecord(
+        event_id, kind, unit_id, to_instant(occurred), to_instant(ingested),
+        None if due is None else to_instant(due), procedure_id, channel, digitized is True, reused_data is True,
+        outcome, e_result is True, method, amount, level)  # fmt: skip

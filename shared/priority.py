@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def lower_cpu_priority(nice: int, autogroup: Path = AUTOGROUP) -> bool:
-    """Add `nice` to this process's niceness, and — when the process leads its own session — to its autogroup's.
+    """Add `nice` to this process's niceness and, when it leads its own session, set its autogroup's nice to it.
 
     Linux (with CONFIG_SCHED_AUTOGROUP, on by default) first shares the cores fairly between autogroups, one per
     session, and applies a process's nice only against processes of the SAME session. The local stack starts every

@@ -37,7 +37,7 @@ test: $(READY)
 	@bash infra/notice_tools.sh
 	@bash infra/prometheus.sh
 	@bash infra/nginx.sh
-	SCORING_EXPECT_COMPILED=$(SCORING_COMPILE) $(PY) -m infra test -- --durations=25 $(PYTEST_ARGS)
+	SCORING_EXPECT_COMPILED=$(SCORING_COMPILE) $(PY) -m infra test --unit-alongside -- --durations=25 $(PYTEST_ARGS)
 
 # The heavy variants of tests/integration/faults (the bounded ones run in `make test`): the same scenario code,
 # bigger FAULT_* sizes. Override any on the command line or in the environment, e.g. make faults FAULT_CRASH_KILLS=5.

@@ -3,6 +3,7 @@
     python -m infra up [--demo]     everything, in the foreground; Ctrl-C stops it all
     python -m infra backing         only PostgreSQL and Kafka (for running tests by hand)
     python -m infra test [ARGS]     backing services, migrations, pytest ARGS, teardown; exits with pytest's code
+    python -m infra test --unit-alongside [ARGS]   the same, with tests/unit in a second pytest beside the rest
     python -m infra down            stop whatever a previous run recorded (also after a crash)
 
 `DATABASE_URL` / `KAFKA_BOOTSTRAP_SERVERS` in the environment point the stack at existing servers: then that
@@ -252,19 +253,62 @@ async def cmd_backing() -> int:
     return await run_until_signal(supervisor)
 
 
-async def cmd_test(pytest_args: list[str]) -> int:
+def _names_tests(arg: str) -> bool:
+    return not arg.startswith("-") and (paths.REPO_ROOT / arg.split("::")[0]).exists()
+
+
+_NO_TESTS_COLLECTED = 5  # pytest.ExitCode.NO_TESTS_COLLECTED, without importing pytest into the launcher
+
+
+def _combined_exit_code(*codes: int) -> int:
+    """One exit code for parts that split the suite: a part whose selection (`-m`, `-k`) matched nothing is no
+    failure when another part ran tests."""
+    ran = [code for code in codes if code != _NO_TESTS_COLLECTED]
+    if not ran:
+        return _NO_TESTS_COLLECTED
+    return next((code for code in ran if code != 0), 0)
+
+
+async def cmd_test(pytest_args: list[str], *, unit_alongside: bool = False) -> int:
     stop_recorded()
     supervisor = Supervisor()
     started = time.monotonic()
+    units: asyncio.subprocess.Process | None = None
+    # Paths among the arguments select tests themselves: then one pytest runs exactly what was asked.
+    unit_alongside = unit_alongside and not any(_names_tests(arg) for arg in pytest_args)
+    unit_log = paths.LOGS / "unit-tier.log"
     try:
+        if unit_alongside:
+            # The unit tier needs no server and is CPU-bound, while the other tiers mostly wait on servers: run it
+            # beside them (from before the servers start) instead of before them — the whole suite in ~2 min less
+            # wall time on 2 cores. Its report is printed whole once both have finished.
+            paths.LOGS.mkdir(parents=True, exist_ok=True)
+            say(f"unit tier running alongside (log: {unit_log})")
+            with unit_log.open("wb") as log:
+                units = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "pytest", "tests/unit", *pytest_args,
+                    stdout=log, stderr=subprocess.STDOUT, cwd=paths.REPO_ROOT,
+                )  # fmt: skip
+            pytest_args = ["--ignore=tests/unit", *pytest_args]
         # pytest starts its own services (and stand-ins): it gets no stack wiring or STACK_ID to inherit.
         env = service_env(await start_backing(supervisor), wired=False)
         say(f"backing services ready in {time.monotonic() - started:.0f}s; running pytest")
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "pytest", *pytest_args, env=env, cwd=paths.REPO_ROOT
         )
-        return await proc.wait()
+        code = await proc.wait()
+        if units is not None:
+            unit_code = await units.wait()
+            say(f"unit tier (ran alongside, exit code {unit_code}):")
+            sys.stdout.write(unit_log.read_text(errors="replace"))
+            sys.stdout.flush()
+            code = _combined_exit_code(code, unit_code)
+            units = None
+        return code
     finally:
+        if units is not None and units.returncode is None:
+            units.kill()
+            await units.wait()
         await supervisor.stop_all()
         say("stack stopped")
 
@@ -277,6 +321,11 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--demo", action="store_true", help="load the Hanoi registry and feed simulated traffic")
     sub.add_parser("backing", help="run only PostgreSQL and Kafka")
     test = sub.add_parser("test", help="run pytest against a fresh local stack")
+    test.add_argument(
+        "--unit-alongside",
+        action="store_true",
+        help="run tests/unit in a second pytest beside the other tiers (the whole suite only)",
+    )
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     sub.add_parser("down", help="stop what a previous run left running")
     sub.add_parser("migrate", help="apply migrations to DATABASE_URL")
@@ -293,4 +342,4 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "backing":
         return asyncio.run(cmd_backing())
     pytest_args = [a for a in args.pytest_args if a != "--"]
-    return asyncio.run(cmd_test(pytest_args))
+    return asyncio.run(cmd_test(pytest_args, unit_alongside=args.unit_alongside))

@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         "in progress send their later events at once (their earlier events are never sent)",
     )
     when.add_argument(
+        "--send-open",
+        action="store_true",
+        help="with --warm-up-days: send first the warm-up events of the dossiers still in progress at the start "
+        "(with their own times), so that no later event arrives without its receipt",
+    )
+    when.add_argument(
         "--allow-future",
         action="store_true",
         help="allow --to in the future (file sink only: such events would be rejected by ingest)",
@@ -118,6 +124,8 @@ def config_from_args(args: argparse.Namespace, now: float) -> tuple[SimConfig, b
         raise ValueError("--legacy-share must be within [0, 1]")
     if args.warm_up_days < 0 or (args.warm_up_days and not realtime):
         raise ValueError("--warm-up-days is for real time (--rate/--realtime) and must be ≥ 0")
+    if args.send_open and not args.warm_up_days:
+        raise ValueError("--send-open sends part of a warm-up: give --warm-up-days too")
     if realtime:
         if args.start or args.end:
             raise ValueError("real time runs from now: use --backfill-days for history, not --from/--to")
@@ -181,7 +189,7 @@ async def _amain(args: argparse.Namespace) -> int:
     now = time.time()
     config, realtime = config_from_args(args, now)
     if args.warm_up_days:
-        config = dataclasses.replace(config, send_from=first_sent(args, config))
+        config = dataclasses.replace(config, send_from=first_sent(args, config), send_open=args.send_open)
     simulator = Simulator(config, load_units(args.units), load_splits(args.splits) if args.splits else None)
     deliveries: Iterator[Delivery] = iter(simulator)
     if args.max_events:

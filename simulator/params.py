@@ -130,6 +130,8 @@ class SimConfig:
     params: SimParams = field(default_factory=SimParams)
     send_from: int | None = None
     """Deliveries before this moment are simulated but not yielded (a warm-up); None: all are yielded."""
+    send_open: bool = False
+    """With `send_from`: the warm-up events of dossiers still in progress at `send_from` are yielded at it."""
 
     def __post_init__(self) -> None:
         if self.end is not None and self.end <= self.start:

@@ -181,21 +181,33 @@ class Simulator:
         invalid_share = self.config.invalid_share
         send_from = self.config.send_from or 0
         self.stats.planned_events += len(planned)
+        # Every random draw happens whether or not the event is kept: a warm-up changes nothing after it.
+        drawn: list[tuple[int, dict[str, Any], int | None, dict[str, Any] | None]] = []
         for occurred, event in planned:
-            # Every random draw happens whether or not the event is kept: a warm-up changes nothing after it.
+            extra_at: int | None = None
+            bad: dict[str, Any] | None = None
             deliver = occurred + noise.delay()
-            if deliver >= send_from:
-                self._push(deliver, event)
             extra = noise.duplicate_delay()
             if extra is not None:
                 self.stats.duplicates += 1
-                if deliver + extra >= send_from:
-                    self._push(deliver + extra, dict(event))
+                extra_at = deliver + extra
             if invalid_share and self._rng.random() < invalid_share:
                 self.stats.invalid += 1
                 bad = corrupt(event, self._rng)
-                if deliver >= send_from:
-                    self._push(deliver, bad)
+            drawn.append((deliver, event, extra_at, bad))
+        # A dossier still in progress when sending starts: with `send_open`, its warm-up events are sent first thing
+        # (delivered at `send_from`, with their own times), so none of its later events arrives without its receipt.
+        delivered = [deliver for deliver, *_ in drawn] + [extra for _, _, extra, _ in drawn if extra is not None]
+        catch_up = self.config.send_open and bool(drawn) and max(delivered) >= send_from > min(delivered)
+        for deliver, event, extra_at, bad in drawn:
+            if deliver >= send_from:
+                self._push(deliver, event)
+            elif catch_up:
+                self._push(send_from, event)
+            if extra_at is not None and extra_at >= send_from:
+                self._push(extra_at, dict(event))
+            if bad is not None and deliver >= send_from:
+                self._push(deliver, bad)
 
     def _dossier_id(self, received_at: int, tag: str) -> str:
         day = self._fmt.local(received_at)

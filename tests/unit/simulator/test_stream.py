@@ -182,3 +182,24 @@ def test_a_warm_up_is_the_same_stream_minus_what_came_before() -> None:
     full = [(d.deliver_at, orjson.dumps(d.event)) for d in two_weeks() if d.deliver_at >= cutoff]
     warm = [(d.deliver_at, orjson.dumps(d.event)) for d in run(send_from=cutoff)]
     assert warm == full
+
+
+def test_send_open_sends_the_warm_up_events_of_dossiers_in_progress_first_and_changes_nothing_after() -> None:
+    cutoff = START + 5 * 86_400
+    plain = run(send_from=cutoff)
+    opened = run(send_from=cutoff, send_open=True)
+    caught_up = [d for d in opened if d.deliver_at == cutoff and parse_time(d.event["occurred_at"]) < cutoff]
+    assert caught_up, "some dossiers are in progress at the cutoff"
+    # Besides those, the stream is the warm-up's: same events, same times, same order.
+    caught_up_ids = {d.event["event_id"] for d in caught_up}
+    assert [(d.deliver_at, d.event) for d in opened if d.event["event_id"] not in caught_up_ids or
+            d.deliver_at != cutoff] == [(d.deliver_at, d.event) for d in plain]  # fmt: skip
+
+    # Every dossier with an event sent has its receipt sent — except, as in the stream without a warm-up, a receipt
+    # delivered so late that it falls after the end.
+    def without_receipt(stream: list[Delivery]) -> set[str]:
+        received = {d.event["dossier_id"] for d in stream if d.event["type"] == "received"}
+        return {d.event["dossier_id"] for d in stream} - received
+
+    assert without_receipt(opened) <= without_receipt(list(two_weeks()))
+    assert without_receipt(plain), "without send_open, dossiers in progress lose their receipt"

@@ -334,6 +334,11 @@ async def test_the_first_days_of_a_month_say_how_little_they_rest_on(page: Page,
         await page.goto(f"{stack.base_url}/dashboard/#/unit/H26.DEP.SKHDT")
         await expect(page.locator("#unit-name")).not_to_have_text("Đang tải…", timeout=TIMEOUT_MS)
         unit_banner = page.locator("#month-start")
+        # The score beside the note: last month's whole score as it is, no arrow; later in the month, the change.
+        compared = "total" if shown else "delta"
+        await expect(page.locator("#unit-score .score-changes")).to_have_attribute("data-compared", compared)
+        if shown:
+            await expect(page.locator("#unit-score .score-changes .delta")).to_have_count(0)
         if shown:
             await expect(unit_banner).to_contain_text(f"Tháng {now:%m/%Y} mới bắt đầu (ngày {day})")
             await unit_banner.locator("a").click()
@@ -341,6 +346,7 @@ async def test_the_first_days_of_a_month_say_how_little_they_rest_on(page: Page,
         await expect(unit_banner).to_be_hidden(timeout=TIMEOUT_MS)
         await open_overview(page, stack)
         banner = page.locator("#month-start")
+        await expect(page.locator("#city-score .score-changes")).to_have_attribute("data-compared", compared)
         if not shown:
             await expect(banner).to_be_hidden()
             continue

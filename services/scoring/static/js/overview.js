@@ -2,7 +2,7 @@
 import { MonthView, getJSON } from "./api.js";
 import { getLang, t } from "./i18n.js";
 import * as fmt from "./format.js";
-import { PushedFigures, renderGroups, renderMonthStart, renderTiles, scoreHead, withMessage } from "./widgets.js";
+import { PushedFigures, isEarlyMonth, renderGroups, renderMonthStart, renderTiles, scoreHead, withMessage } from "./widgets.js";
 import { loadForecast } from "./forecast.js";
 import { tx } from "./actions-i18n.js";
 
@@ -75,7 +75,7 @@ export class OverviewView extends MonthView {
     if (!s || !this.container.isConnected) return;
     const lang = getLang();
     document.getElementById("city-name").textContent = s.name;
-    document.getElementById("city-score").innerHTML = scoreHead(s.score, this.earlier);
+    document.getElementById("city-score").innerHTML = scoreHead(s.score, this.earlier, isEarlyMonth(this.isCurrent));
     document.getElementById("city-profile").textContent = `${t("profile")}: ${this.ctx.profile?.name ?? "—"} · ${t("period")} ${fmt.monthName(s.period)}`;
     document.getElementById("fields-period").textContent = `— ${fmt.monthName(s.period)}`;
     renderGroups(document.getElementById("city-groups"), s.groups, this.ctx.profile, lang);

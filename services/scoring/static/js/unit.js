@@ -2,7 +2,7 @@
 import { ApiError, MonthView, getJSON } from "./api.js";
 import { getLang, t } from "./i18n.js";
 import * as fmt from "./format.js";
-import { PushedFigures, renderGroups, renderMonthStart, renderTiles, scoreHead, summaryShape, withMessage } from "./widgets.js";
+import { PushedFigures, isEarlyMonth, renderGroups, renderMonthStart, renderTiles, scoreHead, summaryShape, withMessage } from "./widgets.js";
 import { dossierHref, loadForecast, loadTodo } from "./forecast.js";
 import { tx } from "./actions-i18n.js";
 import { day, monthEmpty, monthStatus, reasonText, unitLink } from "./registry.js";
@@ -134,10 +134,10 @@ export class UnitView extends MonthView {
       ? t("unit_rank", { rank: s.rank, of: s.rank_of, level: fmt.levelName(s.level).toLowerCase() })
       : `${fmt.levelName(s.level)} · ${t("unit_unranked")}${reason ? ` — ${reason}` : ""}`;
     this.renderRegistry(unit);
-    document.getElementById("unit-score").innerHTML = scoreHead(s.score, [d.previous, d.beforePrevious]);
+    const isCurrent = this.period === this.ctx.currentPeriod();
+    document.getElementById("unit-score").innerHTML = scoreHead(s.score, [d.previous, d.beforePrevious], isEarlyMonth(isCurrent));
     document.getElementById("unit-period").textContent = `— ${fmt.monthName(s.period)}`;
     renderGroups(document.getElementById("unit-groups"), s.groups, this.ctx.profile, getLang());
-    const isCurrent = this.period === this.ctx.currentPeriod();
     renderMonthStart(document.getElementById("month-start"), s, isCurrent,
       (period) => `#/unit/${encodeURIComponent(this.unitId)}?period=${period}`);
     renderTiles(document.getElementById("unit-tiles"), s, d.previous, { isCurrent, asOf: s.live.as_of, minDossiers: this.ctx.profile?.min_dossiers,

@@ -174,23 +174,34 @@ export const EARLY_MONTH_DAYS = 7;
  */
 export function renderMonthStart(box, summary, isCurrent, hrefOf) {
   const day = fmt.dayOfMonth();
-  box.hidden = !isCurrent || day > EARLY_MONTH_DAYS;
+  box.hidden = !isEarlyMonth(isCurrent);
   if (box.hidden) return;
   const previous = fmt.previousPeriod(summary.period, 1);
   box.innerHTML = `${fmt.escapeHtml(t("month_start", { period: fmt.monthName(summary.period), day, received: fmt.count(summary.counters.received) }))}
       <a href="${hrefOf(previous)}">${fmt.escapeHtml(t("month_start_link", { period: fmt.monthName(previous) }))}</a>`;
 }
 
-/** Score with its change against one or two earlier months. */
-export function scoreHead(score, earlier) {
+/** Whether `isCurrent`'s month is in its first EARLY_MONTH_DAYS days (the page's clock, Vietnam time). */
+export function isEarlyMonth(isCurrent) {
+  return Boolean(isCurrent) && fmt.dayOfMonth() <= EARLY_MONTH_DAYS;
+}
+
+/**
+ * Score with its change against one or two earlier months. `early` (the current month's first days): the earlier
+ * months' scores as they are, without an arrow — a day's score against a whole month's is no rise or fall yet, as
+ * the month-start note beside it says.
+ */
+export function scoreHead(score, earlier, early = false) {
   const changes = earlier
     .filter((e) => e && e.score !== null && e.score !== undefined && score !== null && score !== undefined)
     .map((e) => {
+      const period = fmt.monthName(e.period);
+      if (early) return `<span class="muted">${fmt.escapeHtml(t("prev_score", { period, value: fmt.score(e.score) }))}</span>`;
       const diff = score - e.score;
-      return `<span class="delta ${fmt.deltaClass(diff)}">${fmt.delta(diff, 2)}</span> <span class="muted">${t("vs_prev", { period: fmt.monthName(e.period) })}</span>`;
+      return `<span class="delta ${fmt.deltaClass(diff)}">${fmt.delta(diff, 2)}</span> <span class="muted">${t("vs_prev", { period })}</span>`;
     });
   const value = score === null || score === undefined ? `<span class="muted">${t("score_null")}</span>` : `${fmt.score(score)}<small>${t("out_of_100")}</small>`;
   return `
     <div class="score" data-value="${score ?? "null"}">${value}</div>
-    <div class="score-changes">${changes.join(" · ")}</div>`;
+    <div class="score-changes" data-compared="${early ? "total" : "delta"}">${changes.join(" · ")}</div>`;
 }

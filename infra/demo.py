@@ -115,6 +115,8 @@ async def start_demo_feed(supervisor: Supervisor, env: dict[str, str]) -> None:
         env=env, cwd=paths.REPO_ROOT, critical=False,
     )  # fmt: skip
     sent_first = f"the {warm_up_days * 24:.1f} warm-up hours' dossiers in progress first, then " if warm_up else ""
-    say(f"live traffic: {sent_first}about 1 event/s at first, rising towards {LIVE_RATE} as dossiers progress, "
-        f"through {ingest_url}/v1/events")
+    say(
+        f"live traffic: {sent_first}about 1 event/s at first, rising towards {LIVE_RATE} as dossiers progress, "
+        f"through {ingest_url}/v1/events"
+    )
     say(f"dashboard: http://127.0.0.1:{env['SCORING_PORT']}/  ·  alerts: {env['ALERTS_PUBLIC_URL']}")

@@ -37,9 +37,11 @@ async def test_demo_reaches_ready_feeds_the_stream_and_down_leaves_nothing(tmp_p
         TTHC_PG_PORT=str(free_port()),
         TTHC_KAFKA_PORT=str(free_port()),
         TTHC_KAFKA_CONTROLLER_PORT=str(free_port()),
-        # A small demo: a week of history at 0.5 % of Hanoi, then the live feed.
-        TTHC_DEMO_BACKFILL_DAYS="7",
+        # A small demo: the history from the first day of last month at 0.5 % of Hanoi, then the live feed after a
+        # warm-up of about an hour (its dossiers in progress sent first).
+        TTHC_DEMO_BACKFILL_MONTHS="1",
         TTHC_DEMO_SCALE="0.005",
+        TTHC_DEMO_WARMUP_DAYS="0.04",
     )
     up = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "infra", "up", "--demo", cwd=REPO_ROOT, env=env,
@@ -59,7 +61,7 @@ async def test_demo_reaches_ready_feeds_the_stream_and_down_leaves_nothing(tmp_p
         async with httpx.AsyncClient(timeout=5) as client:
             for port in ports.values():
                 assert (await client.get(f"http://127.0.0.1:{port}/healthz")).json()["status"] == "ok"
-            # The back-filled week reaches the scoring API through Kafka.
+            # The back-filled history reaches the scoring API through Kafka.
             summary_url = f"http://127.0.0.1:{ports['SCORING_PORT']}/v1/summary"
             await wait_for(
                 lambda: client.get(summary_url), lambda r: r.json().get("counters", {}).get("events", 0) > 0, 90

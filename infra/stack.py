@@ -27,6 +27,14 @@ from dataclasses import dataclass
 import httpx
 
 from infra import kafka_local, paths, postgres_local
+from infra.pytest_split import (
+    LAST_FAILED,
+    UNIT_TIER_CACHE,
+    can_split,
+    combined_exit_code,
+    merge_last_failed,
+    unit_cache_option,
+)
 from infra.supervisor import Supervisor, stop_recorded
 from infra.wiring import new_stack_id, stack_wiring
 from shared.db import apply_migrations
@@ -253,29 +261,12 @@ async def cmd_backing() -> int:
     return await run_until_signal(supervisor)
 
 
-def _names_tests(arg: str) -> bool:
-    return not arg.startswith("-") and (paths.REPO_ROOT / arg.split("::")[0]).exists()
-
-
-_NO_TESTS_COLLECTED = 5  # pytest.ExitCode.NO_TESTS_COLLECTED, without importing pytest into the launcher
-
-
-def _combined_exit_code(*codes: int) -> int:
-    """One exit code for parts that split the suite: a part whose selection (`-m`, `-k`) matched nothing is no
-    failure when another part ran tests."""
-    ran = [code for code in codes if code != _NO_TESTS_COLLECTED]
-    if not ran:
-        return _NO_TESTS_COLLECTED
-    return next((code for code in ran if code != 0), 0)
-
-
 async def cmd_test(pytest_args: list[str], *, unit_alongside: bool = False) -> int:
     stop_recorded()
     supervisor = Supervisor()
     started = time.monotonic()
     units: asyncio.subprocess.Process | None = None
-    # Paths among the arguments select tests themselves: then one pytest runs exactly what was asked.
-    unit_alongside = unit_alongside and not any(_names_tests(arg) for arg in pytest_args)
+    unit_alongside = unit_alongside and can_split(pytest_args)
     unit_log = paths.LOGS / "unit-tier.log"
     try:
         if unit_alongside:
@@ -283,10 +274,11 @@ async def cmd_test(pytest_args: list[str], *, unit_alongside: bool = False) -> i
             # beside them (from before the servers start) instead of before them — the whole suite in ~2 min less
             # wall time on 2 cores. Its report is printed whole once both have finished.
             paths.LOGS.mkdir(parents=True, exist_ok=True)
+            (UNIT_TIER_CACHE / LAST_FAILED).unlink(missing_ok=True)  # only this run's failures are merged
             say(f"unit tier running alongside (log: {unit_log})")
             with unit_log.open("wb") as log:
                 units = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "pytest", "tests/unit", *pytest_args,
+                    sys.executable, "-m", "pytest", "tests/unit", *unit_cache_option(pytest_args), *pytest_args,
                     stdout=log, stderr=subprocess.STDOUT, cwd=paths.REPO_ROOT,
                 )  # fmt: skip
             pytest_args = ["--ignore=tests/unit", *pytest_args]
@@ -302,7 +294,9 @@ async def cmd_test(pytest_args: list[str], *, unit_alongside: bool = False) -> i
             say(f"unit tier (ran alongside, exit code {unit_code}):")
             sys.stdout.write(unit_log.read_text(errors="replace"))
             sys.stdout.flush()
-            code = _combined_exit_code(code, unit_code)
+            merge_last_failed(UNIT_TIER_CACHE)
+            say(f"exit codes: unit tier {unit_code}, other tiers {code}")
+            code = combined_exit_code(code, unit_code)
             units = None
         return code
     finally:

@@ -68,7 +68,8 @@ async def run(
                 last = now
                 say(
                     f"simulator: {sink.result.sent} events sent in {now - started:.0f} s "
-                    f"({sink.result.sent / (now - started):.0f}/s), last delivery {batch[-1].event['occurred_at']}"
+                    f"({sink.result.sent / (now - started):.0f}/s; {sink.result.accepted} accepted, "
+                    f"{sink.result.rejected} rejected), last delivery {batch[-1].event['occurred_at']}"
                 )
     finally:
         await sink.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -66,6 +67,16 @@ async def test_demo_reaches_ready_feeds_the_stream_and_down_leaves_nothing(tmp_p
             await wait_for(
                 lambda: client.get(summary_url), lambda r: r.json().get("counters", {}).get("events", 0) > 0, 90
             )
+        # The live feed, through ingest: its warm-up's dossiers in progress first, every event accepted.
+        feed_log = tmp_path / "var" / "log" / "feed.log"
+        progress = re.compile(r"events sent in .*; (\d+) accepted, (\d+) rejected\)")
+
+        async def feed_progress() -> list[tuple[int, int]]:
+            text = feed_log.read_text(errors="replace") if feed_log.exists() else ""
+            return [(int(a), int(r)) for a, r in progress.findall(text)]
+
+        seen = await wait_for(feed_progress, lambda lines: any(accepted > 0 for accepted, _ in lines), 90)
+        assert all(rejected == 0 for _, rejected in seen), seen
         record = json.loads((tmp_path / "var" / "run" / "stack.json").read_text())
         started = {"postgres", "kafka", "ingest", "scoring", "scoring-2", "scoring-3", "alerts", "feed", "supervisor"}
         assert started <= set(record)

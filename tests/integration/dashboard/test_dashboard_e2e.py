@@ -336,9 +336,18 @@ async def test_the_first_days_of_a_month_say_how_little_they_rest_on(page: Page,
         unit_banner = page.locator("#month-start")
         # The score beside the note: last month's whole score as it is, no arrow; later in the month, the change.
         compared = "total" if shown else "delta"
-        await expect(page.locator("#unit-score .score-changes")).to_have_attribute("data-compared", compared)
+        changes = page.locator("#unit-score .score-changes")
+        await expect(changes).to_have_attribute("data-compared", compared)
+        last_month = _previous_month(f"{now:%Y-%m}")
+        before = await stack.get("/v1/units/H26.DEP.SKHDT/indicators", period=last_month)
         if shown:
-            await expect(page.locator("#unit-score .score-changes .delta")).to_have_count(0)
+            await expect(changes.locator(".delta")).to_have_count(0)
+            if before["score"] is not None:
+                await expect(changes).to_contain_text(f"cả tháng {last_month[5:]}/{last_month[:4]}")
+        else:
+            current = await stack.get("/v1/units/H26.DEP.SKHDT/indicators", period=f"{now:%Y-%m}")
+            if before["score"] is not None and current["score"] is not None:
+                await expect(changes.locator(".delta").first).to_be_visible()
         if shown:
             await expect(unit_banner).to_contain_text(f"Tháng {now:%m/%Y} mới bắt đầu (ngày {day})")
             await unit_banner.locator("a").click()

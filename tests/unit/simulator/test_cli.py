@@ -60,6 +60,7 @@ def test_legacy_options() -> None:
         ["--rate", "5", "--scale", "0.1"],
         ["--backfill-days", "9", "--warm-up-days", "2"],  # a warm-up is for real time
         ["--rate", "3", "--warm-up-days", "-1"],
+        ["--rate", "3", "--send-open"],  # sends part of a warm-up: needs one
         ["--backfill-days", "9", "--legacy-until", "30/9/2025"],
         ["--backfill-days", "9", "--legacy-share", "1.5"],
     ],

@@ -192,8 +192,10 @@ export function isEarlyMonth(isCurrent) {
  * the month-start note beside it says.
  */
 export function scoreHead(score, earlier, early = false) {
+  const known = (v) => v !== null && v !== undefined;
+  // Early in a month an earlier whole score is shown even when this month has none yet (on the 1st, the usual case).
   const changes = earlier
-    .filter((e) => e && e.score !== null && e.score !== undefined && score !== null && score !== undefined)
+    .filter((e) => e && known(e.score) && (early || known(score)))
     .map((e) => {
       const period = fmt.monthName(e.period);
       if (early) return `<span class="muted">${fmt.escapeHtml(t("prev_score", { period, value: fmt.score(e.score) }))}</span>`;

@@ -99,13 +99,28 @@ def _server_properties(ports: KafkaPorts, data_dir: Path | None = None) -> str:
         "delete.topic.enable": "true",
         "log.retention.hours": "168",
         "message.max.bytes": str(TOPIC_MAX_MESSAGE_BYTES),  # shared/kafka.py sets every size limit
+        # The log cleaner (it compacts only __consumer_offsets here) allocates this on the heap at start and keeps
+        # it for good. Kafka's 128 MiB default was most of a 256 MiB heap's old generation, so G1 ran above its
+        # marking threshold all the time and every large produce request started a marking cycle (docs/
+        # benchmarks.md, session 8 "ingest"). 16 MiB holds ~700,000 offsets keys per cleaning pass.
+        "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
     }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
-def _java_argv(main_class: str, *args: str) -> list[str]:
+# The broker's heap (Kafka's own scripts also fix -Xms = -Xmx). Regions of 8 MiB, not G1's 1 MiB for this heap
+# size: an object of half a region or more is "humongous" (allocated straight in the old generation, and each one
+# may start a young pause and a concurrent mark), and the broker reads every produce request into one array of
+# its size. Ingest's requests carry every waiting request's records (0.5–1 MiB in the benchmark): with 1 MiB
+# regions each was humongous, and the broker spent 20–38 µs of CPU per event, mostly in G1 (docs/benchmarks.md,
+# session 8 "ingest"); under 4 MiB they are ordinary young objects.
+BROKER_JVM = ("-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:G1HeapRegionSize=8m")
+TOOL_JVM = ("-Xms256m", "-Xmx768m", "-XX:+UseG1GC")  # StorageTool: as before
+
+
+def _java_argv(main_class: str, *args: str, jvm: tuple[str, ...] = TOOL_JVM) -> list[str]:
     return [
-        "java", "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        "java", *jvm, "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={paths.KAFKA_LOG4J}",
         "-cp", f"{paths.KAFKA_LIBS}/*", main_class, *args,
     ]  # fmt: skip
@@ -134,7 +149,7 @@ async def prepare(ports: KafkaPorts, data_dir: Path | None = None) -> list[str]:
         out, _ = await proc.communicate()
         if proc.returncode != 0:
             raise SystemExit(f"formatting Kafka storage failed:\n{out.decode(errors='replace')}")
-    return _java_argv("kafka.Kafka", str(properties))
+    return _java_argv("kafka.Kafka", str(properties), jvm=BROKER_JVM)
 
 
 async def wait_ready(bootstrap: str, timeout_s: float = 120.0) -> None:

@@ -82,6 +82,11 @@ class AcceptedEvent(NamedTuple):
     event: CheckedEvent
 
 
+# A named tuple's own `__new__` is a Python function (1.0–1.5 µs a call on this machine); `tuple.__new__` with every
+# field builds the same object in C (0.3–0.5 µs) — once per accepted event on the fast path.
+_new_tuple = tuple.__new__
+
+
 @dataclass(slots=True)
 class BatchResult:
     accepted: list[AcceptedEvent] = field(default_factory=list)
@@ -179,7 +184,7 @@ def _plain_body(
         elif in_scope is not None and not in_scope(event.unit_id):
             rejected(forbidden_unit(event).as_item(index))
         else:
-            accepted(AcceptedEvent(index, event))
+            accepted(_new_tuple(AcceptedEvent, (index, event)))
             encoded(value)
     return result
 

@@ -124,7 +124,13 @@ def records_within_limit(
     """
     stamp = stamp_text(now)  # one ingested_at for the whole request, formatted once
     if result.encoded is not None and result.stamp == stamp:  # the fast path wrote them already
-        encoded = list(zip(result.accepted, result.encoded, strict=True))
+        values = result.encoded
+        if max(map(len, values), default=0) <= max_bytes:  # the common case, checked in C: no Python pass
+            records = [
+                (item.event.dossier_id.encode(), value) for item, value in zip(result.accepted, values, strict=True)
+            ]
+            return records, result.rejected, result.accepted
+        encoded = list(zip(result.accepted, values, strict=True))
     else:
         encoded = [(item, encode_checked(item.event, stamp)) for item in result.accepted]
     too_large: dict[int, str] = {}  # item index → the first oversized event_id of it

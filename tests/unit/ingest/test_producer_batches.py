@@ -4,6 +4,7 @@ in flight together fill one batch per partition; a drained batch is never append
 from __future__ import annotations
 
 from aiokafka.producer.message_accumulator import MessageAccumulator
+from aiokafka.record.default_records import DefaultRecordBatch
 from aiokafka.structs import TopicPartition
 
 from services.ingest.adapters.producer import EventProducer, ProducerConfig, murmur2
@@ -48,3 +49,21 @@ async def test_a_drained_batch_takes_no_more_records() -> None:
     assert accumulator._pop_batch(TopicPartition(TOPIC, 0)) is drained  # the sender took it
     (fresh,) = adapter._append(producer, _records("b", 5))
     assert fresh is not drained and drained.record_count == 5 and fresh.record_count == 5
+
+
+async def test_batches_hold_exactly_the_records_appended_with_their_offsets() -> None:
+    """`_append` writes through the compiled record builder (not aiokafka's wrapper): what a batch's bytes decode to
+    — keys, values, offsets 0…n-1 within each batch, the record count the idempotent sequence uses — is exactly what
+    went in, also across batches that filled up (a 2 KiB batch size forces several)."""
+    adapter, producer = _adapter(1), _Producer()
+    producer._message_accumulator = MessageAccumulator(None, 2048, 0, 30)
+    records = [(f"k{number}".encode(), bytes([number % 256]) * 100) for number in range(60)]
+    batches = adapter._append(producer, records)
+    assert len(batches) > 1
+    decoded = []
+    for batch in batches:
+        built = DefaultRecordBatch(bytes(batch.get_data_buffer()))
+        rows = [(record.offset, record.key, record.value) for record in built]
+        assert [offset for offset, _, _ in rows] == list(range(batch.record_count)) == list(range(len(rows)))
+        decoded += [(key, value) for _, key, value in rows]
+    assert decoded == records

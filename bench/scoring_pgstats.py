@@ -34,7 +34,7 @@ GROUP BY 1
 """
 SELECT_TABLES = """
 SELECT relname, n_live_tup, n_dead_tup, n_tup_ins, n_tup_upd, n_tup_hot_upd, autovacuum_count, autoanalyze_count,
-       pg_total_relation_size(relid)
+       pg_total_relation_size(relid), n_tup_newpage_upd
 FROM pg_stat_user_tables
 WHERE relname IN ('dossiers', 'unit_month_counters')
 """
@@ -135,7 +135,8 @@ class PgStats:
 
     def segments(self) -> list[dict[str, Any]]:
         """Per step: µs of execution and blocks/WAL per event for each watched statement, the dossiers table's
-        updates (share HOT), dead rows, autovacuums and size, WAL bytes and full-page images per event."""
+        updates (share HOT, share moved to another page), dead rows, autovacuums and size, WAL bytes and full-page
+        images per event."""
         out = []
         for before, after in zip(self.snapshots, self.snapshots[1:], strict=False):
             events = after.committed - before.committed
@@ -171,10 +172,12 @@ class PgStats:
                 a, b = after.tables.get(table), before.tables.get(table)
                 if a is None or b is None:
                     continue
-                updates, hot = a[3] - b[3], a[4] - b[4]
+                updates, hot, new_page = a[3] - b[3], a[4] - b[4], a[8] - b[8]
                 segment[table] = {
                     "live": a[0], "dead": a[1], "inserts": a[2] - b[2], "updates": updates,
                     "hot_share": round(hot / updates, 3) if updates else None,
+                    # Not HOT for want of room on the page (the rest of the non-HOT updates changed an indexed column).
+                    "new_page_share": round(new_page / updates, 3) if updates else None,
                     "autovacuums": a[5] - b[5], "autoanalyzes": a[6] - b[6], "mb": round(a[7] / 2**20),
                 }  # fmt: skip
             segment["wal_bytes_per_event"] = round((after.wal[0] - before.wal[0]) / events)

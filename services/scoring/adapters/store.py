@@ -1,7 +1,7 @@
 """The scoring write path: load the dossiers a batch touches, write their new state and the counter deltas.
 
 Everything for one batch runs in ONE transaction (the caller's); Kafka offsets are committed only after it commits.
-Each statement handles many rows at once (a JSON document or arrays through `unnest`): one select for the batch,
+Each statement handles many rows at once (a JSON document and arrays through `unnest`): one select for the batch,
 one upsert per part of it (see service/apply_batch._apply_in_parts), one counter statement — a handful of
 round-trips. `PostgresWriteStore` is the use case's WriteStore (service/ports.py) over these statements.
 """
@@ -39,13 +39,17 @@ ORDER BY dossier_id
 FOR UPDATE
 """
 
-# Changed dossiers travel as ONE JSON document (built by orjson in one call) rather than parameter arrays: the
-# consumer's Python is its bottleneck and encoding arrays element by element cost it ~10 % of a batch. `json`, not
-# `jsonb`: json_to_recordset hands the state object to the text column as its raw text, with no JSONB tree built
-# (≈ 2.3 instead of 3.9 µs a row). Times are integer microseconds since the epoch, converted exactly (whole
-# seconds and the remainder apart, so no float rounding at any date).
+# Changed dossiers travel as ONE JSON document of their small columns (built by orjson in one call) beside ONE text
+# array of their states, zipped by position (ROWS FROM): the consumer's Python is its bottleneck and encoding every
+# column as an array element by element cost it ~10 % of a batch, while a state inside the JSON document cost
+# PostgreSQL's JSON lexer ≈ 10 µs of CPU per row (every token of the state's nested arrays; issue 14, helper "pg" in
+# docs/benchmarks.md) — a text array element is copied as it is. Times are integer microseconds since the epoch,
+# converted exactly (whole seconds and the remainder apart, so no float rounding at any date).
 _CHANGED_ROWS = """
-FROM json_to_recordset($1::json) AS d (i text, s text, h text, p text, r bigint, d bigint, e bigint, o bigint, m text)
+FROM ROWS FROM (
+    json_to_recordset($1::json) AS (i text, h text, p text, r bigint, d bigint, e bigint, o bigint, m text),
+    unnest($2::text[])
+) AS d (i, h, p, r, d, e, o, m, s)
 """
 _MICROS = "timestamptz 'epoch' + (d.{0} / 1000000) * interval '1 second' + (d.{0} % 1000000) * interval '1 microsecond'"
 
@@ -136,10 +140,10 @@ async def write_changes(conn: asyncpg.Connection, changes: Sequence[DossierChang
     created, updated = change_documents(changes)
     conflicts: set[str] = set()
     if created is not None:
-        inserted = {row[0] for row in await conn.fetch(INSERT_NEW_DOSSIERS, created)}
+        inserted = {row[0] for row in await conn.fetch(INSERT_NEW_DOSSIERS, *created)}
         conflicts = {change.state.dossier_id for change in changes if change.created} - inserted
     if updated is not None:
-        await conn.execute(UPDATE_DOSSIERS, updated)
+        await conn.execute(UPDATE_DOSSIERS, *updated)
     return conflicts
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.scoring.adapters.documents import state_document, stored_from_rows
+from services.scoring.adapters.documents import state_document, state_text, stored_from_rows
 from services.scoring.domain.apply import AncestorLookup, apply_records
 from services.scoring.domain.state import DossierState, derive_state
 from tests.unit.scoring.events import EventFact, record_from_fact
@@ -45,4 +45,5 @@ def test_written_state_equals_the_whole_encoding_in_occurred_order(
         for change in second.changes:
             state = change.state
             assert orjson.dumps(state_document(change)).decode() == _row_text(state)
+            assert state_text(change) == _row_text(state)  # what the write statements receive
             assert state == derive_state(state.dossier_id, state.records)

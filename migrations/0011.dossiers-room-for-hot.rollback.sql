@@ -1,0 +1,1 @@
+ALTER TABLE dossiers SET (fillfactor = 80);

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
@@ -69,6 +69,20 @@ def consumed_batch(msg: KafkaMessage) -> ConsumedBatch:
     return ConsumedBatch(msg.raw_message, msg.consumer)  # type: ignore[arg-type]
 
 
+async def _batch_parser(
+    records: tuple[Any, ...], original: Callable[[tuple[Any, ...]], Awaitable[KafkaMessage]]
+) -> KafkaMessage:
+    """FastStream's batch parser builds a body list and a headers dict for every record (an interpreted loop and a
+    comprehension per record, ≈ 1 µs an event) that this subscriber never reads: the applier decodes the raw
+    records (`msg.raw_message`). Its parser makes the message of the first record alone, then gets the whole batch
+    and the batch's id (as FastStream writes it: first offset, last offset, first timestamp)."""
+    message = await original(records[:1])
+    message.raw_message = records
+    first = records[0]
+    message.message_id = f"{first.offset}-{records[-1].offset}-{first.timestamp}"
+    return message
+
+
 async def _raw_records(_: Any) -> None:
     """Decoder that skips FastStream's JSON decoding: the applier decodes the raw bytes itself (faster, and a
     malformed record must reach the dead-letter queue rather than fail the batch)."""
@@ -92,6 +106,7 @@ def register_consumer(
         batch_timeout_ms=settings.batch_timeout_ms,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        parser=_batch_parser,
         decoder=_raw_records,
         title="scoring/dossier-events",
         description="Merge dossier status events and maintain per-unit counters (SPEC §3–§4)",

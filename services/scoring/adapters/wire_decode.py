@@ -71,3 +71,14 @@ def _checked(
         event_id, kind, unit_id, to_instant(occurred), to_instant(ingested),
         None if due is None else to_instant(due), procedure_id, channel, digitized is True, reused_data is True,
         outcome, e_result is True, method, amount, level)  # fmt: skip
+
+
+def next_offsets(records: Sequence[RawRecord]) -> dict[tuple[str, int], int]:
+    """(topic, partition) → the offset after the batch's last record there (what the subscriber commits once the
+    batch's transaction has committed). Here rather than in the subscriber: a pass over every record, compiled."""
+    after: dict[tuple[str, int], int] = {}
+    for record in records:
+        key, offset = (record.topic, record.partition), record.offset + 1
+        if offset > after.get(key, 0):
+            after[key] = offset
+    return after

@@ -28,6 +28,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import AckStatus
 
 from services.scoring.adapters.metrics import METRICS
+from services.scoring.adapters.wire_decode import next_offsets  # a loop over every record: compiled with the domain
 from services.scoring.bootstrap import Container
 from services.scoring.service.apply_batch import ApplyReport
 from services.scoring.service.ports import RawRecord
@@ -154,17 +155,6 @@ async def process_batch(
     METRICS.set_lag(lag_after(consumer, after, assigned))
     await commit_batch(consumer, after, assigned)
     return True
-
-
-def next_offsets(records: Sequence[RawRecord]) -> dict[tuple[str, int], int]:
-    """(topic, partition) → the offset after the batch's last record there."""
-    after: dict[tuple[str, int], int] = {}
-    get = after.get
-    for record in records:
-        key, offset = (record.topic, record.partition), record.offset + 1
-        if offset > get(key, 0):
-            after[key] = offset
-    return after
 
 
 def assigned_partitions(consumer: OffsetCommitter) -> set[TopicPartition]:

@@ -11,7 +11,7 @@ common case; whatever it leaves goes to `decode_value`, which says why (same ver
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Final
 
 from services.scoring.domain.facts import FactRecord
 from services.scoring.domain.timebase import to_instant
@@ -30,12 +30,13 @@ def decode_batch(records: Sequence[RawRecord], unit_exists: Callable[[str], bool
     order."""
     facts: list[tuple[str, FactRecord]] = []
     rejected: list[tuple[RawRecord, EventRejection]] = []
+    known: dict[str, bool] = {}  # unit_exists' answers in this batch: the registry copy does not change during it
     for record in records:
         value = record.value
         if value is None:
             rejected.append((record, _EMPTY))
             continue
-        decoded = decode_instants(value, record.timestamp, unit_exists)
+        decoded = decode_instants(value, record.timestamp, unit_exists, known)
         if decoded is None:  # a rule failed or a spelling the fast path leaves to the checker: it says why
             outcome = _checked(value, record.timestamp, unit_exists)
             if isinstance(outcome, EventRejection):
@@ -44,16 +45,14 @@ def decode_batch(records: Sequence[RawRecord], unit_exists: Callable[[str], bool
                 facts.append(outcome)
             continue
         # The contract leaves a field foreign to the type None, so the positional FactRecord is the one
-        # `make_record` builds (the equivalence test compares them); absent flags are false.
-        # The decoded struct read as Any: its vocabulary fields are typed by runtime-built Literals that mypy cannot
-        # read (they would compile to wrong checks); the values are the schema's, already checked.
-        fields: Any = decoded[0]
+        # `make_record` builds (the equivalence test compares them); absent flags are false. The decoded fields
+        # come as a tuple in `contract_records.FIELDS` order, read by position.
+        fields = decoded[0]
         occurred, ingested, due = decoded[1], decoded[2], decoded[3]
         fact: FactRecord = _new_record(FactRecord, (
-            fields.event_id, fields.type, fields.unit_id, occurred, ingested, due, fields.procedure_id,
-            fields.channel, fields.digitized is True, fields.reused_data is True, fields.outcome,
-            fields.e_result is True, fields.method, fields.amount, fields.level))  # fmt: skip
-        facts.append((fields.dossier_id, fact))
+            fields[0], fields[3], fields[2], occurred, ingested, due, fields[5], fields[6], fields[8] is True,
+            fields[9] is True, fields[10], fields[11] is True, fields[12], fields[13], fields[14]))  # fmt: skip
+        facts.append((fields[1], fact))
     return facts, rejected
 
 
@@ -72,3 +71,14 @@ def _checked(
         event_id, kind, unit_id, to_instant(occurred), to_instant(ingested),
         None if due is None else to_instant(due), procedure_id, channel, digitized is True, reused_data is True,
         outcome, e_result is True, method, amount, level)  # fmt: skip
+
+
+def next_offsets(records: Sequence[RawRecord]) -> dict[tuple[str, int], int]:
+    """(topic, partition) → the offset after the batch's last record there (what the subscriber commits once the
+    batch's transaction has committed). Here rather than in the subscriber: a pass over every record, compiled."""
+    after: dict[tuple[str, int], int] = {}
+    for record in records:
+        key, offset = (record.topic, record.partition), record.offset + 1
+        if offset > after.get(key, 0):
+            after[key] = offset
+    return after

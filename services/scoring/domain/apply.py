@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.scoring.domain.counters import (
+    ALL_PARTS,
     Contribution,
     CounterKey,
+    ProgressRanges,
     add_record_counts,
     add_state_counts,
     changed_parts,
@@ -195,6 +197,8 @@ class BatchApplication:
         # Per changed dossier, its new contribution is added and its stored one subtracted; zeros are dropped
         # once, by ``expand`` in ``outcome``, which leaves the same table as dropping them after every dossier.
         self._own_delta: dict[CounterKey, int] = {}
+        # The progress counts' month ranges, added into the own delta by ``outcome``.
+        self._ranges = ProgressRanges()
         self._units_seen: set[str] = set()
         self._changes: list[DossierChange] = []
         self._touched: set[str] = set()
@@ -245,7 +249,7 @@ class BatchApplication:
         if merged is None:
             return None
         state, gained, replaced = merged
-        own_delta, now = self._own_delta, self._now
+        own_delta, now, ranges = self._own_delta, self._now, self._ranges
         add_record_counts(own_delta, gained, 1)
         units_seen = self._units_seen
         # A batch touches each unit many times; its ancestors need adding once (a membership test per record is
@@ -255,7 +259,7 @@ class BatchApplication:
                 self._see(record.unit_id)
         if previous is None:
             self._distinct_new += len(gained)
-            add_state_counts(own_delta, state, now, 1)
+            add_state_counts(own_delta, state, now, 1, ALL_PARTS, ranges)
         else:
             self._distinct_new += len(gained) - len(replaced)
             if replaced:
@@ -266,8 +270,8 @@ class BatchApplication:
             stored = previous.state
             parts = changed_parts(stored, state, previous.evaluated_at == self._month_start)
             if parts:
-                add_state_counts(own_delta, state, now, 1, parts)
-                add_state_counts(own_delta, stored, previous.evaluated_at, -1, parts)
+                add_state_counts(own_delta, state, now, 1, parts, ranges)
+                add_state_counts(own_delta, stored, previous.evaluated_at, -1, parts, ranges)
         if previous is None:
             return DossierChange(state, self._month, now, created=True)
         return DossierChange(state, self._month, now, stored_form=previous.stored_form,
@@ -282,6 +286,7 @@ class BatchApplication:
         superseded = self._superseded
         changes = [change for change in self._changes if id(change) not in superseded] if superseded else self._changes
         outcome = BatchOutcome(changes=list(changes), touched_units=set(self._touched))
+        self._ranges.add_into(self._own_delta)
         expand(self._own_delta, self._ancestors, outcome.counter_delta)
         outcome.duplicates = self._events - self._distinct_new
         return outcome

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Final
 
 from services.scoring.domain.facts import PAYMENT, SATISFIED_LEVELS, FactRecord
-from services.scoring.domain.state import DossierState
+from services.scoring.domain.state import DossierState, Receipt
 from services.scoring.domain.timebase import (
     DAY_US,
     MONTH_TABLE_BASE,
@@ -34,6 +34,7 @@ from services.scoring.domain.timebase import (
     MONTH_TABLE_SIZE,
     MONTH_TABLE_STARTS,
     Instant,
+    Month,
     month_end,
     month_label,
     month_label_of,
@@ -131,10 +132,17 @@ def changed_parts(old: DossierState, new: DossierState, same_month: bool) -> int
 
 
 def add_state_counts(
-    out: dict[CounterKey, int], state: DossierState, now: datetime | Instant, sign: int, parts: int = ALL_PARTS
+    out: dict[CounterKey, int],
+    state: DossierState,
+    now: datetime | Instant,
+    sign: int,
+    parts: int = ALL_PARTS,
+    ranges: ProgressRanges | None = None,
 ) -> None:
     """Add ``sign`` × the state's derived counts to ``out`` (keys of one state are distinct: one entry each), of
-    the given ``parts`` only: receipt (received*), resolution (resolved*), rating (ratings*), progress (progress_*)."""
+    the given ``parts`` only: receipt (received*), resolution (resolved*), rating (ratings*), progress (progress_*).
+    With ``ranges``, the progress counts that run over consecutive months are added there instead, as ranges
+    (``ProgressRanges.add_into`` puts them into ``out`` later: the same sums)."""
     get = out.get
     receipt = state.receipt
     due = state.effective_due
@@ -179,7 +187,79 @@ def add_state_counts(
             out[key] = get(key, 0) + sign
 
     if receipt is not None and due is not None and parts & PROGRESS_PART:
-        _add_progress(out, state, receipt.unit_id, receipt.received_at, due, month_of(_instant(now)), sign)
+        if ranges is None:
+            _add_progress(out, state, receipt.unit_id, receipt.received_at, due, month_of(_instant(now)), sign)
+        else:
+            _add_progress_ranges(ranges, out, state, receipt, due, _instant(now), sign)
+
+
+class ProgressRanges:
+    """Progress counts of many dossiers kept as month ranges, summed, and written into a counter table once.
+
+    An open dossier counts in every month from its receipt to now — tens of months when a back-fill replays
+    history — and, evaluated at each month's end, it is on time exactly in the months that end at or before its
+    due (unless on hold). Per (unit, counter) a difference table (month → change of the count from that month on)
+    takes each range in two entries; ``add_into`` runs the sums once per batch instead of once per dossier."""
+
+    __slots__ = ("_steps",)
+
+    def __init__(self) -> None:
+        self._steps: dict[tuple[str, str], dict[int, int]] = {}
+
+    def add(self, unit: str, name: str, first: Month, last: Month, sign: int) -> None:
+        """``sign`` on (unit, month, name) for every month of [first, last] (nothing when empty)."""
+        if first > last:
+            return
+        key = (unit, name)
+        steps = self._steps.get(key)
+        if steps is None:
+            steps = self._steps[key] = {}
+        steps[first] = steps.get(first, 0) + sign
+        steps[last + 1] = steps.get(last + 1, 0) - sign
+
+    def add_into(self, out: dict[CounterKey, int]) -> None:
+        """Add every range into ``out`` (entries may reach zero and are kept) and forget them."""
+        get = out.get
+        for (unit, name), steps in self._steps.items():
+            running = 0
+            for month in range(min(steps), max(steps)):
+                running += steps.get(month, 0)
+                if running:
+                    key = (unit, month_label(month), name)
+                    out[key] = get(key, 0) + running
+        self._steps.clear()
+
+
+def _add_progress_ranges(
+    ranges: ProgressRanges,
+    out: Contribution,
+    state: DossierState,
+    receipt: Receipt,
+    due: Instant,
+    now: Instant,
+    sign: int,
+) -> None:
+    """``_add_progress`` with its month loop as ranges: the same counts (tests/unit/scoring/test_counters_properties.py,
+    the batch counters)."""
+    home, ended, current_month = receipt.unit_id, state.ended_at, month_of(now)
+    first = month_of(receipt.received_at)
+    last = month_of(ended) if ended is not None else current_month
+    if first > last:
+        return
+    ranges.add(home, "progress_total", first, last, sign)
+    evaluated_last = last - 1 if ended is not None else last  # the months evaluated at their end E
+    # due >= E(m) = month_start(m + 1) exactly when month_of(due) >= m + 1.
+    due_last = min(evaluated_last, month_of(due) - 1)
+    ranges.add(home, "progress_on_time", first, due_last, sign)
+    if state.hold_flips:  # after due_last only a hold at E keeps a month on time
+        get = out.get
+        for month in range(max(first, due_last + 1), evaluated_last + 1):
+            if state.on_hold_at(month_end(month)):
+                key = (home, month_label(month), "progress_on_time")
+                out[key] = get(key, 0) + sign
+    if ended is not None and ended <= due:
+        key = (home, month_label(last), "progress_on_time")
+        out[key] = out.get(key, 0) + sign
 
 
 def _add_progress(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
@@ -28,6 +28,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import AckStatus
 
 from services.scoring.adapters.metrics import METRICS
+from services.scoring.adapters.wire_decode import next_offsets  # a loop over every record: compiled with the domain
 from services.scoring.bootstrap import Container
 from services.scoring.service.apply_batch import ApplyReport
 from services.scoring.service.ports import RawRecord
@@ -69,6 +70,20 @@ def consumed_batch(msg: KafkaMessage) -> ConsumedBatch:
     return ConsumedBatch(msg.raw_message, msg.consumer)  # type: ignore[arg-type]
 
 
+async def _batch_parser(
+    records: tuple[Any, ...], original: Callable[[tuple[Any, ...]], Awaitable[KafkaMessage]]
+) -> KafkaMessage:
+    """FastStream's batch parser builds a body list and a headers dict for every record (an interpreted loop and a
+    comprehension per record, ≈ 1 µs an event) that this subscriber never reads: the applier decodes the raw
+    records (`msg.raw_message`). Its parser makes the message of the first record alone, then gets the whole batch
+    and the batch's id (as FastStream writes it: first offset, last offset, first timestamp)."""
+    message = await original(records[:1])
+    message.raw_message = records
+    first = records[0]
+    message.message_id = f"{first.offset}-{records[-1].offset}-{first.timestamp}"
+    return message
+
+
 async def _raw_records(_: Any) -> None:
     """Decoder that skips FastStream's JSON decoding: the applier decodes the raw bytes itself (faster, and a
     malformed record must reach the dead-letter queue rather than fail the batch)."""
@@ -92,6 +107,7 @@ def register_consumer(
         batch_timeout_ms=settings.batch_timeout_ms,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        parser=_batch_parser,
         decoder=_raw_records,
         title="scoring/dossier-events",
         description="Merge dossier status events and maintain per-unit counters (SPEC §3–§4)",
@@ -139,17 +155,6 @@ async def process_batch(
     METRICS.set_lag(lag_after(consumer, after, assigned))
     await commit_batch(consumer, after, assigned)
     return True
-
-
-def next_offsets(records: Sequence[RawRecord]) -> dict[tuple[str, int], int]:
-    """(topic, partition) → the offset after the batch's last record there."""
-    after: dict[tuple[str, int], int] = {}
-    get = after.get
-    for record in records:
-        key, offset = (record.topic, record.partition), record.offset + 1
-        if offset > get(key, 0):
-            after[key] = offset
-    return after
 
 
 def assigned_partitions(consumer: OffsetCommitter) -> set[TopicPartition]:

@@ -11,9 +11,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from services.scoring.domain.counters import (
+    ALL_PARTS,
     PROGRESS_COUNTERS,
     CounterKey,
+    ProgressRanges,
     add_into,
+    add_record_counts,
+    add_state_counts,
     contribution,
     contribution_delta,
     current_month_progress_correction,
@@ -121,9 +125,15 @@ def _fields(fact: EventFact) -> dict[str, object]:
 def test_batch_counters_equal_the_reference(copies: list[EventFact], now: datetime) -> None:
     states = list(merged_states(copies).values())
     table: dict[CounterKey, int] = {}
+    by_ranges: dict[CounterKey, int] = {}  # as the consumer's batches add them (ProgressRanges)
+    ranges = ProgressRanges()
     for state in states:
         add_into(table, contribution(state, now))
+        add_record_counts(by_ranges, state.records, 1)
+        add_state_counts(by_ranges, state, now, 1, ALL_PARTS, ranges)
     assert_equals_reference(table, states, copies, now)
+    ranges.add_into(by_ranges)
+    assert {key: value for key, value in by_ranges.items() if value} == table
     live = live_counters_by_unit(states, now)
     assert live == naive_live(copies, now)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from datetime import date, datetime
+from pathlib import Path
 
 import httpx
 
@@ -39,16 +40,33 @@ LIVE_RATE = os.environ.get("TTHC_DEMO_RATE", DEFAULTS["TTHC_DEMO_RATE"])
 LIVE_WARM_UP_DAYS = float(os.environ.get("TTHC_DEMO_WARMUP_DAYS", DEFAULTS["TTHC_DEMO_WARMUP_DAYS"]))
 
 
+# The live feed's log (the supervisor appends to it): its last write tells when an earlier demo's feed stopped.
+FEED_LOG = paths.LOGS / "feed.log"
+
+
 def history_start(today: date, months: int) -> str:
     """The first day of the month `months` months before `today`'s month, YYYY-MM-DD."""
     index = today.year * 12 + today.month - 1 - months
     return f"{index // 12:04d}-{index % 12 + 1:02d}-01"
 
 
-def live_warm_up_days(now: datetime, days: float) -> float:
-    """`days`, cut so that the warm-up starts no earlier than the first day of `now`'s month (aware, Vietnam time)."""
-    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return max(0.0, min(days, (now - month_start).total_seconds() / 86_400))
+def live_warm_up_days(now: datetime, days: float, last_fed: datetime | None = None) -> float:
+    """`days`, cut so that the warm-up starts no earlier than the first day of `now`'s month (aware, Vietnam time),
+    nor than `last_fed`, the last moment an earlier demo feed of this checkout was running: a demo restarted within
+    the month would otherwise send again, under new dossier ids, a window its earlier feed already filled, and
+    inflate that window's receipts."""
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if last_fed is not None:
+        start = max(start, last_fed)
+    return max(0.0, min(days, (now - start).total_seconds() / 86_400))
+
+
+def last_fed(feed_log: Path) -> datetime | None:
+    """When an earlier demo feed last ran: its log's last write (it prints its progress every 10 s), Vietnam time."""
+    try:
+        return datetime.fromtimestamp(feed_log.stat().st_mtime, VN_TZ)
+    except FileNotFoundError:
+        return None
 
 
 def say(message: str) -> None:
@@ -109,7 +127,9 @@ async def start_demo_feed(supervisor: Supervisor, env: dict[str, str]) -> None:
     else:
         say("history already back-filled by an earlier demo (delete var/run/demo_backfilled to redo)")
     # Rounded before the test: in a month's first instants a warm-up printed as 0.000000 would be refused.
-    warm_up_days = round(live_warm_up_days(datetime.now(VN_TZ), LIVE_WARM_UP_DAYS), 6)
+    warm_up_days = round(live_warm_up_days(datetime.now(VN_TZ), LIVE_WARM_UP_DAYS, last_fed(FEED_LOG)), 6)
+    if warm_up_days < LIVE_WARM_UP_DAYS:
+        say(f"warm-up cut to {warm_up_days * 24:.2f} h: it starts no earlier than this month and the last feed")
     warm_up = ["--warm-up-days", f"{warm_up_days:.6f}", "--send-open"] if warm_up_days > 0 else []
     await supervisor.start(
         "feed",

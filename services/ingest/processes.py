@@ -106,13 +106,19 @@ def _ready_pids(directory: Path) -> list[int]:
 
 
 def _alive(pid: int) -> bool:
+    """Whether the process runs. A killed worker stays a zombie until the launcher reaps it (it looks every 0.2 s),
+    and signal 0 still reaches a zombie: without the state check `/readyz` counted a dead worker ready meanwhile."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no procfs here, or the process just went: signal 0's answer stands
+        return True
+    return stat[stat.rfind(")") + 2 :][:1] not in ("Z", "X")  # the state follows the command name "(...)"
 
 
 def _port_is_free(host: str, port: int) -> bool:

@@ -64,6 +64,16 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings(
     # rarely fills a batch: it is taken as it comes (batch_timeout_ms).
     batch_max_records: Annotated[int, Field(ge=1, le=50_000, description="Records per consumed batch")] = 40_000
     batch_timeout_ms: Annotated[int, Field(ge=1, le=10_000, description="Wait for a batch to fill")] = 200
+    # aiokafka builds a ConsumerRecord per record in interpreted code (≈ 1.5–2 µs each); the hook takes a fetched
+    # partition's records in one compiled pass instead (adapters/kafka_fetch.py), and leaves aiokafka alone by itself
+    # when its internals are not what it expects.
+    fast_fetch: Annotated[
+        bool,
+        Field(
+            description="Consumed records taken from aiokafka's fetch responses in one compiled pass, as named tuples "
+            "with ConsumerRecord's fields (false: aiokafka's own ConsumerRecord per record)"
+        ),
+    ] = True
     profile_path: Annotated[Path, Field(description="Score profile YAML (SPEC §5), reloaded when it changes")] = (
         REPO_ROOT / "config" / "score_profile.yaml"
     )

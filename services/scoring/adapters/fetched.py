@@ -33,18 +33,34 @@ class FetchedRecord(NamedTuple):
 _new: Final = tuple.__new__
 _NO_HEADERS: Final[tuple[Any, ...]] = ()
 
+MORE: Final = 0
+"""`unpack_batches` stopped because `into` holds enough records; more batches may follow."""
+DONE: Final = 1
+"""Every batch was walked."""
+CORRUPT: Final = 2
+"""A batch's CRC does not match: it and those after it were not read."""
+
 
 def unpack_batches(
-    memory_records: Any, topic: str, partition: int, position: int, check_crcs: bool, into: list[FetchedRecord]
-) -> tuple[int, bool]:
-    """Append to `into` the records of `memory_records` (aiokafka's `MemoryRecords` of one fetched partition) at
-    or after `position`, as aiokafka's `PartitionRecords._unpack_records` yields them with isolation level
-    read_uncommitted and no deserializers. Returns (the offset after everything walked, whether it stopped at a
-    batch whose CRC does not match — that batch and those after it are not read)."""
-    while memory_records.has_next():
+    memory_records: Any,
+    topic: str,
+    partition: int,
+    position: int,
+    check_crcs: bool,
+    into: list[FetchedRecord],
+    enough: int,
+) -> tuple[int, int]:
+    """Append to `into` the records of the next batches of `memory_records` (aiokafka's `MemoryRecords` of one
+    fetched partition, read from where the last call stopped) at or after `position`, as aiokafka's
+    `PartitionRecords._unpack_records` yields them with isolation level read_uncommitted and no deserializers —
+    whole batches, until `into` holds at least `enough` records. Returns (the offset after the last batch walked,
+    MORE, DONE or CORRUPT). Records not asked for stay in the fetched bytes, compact, as aiokafka leaves them."""
+    while len(into) < enough:
+        if not memory_records.has_next():
+            return position, DONE
         batch = memory_records.next_batch()
         if check_crcs and not batch.validate_crc():
-            return position, True
+            return position, CORRUPT
         if batch.is_control_batch:  # skipped whatever the isolation level, as aiokafka does
             position = batch.next_offset
             continue
@@ -62,4 +78,4 @@ def unpack_batches(
             position = offset + 1
         # A v2 batch keeps its last offset even when compaction removed its last records: continue after it.
         position = batch.next_offset
-    return position, False
+    return position, MORE

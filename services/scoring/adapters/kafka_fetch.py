@@ -4,8 +4,8 @@ Per consumed record, aiokafka's `FetchResult.getall` resumes `PartitionRecords`'
 `_consumer_record`, which runs `ConsumerRecord`'s dataclass `__init__` (eleven fields) — ≈ 1.5–2 µs a record
 before the applier sees it, the largest per-record cost left outside scoring's own code (docs/benchmarks.md,
 session 8's profile). `install()` swaps two classes of `aiokafka.consumer.fetcher` for subclasses that take a
-partition's fetched records in one compiled pass (`adapters/fetched.py`: `FetchedRecord`, a named tuple with the
-same fields and values) and hand them out as slices.
+partition's fetched records in compiled code (`adapters/fetched.py`: `FetchedRecord`, a named tuple with the
+same fields and values), whole record batches at a time as the slices asked for need them.
 
 Kept exactly as aiokafka behaves, and contained:
 - same records, same order, same positions: the fetch result's `next_fetch_offset` after a slice is the offset
@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sys
 from typing import Any
 
 import aiokafka.errors as errors
 from aiokafka.consumer import fetcher
 
-from services.scoring.adapters.fetched import FetchedRecord, unpack_batches
+from services.scoring.adapters.fetched import CORRUPT, DONE, MORE, FetchedRecord, unpack_batches
 
 log = logging.getLogger(__name__)
 
@@ -65,36 +66,40 @@ class FastPartitionRecords(_PLAIN_PARTITION_RECORDS):  # type: ignore[misc,valid
         self.fast = (
             key_deserializer is None and value_deserializer is None and (isolation_level == fetcher.READ_UNCOMMITTED)
         )
-        self._built: list[FetchedRecord] | None = None
-        self._handed = 0
-        self._walked_to = fetch_offset
-        self._corrupt = False
+        # Records built and not handed out yet: the tail of the last batch walked (from index `_start` on).
+        self._pending: list[FetchedRecord] = []
+        self._start = 0
+        self._walked_to = fetch_offset  # the offset after the last batch walked
+        self._walk = MORE
 
     def take(self, max_records: int | None) -> tuple[list[FetchedRecord], bool]:
-        """The next records (at most `max_records`) and whether none are left; moves `next_fetch_offset`."""
-        built = self._built
-        if built is None:
-            built = self._built = []
+        """The next records (at most `max_records`) and whether none are left; moves `next_fetch_offset`. Batches
+        are read as far as the records asked for need, so the rest stays in the fetched bytes, as in aiokafka."""
+        want = sys.maxsize if max_records is None else max_records
+        pending, start = self._pending, self._start
+        if len(pending) - start < want and self._walk == MORE:
+            if start:
+                pending, start = pending[start:], 0
             tp = self._tp
-            self._walked_to, self._corrupt = unpack_batches(
-                self._records, tp.topic, tp.partition, self.next_fetch_offset, self._check_crcs, built
+            self._walked_to, self._walk = unpack_batches(
+                self._records, tp.topic, tp.partition, self._walked_to, self._check_crcs, pending, want
             )
-        start, total = self._handed, len(built)
-        stop = total if max_records is None else min(total, start + max_records)
-        out = built[start:stop]
-        self._handed = stop
-        if stop < total:
-            self.next_fetch_offset = out[-1].offset + 1 if out else self.next_fetch_offset
+        stop = min(len(pending), start + want)
+        out = pending[start:stop]
+        if stop < len(pending):
+            self._pending, self._start = pending, stop
+        else:
+            self._pending, self._start = [], 0  # let the handed-out records go with the caller's batch
+        if stop < len(pending) or self._walk == MORE:
+            self.next_fetch_offset = out[-1].offset + 1
             return out, False
-        self._built = []  # handed out: let the records go with the caller's batch
-        self._handed = 0
-        if self._corrupt and not out:
-            self._corrupt = False
+        if self._walk == CORRUPT:
+            if out:
+                self.next_fetch_offset = out[-1].offset + 1  # the next call raises
+                return out, False
+            self._walk = DONE
             self.next_fetch_offset = self._walked_to  # the corrupt batch's offset: fetched again
             raise errors.CorruptRecordException(f"Invalid CRC - {self._tp}")
-        if self._corrupt:
-            self.next_fetch_offset = out[-1].offset + 1  # the next call raises
-            return out, False
         self.next_fetch_offset = self._walked_to
         return out, True
 

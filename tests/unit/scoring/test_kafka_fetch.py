@@ -187,3 +187,13 @@ def test_install_leaves_a_changed_aiokafka_alone(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(kafka_fetch, "incompatibilities", lambda: ["FetchResult.getone missing"])
     assert not kafka_fetch.install()
     assert fetcher.PartitionRecords is kafka_fetch._PLAIN_PARTITION_RECORDS
+
+
+def test_records_not_asked_for_stay_in_the_fetched_bytes() -> None:
+    """Batches are read as far as the slice needs: a partial take builds the rest of one batch at most."""
+    result, assignment = fetch_result(True, fetch_bytes(100), 100)
+    assert [record.offset for record in result.getall(5)] == list(range(100, 105))
+    records = result._partition_records
+    assert len(records._pending) - records._start == 7 and records._walked_to == 112  # the first batch only
+    assert [record.offset for record in result.getall(10)] == list(range(105, 115))
+    assert records._walked_to == 121 and assignment.state.position == 115

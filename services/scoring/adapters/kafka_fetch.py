@@ -66,6 +66,11 @@ class FastPartitionRecords(_PLAIN_PARTITION_RECORDS):  # type: ignore[misc,valid
         self.fast = (
             key_deserializer is None and value_deserializer is None and (isolation_level == fetcher.READ_UNCOMMITTED)
         )
+        if self.fast:
+            # aiokafka's generator, made by its __init__ and never run here, holds this object in its frame: a
+            # reference cycle that only the cyclic collector would free — with the fetched bytes in it, frozen by the
+            # batch's end (adapters/gc.py) until the next unfreeze. Dropped, the object goes by reference counting.
+            self._records_iterator = None
         # Records built and not handed out yet: the tail of the last batch walked (from index `_start` on).
         self._pending: list[FetchedRecord] = []
         self._start = 0

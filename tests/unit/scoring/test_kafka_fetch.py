@@ -197,3 +197,22 @@ def test_records_not_asked_for_stay_in_the_fetched_bytes() -> None:
     assert len(records._pending) - records._start == 7 and records._walked_to == 112  # the first batch only
     assert [record.offset for record in result.getall(10)] == list(range(105, 115))
     assert records._walked_to == 121 and assignment.state.position == 115
+
+
+def test_a_fetched_partitions_records_are_freed_by_reference_counting() -> None:
+    """No reference cycle: the fetched bytes go as soon as the fetch result is dropped, collector paused or not
+    (a cycle would be frozen at a batch's end and kept until the next unfreeze)."""
+    import gc
+    import weakref
+
+    result, _ = fetch_result(True, fetch_bytes(100), 100)
+    records = weakref.ref(result._partition_records)
+    result.getall(5)
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        del result
+        assert records() is None
+    finally:
+        if was:
+            gc.enable()

@@ -105,6 +105,7 @@ def register_consumer(
         group_id=settings.consumer_group,
         batch=True,
         max_records=settings.batch_max_records,
+        max_partition_fetch_bytes=settings.fetch_partition_bytes,
         batch_timeout_ms=settings.batch_timeout_ms,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",

@@ -16,7 +16,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SCORING_COMPILE ?= 1
 COMPILED_SOURCES := $(addprefix services/scoring/domain/,timebase.py facts.py state.py counters.py apply.py) \
 	shared/contract_records.py services/scoring/compiled.py services/scoring/build_compiled.py \
-	$(addprefix services/scoring/adapters/,wire_decode.py documents.py) services/scoring/service/ports.py \
+	$(addprefix services/scoring/adapters/,wire_decode.py documents.py fetched.py) services/scoring/service/ports.py \
 	$(addprefix shared/,contract.py contract_codec.py contract_rules.py indicators.py)
 COMPILED_MANIFEST := services/scoring/_hot.sources
 ifeq ($(SCORING_COMPILE),1)

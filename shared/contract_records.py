@@ -35,8 +35,9 @@ _SKEW_US: Final = MAX_FUTURE_SKEW // MAX_FUTURE_SKEW.resolution  # the 5-minute 
 # stream names a few dates a day and one or two offsets: small, but bounded all the same against hostile input.
 _DAY_STARTS: Final[dict[str, int]] = {}
 _DAY_STARTS_MAX: Final = 200_000
-# "HH:MM:SS" → seconds since midnight; at most 86,400 entries by construction.
-_CLOCKS: Final[dict[str, int]] = {}
+# The same instants keyed by the date's and offset's digits as one integer (`_day_key`): looked up without building
+# a string. Bounded like _DAY_STARTS.
+_DAY_KEYS: Final[dict[int, int]] = {}
 
 # Positions of the fields in the decoded tuple (`_Record`'s field order: the contract's table, then ingested_at).
 FIELDS: Final[tuple[str, ...]] = _Record.__struct_fields__
@@ -97,46 +98,97 @@ def _day_start(date: str, offset: str) -> int | None:
     return start
 
 
-def _clock(text: str) -> int | None:
-    """Seconds of an ASCII `HH:MM:SS` (hour < 24, minute and second < 60 — what `fromisoformat` accepts)."""
-    if not (len(text) == 8 and text[2] == ":" and text[5] == ":" and text.isascii()):
-        return None
-    hours, minutes, seconds = text[:2], text[3:5], text[6:]
-    if not (hours.isdigit() and minutes.isdigit() and seconds.isdigit()):
-        return None
-    h, m, s = int(hours), int(minutes), int(seconds)
-    if h > 23 or m > 59 or s > 59:
-        return None
-    value = _CLOCKS[text] = (h * 60 + m) * 60 + s
-    return value
-
-
 def instant_of(text: str) -> int | None:
     """Integer microseconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.digits](Z|±HH:MM)` — exactly
-    `to_instant(contract_codec._time(text))` (fractions truncated to microseconds) — or None: the checker decides."""
-    if len(text) < 20 or text[10] != "T":
+    `to_instant(contract_codec._time(text))` (fractions truncated to microseconds) — or None: the checker decides.
+
+    Read character by character (`ord(text[i])`, inline in compiled code): the clock and the fraction by arithmetic,
+    the day from a cache keyed by the date's and offset's digits as one integer, filled through `_day_start` (the
+    checker's own rules) — no slice, concatenation or string hash per time, three times an event."""
+    size = len(text)
+    if size < 20 or ord(text[10]) != 84 or ord(text[13]) != 58 or ord(text[16]) != 58:  # "T", ":", ":"
         return None
-    tail = text[19:]
+    h1, h2, m1, m2 = _digit(text, 11), _digit(text, 12), _digit(text, 14), _digit(text, 15)
+    s1, s2 = _digit(text, 17), _digit(text, 18)
+    if h1 < 0 or h2 < 0 or m1 < 0 or m2 < 0 or s1 < 0 or s2 < 0:
+        return None
+    hours, minutes, seconds = h1 * 10 + h2, m1 * 10 + m2, s1 * 10 + s2
+    if hours > 23 or minutes > 59 or seconds > 59:
+        return None
     fraction = 0
-    if tail[0] == ".":
-        offset = "Z" if tail[-1] == "Z" else tail[-6:]
-        digits = tail[1 : len(tail) - len(offset)]
-        if not (digits.isdigit() and digits.isascii()):
+    offset_at = 19
+    if ord(text[19]) == 46:  # "." and at least one digit before the offset ("Z", else the last six characters)
+        offset_at = size - 1 if ord(text[size - 1]) == 90 else size - 6
+        if offset_at <= 20:
             return None
-        fraction = int(digits[:6].ljust(6, "0"))
-    else:
-        offset = tail
-    day = _DAY_STARTS.get(text[:10] + offset)
+        places = 0
+        for index in range(20, offset_at):
+            digit = _digit(text, index)
+            if digit < 0:
+                return None
+            if places < 6:  # truncated to microseconds
+                fraction = fraction * 10 + digit
+                places += 1
+        while places < 6:
+            fraction *= 10
+            places += 1
+    day = _day_at(text, offset_at)
     if day is None:
-        day = _day_start(text[:10], offset)
+        return None
+    return day + ((hours * 60 + minutes) * 60 + seconds) * 1_000_000 + fraction
+
+
+def _digit(text: str, index: int) -> int:
+    """The ASCII digit at `index`, or -1."""
+    code = ord(text[index])
+    return code - 48 if 48 <= code <= 57 else -1
+
+
+def _day_at(text: str, offset_at: int) -> int | None:
+    """The instant of 00:00:00 on the text's date in its offset (`text[offset_at:]`), from `_DAY_KEYS` when the date
+    and the offset are plain digits (`YYYY-MM-DD`, `Z` or `±HH:MM`: the key then names one spelling), else — and
+    on a miss — from `_day_start` (the checker's rules; None when it refuses)."""
+    key = _day_key(text, offset_at)
+    if key >= 0:
+        day = _DAY_KEYS.get(key)
+        if day is not None:
+            return day
+    date, offset = text[:10], text[offset_at:]
+    day = _DAY_STARTS.get(date + offset)
+    if day is None:
+        day = _day_start(date, offset)
         if day is None:
             return None
-    clock = _CLOCKS.get(text[11:19])
-    if clock is None:
-        clock = _clock(text[11:19])
-        if clock is None:
-            return None
-    return day + clock * 1_000_000 + fraction
+    if key >= 0:
+        if len(_DAY_KEYS) >= _DAY_STARTS_MAX:
+            _DAY_KEYS.clear()
+        _DAY_KEYS[key] = day
+    return day
+
+
+def _day_key(text: str, offset_at: int) -> int:
+    """`YYYY-MM-DD` and `Z`/`±HH:MM` as one integer (-1 for any other spelling): each such pair its own key."""
+    if ord(text[4]) != 45 or ord(text[7]) != 45:  # "-"
+        return -1
+    y1, y2, y3, y4 = _digit(text, 0), _digit(text, 1), _digit(text, 2), _digit(text, 3)
+    m1, m2, d1, d2 = _digit(text, 5), _digit(text, 6), _digit(text, 8), _digit(text, 9)
+    if y1 < 0 or y2 < 0 or y3 < 0 or y4 < 0 or m1 < 0 or m2 < 0 or d1 < 0 or d2 < 0:
+        return -1
+    date = ((((((y1 * 10 + y2) * 10 + y3) * 10 + y4) * 10 + m1) * 10 + m2) * 10 + d1) * 10 + d2
+    length = len(text) - offset_at
+    if length == 1:
+        return date * 100_000 + 1 if ord(text[offset_at]) == 90 else -1  # "Z"
+    if length != 6 or ord(text[offset_at + 3]) != 58:
+        return -1
+    sign = ord(text[offset_at])
+    if sign != 43 and sign != 45:  # "+", "-"
+        return -1
+    h1, h2 = _digit(text, offset_at + 1), _digit(text, offset_at + 2)
+    n1, n2 = _digit(text, offset_at + 4), _digit(text, offset_at + 5)
+    if h1 < 0 or h2 < 0 or n1 < 0 or n2 < 0:
+        return -1
+    zone = ((h1 * 10 + h2) * 10 + n1) * 10 + n2
+    return date * 100_000 + (20_000 if sign == 43 else 30_000) + zone
 
 
 def decode_instants(

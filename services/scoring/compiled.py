@@ -47,6 +47,8 @@ COMPILED_MODULES: tuple[str, ...] = (
     # adapters/wire.py and adapters/store.py).
     "services.scoring.adapters.wire_decode",
     "services.scoring.adapters.documents",
+    # The fetched records' loop (aiokafka's record batches → FetchedRecord; adapters/kafka_fetch.py is the hook).
+    "services.scoring.adapters.fetched",
 )
 # What the compiled modules import from outside the group: mypyc builds in their types and constants (a struct's
 # fields, an enum's members), so a change there makes the extensions stale too, though no compiled source changed.

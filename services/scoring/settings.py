@@ -64,6 +64,29 @@ class ScoringSettings(ServiceSettings, AdminSettingsMixin, retry_after_settings(
     # rarely fills a batch: it is taken as it comes (batch_timeout_ms).
     batch_max_records: Annotated[int, Field(ge=1, le=50_000, description="Records per consumed batch")] = 40_000
     batch_timeout_ms: Annotated[int, Field(ge=1, le=10_000, description="Wait for a batch to fill")] = 200
+    # A batch is what the fetcher holds when the applier asks: one fetch per partition, each at most this many bytes.
+    # At aiokafka's 1 MiB a process of six partitions got ≈ 22,000 records (≈ 315 bytes each) per batch, never the
+    # 40,000 asked for; bigger batches hold more of each dossier's events, so fewer merges and row rewrites per event
+    # (docs/benchmarks.md, session 9). Live traffic never fills a fetch, so it changes nothing there.
+    fetch_partition_bytes: Annotated[
+        int,
+        Field(
+            ge=1 << 20,
+            le=64 << 20,
+            description="Most bytes fetched per partition per request (aiokafka's max_partition_fetch_bytes): with "
+            "records of ~300 bytes, 4 MiB lets a process of a few partitions fill BATCH_MAX_RECORDS",
+        ),
+    ] = 4 << 20
+    # aiokafka builds a ConsumerRecord per record in interpreted code (≈ 1.5–2 µs each); the hook takes a fetched
+    # partition's records in one compiled pass instead (adapters/kafka_fetch.py), and leaves aiokafka alone by itself
+    # when its internals are not what it expects.
+    fast_fetch: Annotated[
+        bool,
+        Field(
+            description="Consumed records taken from aiokafka's fetch responses in one compiled pass, as named tuples "
+            "with ConsumerRecord's fields (false: aiokafka's own ConsumerRecord per record)"
+        ),
+    ] = True
     profile_path: Annotated[Path, Field(description="Score profile YAML (SPEC §5), reloaded when it changes")] = (
         REPO_ROOT / "config" / "score_profile.yaml"
     )

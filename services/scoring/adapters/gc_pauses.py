@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
@@ -67,13 +68,22 @@ class FreezeAfterChanges:
     when everything is handed back to the collector once (one full collection's pause per that interval).
     """
 
-    def __init__(self, unfreeze_s: float = 600.0) -> None:
+    def __init__(self, unfreeze_s: float = 600.0, busy: Callable[[], bool] = lambda: False) -> None:
         self._unfreeze_s = unfreeze_s
+        # While `busy()` (a batch is being applied: adapters/gc.BATCH_SECTIONS open), a step does nothing. Its
+        # collection would traverse every object the batch holds — the collector is paused during a batch, so they
+        # all sit in the young generation — and, in a process that both applies and serves readers, that was ≈ 19 %
+        # of its busy samples during a back-fill (docs/benchmarks.md, session 9). The batch's end collects the young
+        # generations and freezes the survivors itself, read tables made meanwhile included.
+        self._busy = busy
         self._seen: object = None
         self._frozen_at = time.monotonic()
 
     def step(self, version: object) -> None:
-        """Called periodically with the tables' version (ScoringReader.generation)."""
+        """Called periodically with the tables' version (ScoringReader.generation); a step made while busy is
+        skipped, and the version is looked at again at the next step."""
+        if self._busy():
+            return
         if time.monotonic() - self._frozen_at > self._unfreeze_s:
             gc.unfreeze()
             self._frozen_at = time.monotonic()

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from services.scoring.adapters.gc import BATCH_SECTIONS
 from services.scoring.adapters.gc_pauses import FreezeAfterChanges, freeze_long_lived
 from services.scoring.adapters.metrics import METRICS
 from services.scoring.bootstrap import Container
@@ -74,7 +75,7 @@ async def warm_up_then_freeze(container: Container) -> None:
     FREEZE_CHECK_S, the tables made since are (FreezeAfterChanges)."""
     await container.reader.warm_up()
     freeze_long_lived()
-    freezer = FreezeAfterChanges()
+    freezer = FreezeAfterChanges(busy=lambda: BATCH_SECTIONS.open_sections > 0)  # a batch freezes at its end
     while True:
         await asyncio.sleep(FREEZE_CHECK_S)
         freezer.step(container.reader.generation)

@@ -27,6 +27,7 @@ from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import AckStatus
 
+from services.scoring.adapters.kafka_fetch import install as install_fast_fetch
 from services.scoring.adapters.metrics import METRICS
 from services.scoring.adapters.wire_decode import next_offsets  # a loop over every record: compiled with the domain
 from services.scoring.bootstrap import Container
@@ -104,6 +105,7 @@ def register_consumer(
         group_id=settings.consumer_group,
         batch=True,
         max_records=settings.batch_max_records,
+        max_partition_fetch_bytes=settings.fetch_partition_bytes,
         batch_timeout_ms=settings.batch_timeout_ms,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
@@ -120,6 +122,8 @@ def register_consumer(
         msg.committed = AckStatus.ACKED  # committed in process_batch, for the partitions still assigned
 
     install_kafka_log_gate()
+    if settings.fast_fetch:
+        install_fast_fetch()  # process-wide; leaves aiokafka alone (with a warning) if its fetcher changed
     batches = DependencyState("applying batches", logger=log, down="fails", up="works again", traceback=True)
 
 

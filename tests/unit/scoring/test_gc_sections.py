@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from services.scoring.adapters.gc import PausedSections
+from services.scoring.adapters.gc_pauses import FreezeAfterChanges
 
 
 @pytest.fixture
@@ -97,3 +98,21 @@ def test_survivors_are_frozen_after_the_last_section_and_unfrozen_after_the_inte
         assert gc.get_freeze_count() > 0  # and what lives frozen again
     finally:
         gc.unfreeze()
+
+
+def test_the_read_tables_freezer_skips_its_collection_while_a_batch_is_applied(
+    collector_on: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step during a batch would traverse every object the batch holds (the young generation, the collector being
+    paused): it waits for a step outside the batch, which then sees the changed tables."""
+    collections: list[int] = []
+    monkeypatch.setattr(gc, "collect", lambda generation=2: collections.append(generation) or 0)
+    monkeypatch.setattr(gc, "freeze", lambda: None)
+    sections = PausedSections()
+    freezer = FreezeAfterChanges(busy=lambda: sections.open_sections > 0)
+    with sections():
+        freezer.step(1)  # the tables changed while the batch runs: nothing now
+        assert collections == []
+    freezer.step(1)  # the next step outside the batch collects for that change, once
+    freezer.step(1)
+    assert collections[-1:] == [1] and len(collections) == 2  # the section's own end, then the step

@@ -25,9 +25,9 @@ ChangedRows = tuple[str, list[str]]
 _EVENTS_END: Final = "]]}"  # how the stored form ends: the last record's row, the events list, the object
 
 
-def stored_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, StoredDossier]:
-    """Rows of (dossier_id, state JSON text, evaluated_month), parsed inside the caller's batch (with the cyclic
-    GC paused)."""
+def stored_from_rows(rows: Iterable[Sequence[Any]], versions: dict[str, int]) -> dict[str, StoredDossier]:
+    """Rows of (dossier_id, state JSON text, evaluated_month, row version), parsed inside the caller's batch (with
+    the cyclic GC paused); each row's version (its xmin) goes into ``versions``, for the update's check."""
     loads, load = orjson.loads, StoredDossierLoader().load
     from_dict = DossierState.from_dict
     stored: dict[str, StoredDossier] = {}
@@ -35,6 +35,7 @@ def stored_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, StoredDossier]:
         dossier_id: str = row[0]
         state: str = row[1]
         stored[dossier_id] = load(from_dict(loads(state)), row[2], state)
+        versions[dossier_id] = row[3]
     return stored
 
 
@@ -79,10 +80,13 @@ def change_row(change: DossierChange) -> dict[str, Any]:
     }
 
 
-def change_documents(changes: Sequence[DossierChange]) -> tuple[ChangedRows | None, ChangedRows | None]:
+def change_documents(
+    changes: Sequence[DossierChange], versions: Mapping[str, int]
+) -> tuple[ChangedRows | None, ChangedRows | None]:
     """The parameters of store.INSERT_NEW_DOSSIERS and store.UPDATE_DOSSIERS (None when there is nothing for one),
     in one pass over the changes: a JSON document of the small columns and the states' texts in the same order
-    (PostgreSQL's JSON parser would otherwise lex every state token by token)."""
+    (PostgreSQL's JSON parser would otherwise lex every state token by token). An updated row carries the version
+    it was loaded at (``versions``: row xmin by dossier id; None, which matches no row, if it was not loaded)."""
     created: list[dict[str, Any]] = []
     created_states: list[str] = []
     updated: list[dict[str, Any]] = []
@@ -92,7 +96,9 @@ def change_documents(changes: Sequence[DossierChange]) -> tuple[ChangedRows | No
             created.append(change_row(change))
             created_states.append(state_text(change))
         else:
-            updated.append(change_row(change))
+            row = change_row(change)
+            row["x"] = versions.get(change.state.dossier_id)
+            updated.append(row)
             updated_states.append(state_text(change))
     dumps = orjson.dumps
     return (

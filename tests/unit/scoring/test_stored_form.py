@@ -36,8 +36,11 @@ def test_written_state_equals_the_whole_encoding_in_occurred_order(
             [(fact.dossier_id, record_from_fact(fact)) for fact in arrivals[:cut]], {}, now=now,
             ancestors=AncestorLookup({}),
         )  # fmt: skip
-        rows = [(change.state.dossier_id, _row_text(change.state), change.evaluated_month) for change in first.changes]
-        stored = stored_from_rows(rows)
+        rows = [(change.state.dossier_id, _row_text(change.state), change.evaluated_month, n)
+                for n, change in enumerate(first.changes)]  # fmt: skip
+        versions: dict[str, int] = {}
+        stored = stored_from_rows(rows, versions)
+        assert versions == {row[0]: row[3] for row in rows}  # each row's version kept for the update's check
         second = apply_records(
             [(fact.dossier_id, record_from_fact(fact)) for fact in arrivals[cut:]], stored, now=now,
             ancestors=AncestorLookup({}),

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from services.scoring.adapters.documents import (  # the parameters, built in the compiled group
+    Loaded,
     change_documents,
     counter_columns,
     stored_from_rows,
@@ -94,6 +95,15 @@ UPDATE dossiers AS t SET
 WHERE t.dossier_id = d.i AND t.xmin = d.x
 """
 
+# An update that leaves every small column as it was (a payment, a return, a rating: most updates of a back-fill)
+# writes the state alone, from two arrays: no JSON document to parse, no times to convert (issue 14, helper
+# "locks": ≈ 4 µs of PostgreSQL's CPU less per such row). The same version check as UPDATE_DOSSIERS.
+UPDATE_STATES = """
+UPDATE dossiers AS t SET state = d.s, updated_at = now()
+FROM unnest($1::text[], $2::text[], $3::xid[]) AS d (i, s, x)
+WHERE t.dossier_id = d.i AND t.xmin = d.x
+"""
+
 # Rows are sent sorted by key so that two scoring processes updating shared rows (the city's, above all) always
 # lock them in the same order and cannot deadlock.
 ADD_TO_COUNTERS = """
@@ -150,22 +160,28 @@ WHERE t.id = f.id
 
 
 async def write_changes(
-    conn: asyncpg.Connection, changes: Sequence[DossierChange], versions: Mapping[str, int]
+    conn: asyncpg.Connection, changes: Sequence[DossierChange], loaded: Mapping[str, Loaded]
 ) -> set[str]:
-    """Insert the new dossiers and update the existing ones, each only at the version loaded (``versions``).
+    """Insert the new dossiers and update the existing ones, each only at the version loaded (``loaded``).
     Returns the ids of new dossiers that another transaction created meanwhile (not written: the caller merges
     into those rows); raises WriteConflict if an existing one changed since it was loaded (see module comment)."""
-    created, updated = change_documents(changes, versions)
+    created, updated, states = change_documents(changes, loaded)
     conflicts: set[str] = set()
     if created is not None:
         inserted = {row[0] for row in await conn.fetch(INSERT_NEW_DOSSIERS, *created)}
         conflicts = {change.state.dossier_id for change in changes if change.created} - inserted
     if updated is not None:
-        status = await conn.execute(UPDATE_DOSSIERS, *updated)
-        written, expected = int(status.rpartition(" ")[2]), len(updated[1])
-        if written != expected:
-            raise WriteConflict(f"{expected - written} of {expected} dossiers changed since this batch loaded them")
+        _check_written(await conn.execute(UPDATE_DOSSIERS, *updated), len(updated[1]))
+    if states is not None:
+        _check_written(await conn.execute(UPDATE_STATES, *states), len(states[0]))
     return conflicts
+
+
+def _check_written(status: str, expected: int) -> None:
+    """An update's status ("UPDATE n"): fewer rows than sent means some changed since they were loaded."""
+    written = int(status.rpartition(" ")[2])
+    if written != expected:
+        raise WriteConflict(f"{expected - written} of {expected} dossiers changed since this batch loaded them")
 
 
 async def add_counter_delta(conn: asyncpg.Connection, delta: Mapping[CounterKey, int]) -> None:
@@ -190,21 +206,21 @@ class PostgresWriteTransaction:
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
-        self._versions: dict[str, int] = {}  # the version (xmin) each dossier was loaded at in this transaction
+        self._loaded: dict[str, Loaded] = {}  # each dossier as this transaction loaded it: version, month, state
 
     async def load(self, dossier_ids: Sequence[str]) -> dict[str, StoredDossier]:
         """Load the dossiers of the batch that exist, without locks, with their versions."""
-        return stored_from_rows(await self._conn.fetch(SELECT_DOSSIERS, list(dossier_ids)), self._versions)
+        return stored_from_rows(await self._conn.fetch(SELECT_DOSSIERS, list(dossier_ids)), self._loaded)
 
     async def load_for_update(self, dossier_ids: Sequence[str]) -> dict[str, StoredDossier]:
         """Lock and load the dossiers of the batch that exist. Ids sorted."""
-        return stored_from_rows(await self._conn.fetch(SELECT_DOSSIERS_FOR_UPDATE, list(dossier_ids)), self._versions)
+        return stored_from_rows(await self._conn.fetch(SELECT_DOSSIERS_FOR_UPDATE, list(dossier_ids)), self._loaded)
 
     async def load_open_to_roll(self, month: str, limit: int) -> dict[str, StoredDossier]:
-        return stored_from_rows(await self._conn.fetch(SELECT_OPEN_NOT_IN_MONTH, month, limit), self._versions)
+        return stored_from_rows(await self._conn.fetch(SELECT_OPEN_NOT_IN_MONTH, month, limit), self._loaded)
 
     async def write_changes(self, changes: Sequence[DossierChange]) -> set[str]:
-        return await write_changes(self._conn, changes, self._versions)
+        return await write_changes(self._conn, changes, self._loaded)
 
     async def add_counter_delta(self, delta: Mapping[CounterKey, int]) -> None:
         await add_counter_delta(self._conn, delta)

@@ -62,7 +62,11 @@ async def prepared(url: str, dossiers: int) -> tuple[str, list[str]]:
     return prefix, [f"{prefix}-D{n}" for n in range(dossiers)]
 
 
-async def test_an_update_after_another_transaction_committed_the_same_dossiers_is_refused(fresh_database: str) -> None:
+# A payment changes the state alone (UPDATE_STATES), a resolution the small columns too (UPDATE_DOSSIERS).
+@pytest.mark.parametrize(("their_kind", "my_kind"), [(PAYMENT, RESOLVED), (RESOLVED, PAYMENT)])
+async def test_an_update_after_another_transaction_committed_the_same_dossiers_is_refused(
+    fresh_database: str, their_kind: str, my_kind: str
+) -> None:
     prefix, ids = await prepared(fresh_database, 5)
     pool = await create_pool(fresh_database, max_size=3)
     store = PostgresWriteStore(pool)
@@ -71,17 +75,18 @@ async def test_an_update_after_another_transaction_committed_the_same_dossiers_i
             async with store.transaction() as mine:
                 loaded = await mine.load(ids)
                 async with store.transaction() as theirs:  # commits between our load and our update
-                    await theirs.write_changes(merged(await theirs.load(ids), PAYMENT, f"{prefix}.STP"))
-                await mine.write_changes(merged(loaded, RESOLVED, f"{prefix}.STP"))
+                    await theirs.write_changes(merged(await theirs.load(ids), their_kind, f"{prefix}.STP"))
+                await mine.write_changes(merged(loaded, my_kind, f"{prefix}.STP"))
     finally:
         await pool.close()
     events = await stored_events(fresh_database, ids)
-    assert events == {i: {f"{i}-received", f"{i}-payment"} for i in ids}  # theirs, whole; nothing of ours
+    assert events == {i: {f"{i}-received", f"{i}-{their_kind}"} for i in ids}  # theirs, whole; nothing of ours
 
 
 @pytest.mark.parametrize("theirs_end", ["commit", "rollback"])
+@pytest.mark.parametrize(("their_kind", "my_kind"), [(PAYMENT, RESOLVED), (RESOLVED, PAYMENT)])
 async def test_an_update_that_waited_for_another_writer_is_refused_only_if_that_writer_committed(
-    fresh_database: str, theirs_end: str
+    fresh_database: str, theirs_end: str, their_kind: str, my_kind: str
 ) -> None:
     prefix, ids = await prepared(fresh_database, 5)
     unit = f"{prefix}.STP"
@@ -94,8 +99,8 @@ async def test_an_update_that_waited_for_another_writer_is_refused_only_if_that_
                 loaded = await mine.load(ids)
                 theirs_context = store.transaction()
                 theirs = await theirs_context.__aenter__()
-                await theirs.write_changes(merged(await theirs.load(ids), PAYMENT, unit))  # rows locked, not committed
-                writing = asyncio.ensure_future(mine.write_changes(merged(loaded, RESOLVED, unit)))
+                await theirs.write_changes(merged(await theirs.load(ids), their_kind, unit))  # locked, not committed
+                writing = asyncio.ensure_future(mine.write_changes(merged(loaded, my_kind, unit)))
                 await asyncio.sleep(0.5)
                 assert not writing.done()  # our update waits for their row locks
                 if theirs_end == "commit":
@@ -112,7 +117,7 @@ async def test_an_update_that_waited_for_another_writer_is_refused_only_if_that_
     finally:
         await pool.close()
     events = await stored_events(fresh_database, ids)
-    winner = "payment" if theirs_end == "commit" else "resolved"
+    winner = their_kind if theirs_end == "commit" else my_kind
     assert events == {i: {f"{i}-received", f"{i}-{winner}"} for i in ids}
 
 

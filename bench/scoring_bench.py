@@ -129,9 +129,11 @@ async def digests(url: str) -> dict[str, Any]:
             "SELECT count(*), md5(coalesce(string_agg(concat_ws('|', unit_id, month, counter, value), ','"
             " ORDER BY unit_id, month, counter), '')) FROM unit_month_counters"
         )
-        # Too many dossiers for one string: a sum of 64-bit hashes of every row's id, state and evaluated month.
+        # Too many dossiers for one string: a sum of 64-bit hashes of every row's columns but updated_at (the small
+        # columns too: an update may write the state alone when they are unchanged).
         dossiers = await conn.fetchval(
-            "SELECT coalesce(sum(hashtextextended(dossier_id || state || evaluated_month, 0)), 0)::text FROM dossiers"
+            "SELECT coalesce(sum(hashtextextended(concat_ws('|', dossier_id, state, evaluated_month, home_unit,"
+            " procedure_id, received_at, due_at, ended_at, hold_since), 0)), 0)::text FROM dossiers"
         )
     finally:
         await conn.close()

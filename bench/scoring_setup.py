@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import sys
 import time
 import uuid
@@ -65,7 +66,8 @@ class BenchTopics:
 @contextlib.asynccontextmanager
 async def bench_database(database_url: str, code_root: Path = REPO_ROOT) -> AsyncIterator[str]:
     """A new database with every migration of `code_root`'s checkout and the Hanoi registry (paths from the city
-    down); dropped after."""
+    down); dropped after, unless BENCH_KEEP_DATABASE=1 (kept for EXPLAIN and size studies on a realistic table;
+    its name is printed)."""
     name = unique("bench_scoring")
     admin_url = with_database(database_url, "postgres")
     admin = await asyncpg.connect(admin_url)
@@ -85,11 +87,14 @@ async def bench_database(database_url: str, code_root: Path = REPO_ROOT) -> Asyn
         await load_registry(url)
         yield url
     finally:
-        admin = await asyncpg.connect(admin_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        if os.environ.get("BENCH_KEEP_DATABASE") == "1":
+            print(f"bench database kept: {name}", flush=True)
+        else:
+            admin = await asyncpg.connect(admin_url)
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
 
 
 async def load_registry(url: str) -> int:

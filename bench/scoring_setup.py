@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import sys
 import time
 import uuid
@@ -85,11 +86,14 @@ async def bench_database(database_url: str, code_root: Path = REPO_ROOT) -> Asyn
         await load_registry(url)
         yield url
     finally:
-        admin = await asyncpg.connect(admin_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        if os.environ.get("BENCH_KEEP_DATABASE"):  # kept for EXPLAIN on the run's tables; drop it by hand
+            print(f"database {name} kept (BENCH_KEEP_DATABASE)", flush=True)
+        else:
+            admin = await asyncpg.connect(admin_url)
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
 
 
 async def load_registry(url: str) -> int:

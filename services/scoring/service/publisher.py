@@ -8,7 +8,8 @@ picked up by the next run.
 While the applied batches are catching up (domain/catch_up.py) the messages say `catching_up`; when a batch
 shows the process has caught up, every unit published in that state is published again, so the alerts service
 gets each unit's settled figures at once instead of at the unit's next change. While catching up, publications are
-at least CATCHING_UP_INTERVAL_S apart (each reads the live figures over every open dossier).
+at least CATCHING_UP_INTERVAL_S, and CATCHING_UP_LOAD_FACTOR times the last one's duration, apart (each reads the live
+figures over every open dossier).
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ PUBLISH_LOAD_FACTOR = 2.0
 # once when a batch shows the process has caught up. A batch of fresh events is not catching up, so live traffic
 # keeps INDICATORS_INTERVAL_S (0.1 s in the stack) even while a back-fill runs beside it.
 CATCHING_UP_INTERVAL_S = 2.0
+# ... and at least this many times the last publication's duration apart: a budget of ≈ 1/20 of the time (5 % of a
+# core, more with the query's parallel workers) whatever a publication costs. The live figures' read is an index-only
+# scan of the open dossiers (migration 0012), but during a back-fill the open dossiers' index entries churn (every
+# non-HOT update adds one, dead until the next vacuum) and the planner may fall back to scanning the whole table, whose
+# pages grow with every dossier ever received: with a fixed 2 s, PostgreSQL's CPU per event then grew with the table
+# (22 → 38 µs from the 1st to the 5th million, docs/benchmarks.md); with this factor the publications' share of the
+# machine stays flat, and their spacing grows instead (≈ 5 s at 250 ms a publication).
+CATCHING_UP_LOAD_FACTOR = 20.0
 
 
 class IndicatorsPublisher:
@@ -50,11 +59,13 @@ class IndicatorsPublisher:
         sink: MessagePublisher,
         interval_s: float,
         catching_up_interval_s: float = CATCHING_UP_INTERVAL_S,
+        catching_up_load_factor: float = CATCHING_UP_LOAD_FACTOR,
     ) -> None:
         self._reader = reader
         self._sink = sink
         self._interval_s = interval_s
         self._catching_up_interval_s = catching_up_interval_s
+        self._catching_up_load_factor = catching_up_load_factor
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._caught_up = asyncio.Event()
@@ -105,14 +116,14 @@ class IndicatorsPublisher:
 
     async def _rest(self, started: float, took: float) -> None:
         """Until the next publication may start: `interval_s` or twice the last one's duration after it started,
-        and while catching up `catching_up_interval_s` — cut short when a batch shows the process caught up."""
+        and while catching up `catching_up_interval_s` or `catching_up_load_factor` times the last one's duration —
+        cut short when a batch shows the process caught up."""
         loop = asyncio.get_running_loop()
         if self.catching_up:
             self._caught_up.clear()
+            spacing = max(self._catching_up_interval_s, self._catching_up_load_factor * took)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._caught_up.wait(), max(0.0, started + self._catching_up_interval_s - loop.time())
-                )
+                await asyncio.wait_for(self._caught_up.wait(), max(0.0, started + spacing - loop.time()))
         await asyncio.sleep(max(0.0, started + max(self._interval_s, PUBLISH_LOAD_FACTOR * took) - loop.time()))
 
     async def publish_units(self, unit_ids: list[str]) -> None:

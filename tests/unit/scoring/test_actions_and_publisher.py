@@ -229,3 +229,21 @@ async def test_while_catching_up_publications_are_spaced_by_the_catching_up_inte
     # The second publication carries the settled figures of both units (D1.X was published as catching up).
     settled = {key: UnitIndicators.model_validate_json(value).catching_up for key, value in sink.sent[1:]}
     assert settled == {"D1.X": False, "D2": False}
+
+
+async def test_while_catching_up_publications_are_spaced_by_their_duration_times_the_load_factor() -> None:
+    """A CPU budget for a back-fill's publications: when a publication takes long (the live figures' read over a
+    large table), the next catching-up one waits `catching_up_load_factor` times as long, not just the fixed
+    interval; a caught-up batch still cuts the wait short."""
+    figures = FakeFigures(months={"2026-10": {"D1.X": IN_PLAY, "D2": IN_PLAY}})
+    sink = SlowSink(delay_s=0.05)
+    budgeted = IndicatorsPublisher(
+        reader_on(figures), sink, interval_s=0.0, catching_up_interval_s=0.01, catching_up_load_factor=10.0
+    )
+    assert await publish_twice(budgeted, sink, second_catching_up=True) >= 10.0 * 0.05 * 0.99
+
+    sink = SlowSink(delay_s=0.05)
+    caught_up = IndicatorsPublisher(
+        reader_on(figures), sink, interval_s=0.0, catching_up_interval_s=0.01, catching_up_load_factor=200.0
+    )
+    assert await publish_twice(caught_up, sink, second_catching_up=False) < 2.0

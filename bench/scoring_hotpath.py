@@ -114,14 +114,13 @@ def one_batch(chunk, database, spent, now, ancestors, unit_exists) -> None:
     facts, _ = decode_batch(chunk, unit_exists)
     t1 = clock()
     ids = sorted({dossier_id for dossier_id, _ in facts})
-    rows = [(i, *row, 0) for i in ids if (row := database.get(i)) is not None]  # 0: the row version (xmin)
+    rows = [(i, *row) for i in ids if (row := database.get(i)) is not None]
     t2 = clock()
-    loaded: dict[str, store.Loaded] = {}
-    stored = store.stored_from_rows(rows, loaded)
+    stored = store.stored_from_rows(rows)
     t3 = clock()
     outcome = apply_records(facts, stored, now=now, ancestors=ancestors)
     t4 = clock()
-    store.change_documents(outcome.changes, loaded)
+    store.change_documents(outcome.changes)
     store.counter_columns(outcome.counter_delta)
     t5 = clock()
     for change in outcome.changes:

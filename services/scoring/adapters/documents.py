@@ -21,28 +21,20 @@ from services.scoring.domain.state import DossierState
 
 ChangedRows = tuple[str, list[str]]
 """One statement's parameters: the JSON document of the changed rows' small columns, their states' texts."""
-ChangedStates = tuple[list[str], list[str], list[int]]
-"""store.UPDATE_STATES's parameters: the dossier ids, their states' texts, the versions they were loaded at."""
-Loaded = tuple[int, str, DossierState]
-"""A dossier row as this transaction loaded it: its version (xmin), its evaluated month, its state."""
 
 _EVENTS_END: Final = "]]}"  # how the stored form ends: the last record's row, the events list, the object
 
 
-def stored_from_rows(rows: Iterable[Sequence[Any]], loaded: dict[str, Loaded]) -> dict[str, StoredDossier]:
-    """Rows of (dossier_id, state JSON text, evaluated_month, row version), parsed inside the caller's batch (with
-    the cyclic GC paused); each row as loaded goes into ``loaded`` (its version for the update's check, its month
-    and state to tell an update that changes the state alone)."""
+def stored_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, StoredDossier]:
+    """Rows of (dossier_id, state JSON text, evaluated_month), parsed inside the caller's batch (with the cyclic
+    GC paused)."""
     loads, load = orjson.loads, StoredDossierLoader().load
     from_dict = DossierState.from_dict
     stored: dict[str, StoredDossier] = {}
     for row in rows:
         dossier_id: str = row[0]
-        text: str = row[1]
-        month: str = row[2]
-        state = from_dict(loads(text))
-        stored[dossier_id] = load(state, month, text)
-        loaded[dossier_id] = (row[3], month, state)
+        state: str = row[1]
+        stored[dossier_id] = load(from_dict(loads(state)), row[2], state)
     return stored
 
 
@@ -69,16 +61,11 @@ def state_text(change: DossierChange) -> str:
     return orjson.dumps(change.state.to_dict()).decode() if text is None else text
 
 
-def _hold_since(state: DossierState) -> int | None:
-    """On hold per the latest known events: an odd number of hold/release flips."""
-    flips = state.hold_flips
-    return flips[-1] if len(flips) % 2 == 1 else None
-
-
 def change_row(change: DossierChange) -> dict[str, Any]:
     """One row of the changed-dossiers document (keys as in store._CHANGED_ROWS), the state apart (state_text)."""
     state = change.state
     receipt = state.receipt
+    flips = state.hold_flips
     return {
         "i": state.dossier_id,
         "h": receipt.unit_id if receipt is not None else None,
@@ -86,62 +73,31 @@ def change_row(change: DossierChange) -> dict[str, Any]:
         "r": receipt.received_at if receipt is not None else None,
         "d": state.effective_due,
         "e": state.ended_at,
-        "o": _hold_since(state),
+        # On hold per the latest known events: an odd number of hold/release flips.
+        "o": flips[-1] if len(flips) % 2 == 1 else None,
         "m": change.evaluated_month,
     }
 
 
-def same_columns(change: DossierChange, row: Loaded) -> bool:
-    """``change_row`` of the change would send what the loaded row holds (its columns were written from its state
-    by the same rule): a payment, a return, a rating, a duplicate receipt — only the state needs writing."""
-    _, month, stored = row
-    state = change.state
-    return (
-        change.evaluated_month == month
-        and state.receipt == stored.receipt
-        and state.procedure_id == stored.procedure_id
-        and state.effective_due == stored.effective_due
-        and state.ended_at == stored.ended_at
-        and _hold_since(state) == _hold_since(stored)
-    )
-
-
-def change_documents(
-    changes: Sequence[DossierChange], loaded: Mapping[str, Loaded]
-) -> tuple[ChangedRows | None, ChangedRows | None, ChangedStates | None]:
-    """The parameters of store.INSERT_NEW_DOSSIERS, store.UPDATE_DOSSIERS and store.UPDATE_STATES (None when there
-    is nothing for one), in one pass over the changes: a JSON document of the small columns and the states' texts
-    in the same order (PostgreSQL's JSON parser would otherwise lex every state token by token); an update whose
-    small columns are unchanged sends its id and state only (no document row to parse, no times to convert). An
-    updated row carries the version it was loaded at (``loaded``; a row not loaded gets a version no row has)."""
+def change_documents(changes: Sequence[DossierChange]) -> tuple[ChangedRows | None, ChangedRows | None]:
+    """The parameters of store.INSERT_NEW_DOSSIERS and store.UPDATE_DOSSIERS (None when there is nothing for one),
+    in one pass over the changes: a JSON document of the small columns and the states' texts in the same order
+    (PostgreSQL's JSON parser would otherwise lex every state token by token)."""
     created: list[dict[str, Any]] = []
     created_states: list[str] = []
     updated: list[dict[str, Any]] = []
     updated_states: list[str] = []
-    state_ids: list[str] = []
-    state_texts: list[str] = []
-    state_versions: list[int] = []
     for change in changes:
         if change.created:
             created.append(change_row(change))
             created_states.append(state_text(change))
-            continue
-        dossier_id = change.state.dossier_id
-        row = loaded.get(dossier_id)
-        if row is not None and same_columns(change, row):
-            state_ids.append(dossier_id)
-            state_texts.append(state_text(change))
-            state_versions.append(row[0])
         else:
-            document = change_row(change)
-            document["x"] = row[0] if row is not None else None
-            updated.append(document)
+            updated.append(change_row(change))
             updated_states.append(state_text(change))
     dumps = orjson.dumps
     return (
         (dumps(created).decode(), created_states) if created else None,
         (dumps(updated).decode(), updated_states) if updated else None,
-        (state_ids, state_texts, state_versions) if state_ids else None,
     )
 
 

@@ -15,7 +15,6 @@ from typing import Any
 import asyncpg
 
 from services.scoring.adapters.documents import (  # the parameters, built in the compiled group
-    Loaded,
     change_documents,
     counter_columns,
     stored_from_rows,
@@ -23,38 +22,22 @@ from services.scoring.adapters.documents import (  # the parameters, built in th
 from services.scoring.adapters.figures_notify import notify_months
 from services.scoring.domain.apply import DossierChange, StoredDossier
 from services.scoring.domain.counters import CounterKey
-from services.scoring.service.ports import (
-    DeadLetter,
-    KafkaRecord,
-    StoredDeadLetter,
-    WriteConflict,
-    dead_letter_status,
-)
+from services.scoring.service.ports import DeadLetter, KafkaRecord, StoredDeadLetter, dead_letter_status
 from shared.contract import EventRejection
 
-# Two consumers can apply the same dossier at once (during a rebalance a batch can be in flight in both); neither
-# may merge it from an old state the other has already replaced. A batch loads its existing dossiers WITHOUT row
-# locks (SELECT_DOSSIERS), with each row's version — its xmin, which every update changes — and UPDATE_DOSSIERS
-# writes a row only where the version is still the one loaded (`t.xmin = d.x`, rechecked on the newest version when
-# the update had to wait for another writer). A row that changed meanwhile is not written: the statement reports
-# fewer rows than it was given and write_changes raises WriteConflict, the transaction is rolled back and the use
-# case applies the batch again with row locks (SELECT_DOSSIERS_FOR_UPDATE, in id order so that two lockers cannot
-# deadlock; a deadlock with an unlocked writer is a WriteConflict too). Any other writer of `dossiers` (the roll-over
-# below, recompute's MOVE_TO_MONTH, a process still running the locking code) changes the version, so it is seen;
-# the xmin read is the raw one, which a vacuum freezing the row keeps (were it not, one needless retry).
-# Locking every row cost a lock record in the WAL (≈ 57 bytes) and a dirtied page before the update even in the
-# ordinary case of no race (issue 14, helper "locks" in docs/benchmarks.md).
-# A dossier seen for the first time has no row to check: it is inserted with ON CONFLICT DO NOTHING
+# Row locks are what keep two consumers (during a rebalance, a batch can be in flight in both) from merging the
+# same dossier from the same old state. Existing rows are locked here, in id order (so two lockers cannot
+# deadlock); a dossier seen for the first time has no row to lock, so it is inserted with ON CONFLICT DO NOTHING
 # (INSERT_NEW_DOSSIERS) and, when another consumer created it meanwhile, merged into that row after all
 # (service/apply_batch: BatchApplication.reapply_existing). The row carries no contribution: StoredDossierLoader
 # recomputes it from the state and evaluated_month.
-SELECT_DOSSIERS = """
-SELECT dossier_id, state, evaluated_month, xmin
+SELECT_DOSSIERS_FOR_UPDATE = """
+SELECT dossier_id, state, evaluated_month
 FROM dossiers
 WHERE dossier_id = ANY($1::text[])
 ORDER BY dossier_id
+FOR UPDATE
 """
-SELECT_DOSSIERS_FOR_UPDATE = SELECT_DOSSIERS + "FOR UPDATE\n"
 
 # Changed dossiers travel as ONE JSON document of their small columns (built by orjson in one call) beside ONE text
 # array of their states, zipped by position (ROWS FROM): the consumer's Python is its bottleneck and encoding every
@@ -64,9 +47,9 @@ SELECT_DOSSIERS_FOR_UPDATE = SELECT_DOSSIERS + "FOR UPDATE\n"
 # converted exactly (whole seconds and the remainder apart, so no float rounding at any date).
 _CHANGED_ROWS = """
 FROM ROWS FROM (
-    json_to_recordset($1::json) AS (i text, h text, p text, r bigint, d bigint, e bigint, o bigint, m text, x xid),
+    json_to_recordset($1::json) AS (i text, h text, p text, r bigint, d bigint, e bigint, o bigint, m text),
     unnest($2::text[])
-) AS d (i, h, p, r, d, e, o, m, x, s)
+) AS d (i, h, p, r, d, e, o, m, s)
 """
 _MICROS = "timestamptz 'epoch' + (d.{0} / 1000000) * interval '1 second' + (d.{0} % 1000000) * interval '1 microsecond'"
 
@@ -93,16 +76,7 @@ UPDATE dossiers AS t SET
     evaluated_month = d.m,
     updated_at = now()
 {_CHANGED_ROWS}
-WHERE t.dossier_id = d.i AND t.xmin = d.x
-"""
-
-# An update that leaves every small column as it was (a payment, a return, a rating: 38 % of a back-fill's updates)
-# writes the state alone, from two arrays: no JSON document to parse, no times to convert (issue 14, helper
-# "locks": 2–6 µs of PostgreSQL's CPU less per such row). The same version check as UPDATE_DOSSIERS.
-UPDATE_STATES = """
-UPDATE dossiers AS t SET state = d.s, updated_at = now()
-FROM unnest($1::text[], $2::text[], $3::xid[]) AS d (i, s, x)
-WHERE t.dossier_id = d.i AND t.xmin = d.x
+WHERE t.dossier_id = d.i
 """
 
 # Rows are sent sorted by key so that two scoring processes updating shared rows (the city's, above all) always
@@ -114,7 +88,7 @@ ON CONFLICT (unit_id, month, counter) DO UPDATE SET value = unit_month_counters.
 """
 
 SELECT_OPEN_NOT_IN_MONTH = """
-SELECT dossier_id, state, evaluated_month, xmin
+SELECT dossier_id, state, evaluated_month
 FROM dossiers
 WHERE received_at IS NOT NULL AND ended_at IS NULL AND evaluated_month < $1
 ORDER BY dossier_id
@@ -160,29 +134,17 @@ WHERE t.id = f.id
 """
 
 
-async def write_changes(
-    conn: asyncpg.Connection, changes: Sequence[DossierChange], loaded: Mapping[str, Loaded]
-) -> set[str]:
-    """Insert the new dossiers and update the existing ones, each only at the version loaded (``loaded``).
-    Returns the ids of new dossiers that another transaction created meanwhile (not written: the caller merges
-    into those rows); raises WriteConflict if an existing one changed since it was loaded (see module comment)."""
-    created, updated, states = change_documents(changes, loaded)
+async def write_changes(conn: asyncpg.Connection, changes: Sequence[DossierChange]) -> set[str]:
+    """Insert the new dossiers and update the existing ones. Returns the ids of new dossiers that another
+    transaction created meanwhile (not written: the caller merges into those rows, see module comment)."""
+    created, updated = change_documents(changes)
     conflicts: set[str] = set()
     if created is not None:
         inserted = {row[0] for row in await conn.fetch(INSERT_NEW_DOSSIERS, *created)}
         conflicts = {change.state.dossier_id for change in changes if change.created} - inserted
     if updated is not None:
-        _check_written(await conn.execute(UPDATE_DOSSIERS, *updated), len(updated[1]))
-    if states is not None:
-        _check_written(await conn.execute(UPDATE_STATES, *states), len(states[0]))
+        await conn.execute(UPDATE_DOSSIERS, *updated)
     return conflicts
-
-
-def _check_written(status: str, expected: int) -> None:
-    """An update's status ("UPDATE n"): fewer rows than sent means some changed since they were loaded."""
-    written = int(status.rpartition(" ")[2])
-    if written != expected:
-        raise WriteConflict(f"{expected - written} of {expected} dossiers changed since this batch loaded them")
 
 
 async def add_counter_delta(conn: asyncpg.Connection, delta: Mapping[CounterKey, int]) -> None:
@@ -207,21 +169,16 @@ class PostgresWriteTransaction:
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
-        self._loaded: dict[str, Loaded] = {}  # each dossier as this transaction loaded it: version, month, state
-
-    async def load(self, dossier_ids: Sequence[str]) -> dict[str, StoredDossier]:
-        """Load the dossiers of the batch that exist, without locks, with their versions."""
-        return stored_from_rows(await self._conn.fetch(SELECT_DOSSIERS, list(dossier_ids)), self._loaded)
 
     async def load_for_update(self, dossier_ids: Sequence[str]) -> dict[str, StoredDossier]:
         """Lock and load the dossiers of the batch that exist. Ids sorted."""
-        return stored_from_rows(await self._conn.fetch(SELECT_DOSSIERS_FOR_UPDATE, list(dossier_ids)), self._loaded)
+        return stored_from_rows(await self._conn.fetch(SELECT_DOSSIERS_FOR_UPDATE, list(dossier_ids)))
 
     async def load_open_to_roll(self, month: str, limit: int) -> dict[str, StoredDossier]:
-        return stored_from_rows(await self._conn.fetch(SELECT_OPEN_NOT_IN_MONTH, month, limit), self._loaded)
+        return stored_from_rows(await self._conn.fetch(SELECT_OPEN_NOT_IN_MONTH, month, limit))
 
     async def write_changes(self, changes: Sequence[DossierChange]) -> set[str]:
-        return await write_changes(self._conn, changes, self._loaded)
+        return await write_changes(self._conn, changes)
 
     async def add_counter_delta(self, delta: Mapping[CounterKey, int]) -> None:
         await add_counter_delta(self._conn, delta)
@@ -261,8 +218,5 @@ class PostgresWriteStore:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresWriteTransaction]:
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                yield PostgresWriteTransaction(conn)
-        except asyncpg.DeadlockDetectedError as error:  # rolled back whole, like a stale version: apply again
-            raise WriteConflict(str(error)) from error
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield PostgresWriteTransaction(conn)

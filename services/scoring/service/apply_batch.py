@@ -13,10 +13,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from services.scoring.domain.apply import AncestorLookup, BatchApplication, BatchOutcome, group_by_dossier, roll_over
 from services.scoring.domain.catch_up import CATCHING_UP_AFTER_S, is_catching_up, newest_ingested_at
@@ -32,7 +31,6 @@ from services.scoring.service.ports import (
     RawRecord,
     RecordDecoder,
     UnitDirectoryView,
-    WriteConflict,
     WriteStore,
     WriteTransaction,
     dead_letter_status,
@@ -44,11 +42,6 @@ log = logging.getLogger(__name__)
 # Dossiers per part of a batch (see _apply_in_parts): about 3 MB of upsert parameters, which the loopback socket
 # buffers take whole, so PostgreSQL can start on a part while the next one is computed.
 PART_DOSSIERS = 2500
-# A batch is written without row locks first, then (after a WriteConflict) with them: see _in_transaction.
-WRITE_ATTEMPTS = 3
-T = TypeVar("T")
-# A re-drive's transaction: the facts decoded, their outcome, the dead letters applied and those still rejected.
-Redriven = tuple[list[tuple[str, FactRecord]], BatchOutcome, list[int], dict[int, EventRejection]]
 # Facts are counted for the unit they name only: the stored counters are own counters (migration 0007).
 OWN_UNIT_ONLY = AncestorLookup({})
 
@@ -121,13 +114,9 @@ class BatchApplier:
         started = time.perf_counter()
         facts, rejected = await self._decode(records)
         report = ApplyReport(dead=[self._dead_letter(record, rejection) for record, rejection in rejected])
-
-        async def write(tx: WriteTransaction, lock: bool) -> BatchOutcome:
-            outcome = await self._apply_facts(tx, facts, lock=lock)
+        async with self._store.transaction() as tx:
+            outcome = await self._apply_facts(tx, facts)
             await tx.insert_dead_letters(report.dead)
-            return outcome
-
-        outcome = await self._in_transaction(write)
         if report.dead:
             await self._dead_letters.publish(report.dead)
         self._fill_report(report, facts, outcome)
@@ -150,31 +139,12 @@ class BatchApplier:
         report.touched_units = touched_owners(outcome.touched_units, self._directory.view, today)
         report.months = {month for _, month, _ in outcome.counter_delta}
 
-    async def _in_transaction(self, body: Callable[[WriteTransaction, bool], Awaitable[T]]) -> T:
-        """Run ``body`` in one transaction, first without row locks (``lock`` False: the store writes a dossier only
-        at the version loaded); after a WriteConflict — another consumer wrote the same dossiers meanwhile, which
-        only a rebalance does — the transaction is rolled back and ``body`` runs again in a new one with row locks,
-        where such a conflict cannot recur but against yet another unlocked writer (hence a few attempts)."""
-        for attempt in range(WRITE_ATTEMPTS):
-            try:
-                async with self._store.transaction() as tx:
-                    return await body(tx, attempt > 0)
-            except WriteConflict as conflict:
-                if attempt == WRITE_ATTEMPTS - 1:
-                    raise
-                log.info("another transaction wrote this batch's dossiers (%s): applying it again with row locks",
-                         conflict)  # fmt: skip
-        raise AssertionError("unreachable")
-
-    async def _apply_facts(
-        self, tx: WriteTransaction, facts: list[tuple[str, FactRecord]], *, lock: bool
-    ) -> BatchOutcome:
+    async def _apply_facts(self, tx: WriteTransaction, facts: list[tuple[str, FactRecord]]) -> BatchOutcome:
         """Merge decoded facts into their dossiers and add the deltas to the OWN counters of the units named on
-        the facts (subtrees and successors are summed when read), inside the caller's transaction; ``lock``: load
-        the dossiers with row locks (see _in_transaction)."""
+        the facts (subtrees and successors are summed when read), inside the caller's transaction."""
         by_dossier, count = group_by_dossier(facts)
         ids = sorted(by_dossier)  # sorted once (tens of thousands of ids a batch): the lock order and the parts'
-        stored = await (tx.load_for_update(ids) if lock else tx.load(ids))
+        stored = await tx.load_for_update(ids)
         application = BatchApplication(stored, now=self._clock(), ancestors=OWN_UNIT_ONLY, events=count)
         # In id order, the order new dossiers are inserted in: two consumers inserting the same new ids wait
         # for each other in one direction only.
@@ -195,25 +165,18 @@ class BatchApplier:
         what the service runs every second), or the given ids whatever their reason (an operator, once the cause
         is fixed). Rows are locked (two processes never take the same row), applied and marked in one
         transaction; a record that is still invalid keeps its row, with the reason of this attempt."""
-
-        async def write(tx: WriteTransaction, lock: bool) -> Redriven | None:
-            letters = await tx.lock_dead_letters(pending_only=pending_only, ids=ids, limit=limit)
-            if not letters:
-                return None
-            id_of = {id(letter.record): letter.dead_letter_id for letter in letters}
-            facts, rejected = await self._decode([letter.record for letter in letters])
-            outcome = await self._apply_facts(tx, facts, lock=lock)
-            still = {id_of[id(record)]: rejection for record, rejection in rejected}
-            applied = [letter.dead_letter_id for letter in letters if letter.dead_letter_id not in still]
-            await tx.mark_applied(applied)
-            await tx.mark_failed(list(still.items()))
-            return facts, outcome, applied, still
-
         with self._hot_section():
-            redriven = await self._in_transaction(write)
-        if redriven is None:
-            return RedriveReport()
-        facts, outcome, applied, still = redriven
+            async with self._store.transaction() as tx:
+                letters = await tx.lock_dead_letters(pending_only=pending_only, ids=ids, limit=limit)
+                if not letters:
+                    return RedriveReport()
+                id_of = {id(letter.record): letter.dead_letter_id for letter in letters}
+                facts, rejected = await self._decode([letter.record for letter in letters])
+                outcome = await self._apply_facts(tx, facts)
+                still = {id_of[id(record)]: rejection for record, rejection in rejected}
+                applied = [letter.dead_letter_id for letter in letters if letter.dead_letter_id not in still]
+                await tx.mark_applied(applied)
+                await tx.mark_failed(list(still.items()))
         report = RedriveReport(applied=len(applied), still_rejected=len(still))
         self._fill_report(report, facts, outcome)
         self._metrics.observe_redrive(report.applied, report.still_rejected)

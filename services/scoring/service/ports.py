@@ -98,31 +98,15 @@ class UnitDirectoryView(Protocol):
     async def load(self) -> bool: ...
 
 
-class WriteConflict(Exception):
-    """Another transaction wrote a dossier this one loaded without a row lock (during a rebalance two consumers
-    can hold the same records), or the two deadlocked. Raised out of the transaction, which is rolled back: nothing
-    of it was written. Applying the same records again, with row locks, is exact."""
-
-
 class DossierCounterStore(Protocol):
-    """Dossier rows and the own-counter table."""
+    """Dossier rows (locked while a transaction holds them) and the own-counter table."""
 
-    async def load(self, dossier_ids: Sequence[str]) -> dict[str, StoredDossier]:
-        """The dossiers that exist, as committed, without row locks: `write_changes` updates each only if no
-        other transaction changed it since (else it raises WriteConflict)."""
-        ...
+    async def load_for_update(self, dossier_ids: Sequence[str]) -> dict[str, StoredDossier]: ...
 
-    async def load_for_update(self, dossier_ids: Sequence[str]) -> dict[str, StoredDossier]:
-        """The dossiers that exist, locked until the transaction ends (ids sorted: the lock order)."""
-        ...
-
-    async def load_open_to_roll(self, month: str, limit: int) -> dict[str, StoredDossier]:
-        """Open dossiers evaluated before `month`, locked."""
-        ...
+    async def load_open_to_roll(self, month: str, limit: int) -> dict[str, StoredDossier]: ...
 
     async def write_changes(self, changes: Sequence[DossierChange]) -> set[str]:
-        """Insert new dossiers, update the others; returns the new ones another transaction created meanwhile.
-        Raises WriteConflict when a dossier to update is no longer the version this transaction loaded."""
+        """Insert new dossiers, update the others; returns the new ones another transaction created meanwhile."""
         ...
 
     async def add_counter_delta(self, delta: Mapping[CounterKey, int]) -> None: ...

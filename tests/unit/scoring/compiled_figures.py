@@ -40,10 +40,9 @@ def figures_digest(records: list[KafkaRecord], now: int) -> str:
         facts, rejected = decode_batch(records[start : start + BATCH], known.__contains__)
         rejections += [(record.offset, str(why.error), why.detail) for record, why in rejected]
         ids = sorted({dossier_id for dossier_id, _ in facts})
-        loaded: dict[str, store.Loaded] = {}
-        stored = store.stored_from_rows([(i, *row, 0) for i in ids if (row := database.get(i)) is not None], loaded)
+        stored = store.stored_from_rows([(i, *row) for i in ids if (row := database.get(i)) is not None])
         outcome = apply_records(facts, stored, now=now, ancestors=OWN_UNIT_ONLY)
-        store.change_documents(outcome.changes, loaded)  # built as the consumer builds them (content: the rows)
+        store.change_documents(outcome.changes)  # built as the consumer builds them (their content is the rows)
         for change in outcome.changes:
             database[change.state.dossier_id] = (orjson.dumps(store.state_document(change)).decode(),
                                                  change.evaluated_month)  # fmt: skip

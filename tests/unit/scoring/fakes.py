@@ -1,8 +1,7 @@
 """Hand-written fakes of the scoring write use cases' interfaces (services/scoring/service/ports.py and
 service/recompute.py): in-memory tables with the behaviour the PostgreSQL adapters guarantee — a transaction
 commits whole or not at all, a dead letter already stored is ignored, a new dossier created by someone else
-meanwhile comes back as a conflict, an update of a dossier another transaction changed since it was loaded raises
-WriteConflict, locked dead letters are only pending ones whose unit is registered."""
+meanwhile comes back as a conflict, locked dead letters are only pending ones whose unit is registered."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from services.scoring.domain.apply import DossierChange, StoredDossier, StoredDo
 from services.scoring.domain.counters import CounterKey
 from services.scoring.domain.effective import TreeView
 from services.scoring.domain.state import DossierState
-from services.scoring.service.ports import DeadLetter, StoredDeadLetter, WriteConflict, dead_letter_status
+from services.scoring.service.ports import DeadLetter, StoredDeadLetter, dead_letter_status
 from shared.contract import EventRejection
 from shared.units import Unit, UnitLevel, UnitRegistry
 
@@ -80,8 +79,6 @@ class DeadLetterRow:
 @dataclass
 class Tables:
     dossiers: dict[str, tuple[DossierState, str]] = field(default_factory=dict)
-    versions: dict[str, int] = field(default_factory=dict)
-    """Each dossier row's version: bumped by every update (PostgreSQL's xmin)."""
     counters: dict[CounterKey, int] = field(default_factory=dict)
     dead_letters: dict[int, DeadLetterRow] = field(default_factory=dict)
     notified: list[set[str]] = field(default_factory=list)
@@ -90,32 +87,15 @@ class Tables:
 class FakeTransaction:
     def __init__(self, tables: Tables, store: FakeWriteStore) -> None:
         self.tables = tables
-        self._store = store
-        self._loaded_versions: dict[str, int] = {}
         self._directory = store.directory
         self._created_meanwhile = store.created_meanwhile
         self._down = store.down
 
     def _stored(self, rows: Iterable[tuple[str, tuple[DossierState, str]]]) -> dict[str, StoredDossier]:
         loader = StoredDossierLoader()
-        stored = {dossier_id: loader.load(state, month) for dossier_id, (state, month) in sorted(rows)}
-        self._loaded_versions.update((i, self.tables.versions.get(i, 0)) for i in stored)
-        return stored
-
-    async def load(self, dossier_ids: Sequence[str]) -> dict[str, StoredDossier]:
-        self._store.loads.append("unlocked")
-        dossiers = self.tables.dossiers
-        stored = self._stored((i, dossiers[i]) for i in dossier_ids if i in dossiers)
-        # Another consumer commits its version of these dossiers after our unlocked read: our update must see it.
-        for dossier_id, state in self._store.updated_meanwhile.items():
-            for tables in (self.tables, self._store.tables):  # committed: it stays whatever becomes of ours
-                tables.dossiers[dossier_id] = (state, tables.dossiers[dossier_id][1])
-                tables.versions[dossier_id] = tables.versions.get(dossier_id, 0) + 1
-        self._store.updated_meanwhile = {}
-        return stored
+        return {dossier_id: loader.load(state, month) for dossier_id, (state, month) in sorted(rows)}
 
     async def load_for_update(self, dossier_ids: Sequence[str]) -> dict[str, StoredDossier]:
-        self._store.loads.append("locked")
         dossiers = self.tables.dossiers
         return self._stored((i, dossiers[i]) for i in dossier_ids if i in dossiers)
 
@@ -138,11 +118,7 @@ class FakeTransaction:
             if change.created and dossier_id in self.tables.dossiers:
                 conflicts.add(dossier_id)
                 continue
-            versions = self.tables.versions
-            if not change.created and self._loaded_versions.get(dossier_id) != versions.get(dossier_id, 0):
-                raise WriteConflict(f"{dossier_id} changed since it was loaded")
             self.tables.dossiers[dossier_id] = (change.state, change.evaluated_month)
-            versions[dossier_id] = versions.get(dossier_id, 0) + 1
         return conflicts
 
     async def add_counter_delta(self, delta: Mapping[CounterKey, int]) -> None:
@@ -197,10 +173,6 @@ class FakeWriteStore:
         self.transactions = 0
         self.created_meanwhile: dict[str, DossierState] = {}
         """Dossiers another consumer inserts while the next transaction runs (a rebalance race)."""
-        self.updated_meanwhile: dict[str, DossierState] = {}
-        """Existing dossiers another consumer updates (and commits) right after the next unlocked load."""
-        self.loads: list[str] = []
-        """How each transaction loaded its batch's dossiers: "unlocked" or "locked"."""
         self.down = False
         """The database fails the transaction's counter statement."""
 

@@ -4,8 +4,6 @@ decoder (pure: adapters/wire.py)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,18 +11,15 @@ import orjson
 import pytest
 
 from services.scoring.adapters.wire import ContractDecoder
-from services.scoring.domain.apply import StoredDossier
 from services.scoring.domain.counters import CounterKey, add_into, contribution
 from services.scoring.domain.timebase import to_instant
 from services.scoring.service.apply_batch import BatchApplier
-from services.scoring.service.ports import WriteConflict
 from tests.unit.scoring.fakes import (
     OCTOBER,
     SEPTEMBER,
     FakeDeadLetterPublisher,
     FakeDirectory,
     FakeMetrics,
-    FakeTransaction,
     FakeWriteStore,
     Record,
 )
@@ -193,69 +188,6 @@ async def test_new_dossiers_created_meanwhile_by_another_consumer_are_merged_int
     report = await mine.applier.apply(records(receipt("A"), event("A-pay", "A", "payment", method="online")))
     assert report.applied == 1  # the receipt was theirs already
     assert {r.event_id for r in mine.store.tables.dossiers["A"][0].records} == {"A-rcv", "A-pay"}
-
-
-async def test_a_batch_loads_its_dossiers_without_row_locks_when_no_one_else_writes_them() -> None:
-    world = World()
-    await world.applier.apply(records(receipt("A")))
-    await world.applier.apply(records(event("A-pay", "A", "payment", method="online"), first_offset=1))
-    assert world.store.loads == ["unlocked", "unlocked"]
-    assert world.store.transactions == 2
-    assert world.counters() == world.rebuilt()
-
-
-async def test_a_dossier_another_consumer_updated_after_the_unlocked_load_is_merged_again_with_row_locks() -> None:
-    payment = event("A-pay", "A", "payment", method="online", amount=1000)
-    resolution = event("A-res", "A", "resolved", outcome="approved", occurred_at="2026-09-05T09:00:00+07:00",
-                       ingested_at="2026-09-05T03:00:00Z")  # fmt: skip
-    theirs, mine = World(), World()
-    await theirs.applier.apply(records(receipt("A")))
-    await mine.applier.apply(records(receipt("A")))
-    receipt_only = mine.counters()
-    await theirs.applier.apply(records(payment, first_offset=1))
-    their_delta = {k: v - receipt_only.get(k, 0) for k, v in theirs.counters().items() if v != receipt_only.get(k)}
-    # Right after our unlocked load of A, the other consumer commits A with its payment (and its counters).
-    mine.store.updated_meanwhile = {"A": theirs.store.tables.dossiers["A"][0]}
-    add_into(mine.store.tables.counters, their_delta)
-
-    report = await mine.applier.apply(records(resolution, first_offset=1))
-    assert mine.store.loads[-2:] == ["unlocked", "locked"]  # the first transaction was rolled back, not committed
-    assert mine.store.transactions == 2
-    assert report.applied == 1
-    assert {r.event_id for r in mine.store.tables.dossiers["A"][0].records} == {"A-rcv", "A-pay", "A-res"}
-    assert mine.counters() == mine.rebuilt()  # the resolution merged into their state, counted once
-
-
-async def test_a_write_conflict_on_every_attempt_is_raised_and_nothing_is_committed() -> None:
-    world = World()
-    await world.applier.apply(records(receipt("A")))
-
-    class Racing(FakeWriteStore):
-        """Another consumer updates A after every load, locked or not (a conflict that does not go away)."""
-
-        @contextlib.asynccontextmanager
-        async def transaction(self) -> AsyncIterator[FakeTransaction]:
-            async with super().transaction() as tx:
-                unlocked, locked = tx.load, tx.load_for_update
-
-                async def load(ids: Sequence[str], lock: bool = False) -> dict[str, StoredDossier]:
-                    stored = await (locked(ids) if lock else unlocked(ids))
-                    tx.tables.versions["A"] += 1
-                    return stored
-
-                tx.load = load  # type: ignore[method-assign]
-                tx.load_for_update = lambda ids: load(ids, lock=True)  # type: ignore[method-assign]
-                yield tx
-
-    racing = Racing(world.directory)
-    racing.tables = world.store.tables
-    applier = BatchApplier(racing, world.directory, ContractDecoder(), world.dead_letters, world.metrics,
-                           clock=world.clock)  # fmt: skip
-    with pytest.raises(WriteConflict):
-        await applier.apply(records(event("A-pay", "A", "payment", method="online"), first_offset=1))
-    assert racing.loads == ["unlocked", "locked", "locked"]  # WRITE_ATTEMPTS
-    assert racing.transactions == 0
-    assert {r.event_id for r in racing.tables.dossiers["A"][0].records} == {"A-rcv"}
 
 
 async def test_open_dossiers_roll_into_the_new_month_once() -> None:

@@ -86,9 +86,18 @@ class FastPartitionRecords(_PLAIN_PARTITION_RECORDS):  # type: ignore[misc,valid
             if start:
                 pending, start = pending[start:], 0
             tp = self._tp
-            self._walked_to, self._walk = unpack_batches(
-                self._records, tp.topic, tp.partition, self._walked_to, self._check_crcs, pending, want
-            )
+            try:
+                self._walked_to, self._walk = unpack_batches(
+                    self._records, tp.topic, tp.partition, self._walked_to, self._check_crcs, pending, want
+                )
+            except BaseException:
+                # A batch that cannot be read (not decompressible, a broken record): the fetched bytes' cursor is
+                # already past it. Hand out nothing more from this fetch and leave the position after the last
+                # record handed out, so the partition is fetched again from there — as aiokafka's generator does
+                # — instead of a later slice moving the position past records never applied.
+                self._pending, self._start = [], 0
+                self._walk, self._walked_to = DONE, self.next_fetch_offset
+                raise
         stop = min(len(pending), start + want)
         out = pending[start:stop]
         if stop < len(pending):
@@ -135,6 +144,13 @@ class FastFetchResult(_PLAIN_FETCH_RESULT):  # type: ignore[misc,valid-type]
 
 def incompatibilities() -> list[str]:
     """What in aiokafka's fetcher differs from what this hook relies on (empty: it fits)."""
+    try:
+        return _incompatibilities()
+    except Exception as exc:  # e.g. aiokafka installed without its sources (inspect), or its methods compiled
+        return [f"its fetcher could not be inspected ({exc!r})"]
+
+
+def _incompatibilities() -> list[str]:
     problems: list[str] = []
 
     def params(function: Any) -> tuple[str, ...]:
@@ -176,6 +192,7 @@ def install() -> bool:
 
 
 def uninstall() -> None:
-    """Put aiokafka's own classes back (tests)."""
+    """Put aiokafka's own classes back (tests). Only with no consumer running: the fetcher tests a result's type
+    against the module's global, so a result made before the swap back would be taken for an error."""
     fetcher.PartitionRecords = _PLAIN_PARTITION_RECORDS
     fetcher.FetchResult = _PLAIN_FETCH_RESULT

@@ -50,6 +50,9 @@ CATCHING_UP_INTERVAL_S = 2.0
 # (22 → 38 µs from the 1st to the 5th million, docs/benchmarks.md); with this factor the publications' share of the
 # machine stays flat, and their spacing grows instead (≈ 5 s at 250 ms a publication).
 CATCHING_UP_LOAD_FACTOR = 20.0
+# ... but never more than this apart: `took` is wall time (a batch computed on the same loop or a stalled database
+# lengthens it), and a catching-up dashboard should still move at least twice a minute.
+CATCHING_UP_MAX_SPACING_S = 30.0
 
 
 class IndicatorsPublisher:
@@ -60,12 +63,14 @@ class IndicatorsPublisher:
         interval_s: float,
         catching_up_interval_s: float = CATCHING_UP_INTERVAL_S,
         catching_up_load_factor: float = CATCHING_UP_LOAD_FACTOR,
+        catching_up_max_spacing_s: float = CATCHING_UP_MAX_SPACING_S,
     ) -> None:
         self._reader = reader
         self._sink = sink
         self._interval_s = interval_s
         self._catching_up_interval_s = catching_up_interval_s
         self._catching_up_load_factor = catching_up_load_factor
+        self._catching_up_max_spacing_s = catching_up_max_spacing_s
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._caught_up = asyncio.Event()
@@ -121,7 +126,9 @@ class IndicatorsPublisher:
         loop = asyncio.get_running_loop()
         if self.catching_up:
             self._caught_up.clear()
-            spacing = max(self._catching_up_interval_s, self._catching_up_load_factor * took)
+            spacing = max(
+                self._catching_up_interval_s, min(self._catching_up_max_spacing_s, self._catching_up_load_factor * took)
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._caught_up.wait(), max(0.0, started + spacing - loop.time()))
         await asyncio.sleep(max(0.0, started + max(self._interval_s, PUBLISH_LOAD_FACTOR * took) - loop.time()))

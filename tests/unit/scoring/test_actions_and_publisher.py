@@ -247,3 +247,15 @@ async def test_while_catching_up_publications_are_spaced_by_their_duration_times
         reader_on(figures), sink, interval_s=0.0, catching_up_interval_s=0.01, catching_up_load_factor=200.0
     )
     assert await publish_twice(caught_up, sink, second_catching_up=False) < 2.0
+
+
+async def test_while_catching_up_the_budgets_spacing_has_a_ceiling() -> None:
+    """`took` is wall time (a stalled database lengthens it): the budget never spaces publications more than
+    `catching_up_max_spacing_s` apart."""
+    figures = FakeFigures(months={"2026-10": {"D1.X": IN_PLAY, "D2": IN_PLAY}})
+    sink = SlowSink(delay_s=0.05)
+    capped = IndicatorsPublisher(
+        reader_on(figures), sink, interval_s=0.0, catching_up_interval_s=0.01, catching_up_load_factor=1000.0,
+        catching_up_max_spacing_s=0.2,
+    )  # fmt: skip
+    assert 0.2 * 0.99 <= await publish_twice(capped, sink, second_catching_up=True) < 5.0

@@ -68,7 +68,7 @@ def test_dates_that_do_not_exist_and_clocks_out_of_range_are_left_to_the_checker
                  "2025-01-01T10:00:60+07:00", "2025-01-01T10:00:00+7:00", "2025-01-01T10:00:00.Z",
                  "2025-01-01t10:00:00Z", "2025-01-01T10:00:00z", "2025-01-01T10:00:00.12+07:0"):  # fmt: skip
         assert instant_of(text) is None, text
-        assert instant_of(text) == expected(text) or expected(text) is not None
+        assert expected(text) is None, text  # the checker refuses them too: instant_of is not stricter here
 
 
 def test_the_day_cache_answers_the_same_after_it_is_filled() -> None:

@@ -162,6 +162,22 @@ def test_a_corrupt_batch_hands_out_the_records_before_it_then_raises_and_is_fetc
         plain.getall(None)
 
 
+def test_a_batch_that_cannot_be_read_drops_the_rest_of_the_fetch_and_keeps_the_position() -> None:
+    """Not decompressible (CRCs unchecked, so the CRC cannot catch it): the iteration raises inside the walk. The
+    records after the last one handed out are never skipped: the position stays, the partition is fetched again."""
+    broken = bytearray(batch(112, 9, compression=GZIP))
+    broken[70:90] = b"\x00" * 20  # inside the compressed records
+    data = batch(100, 12) + bytes(broken) + batch(121, 5)
+    result, assignment = fetch_result(True, data, 100, check_crcs=False)
+    assert [record.offset for record in result.getall(5)] == [100, 101, 102, 103, 104]
+    assert assignment.state.position == 105
+    with pytest.raises(Exception):  # noqa: B017 - whatever aiokafka's decompression raises
+        result.getall(None)
+    assert result.getall(None) == []
+    assert assignment.state.position == 105  # not past the unread batch: fetched again from 105
+    assert not result.has_more()
+
+
 def test_deserializers_or_read_committed_take_aiokafkas_own_path() -> None:
     for options in (
         {"value_deserializer": lambda value: value and value.upper()},

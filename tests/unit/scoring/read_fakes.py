@@ -3,6 +3,7 @@ fixed registry, a fixed profile, dossiers in a list, a message sink that keeps w
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,7 @@ class FakeFigures:
     received_today: int = 0
     asked_months: list[str] = field(default_factory=list)
     live_reads: int = 0
+    live_read_at: list[float] = field(default_factory=list)  # the event loop's time of each live read
 
     async def month_own_counters(self, month: str) -> dict[str, dict[str, int]]:
         self.asked_months.append(month)
@@ -51,6 +53,7 @@ class FakeFigures:
 
     async def live_by_home_unit(self, now: datetime, month_end: datetime) -> dict[str, LiveFigures]:
         self.live_reads += 1
+        self.live_read_at.append(asyncio.get_running_loop().time())
         return dict(self.live)
 
     async def received_since(self, since: datetime) -> int:

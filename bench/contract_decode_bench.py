@@ -3,7 +3,7 @@
     .venv/bin/python bench/contract_decode_bench.py [--events 50000] [--repeat 7]
 
 Records: simulated Hanoi Kafka records (`bench/scoring_hotpath.simulated_records`, as a trusted producer writes
-them, `ingested_at` set) and the ingest benchmark's HTTP events (`bench/ingest_bench.generate_events`). Each
+them, `ingested_at` set) and the ingest benchmark's HTTP events (`bench/ingest_load.generate_events`). Each
 candidate runs over all of them `--repeat` times in one process, interleaved; the minimum of the CPU time
 (`time.process_time`) per event is printed (the machine is shared: the minimum is the least disturbed pass).
 
@@ -38,7 +38,7 @@ import msgspec  # noqa: E402
 import orjson  # noqa: E402
 from pydantic_core import SchemaValidator, core_schema  # noqa: E402
 
-from bench.ingest_bench import generate_events  # noqa: E402
+from bench.ingest_load import generate_events  # noqa: E402
 from bench.scoring_hotpath import simulated_records  # noqa: E402
 from bench.scoring_setup import HANOI_REGISTRY  # noqa: E402
 from services.scoring.adapters.wire import decode_batch  # noqa: E402

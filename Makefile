@@ -30,13 +30,16 @@ endif
 demo: $(READY)
 	$(PY) -m infra up --demo
 
+# The Debian tools the tests need (infra/test_tools.sh) are installed beside the virtualenv's build, not after it:
+# on a fresh machine each takes a minute or two. Their output goes to var/log/test-tools.log, shown when it is done.
 # SCORING_EXPECT_COMPILED: tests/unit/scoring/test_compiled.py then fails unless the compiled modules are in use.
-test: $(READY)
+test:
+	@mkdir -p var/log
+	@bash infra/test_tools.sh > var/log/test-tools.log 2>&1 & tools=$$!; \
+	$(MAKE) --no-print-directory $(READY); built=$$?; \
+	wait $$tools; installed=$$?; cat var/log/test-tools.log; \
+	[ $$built -eq 0 ] && [ $$installed -eq 0 ]
 	$(VENV)/bin/ruff check .
-	@bash infra/chromium.sh
-	@bash infra/notice_tools.sh
-	@bash infra/prometheus.sh
-	@bash infra/nginx.sh
 	SCORING_EXPECT_COMPILED=$(SCORING_COMPILE) $(PY) -m infra test --unit-alongside -- --durations=25 $(PYTEST_ARGS)
 
 # The heavy variants of tests/integration/faults (the bounded ones run in `make test`): the same scenario code,

@@ -39,6 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPILED_MODULES: tuple[str, ...] = (
     "services.scoring.domain.timebase",
     "services.scoring.domain.facts",
+    "services.scoring.domain.tally",
     "services.scoring.domain.state",
     "services.scoring.domain.counters",
     "services.scoring.domain.apply",

@@ -15,7 +15,6 @@ from services.scoring.domain.counters import (
     ALL_PARTS,
     Contribution,
     CounterKey,
-    ProgressRanges,
     add_record_counts,
     add_state_counts,
     changed_parts,
@@ -24,6 +23,7 @@ from services.scoring.domain.counters import (
 )
 from services.scoring.domain.facts import FactRecord
 from services.scoring.domain.state import DossierState, merge_changes
+from services.scoring.domain.tally import CounterTally
 from services.scoring.domain.timebase import Instant, month_label, month_of, month_start, parse_month, to_instant
 
 
@@ -194,11 +194,11 @@ class BatchApplication:
         self._ancestors = ancestors
         self._events = events
         self._distinct_new = 0
-        # Per changed dossier, its new contribution is added and its stored one subtracted; zeros are dropped
-        # once, by ``expand`` in ``outcome``, which leaves the same table as dropping them after every dossier.
+        # Per changed dossier, its new contribution is added and its stored one subtracted, as rows of sums
+        # (domain/tally.py); ``outcome`` adds them into the own delta, whose zeros ``expand`` drops once — the
+        # same table as dropping them after every dossier.
+        self._tally = CounterTally()
         self._own_delta: dict[CounterKey, int] = {}
-        # The progress counts' month ranges, added into the own delta by ``outcome``.
-        self._ranges = ProgressRanges()
         self._units_seen: set[str] = set()
         self._changes: list[DossierChange] = []
         self._touched: set[str] = set()
@@ -223,14 +223,14 @@ class BatchApplication:
         loaded (during a rebalance two consumers can hold the same records). Undo what was counted for each as a
         new dossier and merge the same records into the row that exists (``found``, locked by the caller).
         Returns the changes to write for them (all updates of existing rows)."""
-        own_delta = self._own_delta
-        get = own_delta.get
+        tally = self._tally
         changes: list[DossierChange] = []
         for dossier_id, previous in found.items():
             assumed = self._created.pop(dossier_id)
             self._superseded.add(id(assumed))
-            for key, value in assumed.contribution.items():
-                own_delta[key] = get(key, 0) - value
+            # Taken back exactly as _apply_one counted it for a new dossier: every record, every part, at now.
+            add_record_counts(tally, assumed.state.records, -1)
+            add_state_counts(tally, assumed.state, self._now, -1)
             self._distinct_new -= len(assumed.state.records)
             # The winning copies of this batch's records merge into the row exactly as the records would.
             change = self._apply_one(dossier_id, assumed.state.records, previous)
@@ -249,8 +249,8 @@ class BatchApplication:
         if merged is None:
             return None
         state, gained, replaced = merged
-        own_delta, now, ranges = self._own_delta, self._now, self._ranges
-        add_record_counts(own_delta, gained, 1)
+        tally, now = self._tally, self._now
+        add_record_counts(tally, gained, 1)
         units_seen = self._units_seen
         # A batch touches each unit many times; its ancestors need adding once (a membership test per record is
         # cheaper than building the dossier's set of units).
@@ -259,19 +259,19 @@ class BatchApplication:
                 self._see(record.unit_id)
         if previous is None:
             self._distinct_new += len(gained)
-            add_state_counts(own_delta, state, now, 1, ALL_PARTS, ranges)
+            add_state_counts(tally, state, now, 1, ALL_PARTS)
         else:
             self._distinct_new += len(gained) - len(replaced)
             if replaced:
-                add_record_counts(own_delta, replaced, -1)
+                add_record_counts(tally, replaced, -1)
                 for record in replaced:
                     if record.unit_id not in units_seen:
                         self._see(record.unit_id)
             stored = previous.state
             parts = changed_parts(stored, state, previous.evaluated_at == self._month_start)
             if parts:
-                add_state_counts(own_delta, state, now, 1, parts, ranges)
-                add_state_counts(own_delta, stored, previous.evaluated_at, -1, parts, ranges)
+                add_state_counts(tally, state, now, 1, parts)
+                add_state_counts(tally, stored, previous.evaluated_at, -1, parts)
         if previous is None:
             return DossierChange(state, self._month, now, created=True)
         return DossierChange(state, self._month, now, stored_form=previous.stored_form,
@@ -286,7 +286,7 @@ class BatchApplication:
         superseded = self._superseded
         changes = [change for change in self._changes if id(change) not in superseded] if superseded else self._changes
         outcome = BatchOutcome(changes=list(changes), touched_units=set(self._touched))
-        self._ranges.add_into(self._own_delta)
+        self._tally.add_into(self._own_delta)
         expand(self._own_delta, self._ancestors, outcome.counter_delta)
         outcome.duplicates = self._events - self._distinct_new
         return outcome

@@ -20,33 +20,18 @@ stored + correction equals the SPEC definition at any now, for every month up to
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Final
 
 from services.scoring.domain.facts import PAYMENT, SATISFIED_LEVELS, FactRecord
 from services.scoring.domain.state import DossierState, Receipt
-from services.scoring.domain.timebase import (
-    DAY_US,
-    MONTH_TABLE_BASE,
-    MONTH_TABLE_LABELS,
-    MONTH_TABLE_SIZE,
-    MONTH_TABLE_STARTS,
-    Instant,
-    Month,
-    month_end,
-    month_label,
-    month_label_of,
-    month_of,
-    to_instant,
-)
+from services.scoring.domain.tally import CounterKey, CounterTally
+from services.scoring.domain.timebase import DAY_US, Instant, Month, month_end, month_label, month_of, to_instant
 from shared.indicators import LIVE_COUNTER_NAMES  # the names are the shared contract's
 
 PROGRESS_COUNTERS: Final[frozenset[str]] = frozenset({"progress_total", "progress_on_time"})
 
-CounterKey = tuple[str, str, str]
-"""(unit_id, month "YYYY-MM", counter name)."""
 Contribution = dict[CounterKey, int]
 
 
@@ -59,11 +44,13 @@ def contribution(state: DossierState, now: datetime | Instant) -> Contribution:
 
     Only month(now) matters, so the old and new contributions of a diff must use a ``now`` in the month the
     stored table is rolled to. It is the sum of two parts with disjoint counters: ``add_record_counts`` (each
-    distinct event on its own, independent of now) and ``state_contribution`` (what the merged state derives).
+    distinct event on its own, independent of now) and ``add_state_counts`` (what the merged state derives).
     """
+    tally = CounterTally()
+    add_record_counts(tally, state.records, 1)
+    add_state_counts(tally, state, now, 1)
     out: Contribution = {}
-    add_record_counts(out, state.records, 1)
-    add_state_counts(out, state, now, 1)
+    tally.add_into(out)
     return out
 
 
@@ -71,38 +58,31 @@ RECORD_COUNTERS: Final[frozenset[str]] = frozenset({"events", "events_timely", "
 """The counters of ``add_record_counts``: one event's own counts, whatever else the dossier holds."""
 
 
-def add_record_counts(out: dict[CounterKey, int], records: Iterable[FactRecord], sign: int) -> None:
-    """Add ``sign`` × each record's own counts to ``out`` (entries may reach zero and are kept).
+def add_record_counts(tally: CounterTally, records: Iterable[FactRecord], sign: int) -> None:
+    """Add ``sign`` × each record's own counts to ``tally``.
 
     A record's counts depend on the record alone, so a merge changes them by the records it adds minus the copies
     they replace — the consumer never recounts a dossier's other events.
     """
-    # The consumer runs this for every new event: the month of each fact is looked up inline in the
-    # precomputed table (a C bisect, no function call); times outside the table take the general path.
-    get = out.get
-    starts, labels, size = MONTH_TABLE_STARTS, MONTH_TABLE_LABELS, MONTH_TABLE_SIZE
+    row = tally.row
     for record in records:
-        unit = record.unit_id
         occurred = record.occurred_at
-        index = bisect_right(starts, occurred) - 1
-        label = labels[index] if 0 <= index < size else month_label_of(occurred)
-        key = (unit, label, "events")
-        out[key] = get(key, 0) + sign
+        counts = row(record.unit_id, month_of(occurred))
+        counts.events += sign
         if record.ingested_at - occurred <= DAY_US:
-            key = (unit, label, "events_timely")
-            out[key] = get(key, 0) + sign
+            counts.events_timely += sign
         if record.type == PAYMENT:
-            key = (unit, label, "payments")
-            out[key] = get(key, 0) + sign
+            counts.payments += sign
             if record.method == "online":
-                key = (unit, label, "payments_online")
-                out[key] = get(key, 0) + sign
+                counts.payments_online += sign
 
 
 def state_contribution(state: DossierState, now: datetime | Instant) -> Contribution:
     """The counts the merged state derives (receipt, resolution, rating, progress), without the records' own."""
+    tally = CounterTally()
+    add_state_counts(tally, state, now, 1)
     out: Contribution = {}
-    add_state_counts(out, state, now, 1)
+    tally.add_into(out)
     return out
 
 
@@ -132,165 +112,67 @@ def changed_parts(old: DossierState, new: DossierState, same_month: bool) -> int
 
 
 def add_state_counts(
-    out: dict[CounterKey, int],
-    state: DossierState,
-    now: datetime | Instant,
-    sign: int,
-    parts: int = ALL_PARTS,
-    ranges: ProgressRanges | None = None,
+    tally: CounterTally, state: DossierState, now: datetime | Instant, sign: int, parts: int = ALL_PARTS
 ) -> None:
-    """Add ``sign`` × the state's derived counts to ``out`` (keys of one state are distinct: one entry each), of
-    the given ``parts`` only: receipt (received*), resolution (resolved*), rating (ratings*), progress (progress_*).
-    With ``ranges``, the progress counts that run over consecutive months are added there instead, as ranges
-    (``ProgressRanges.add_into`` puts them into ``out`` later: the same sums)."""
-    get = out.get
+    """Add ``sign`` × the state's derived counts to ``tally``, of the given ``parts`` only: receipt (received*),
+    resolution (resolved*), rating (ratings*), progress (progress_*, as month ranges where they run over
+    consecutive months)."""
     receipt = state.receipt
     due = state.effective_due
     if receipt is not None and parts & RECEIPT_PART:
-        unit = receipt.unit_id
-        label = month_label_of(receipt.received_at)
-        key = (unit, label, "received")
-        out[key] = get(key, 0) + sign
+        counts = tally.row(receipt.unit_id, month_of(receipt.received_at))
+        counts.received += sign
         if receipt.channel == "online":
-            key = (unit, label, "received_online")
-            out[key] = get(key, 0) + sign
+            counts.received_online += sign
         if receipt.digitized:
-            key = (unit, label, "received_digitized")
-            out[key] = get(key, 0) + sign
+            counts.received_digitized += sign
         if receipt.reused_data:
-            key = (unit, label, "received_reused")
-            out[key] = get(key, 0) + sign
+            counts.received_reused += sign
 
     resolution = state.resolution
     if resolution is not None and parts & RESOLUTION_PART:
-        unit = resolution.unit_id
-        label = month_label_of(resolution.resolved_at)
-        key = (unit, label, "resolved")
-        out[key] = get(key, 0) + sign
+        counts = tally.row(resolution.unit_id, month_of(resolution.resolved_at))
+        counts.resolved += sign
         if receipt is not None and due is not None:
-            key = (unit, label, "resolved_with_due")
-            out[key] = get(key, 0) + sign
+            counts.resolved_with_due += sign
             if resolution.resolved_at <= due:
-                key = (unit, label, "resolved_on_time")
-                out[key] = get(key, 0) + sign
+                counts.resolved_on_time += sign
         if resolution.e_result:
-            key = (unit, label, "resolved_e_result")
-            out[key] = get(key, 0) + sign
+            counts.resolved_e_result += sign
 
     rating = state.rating
     if rating is not None and parts & RATING_PART:
-        label = month_label_of(rating.rated_at)
-        key = (rating.unit_id, label, "ratings")
-        out[key] = get(key, 0) + sign
+        counts = tally.row(rating.unit_id, month_of(rating.rated_at))
+        counts.ratings += sign
         if rating.level in SATISFIED_LEVELS:
-            key = (rating.unit_id, label, "ratings_satisfied")
-            out[key] = get(key, 0) + sign
+            counts.ratings_satisfied += sign
 
     if receipt is not None and due is not None and parts & PROGRESS_PART:
-        if ranges is None:
-            _add_progress(out, state, receipt.unit_id, receipt.received_at, due, month_of(_instant(now)), sign)
-        else:
-            _add_progress_ranges(ranges, out, state, receipt, due, _instant(now), sign)
+        _add_progress(tally, state, receipt, due, month_of(_instant(now)), sign)
 
 
-class ProgressRanges:
-    """Progress counts of many dossiers kept as month ranges, summed, and written into a counter table once.
-
-    An open dossier counts in every month from its receipt to now — tens of months when a back-fill replays
-    history — and, evaluated at each month's end, it is on time exactly in the months that end at or before its
-    due (unless on hold). Per (unit, counter) a difference table (month → change of the count from that month on)
-    takes each range in two entries; ``add_into`` runs the sums once per batch instead of once per dossier."""
-
-    __slots__ = ("_steps",)
-
-    def __init__(self) -> None:
-        self._steps: dict[tuple[str, str], dict[int, int]] = {}
-
-    def add(self, unit: str, name: str, first: Month, last: Month, sign: int) -> None:
-        """``sign`` on (unit, month, name) for every month of [first, last] (nothing when empty)."""
-        if first > last:
-            return
-        key = (unit, name)
-        steps = self._steps.get(key)
-        if steps is None:
-            steps = self._steps[key] = {}
-        steps[first] = steps.get(first, 0) + sign
-        steps[last + 1] = steps.get(last + 1, 0) - sign
-
-    def add_into(self, out: dict[CounterKey, int]) -> None:
-        """Add every range into ``out`` (entries may reach zero and are kept) and forget them."""
-        get = out.get
-        for (unit, name), steps in self._steps.items():
-            running = 0
-            for month in range(min(steps), max(steps)):
-                running += steps.get(month, 0)
-                if running:
-                    key = (unit, month_label(month), name)
-                    out[key] = get(key, 0) + running
-        self._steps.clear()
-
-
-def _add_progress_ranges(
-    ranges: ProgressRanges,
-    out: Contribution,
-    state: DossierState,
-    receipt: Receipt,
-    due: Instant,
-    now: Instant,
-    sign: int,
+def _add_progress(
+    tally: CounterTally, state: DossierState, receipt: Receipt, due: Instant, current_month: Month, sign: int
 ) -> None:
-    """``_add_progress`` with its month loop as ranges: the same counts (tests/unit/scoring/test_counters_properties.py,
-    the batch counters)."""
-    home, ended, current_month = receipt.unit_id, state.ended_at, month_of(now)
+    """progress_total in every month the dossier is in play, progress_on_time in those it is on time in: evaluated
+    at the month's end E except in its end month (module docstring). Months on time because due ≥ E run from the
+    first month to a last one, so both counts are month ranges; a hold at E adds single months after that."""
+    home, ended = receipt.unit_id, state.ended_at
     first = month_of(receipt.received_at)
     last = month_of(ended) if ended is not None else current_month
     if first > last:
         return
-    ranges.add(home, "progress_total", first, last, sign)
+    tally.add_total_range(home, first, last, sign)
     evaluated_last = last - 1 if ended is not None else last  # the months evaluated at their end E
     # due >= E(m) = month_start(m + 1) exactly when month_of(due) >= m + 1.
     due_last = min(evaluated_last, month_of(due) - 1)
-    ranges.add(home, "progress_on_time", first, due_last, sign)
+    tally.add_on_time_range(home, first, due_last, sign)
     if state.hold_flips:  # after due_last only a hold at E keeps a month on time
-        get = out.get
         for month in range(max(first, due_last + 1), evaluated_last + 1):
             if state.on_hold_at(month_end(month)):
-                key = (home, month_label(month), "progress_on_time")
-                out[key] = get(key, 0) + sign
+                tally.row(home, month).progress_on_time += sign
     if ended is not None and ended <= due:
-        key = (home, month_label(last), "progress_on_time")
-        out[key] = out.get(key, 0) + sign
-
-
-def _add_progress(
-    out: Contribution,
-    state: DossierState,
-    home: str,
-    received_at: Instant,
-    due: Instant,
-    current_month: int,
-    sign: int,
-) -> None:
-    ended = state.ended_at
-    last_month = month_of(ended) if ended is not None else current_month
-    has_holds = bool(state.hold_flips)
-    get = out.get
-    starts, labels, size, base = MONTH_TABLE_STARTS, MONTH_TABLE_LABELS, MONTH_TABLE_SIZE, MONTH_TABLE_BASE
-    for month in range(month_of(received_at), last_month + 1):
-        index = month - base
-        if 0 <= index < size:
-            label, end = labels[index], starts[index + 1]
-        else:
-            label, end = month_label(month), month_end(month)
-        key = (home, label, "progress_total")
-        out[key] = get(key, 0) + sign
-        if ended is not None and month == last_month:
-            on_time = ended <= due
-        else:
-            on_time = due >= end or (has_holds and state.on_hold_at(end))
-        if on_time:
-            key = (home, label, "progress_on_time")
-            out[key] = get(key, 0) + sign
+        tally.row(home, last).progress_on_time += sign
 
 
 def depends_on_now(state: DossierState) -> bool:

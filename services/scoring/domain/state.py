@@ -174,29 +174,59 @@ def merge_changes(
     """``merge_records`` that also says what changed: (new state, records it gained, records of ``base`` they
     replaced — a copy of the same event_id that lost to an earlier-ingested one). None when nothing changed
     (every record a losing duplicate of ``base``); with no base, every winner is gained (none: an empty state)."""
-    winners: dict[str, FactRecord] = {}
-    if base is not None:
-        winners = {record.event_id: record for record in base.records}
+    stored: tuple[FactRecord, ...] = base.records if base is not None else ()
+    # The stored copy of an event_id: a scan of a few records costs less than a dict of them (built, hashed) —
+    # most dossiers hold a handful; a long one is indexed.
+    index = {record.event_id: record for record in stored} if len(stored) > _SCAN_AT_MOST else None
     gained: dict[str, FactRecord] = {}
     replaced: list[FactRecord] = []
     for record in records:
         event_id = record.event_id
-        current = winners.get(event_id)
-        if current is None or _wins_over(record, current):
-            winners[event_id] = record
-            if current is not None and event_id not in gained:
-                replaced.append(current)  # a stored copy (a copy gained in this call is simply superseded)
+        current = gained.get(event_id)
+        if current is None:  # not gained yet in this call: the stored copy, if any
+            current = index.get(event_id) if index is not None else _find(stored, event_id)
+            if current is None or _wins_over(record, current):
+                if current is not None:
+                    replaced.append(current)
+                gained[event_id] = record
+        elif _wins_over(record, current):  # a copy gained in this call is simply superseded
             gained[event_id] = record
     if not gained and base is not None:
         return None
     news = list(gained.values())
-    if base is not None and not replaced and base.records:
+    if base is None:
+        return derive_state(dossier_id, news), news, replaced
+    if not replaced and stored:
         # The usual case: every new event is dated after all the stored ones — continue the stored derivation
         # instead of re-sorting and re-reading every record (equal states: tests/unit/scoring/test_merge.py).
-        last = base.records[-1].occurred_at
-        if min(record.occurred_at for record in news) > last:
-            return _extend(base, sorted(news, key=_SPEC_ORDER)), news, replaced
+        last = stored[-1].occurred_at
+        if all(record.occurred_at > last for record in news):
+            return _extend(base, _spec_sorted(news)), news, replaced
+    winners = {record.event_id: record for record in stored}
+    winners.update(gained)
     return derive_state(dossier_id, winners.values()), news, replaced
+
+
+_SCAN_AT_MOST: Final = 12
+
+
+def _find(records: tuple[FactRecord, ...], event_id: str) -> FactRecord | None:
+    for record in records:
+        if record.event_id == event_id:
+            return record
+    return None
+
+
+def _spec_sorted(records: list[FactRecord]) -> tuple[FactRecord, ...]:
+    """The records in SPEC order (distinct event_ids): as they are when they already are — a batch's records of a
+    dossier mostly come in order — else sorted."""
+    for position in range(1, len(records)):
+        before, record = records[position - 1], records[position]
+        if record.occurred_at < before.occurred_at or (
+            record.occurred_at == before.occurred_at and record.event_id < before.event_id
+        ):
+            return tuple(sorted(records, key=_SPEC_ORDER))
+    return tuple(records)
 
 
 def _wins_over(candidate: FactRecord, current: FactRecord) -> bool:
@@ -210,7 +240,7 @@ def _wins_over(candidate: FactRecord, current: FactRecord) -> bool:
 def derive_state(dossier_id: str, records: Iterable[FactRecord], *, ordered: bool = False) -> DossierState:
     """Build the state from distinct records (one per event_id) in a single pass in SPEC order (``ordered``: the
     records already are)."""
-    ordered_records = tuple(records) if ordered else tuple(sorted(records, key=_SPEC_ORDER))
+    ordered_records = tuple(records) if ordered else _spec_sorted(list(records))
     return _derive(dossier_id, ordered_records, _EMPTY)
 
 
@@ -231,22 +261,22 @@ class _Derived(NamedTuple):
 _EMPTY = _Derived(None, None, None, None, None, None, None, (), ())
 
 
-def _extend(base: DossierState, newer: list[FactRecord]) -> DossierState:
+def _extend(base: DossierState, newer: tuple[FactRecord, ...]) -> DossierState:
     """``derive_state`` of base's records followed by ``newer`` (SPEC order, all dated after base's last record),
     continuing from what base derived. Base's ``procedure_id`` stands unless it is None (then the first newer
     record naming one gives it), or a newer receipt names one (base had no receipt: it becomes the receipt)."""
     carried: _Derived = _new(_Derived, (base.receipt, base.resolution, base.withdrawal, base.rating,
                                         base.effective_due, base.procedure_id, None, base.payments,
                                         base.hold_flips))  # fmt: skip
-    return _derive(base.dossier_id, base.records + tuple(newer), carried, len(base.records))
+    return _derive(base.dossier_id, base.records + newer, carried, len(base.records))
 
 
 def _derive(dossier_id: str, records: tuple[FactRecord, ...], carried: _Derived, start: int = 0) -> DossierState:
     """One pass over ``records[start:]`` in SPEC order, from what the records before ``start`` derived."""
     receipt, resolution, withdrawal, rating, due, first_procedure, receipt_procedure, payments, flips = carried
-    new_payments: list[FactRecord] = []
+    new_payments: list[FactRecord] | None = None  # both made when first needed: most passes need neither
     # Per instant, the hold status left by the last hold/release event at that instant (SPEC order).
-    hold_status_at: dict[Instant, bool] = {}
+    hold_status_at: dict[Instant, bool] | None = None
     for index in range(start, len(records)):
         record = records[index]
         kind = record.type
@@ -255,8 +285,12 @@ def _derive(dossier_id: str, records: tuple[FactRecord, ...], carried: _Derived,
         if first_procedure is None and record.procedure_id is not None:
             first_procedure = record.procedure_id
         if kind in _HOLD_OR_RELEASE:
+            if hold_status_at is None:
+                hold_status_at = {}
             hold_status_at[record.occurred_at] = kind in HOLD_TYPES
         elif kind == PAYMENT:
+            if new_payments is None:
+                new_payments = []
             new_payments.append(record)
         elif kind == RATING:
             rating = _new(Rating, (record.event_id, record.unit_id, record.occurred_at, record.level or ""))
@@ -271,7 +305,7 @@ def _derive(dossier_id: str, records: tuple[FactRecord, ...], carried: _Derived,
                                                record.outcome or "", record.e_result))  # fmt: skip
         elif kind == WITHDRAWN and withdrawal is None:
             withdrawal = _new(Withdrawal, (record.event_id, record.unit_id, record.occurred_at))
-    if hold_status_at:
+    if hold_status_at is not None:
         new_flips: list[Instant] = list(flips)
         on_hold = len(new_flips) % 2 == 1
         for instant, status in hold_status_at.items():

@@ -72,23 +72,32 @@ _LABELS: Final[list[str]] = [
 
 # Months whose start AND end are in the table: the index range where the fast paths below are exact.
 _TABLE_MONTHS: Final = len(_MONTH_STARTS) - 1
-
-# The same tables for the hottest loop (counters.contribution), which indexes them inline rather than paying a
-# function call per fact: month index i covers [MONTH_TABLE_STARTS[i], MONTH_TABLE_STARTS[i + 1]) and is
-# labelled MONTH_TABLE_LABELS[i], valid for 0 <= i < MONTH_TABLE_SIZE. Read-only.
-MONTH_TABLE_BASE: Final[Month] = _TABLE_BASE
-MONTH_TABLE_STARTS: Final[list[Instant]] = _MONTH_STARTS
-MONTH_TABLE_LABELS: Final[list[str]] = _LABELS
-MONTH_TABLE_SIZE: Final[int] = _TABLE_MONTHS
+_TABLE_FIRST: Final[Instant] = _MONTH_STARTS[0]
+_TABLE_END: Final[Instant] = _MONTH_STARTS[_TABLE_MONTHS]
+_VN_OFFSET_US: Final = 7 * HOUR_US
 
 
 def month_of(instant: Instant) -> Month:
-    """The Vietnam-time calendar month containing an instant."""
-    index = bisect_right(_MONTH_STARTS, instant) - 1
-    if 0 <= index < _TABLE_MONTHS:
-        return _TABLE_BASE + index
+    """The Vietnam-time calendar month containing an instant.
+
+    The consumer asks this several times per event: within the table's years it is integer arithmetic on the
+    local day number (compiled, a few C operations; a bisect of the month starts compared a dozen boxed integers),
+    checked against the table month by month in tests/unit/scoring/test_timebase.py."""
+    if _TABLE_FIRST <= instant < _TABLE_END:
+        return _month_of_day((instant + _VN_OFFSET_US) // DAY_US)
     local = to_datetime(instant).astimezone(VN_TZ)
     return month_from_parts(local.year, local.month)
+
+
+def _month_of_day(days: int) -> Month:
+    """The ``Month`` of a day counted from 1970-01-01 (Gregorian calendar; H. Hinnant's ``civil_from_days``, its
+    year counted from March so that the leap day ends it: Month = year × 12 + months since March + 2)."""
+    shifted = days + 719_468  # days since 0000-03-01
+    era = shifted // 146_097  # 400-year eras
+    day_of_era = shifted - era * 146_097
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)  # from March 1
+    return (era * 400 + year_of_era) * 12 + (5 * day_of_year + 2) // 153 + 2
 
 
 def month_label_of(instant: Instant) -> str:
@@ -97,6 +106,11 @@ def month_label_of(instant: Instant) -> str:
     if 0 <= index < _TABLE_MONTHS:
         return _LABELS[index]
     return month_label(month_of(instant))
+
+
+def month_table() -> tuple[Month, list[Instant]]:
+    """The precomputed months (a copy, for tests): month ``base + i`` starts at ``starts[i]``."""
+    return _TABLE_BASE, list(_MONTH_STARTS)
 
 
 def month_start(month: Month) -> Instant:

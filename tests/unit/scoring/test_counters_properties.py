@@ -14,7 +14,6 @@ from services.scoring.domain.counters import (
     ALL_PARTS,
     PROGRESS_COUNTERS,
     CounterKey,
-    ProgressRanges,
     add_into,
     add_record_counts,
     add_state_counts,
@@ -26,6 +25,7 @@ from services.scoring.domain.counters import (
     progress_correction,
 )
 from services.scoring.domain.state import DossierState
+from services.scoring.domain.tally import CounterTally
 from services.scoring.domain.timebase import to_instant
 from tests.unit.scoring.events import EventFact, merge
 from tests.unit.scoring.reference import (
@@ -125,14 +125,14 @@ def _fields(fact: EventFact) -> dict[str, object]:
 def test_batch_counters_equal_the_reference(copies: list[EventFact], now: datetime) -> None:
     states = list(merged_states(copies).values())
     table: dict[CounterKey, int] = {}
-    by_ranges: dict[CounterKey, int] = {}  # as the consumer's batches add them (ProgressRanges)
-    ranges = ProgressRanges()
+    by_ranges: dict[CounterKey, int] = {}  # as the consumer's batches add them: one tally for all the dossiers
+    tally = CounterTally()
     for state in states:
         add_into(table, contribution(state, now))
-        add_record_counts(by_ranges, state.records, 1)
-        add_state_counts(by_ranges, state, now, 1, ALL_PARTS, ranges)
+        add_record_counts(tally, state.records, 1)
+        add_state_counts(tally, state, now, 1, ALL_PARTS)
     assert_equals_reference(table, states, copies, now)
-    ranges.add_into(by_ranges)
+    tally.add_into(by_ranges)
     assert {key: value for key, value in by_ranges.items() if value} == table
     live = live_counters_by_unit(states, now)
     assert live == naive_live(copies, now)

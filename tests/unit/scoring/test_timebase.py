@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.scoring.domain.timebase import (
     month_end,
@@ -13,6 +16,7 @@ from services.scoring.domain.timebase import (
     month_label_of,
     month_of,
     month_start,
+    month_table,
     parse_month,
     to_datetime,
     to_instant,
@@ -58,3 +62,26 @@ def test_month_label_of_agrees_with_month_of(year: int) -> None:
     start = month_start(month_from_parts(year, 1))
     assert month_label_of(start) == f"{year}-01"
     assert month_label_of(start - 1) == f"{year - 1}-12"
+
+
+def _month_by_bisect(instant: int) -> int:
+    """month_of as it was: the month whose start is the last one at or before the instant, in the table."""
+    base, starts = month_table()
+    return base + bisect_right(starts, instant) - 1
+
+
+def test_month_of_equals_the_table_at_every_month_boundary() -> None:
+    base, starts = month_table()
+    for index, start in enumerate(starts[:-1]):
+        for instant in (start - 1, start, start + 1, start + 7 * 3_600_000_000):
+            if starts[0] <= instant < starts[-1]:
+                assert month_of(instant) == _month_by_bisect(instant) == (base + index - (instant < start))
+    assert month_of(starts[-1]) == base + len(starts) - 1  # past the table: the datetime path
+    assert month_of(starts[0] - 1) == base - 1
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.integers(min_value=month_table()[1][0], max_value=month_table()[1][-1] - 1))
+def test_month_of_equals_the_table_anywhere_in_it(instant: int) -> None:
+    local = to_datetime(instant).astimezone(timezone(timedelta(hours=7)))
+    assert month_of(instant) == _month_by_bisect(instant) == month_from_parts(local.year, local.month)

@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # sources run interpreted; SCORING_COMPILE=0 skips the build (no C compiler), and an out-of-date build is never
 # imported (compiled.py checks every source's digest).
 SCORING_COMPILE ?= 1
-COMPILED_SOURCES := $(addprefix services/scoring/domain/,timebase.py facts.py state.py counters.py apply.py) \
+COMPILED_SOURCES := $(addprefix services/scoring/domain/,timebase.py facts.py state.py tally.py counters.py apply.py) \
 	shared/contract_records.py services/scoring/compiled.py services/scoring/build_compiled.py \
 	$(addprefix services/scoring/adapters/,wire_decode.py documents.py fetched.py) services/scoring/service/ports.py \
 	$(addprefix shared/,contract.py contract_codec.py contract_rules.py indicators.py)

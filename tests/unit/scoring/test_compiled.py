@@ -94,3 +94,20 @@ def test_the_image_compiles_with_the_pinned_mypy() -> None:
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     assert len(pins) == 1 and f'"mypy=={pins[0]}"' in dockerfile
     assert "python -m services.scoring.build_compiled build" in dockerfile
+
+
+def test_make_rebuilds_when_any_compiled_source_or_type_dependency_changes() -> None:
+    """`make compile` rebuilds only when a file of its COMPILED_SOURCES changed: a compiled module missing there would,
+    once edited, run interpreted (stale, with a warning) until someone rebuilds by hand — a silent slowdown."""
+    makefile = (compiled.REPO_ROOT / "Makefile").read_text()
+    block = makefile.split("COMPILED_SOURCES :=", 1)[1].split("\nCOMPILED_MANIFEST", 1)[0]
+    listed: set[str] = set()
+    for prefix, names in re.findall(r"\$\(addprefix ([^,]+),([^)]+)\)", block):
+        listed |= {prefix + name for name in names.split()}
+    plain = re.sub(r"\$\(addprefix [^)]+\)", "", block)
+    listed |= set(re.findall(r"(?<![/\w])((?:services|shared)/[\w/]+\.py)", plain))
+    wanted = {
+        str(compiled.source_path(module).relative_to(compiled.REPO_ROOT))
+        for module in (*compiled.COMPILED_MODULES, *compiled.TYPE_DEPENDENCIES)
+    }
+    assert wanted <= listed, f"missing from the Makefile's COMPILED_SOURCES: {sorted(wanted - listed)}"

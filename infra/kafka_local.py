@@ -74,20 +74,7 @@ async def ensure_jars() -> None:
     (paths.KAFKA_LIBS / f".complete-{_pom_stamp()}").touch()
 
 
-# A new (or emptied) consumer group waits this long for more members before its first assignment — Kafka's own
-# default, what a production broker and docker-compose.yml run with. Every process of a deployment started together
-# (`make demo`, a restart, the scoring benchmark's two processes) then gets its partitions in ONE assignment; at 0
-# the first process got them all, began a batch, and the second one's join took half of them back mid-batch, so
-# both applied the same records (40,000 of a 1 M run: docs/benchmarks.md, session 10 "startup"). It delays only
-# a group's first assignment, not a rebalance of a running group.
-GROUP_START_DELAY_MS = 3000
-# The test tiers start hundreds of short-lived groups, one consumer each: they skip the wait.
-TEST_GROUP_START_DELAY_MS = 0
-
-
-def _server_properties(
-    ports: KafkaPorts, data_dir: Path | None = None, group_start_delay_ms: int = GROUP_START_DELAY_MS
-) -> str:
+def _server_properties(ports: KafkaPorts, data_dir: Path | None = None) -> str:
     data = (data_dir or paths.KAFKA_DATA) / "data"
     settings = {
         "process.roles": "broker,controller",
@@ -106,7 +93,7 @@ def _server_properties(
         "transaction.state.log.min.isr": "1",
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
-        "group.initial.rebalance.delay.ms": str(group_start_delay_ms),
+        "group.initial.rebalance.delay.ms": "0",
         # Tests create many short-lived topics; the broker must not create topics behind a typo's back.
         "auto.create.topics.enable": "false",
         "delete.topic.enable": "true",
@@ -139,19 +126,16 @@ def _java_argv(main_class: str, *args: str, jvm: tuple[str, ...] = TOOL_JVM) -> 
     ]  # fmt: skip
 
 
-async def prepare(
-    ports: KafkaPorts, data_dir: Path | None = None, group_start_delay_ms: int = GROUP_START_DELAY_MS
-) -> list[str]:
+async def prepare(ports: KafkaPorts, data_dir: Path | None = None) -> list[str]:
     """Write server.properties, format KRaft storage once; return the broker's command line.
 
-    `data_dir` (default `var/kafka`) lets a test run a private broker of its own beside the shared one;
-    `group_start_delay_ms` is TEST_GROUP_START_DELAY_MS for the test tiers' brokers.
+    `data_dir` (default `var/kafka`) lets a test run a private broker of its own beside the shared one.
     """
     await ensure_jars()
     home = data_dir or paths.KAFKA_DATA
     home.mkdir(parents=True, exist_ok=True)
     properties = home / "server.properties"
-    properties.write_text(_server_properties(ports, data_dir, group_start_delay_ms))
+    properties.write_text(_server_properties(ports, data_dir))
     if not (home / "data" / "meta.properties").exists():
         # A KRaft cluster id is a base64url UUID without padding, which is what StorageTool random-uuid prints.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()

@@ -111,11 +111,8 @@ def admin_token() -> str:
     return token
 
 
-async def start_backing(
-    supervisor: Supervisor, group_start_delay_ms: int = kafka_local.GROUP_START_DELAY_MS
-) -> dict[str, str]:
-    """Start (or adopt) PostgreSQL and Kafka, migrate, and return the environment the services need
-    (`group_start_delay_ms`: the broker's group.initial.rebalance.delay.ms, infra/kafka_local.py)."""
+async def start_backing(supervisor: Supervisor) -> dict[str, str]:
+    """Start (or adopt) PostgreSQL and Kafka, migrate, and return the environment the services need."""
     paths.ensure_dirs()
     env: dict[str, str] = {}
 
@@ -133,7 +130,7 @@ async def start_backing(
         if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             say("KAFKA_BOOTSTRAP_SERVERS is set: using that Kafka, none started locally")
         else:
-            argv = await kafka_local.prepare(KAFKA_PORTS, group_start_delay_ms=group_start_delay_ms)
+            argv = await kafka_local.prepare(KAFKA_PORTS)
             await supervisor.start("kafka", argv, stop_grace_s=40, echo=False)
             say(f"Kafka starting (log: {paths.LOGS / 'kafka.log'})")
             await kafka_local.wait_ready(KAFKA_PORTS.bootstrap)
@@ -286,9 +283,7 @@ async def cmd_test(pytest_args: list[str], *, unit_alongside: bool = False) -> i
                 )  # fmt: skip
             pytest_args = ["--ignore=tests/unit", *pytest_args]
         # pytest starts its own services (and stand-ins): it gets no stack wiring or STACK_ID to inherit.
-        env = service_env(
-            await start_backing(supervisor, group_start_delay_ms=kafka_local.TEST_GROUP_START_DELAY_MS), wired=False
-        )
+        env = service_env(await start_backing(supervisor), wired=False)
         say(f"backing services ready in {time.monotonic() - started:.0f}s; running pytest")
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "pytest", *pytest_args, env=env, cwd=paths.REPO_ROOT

@@ -27,9 +27,7 @@ class PrivateBroker:
         return self.ports.bootstrap
 
     async def start(self) -> None:
-        argv = await kafka_local.prepare(
-            self.ports, data_dir=self.data_dir, group_start_delay_ms=kafka_local.TEST_GROUP_START_DELAY_MS
-        )
+        argv = await kafka_local.prepare(self.ports, data_dir=self.data_dir)
         log = (self.data_dir / "broker.log").open("ab")
         self.process = await asyncio.create_subprocess_exec(
             *argv, stdout=log, stderr=asyncio.subprocess.STDOUT, start_new_session=True

@@ -77,7 +77,7 @@ async def warm_up_then_freeze(container: Container) -> None:
 
     A process that also applies warms them once its batches stop catching up (the publisher's `settled`): while it
     applies a back-fill or a backlog, every batch changes the figures of the tables warmed at start, and computing
-    13 months of every level then took ≈ 0.3-0.45 s of CPU per process from the catch-up (docs/benchmarks.md,
+    13 months of every level and the freeze took ≈ 0.45-0.6 s of CPU per process from the catch-up (docs/benchmarks.md,
     session 10 "startup"). A reader meanwhile gets a table computed when first asked (service/read_cache.py):
     the same figures, without the head start."""
     if container.applies:

@@ -22,7 +22,9 @@ COPY data ./data
 COPY --from=compiled /app/services/scoring/_hot.sources /app/services/scoring/*.so ./services/scoring/
 COPY --from=compiled /app/services/scoring/domain/*.so ./services/scoring/domain/
 COPY --from=compiled /app/shared/*.so ./shared/
-RUN pip install . && useradd --system --no-create-home tthc
+# The services run from /app's sources (python -m); PYTHONDONTWRITEBYTECODE keeps a start from writing their bytecode,
+# so it is written here once, or every start compiles each module again (≈ 0.15-0.2 s of CPU a scoring process).
+RUN pip install . && python -m compileall -q shared services && useradd --system --no-create-home tthc
 USER tthc
 # Inside a container the services listen on every interface; compose publishes the ports.
 ENV BIND_HOST=0.0.0.0

@@ -20,12 +20,13 @@ COMPILED_SOURCES := $(addprefix services/scoring/domain/,timebase.py facts.py st
 	$(addprefix shared/,contract.py contract_codec.py contract_rules.py indicators.py)
 COMPILED_MANIFEST := services/scoring/_hot.sources
 ifeq ($(SCORING_COMPILE),1)
-READY := $(STAMP) $(COMPILED_MANIFEST)
+READY := $(STAMP) $(COMPILED_MANIFEST) bytecode
 else
-READY := $(STAMP)
+READY := $(STAMP) bytecode
 endif
 
-.PHONY: demo test faults down backing lint format venv requirements clean bench-read equivalence compile uncompile
+.PHONY: demo test faults down backing lint format venv requirements clean bench-read equivalence compile uncompile \
+	bytecode
 
 demo: $(READY)
 	$(PY) -m infra up --demo
@@ -90,7 +91,13 @@ format: $(STAMP)
 
 venv: $(READY)
 
-compile: $(STAMP) $(COMPILED_MANIFEST)
+compile: $(STAMP) $(COMPILED_MANIFEST) bytecode
+
+# The sources' bytecode written beside them (__pycache__, up-to-date files skipped): with PYTHONDONTWRITEBYTECODE set
+# (the Dockerfile sets it) every process start compiled each module it imports again, ≈ 0.15-0.2 s of CPU per
+# scoring process (docs/benchmarks.md, session 10 "startup"). A source changed since is compiled again at import.
+bytecode: $(STAMP)
+	@$(PY) -m compileall -q shared services > /dev/null
 
 # The build's output (mypy, gcc) goes to build/mypyc/build.log; its wall time is printed (docs/benchmarks.md).
 $(COMPILED_MANIFEST): $(STAMP) $(COMPILED_SOURCES)

@@ -4,7 +4,8 @@
 - the registry follower (a renamed, moved, merged or retired unit reaches this process's figures);
 - pending dead letters (records that named a unit before it was registered) applied once the unit exists (SPEC §1:
   exactly once, automatically);
-- the read tables' warm-up, once at start, then the long-lived objects frozen out of the collector's reach.
+- the read tables' warm-up, once at start (in an applying process, once its batches stop catching up), then the
+  long-lived objects frozen out of the collector's reach.
 
 Which run depends on the process's role (SCORING_ROLE): the roll-over and the pending dead letters are applying, so
 only processes that apply run them; an `api` process follows the registry for its read tables only (the applying
@@ -72,7 +73,15 @@ async def redrive_pending(container: Container) -> None:
 async def warm_up_then_freeze(container: Container) -> None:
     """The read tables computed, then everything alive taken out of later collections (adapters/gc_pauses.py):
     a full collection no longer traverses the registry and the start-up objects while readers wait; then, every
-    FREEZE_CHECK_S, the tables made since are (FreezeAfterChanges)."""
+    FREEZE_CHECK_S, the tables made since are (FreezeAfterChanges).
+
+    A process that also applies warms them once its batches stop catching up (the publisher's `settled`): while it
+    applies a back-fill or a backlog, every batch changes the figures of the tables warmed at start, and computing
+    13 months of every level and the freeze took ≈ 0.45-0.6 s of CPU per process from the catch-up (docs/benchmarks.md,
+    session 10 "startup"). A reader meanwhile gets a table computed when first asked (service/read_cache.py):
+    the same figures, without the head start."""
+    if container.applies:
+        await container.publisher.settled.wait()
     await container.reader.warm_up()
     freeze_long_lived()
     freezer = FreezeAfterChanges(busy=lambda: BATCH_SECTIONS.open_sections > 0)  # a batch freezes at its end

@@ -9,8 +9,14 @@ After a successful batch this module commits the batch's offsets itself, for the
 owns: a rebalance may revoke a partition while its batch is being applied. That is a normal event — the
 transaction has committed, the new owner starts from the last committed offset and replays those records, which
 the applier's idempotence absorbs — so it is logged at INFO, and neither the lag (high watermark) nor the commit
-asks about a partition that is no longer assigned. A failing batch is logged once per state change (failing /
-applying again), not once per retry; aiokafka's per-attempt connection errors are gated by shared.kafka_logs.
+asks about a partition that is no longer assigned. A rebalance also sends the partitions this process KEEPS back to
+their last committed offset (aiokafka refetches every position of a new assignment): the batch just applied would
+come again, all of it, from this process. So when the group was reassigned during a batch, each partition of the
+batch still ours is moved to the offset after the batch (`Rebalances`, `keep_positions`): only the partitions that
+changed hands are replayed, by their new owner (measured: docs/benchmarks.md, session 10 "startup").
+
+A failing batch is logged once per state change (failing / applying again), not once per retry; aiokafka's
+per-attempt connection errors are gated by shared.kafka_logs.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
 
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -50,6 +56,23 @@ class OffsetCommitter(Protocol):
     def highwater(self, tp: TopicPartition) -> int | None: ...
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None: ...
+
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+
+
+class Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Counts the rebalances' steps this consumer went through (aiokafka calls both callbacks at every rebalance,
+    the assignment right after the new one replaced every position): a batch that saw the count change was applied
+    across a rebalance. A batch that ends between the two steps finds nothing assigned and moves nothing."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        self.steps += 1
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.steps += 1
 
 
 class Applier(Protocol):
@@ -95,10 +118,12 @@ def register_consumer(
     broker: KafkaBroker,
     settings: ScoringSettings,
     batch_of: Callable[[KafkaMessage], ConsumedBatch] = consumed_batch,
-) -> None:
+) -> Rebalances:
     """Subscribe to `dossier-events`; the handler takes the applier and the publisher from the container the
     lifespan put in the broker's context (shared/bootstrap.py). `batch_of` reads the records and the consumer off
-    the message (the broker-tier test gives the in-memory broker's messages their real shape)."""
+    the message (the broker-tier test gives the in-memory broker's messages their real shape). Returns the
+    subscriber's rebalance counter."""
+    rebalances = Rebalances()
 
     @broker.subscriber(
         settings.events_topic,
@@ -113,18 +138,22 @@ def register_consumer(
         decoder=_raw_records,
         title="scoring/dossier-events",
         description="Merge dossier status events and maintain per-unit counters (SPEC §3–§4)",
+        listener=rebalances,
     )
     async def on_dossier_events(
         body: Any, msg: KafkaMessage, container: Annotated[Container, Context(CONTEXT_KEY)]
     ) -> None:
         batch = batch_of(msg)
-        await process_batch(batch.records, batch.consumer, container.applier, container.publisher, batches)
+        await process_batch(
+            batch.records, batch.consumer, container.applier, container.publisher, batches, rebalances=rebalances
+        )
         msg.committed = AckStatus.ACKED  # committed in process_batch, for the partitions still assigned
 
     install_kafka_log_gate()
     if settings.fast_fetch:
         install_fast_fetch()  # process-wide; leaves aiokafka alone (with a warning) if its fetcher changed
     batches = DependencyState("applying batches", logger=log, down="fails", up="works again", traceback=True)
+    return rebalances
 
 
 async def process_batch(
@@ -134,9 +163,12 @@ async def process_batch(
     publisher: ChangeMarker,
     batches: DependencyState,
     retry_pause_s: float = RETRY_PAUSE_S,
+    rebalances: Rebalances | None = None,
 ) -> bool:
     """Apply one batch, then lag and commit for the partitions still assigned. True: the offsets were handled
-    here (FastStream must not commit again). A failing batch waits `retry_pause_s` before it is raised again."""
+    here (FastStream must not commit again). A failing batch waits `retry_pause_s` before it is raised again.
+    When `rebalances` counted a rebalance meanwhile, the kept partitions' positions are moved past the batch."""
+    generation = rebalances.steps if rebalances is not None else 0
     try:
         report = await applier.apply(records)
     except Exception as error:
@@ -158,7 +190,29 @@ async def process_batch(
         )  # fmt: skip
     METRICS.set_lag(lag_after(consumer, after, assigned))
     await commit_batch(consumer, after, assigned)
+    if rebalances is not None and rebalances.steps != generation:
+        keep_positions(consumer, after, assigned_partitions(consumer))
     return True
+
+
+def keep_positions(consumer: OffsetCommitter, after: dict[tuple[str, int], int], assigned: set[TopicPartition]) -> None:
+    """After a batch applied across a rebalance: the partitions of the batch this consumer still owns start again
+    after the batch, not at the committed offset the new assignment went back to (those records are in the
+    database: replaying them would only cost the work again). Seeking drops what was fetched from the old position."""
+    kept = []
+    for key, offset in after.items():
+        tp = TopicPartition(*key)
+        if tp not in assigned:
+            continue
+        try:
+            consumer.seek(tp, offset)
+        except IllegalStateError:  # revoked since the look at the assignment: its new owner replays it
+            continue
+        kept.append(tp.partition)
+    if kept:
+        log.info(
+            "the group was reassigned during the batch: partition(s) %s kept, read on after the batch", sorted(kept)
+        )
 
 
 def assigned_partitions(consumer: OffsetCommitter) -> set[TopicPartition]:

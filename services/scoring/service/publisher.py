@@ -78,6 +78,9 @@ class IndicatorsPublisher:
         self.published = 0
         self.catching_up = False
         self._published_catching_up: set[str] = set()
+        self.settled = asyncio.Event()
+        """Set by the first batch that is not catching up (domain/catch_up.py): the figures now move with time,
+        not with a backlog being applied (what an applying process waits for before warming its read tables)."""
 
     def mark(
         self, unit_ids: Iterable[str], months: Iterable[str] | None = None, *, catching_up: bool | None = None
@@ -87,6 +90,8 @@ class IndicatorsPublisher:
         self._reader.figures_changed(months)
         before = len(self._dirty)
         self._dirty.update(unit_ids)
+        if catching_up is False:
+            self.settled.set()
         if catching_up is not None and catching_up != self.catching_up:
             self.catching_up = catching_up
             if not catching_up:  # caught up: the units last published as catching up get their settled figures

@@ -26,12 +26,19 @@ class WarmUpReader:
 
 
 @dataclass
+class SettlingPublisher:
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
 class RoleOnly:
-    """What Timers.start reads of the container: the role's two answers and the reader to warm."""
+    """What Timers.start reads of the container: the role's two answers, the reader to warm and whether the
+    batches still catch up."""
 
     applies: bool
     serves_readers: bool
     reader: WarmUpReader = field(default_factory=WarmUpReader)
+    publisher: SettlingPublisher = field(default_factory=SettlingPublisher)
 
 
 def settings(role: str) -> ScoringSettings:
@@ -77,6 +84,11 @@ async def test_timers_run_what_the_role_needs(applies: bool, serves_readers: boo
     try:
         assert {task.get_name() for task in tasks} == expected
         await asyncio.sleep(0)  # the warm-up task runs once started
+        # A process that applies warms its tables once its batches no longer catch up.
+        assert container.reader.warmed == ([True] if serves_readers and not applies else [])
+        container.publisher.settled.set()
+        for _ in range(3):
+            await asyncio.sleep(0)
         assert container.reader.warmed == ([True] if serves_readers else [])
     finally:
         for task in tasks:

@@ -32,6 +32,15 @@ CONNECTION_FAILURES = (
     "OffsetCommit failed before join",
     "Failed to commit on finallization",
 )
+# The group coordinator's lines about the group's membership, which start like its connection failures ("Heartbeat
+# failed …") but say the broker answered: every start, stop or rebalance of a consumer group logs them. They pass at
+# INFO and leave the Kafka state alone — before, each start of the scoring processes logged "Kafka unreachable" and,
+# seconds later, "reachable again".
+GROUP_MEMBERSHIP = (
+    "Heartbeat failed for group %s because it is rebalancing",
+    "Heartbeat failed for group %s: generation id is not  current.",
+    "Heartbeat failed: local member_id was not recognized; resetting and re-joining group",
+)
 AIOKAFKA_LOGGERS = (
     "aiokafka",
     "aiokafka.conn",
@@ -50,6 +59,7 @@ def is_connection_failure(record: logging.LogRecord) -> bool:
         and not record.exc_info
         and isinstance(record.msg, str)
         and record.msg.startswith(CONNECTION_FAILURES)
+        and record.msg not in GROUP_MEMBERSHIP
     )
 
 
@@ -68,6 +78,9 @@ class KafkaLogGate(logging.Filter):
         self._watch: asyncio.Task[None] | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg in GROUP_MEMBERSHIP and record.levelno == logging.WARNING:
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+            return True
         if not is_connection_failure(record):
             return True
         self.note_quiet()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
+import aiokafka.consumer.group_coordinator
 import httpx
 import pytest
 from asyncpg.exceptions import (
@@ -18,7 +21,7 @@ from asyncpg.exceptions import (
 from fastapi import FastAPI, Path
 
 from shared.http import PG_BIGINT_MAX, error_responses, install_error_handlers, install_standard_openapi
-from shared.kafka_logs import KafkaLogGate
+from shared.kafka_logs import GROUP_MEMBERSHIP, KafkaLogGate
 from shared.outages import DependencyState, RecoveryWatch, install_database_outage_handler, is_database_outage
 
 
@@ -65,6 +68,25 @@ def test_kafka_gate_drops_repeated_connection_errors() -> None:
     clock.now += 16
     gate.note_quiet()
     assert state.reachable and state.outage_failures == 120
+
+
+def test_kafka_gate_passes_the_groups_rebalances_at_info_without_an_outage() -> None:
+    """A consumer group forming or rebalancing is the broker answering, not an outage: its heartbeat lines pass at
+    INFO and the state stays reachable; a heartbeat that finds no coordinator still counts as a failure."""
+    state = DependencyState("Kafka")
+    gate = KafkaLogGate(state)
+    for message in GROUP_MEMBERSHIP:
+        line = logging.LogRecord("aiokafka.consumer.group_coordinator", logging.WARNING, __file__, 1, message,
+                                 ("scoring",) * message.count("%s"), None)  # fmt: skip
+        assert gate.filter(line) and line.levelno == logging.INFO and line.levelname == "INFO"
+    assert state.reachable and gate.suppressed == 0
+    lost = logging.LogRecord("aiokafka.consumer.group_coordinator", logging.WARNING, __file__, 1,
+                             "Heartbeat failed for group %s: coordinator (node %s) is either not started or not valid",
+                             ("scoring", "1"), None)  # fmt: skip
+    assert not gate.filter(lost) and not state.reachable
+    # The format strings as aiokafka writes them (adjacent literals joined): an upgrade that rewords one fails here.
+    source = re.sub(r'"\s*\n\s*"', "", inspect.getsource(aiokafka.consumer.group_coordinator))
+    assert all(f'"{message}"' in source for message in GROUP_MEMBERSHIP)
 
 
 def _app() -> tuple[FastAPI, DependencyState]:

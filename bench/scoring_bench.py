@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import asyncpg  # noqa: E402
 
-from bench.scoring_measure import ScoringRun, raw_consume, run_scoring  # noqa: E402
+from bench.scoring_measure import ScoringRun, listening_pid, raw_consume, run_scoring  # noqa: E402
 from bench.scoring_pgstats import PgStats  # noqa: E402
 from bench.scoring_setup import BenchTopics, Preload, bench_database, create_topics, preload, unique  # noqa: E402
 from shared.kafka import delete_topics  # noqa: E402
@@ -231,7 +231,7 @@ async def one_run(
             args.profile_out.parent.mkdir(parents=True, exist_ok=True)
             suffix = ".txt" if args.profile == "pyinstrument" else ".prof"
             profile_out = args.profile_out.with_name(f"{args.profile_out.name}-{label}-{processes}{suffix}")
-        stats = PgStats(url, args.pg_step)
+        stats = PgStats(url, args.pg_step, listening_pid(urlsplit(database_url).port or 5432))
         await stats.start()
         try:
             run = await run_scoring(

@@ -28,6 +28,7 @@ from services.scoring.service.ports import (
     DeadLetterPublisher,
     Decoded,
     HotSection,
+    NewDossiersExistError,
     RawRecord,
     RecordDecoder,
     UnitDirectoryView,
@@ -114,9 +115,13 @@ class BatchApplier:
         started = time.perf_counter()
         facts, rejected = await self._decode(records)
         report = ApplyReport(dead=[self._dead_letter(record, rejection) for record, rejection in rejected])
-        async with self._store.transaction() as tx:
-            outcome = await self._apply_facts(tx, facts)
-            await tx.insert_dead_letters(report.dead)
+        try:
+            outcome = await self._write(facts, report.dead, new_may_exist=False)
+        except NewDossiersExistError:
+            # Another consumer holds the same records (a rebalance) and created some of the batch's new dossiers
+            # first: this transaction is rolled back; again, merging into their rows.
+            log.info("new dossiers of this batch were created meanwhile by another consumer: applying it again")
+            outcome = await self._write(facts, report.dead, new_may_exist=True)
         if report.dead:
             await self._dead_letters.publish(report.dead)
         self._fill_report(report, facts, outcome)
@@ -127,6 +132,15 @@ class BatchApplier:
             len(records), report.applied, report.duplicates, reasons, time.perf_counter() - started
         )
         return report
+
+    async def _write(
+        self, facts: list[tuple[str, FactRecord]], dead: list[DeadLetter], *, new_may_exist: bool
+    ) -> BatchOutcome:
+        """The batch's one transaction: dossiers, counters, dead letters."""
+        async with self._store.transaction(new_may_exist=new_may_exist) as tx:
+            outcome = await self._apply_facts(tx, facts)
+            await tx.insert_dead_letters(dead)
+        return outcome
 
     def _dead_letter(self, record: RawRecord, rejection: EventRejection) -> DeadLetter:
         pending = dead_letter_status(rejection) == "pending"
@@ -166,7 +180,7 @@ class BatchApplier:
         is fixed). Rows are locked (two processes never take the same row), applied and marked in one
         transaction; a record that is still invalid keeps its row, with the reason of this attempt."""
         with self._hot_section():
-            async with self._store.transaction() as tx:
+            async with self._store.transaction(new_may_exist=True) as tx:  # rare: the careful insert
                 letters = await tx.lock_dead_letters(pending_only=pending_only, ids=ids, limit=limit)
                 if not letters:
                     return RedriveReport()

@@ -96,6 +96,8 @@ class ScoringRun:
     output_tail: list[str]
     compiled_each: list[bool]
     """Per process: whether it had mypyc-compiled modules loaded at its first commit (services/scoring/compiled.py)."""
+    settle: dict[str, float | bool] | None = None
+    """After the end was committed: how long until `settle()` said so, and the CPU meanwhile (not in the above)."""
 
 
 async def committed_total(admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition]) -> int:
@@ -180,6 +182,8 @@ async def run_scoring(
     on_progress: Callable[[int], Awaitable[None]] | None = None,
     pg_port: int = 55432,
     kafka_port: int = 9092,
+    settle: Callable[[], Awaitable[bool]] | None = None,
+    settle_s: float = 0.0,
 ) -> ScoringRun:
     """Time the group to the end offsets. `extra_processes` more scoring processes join the same consumer group
     (throughput is the group's; CPU per million is every process's). `code_root` is the checkout whose scoring
@@ -261,6 +265,7 @@ async def run_scoring(
                 times = psutil.Process(extra.pid).cpu_times()
                 extra_cpu_s += times.user + times.system
         pg_after, kafka_after = server_cpu_s(postgres_pid), server_cpu_s(kafka_pid)
+        settled = await _settle(settle, settle_s, every, postgres_pid) if settle is not None and settle_s > 0 else None
     finally:
         await admin.close()
         for extra in extras:
@@ -313,7 +318,30 @@ async def run_scoring(
         progress=progress,
         output_tail=output[-200:],
         compiled_each=compiled_each,
+        settle=settled,
     )
+
+
+async def _settle(
+    settled: Callable[[], Awaitable[bool]], limit_s: float, processes: list[psutil.Process], postgres_pid: int | None
+) -> dict[str, float | bool]:
+    """After the end offsets are committed, the processes left running until `settled()` (e.g. the dossiers
+    vacuumed after the back-fill) or `limit_s`: the CPU of that time, apart from the run's."""
+    started = time.perf_counter()
+    scoring_before, pg_before = sum(sum(p.cpu_times()[:2]) for p in processes), server_cpu_s(postgres_pid)
+    done, scoring_after = False, scoring_before
+    while time.perf_counter() - started < limit_s:
+        if done := await settled():
+            break
+        await asyncio.sleep(SAMPLE_EVERY_S)
+    with contextlib.suppress(psutil.Error):
+        scoring_after = sum(sum(p.cpu_times()[:2]) for p in processes)
+    return {
+        "settled": done,
+        "seconds": round(time.perf_counter() - started, 1),
+        "scoring_cpu_s": round(scoring_after - scoring_before, 2),
+        "postgres_cpu_s": round(server_cpu_s(postgres_pid) - pg_before, 2),
+    }
 
 
 @dataclass

@@ -36,6 +36,7 @@ from services.scoring.service.ports import (
     WriteTransaction,
     dead_letter_status,
 )
+from services.scoring.service.upkeep import BatchActivity
 from shared.contract import ErrorCode, EventRejection
 from shared.indicators import VIETNAM_TZ
 
@@ -88,6 +89,8 @@ class BatchApplier:
         self._hot_section = hot_section
         self._part_dossiers = part_dossiers
         self._catching_up_after_s = catching_up_after_s
+        self.activity = BatchActivity()
+        """The batches applied, for the upkeep after a back-fill (service/upkeep.py)."""
 
     async def _decode(self, records: Sequence[RawRecord]) -> Decoded:
         """Decode against the registry as committed: a unit our copy does not know is looked up in the database
@@ -127,6 +130,7 @@ class BatchApplier:
         self._fill_report(report, facts, outcome)
         newest = newest_ingested_at(fact.ingested_at for _, fact in facts)
         report.catching_up = is_catching_up(newest, to_instant(self._clock()), self._catching_up_after_s)
+        self.activity.batch_applied(report.catching_up, time.monotonic())
         reasons = [str(letter.rejection.error) for letter in report.dead]
         self._metrics.observe_batch(
             len(records), report.applied, report.duplicates, reasons, time.perf_counter() - started

@@ -153,6 +153,18 @@ class WriteStore(Protocol):
         ...
 
 
+class TableUpkeep(Protocol):
+    """The dossiers table's maintenance after a back-fill (service/upkeep.py)."""
+
+    async def dossiers_changed_since_vacuum(self) -> int:
+        """Rows inserted or left dead in `dossiers` since its last vacuum (any: manual or autovacuum)."""
+        ...
+
+    async def vacuum_dossiers(self) -> bool:
+        """VACUUM (ANALYZE) of `dossiers`, outside any transaction; False when another vacuum held it."""
+        ...
+
+
 class DeadLetterPublisher(Protocol):
     async def publish(self, letters: Sequence[DeadLetter]) -> None: ...
 

@@ -208,6 +208,9 @@ async def run_scoring(
     output: list[str] = []
     assert process.stdout is not None
     pump = asyncio.create_task(_pump(process.stdout, output))
+    # The other processes' output, kept for a run that went wrong (var/log/bench-extra-N.log, overwritten).
+    (REPO_ROOT / "var" / "log").mkdir(parents=True, exist_ok=True)
+    extra_logs = [(REPO_ROOT / "var" / "log" / f"bench-extra-{n + 1}.log").open("wb") for n in range(extra_processes)]
     extras = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -215,10 +218,10 @@ async def run_scoring(
             "services.scoring",
             cwd=code_root,
             env={**os.environ, **env, "PYTHONUNBUFFERED": "1", "SCORING_PORT": str(_free_port())},
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stdout=extra_log,
+            stderr=asyncio.subprocess.STDOUT,
         )
-        for _ in range(extra_processes)
+        for extra_log in extra_logs
     ]
     watched = psutil.Process(process.pid)
     every = [watched, *(psutil.Process(extra.pid) for extra in extras)]
@@ -267,6 +270,8 @@ async def run_scoring(
         pg_after, kafka_after = server_cpu_s(postgres_pid), server_cpu_s(kafka_pid)
         settled = await _settle(settle, settle_s, every, postgres_pid) if settle is not None and settle_s > 0 else None
     finally:
+        for extra_log in extra_logs:
+            extra_log.close()
         await admin.close()
         for extra in extras:
             if extra.returncode is None:
@@ -328,20 +333,29 @@ async def _settle(
     """After the end offsets are committed, the processes left running until `settled()` (e.g. the dossiers
     vacuumed after the back-fill) or `limit_s`: the CPU of that time, apart from the run's."""
     started = time.perf_counter()
-    scoring_before, pg_before = sum(sum(p.cpu_times()[:2]) for p in processes), server_cpu_s(postgres_pid)
-    done, scoring_after = False, scoring_before
+    scoring_before, pg_before = _cpu_of(processes), server_cpu_s(postgres_pid)
+    done = False
     while time.perf_counter() - started < limit_s:
         if done := await settled():
             break
         await asyncio.sleep(SAMPLE_EVERY_S)
-    with contextlib.suppress(psutil.Error):
-        scoring_after = sum(sum(p.cpu_times()[:2]) for p in processes)
+    scoring_after = _cpu_of(processes)
     return {
         "settled": done,
+        "processes_alive": sum(p.is_running() for p in processes),
         "seconds": round(time.perf_counter() - started, 1),
         "scoring_cpu_s": round(scoring_after - scoring_before, 2),
         "postgres_cpu_s": round(server_cpu_s(postgres_pid) - pg_before, 2),
     }
+
+
+def _cpu_of(processes: list[psutil.Process]) -> float:
+    """CPU seconds of the processes still running."""
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            total += sum(process.cpu_times()[:2])
+    return total
 
 
 @dataclass

@@ -76,6 +76,7 @@ async def test_live_figures_are_exact_and_read_through_the_open_dossier_index(fr
         await conn.close()
     assert "Index Only Scan using dossiers_open_live" in plan, plan
     assert "Seq Scan" not in plan, plan
+    assert "Gather" not in plan, plan  # migration 0014: no parallel workers for this table's scans
 
     pool = await create_pool(fresh_database, max_size=1)
     try:

@@ -247,7 +247,7 @@ async def one_run(
                 env, bootstrap, topics.events, env["CONSUMER_GROUP"], args.profile, profile_out,
                 extra_processes=processes - 1, code_root=code_root, on_progress=stats.on_progress,
                 pg_port=urlsplit(database_url).port or 5432, kafka_port=int(bootstrap.split(",")[0].rpartition(":")[2]),
-                settle=await vacuumed_after(url), settle_s=args.settle_s,
+                settle=vacuumed_after(url), settle_s=args.settle_s,
             )  # fmt: skip
             await stats.finish(run.total)
         finally:

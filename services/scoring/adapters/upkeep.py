@@ -10,6 +10,9 @@ SELECT coalesce(sum(n_dead_tup + n_ins_since_vacuum), 0)::bigint
 FROM pg_stat_user_tables
 WHERE relid = 'dossiers'::regclass
 """
+SELECT_WRITTEN = """
+SELECT coalesce(sum(n_tup_ins + n_tup_upd), 0)::bigint FROM pg_stat_user_tables WHERE relid = 'dossiers'::regclass
+"""
 # SKIP_LOCKED: when another session vacuums or alters the table, this one returns at once instead of queueing
 # (the other applying process got there first). ANALYZE: the planner's estimates of the open dossiers and of
 # today's receipts come from these statistics.
@@ -29,6 +32,10 @@ class PgTableUpkeep:
     async def dossiers_changed_since_vacuum(self) -> int:
         async with self._pool.acquire() as conn:
             return int(await conn.fetchval(SELECT_CHANGED_SINCE_VACUUM))
+
+    async def dossiers_written(self) -> int:
+        async with self._pool.acquire() as conn:
+            return int(await conn.fetchval(SELECT_WRITTEN))
 
     async def vacuum_dossiers(self) -> bool:
         async with self._pool.acquire() as conn:

@@ -160,6 +160,10 @@ class TableUpkeep(Protocol):
         """Rows inserted or left dead in `dossiers` since its last vacuum (any: manual or autovacuum)."""
         ...
 
+    async def dossiers_written(self) -> int:
+        """Rows of `dossiers` inserted or updated so far by every process (cumulative statistics)."""
+        ...
+
     async def vacuum_dossiers(self) -> bool:
         """VACUUM (ANALYZE) of `dossiers`, outside any transaction; False when another vacuum held it."""
         ...

@@ -40,7 +40,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import asyncpg  # noqa: E402
 
-from bench.scoring_measure import ScoringRun, raw_consume, run_scoring  # noqa: E402
+from bench.live_read import live_read, vacuumed_after  # noqa: E402
+from bench.scoring_measure import ScoringRun, listening_pid, raw_consume, run_scoring  # noqa: E402
 from bench.scoring_pgstats import PgStats  # noqa: E402
 from bench.scoring_setup import BenchTopics, Preload, bench_database, create_topics, preload, unique  # noqa: E402
 from shared.kafka import delete_topics  # noqa: E402
@@ -88,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--pg-step", type=int, default=1_000_000, help="events between two PostgreSQL snapshots")
     parser.add_argument("--skip-recompute", action="store_true", help="do not run `recompute` after each run")
+    parser.add_argument(
+        "--settle-s",
+        type=float,
+        default=0.0,
+        help="after the end is committed, leave the processes running until the dossiers have been vacuumed after "
+        "the back-fill (service/upkeep.py) or this many seconds; the CPU of that time is reported apart, and the "
+        "live figures' read is measured after every run either way",
+    )
     parser.add_argument(
         "--keep-topic",
         type=Path,
@@ -231,13 +240,14 @@ async def one_run(
             args.profile_out.parent.mkdir(parents=True, exist_ok=True)
             suffix = ".txt" if args.profile == "pyinstrument" else ".prof"
             profile_out = args.profile_out.with_name(f"{args.profile_out.name}-{label}-{processes}{suffix}")
-        stats = PgStats(url, args.pg_step)
+        stats = PgStats(url, args.pg_step, listening_pid(urlsplit(database_url).port or 5432))
         await stats.start()
         try:
             run = await run_scoring(
                 env, bootstrap, topics.events, env["CONSUMER_GROUP"], args.profile, profile_out,
                 extra_processes=processes - 1, code_root=code_root, on_progress=stats.on_progress,
                 pg_port=urlsplit(database_url).port or 5432, kafka_port=int(bootstrap.split(",")[0].rpartition(":")[2]),
+                settle=vacuumed_after(url), settle_s=args.settle_s,
             )  # fmt: skip
             await stats.finish(run.total)
         finally:
@@ -249,12 +259,13 @@ async def one_run(
             low, high = segment["events"]
             cpu = run.progress.cpu_per_event_between(low, high)
             segment["cpu_us_per_event_scoring_postgres_kafka"] = [round(x, 1) for x in cpu] if cpu else None
+        live = await live_read(url)
         check = await check_result(url, load.distinct) | await digests(url)
         if not args.skip_recompute:
             check["recompute"] = await recompute(url, code_root)
         if profile_out:
             print(f"profile written to {profile_out}")
-        return report(args, label, processes, load, run, check, segments)
+        return report(args, label, processes, load, run, check, segments) | {"settle": run.settle, "live_read": live}
 
 
 def summary(runs: list[dict]) -> list[str]:
@@ -269,6 +280,14 @@ def summary(runs: list[dict]) -> list[str]:
             f"   {recomputed:>9}  {'yes' if (c := r['compiled_modules_loaded_each_process']) and all(c) else 'no'}"
         )
     lines += per_million_lines(runs)
+    for r in runs:
+        live, settle = r.get("live_read") or {}, r.get("settle")
+        if live:
+            lines.append(
+                f"{r['code']} ×{r['processes']} live read after the run: {live['default']['ms_median']} ms "
+                f"({live['default']['scan']}, heap fetches {live['default']['heap_fetches']}), without parallel "
+                f"workers {live['no_parallel']['ms_median']} ms; settle {settle}"
+            )
     keys = {(r["check"]["counters_md5"], r["check"]["dossiers_hash"]) for r in runs}
     lines.append(f"identical counters and dossiers in every run: {'yes' if len(keys) == 1 else 'NO'}")
     return lines

@@ -96,6 +96,8 @@ class ScoringRun:
     output_tail: list[str]
     compiled_each: list[bool]
     """Per process: whether it had mypyc-compiled modules loaded at its first commit (services/scoring/compiled.py)."""
+    settle: dict[str, float | bool] | None = None
+    """After the end was committed: how long until `settle()` said so, and the CPU meanwhile (not in the above)."""
 
 
 async def committed_total(admin: AIOKafkaAdminClient, group: str, partitions: list[TopicPartition]) -> int:
@@ -180,6 +182,8 @@ async def run_scoring(
     on_progress: Callable[[int], Awaitable[None]] | None = None,
     pg_port: int = 55432,
     kafka_port: int = 9092,
+    settle: Callable[[], Awaitable[bool]] | None = None,
+    settle_s: float = 0.0,
 ) -> ScoringRun:
     """Time the group to the end offsets. `extra_processes` more scoring processes join the same consumer group
     (throughput is the group's; CPU per million is every process's). `code_root` is the checkout whose scoring
@@ -204,6 +208,9 @@ async def run_scoring(
     output: list[str] = []
     assert process.stdout is not None
     pump = asyncio.create_task(_pump(process.stdout, output))
+    # The other processes' output, kept for a run that went wrong (var/log/bench-extra-N.log, overwritten).
+    (REPO_ROOT / "var" / "log").mkdir(parents=True, exist_ok=True)
+    extra_logs = [(REPO_ROOT / "var" / "log" / f"bench-extra-{n + 1}.log").open("wb") for n in range(extra_processes)]
     extras = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -211,10 +218,10 @@ async def run_scoring(
             "services.scoring",
             cwd=code_root,
             env={**os.environ, **env, "PYTHONUNBUFFERED": "1", "SCORING_PORT": str(_free_port())},
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stdout=extra_log,
+            stderr=asyncio.subprocess.STDOUT,
         )
-        for _ in range(extra_processes)
+        for extra_log in extra_logs
     ]
     watched = psutil.Process(process.pid)
     every = [watched, *(psutil.Process(extra.pid) for extra in extras)]
@@ -261,7 +268,10 @@ async def run_scoring(
                 times = psutil.Process(extra.pid).cpu_times()
                 extra_cpu_s += times.user + times.system
         pg_after, kafka_after = server_cpu_s(postgres_pid), server_cpu_s(kafka_pid)
+        settled = await _settle(settle, settle_s, every, postgres_pid) if settle is not None and settle_s > 0 else None
     finally:
+        for extra_log in extra_logs:
+            extra_log.close()
         await admin.close()
         for extra in extras:
             if extra.returncode is None:
@@ -313,7 +323,39 @@ async def run_scoring(
         progress=progress,
         output_tail=output[-200:],
         compiled_each=compiled_each,
+        settle=settled,
     )
+
+
+async def _settle(
+    settled: Callable[[], Awaitable[bool]], limit_s: float, processes: list[psutil.Process], postgres_pid: int | None
+) -> dict[str, float | bool]:
+    """After the end offsets are committed, the processes left running until `settled()` (e.g. the dossiers
+    vacuumed after the back-fill) or `limit_s`: the CPU of that time, apart from the run's."""
+    started = time.perf_counter()
+    scoring_before, pg_before = _cpu_of(processes), server_cpu_s(postgres_pid)
+    done = False
+    while time.perf_counter() - started < limit_s:
+        if done := await settled():
+            break
+        await asyncio.sleep(SAMPLE_EVERY_S)
+    scoring_after = _cpu_of(processes)
+    return {
+        "settled": done,
+        "processes_alive": sum(p.is_running() for p in processes),
+        "seconds": round(time.perf_counter() - started, 1),
+        "scoring_cpu_s": round(scoring_after - scoring_before, 2),
+        "postgres_cpu_s": round(server_cpu_s(postgres_pid) - pg_before, 2),
+    }
+
+
+def _cpu_of(processes: list[psutil.Process]) -> float:
+    """CPU seconds of the processes still running."""
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            total += sum(process.cpu_times()[:2])
+    return total
 
 
 @dataclass

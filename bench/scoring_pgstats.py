@@ -22,6 +22,8 @@ from typing import Any
 
 import asyncpg
 
+from bench.pg_process_cpu import ProcessCpu
+
 # Statements of the bench database, grouped by the first words of their text (the write path's handful; a watched
 # statement may be wrapped in a WITH, e.g. a write that also appends to another table, and is still recognised).
 SELECT_STATEMENTS = """
@@ -64,6 +66,8 @@ class Snapshot:
     waits: Counter[str]
     """Cumulative sampler counts: `samples`, `active` (backends running a statement), `Lock:<event>` (of those,
     waiting for a heavyweight lock), `other` (waiting for anything else: I/O, LWLocks, the client)."""
+    cpu_by_kind: Counter[str]
+    """CPU seconds so far per kind of PostgreSQL process (bench/pg_process_cpu.py); empty without the server's pid."""
 
 
 @dataclass
@@ -72,13 +76,18 @@ class PgStats:
 
     url: str
     step: int = 1_000_000
+    postmaster_pid: int | None = None
     snapshots: list[Snapshot] = field(default_factory=list)
     _conn: asyncpg.Connection | None = None
     _statements: bool = False
     _waits: Counter[str] = field(default_factory=Counter)
     _sampler: asyncio.Task[None] | None = None
+    _processes: ProcessCpu | None = None
 
     async def start(self) -> None:
+        if self.postmaster_pid is not None:
+            self._processes = ProcessCpu(self.postmaster_pid)
+            self._processes.start()
         self._conn = await asyncpg.connect(self.url)
         with contextlib.suppress(asyncpg.PostgresError):
             await self._conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
@@ -88,6 +97,8 @@ class PgStats:
         self._sampler = asyncio.create_task(self._sample_waits(await asyncpg.connect(self.url)))
 
     async def close(self) -> None:
+        if self._processes is not None:
+            await self._processes.close()
         if self._sampler is not None:
             self._sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -131,7 +142,8 @@ class PgStats:
                     statements[key] = tuple(a + float(b or 0) for a, b in zip(old, row[1:], strict=True))
         tables = {row[0]: tuple(row[1:]) for row in await self._conn.fetch(SELECT_TABLES)}
         wal = await self._conn.fetchrow(SELECT_WAL)
-        return Snapshot(committed, statements, tables, (int(wal[0]), int(wal[1])), Counter(self._waits))
+        kinds = self._processes.totals() if self._processes is not None else Counter()
+        return Snapshot(committed, statements, tables, (int(wal[0]), int(wal[1])), Counter(self._waits), kinds)
 
     def segments(self) -> list[dict[str, Any]]:
         """Per step: µs of execution and blocks/WAL per event for each watched statement, the dossiers table's
@@ -183,6 +195,9 @@ class PgStats:
             segment["wal_bytes_per_event"] = round((after.wal[0] - before.wal[0]) / events)
             segment["wal_fpi_per_1000_events"] = round((after.wal[1] - before.wal[1]) * 1000 / events, 2)
             segment["lock_waits"] = lock_waits(after.waits - before.waits)
+            if after.cpu_by_kind:
+                by_kind = cpu_by_kind(before.cpu_by_kind, after.cpu_by_kind, events)
+                segment["postgres_cpu_us_per_event_by_kind"] = by_kind
             out.append(segment)
         return out
 
@@ -199,3 +214,17 @@ def lock_waits(counts: Counter[str]) -> dict[str, Any]:
         "by_lock": {kind: round(n / active, 3) for kind, n in sorted(locked.items())} if active else {},
         "other_wait_share": round(counts["other"] / active, 3) if active else None,
     }
+
+
+def cpu_by_kind(before: Counter[str], after: Counter[str], events: int) -> dict[str, float]:
+    """µs of CPU per event of each kind of PostgreSQL process over a step; `unseen`: the server's CPU no sample
+    attributed (children that started and ended between two samples)."""
+    out = {
+        kind: round((after[kind] - before[kind]) * 1e6 / events, 2)
+        for kind in sorted(after)
+        if kind != "server" and after[kind] != before[kind]
+    }
+    server = (after["server"] - before["server"]) * 1e6 / events
+    out["unseen"] = round(server - sum(out.values()), 2)
+    out["server"] = round(server, 2)
+    return out

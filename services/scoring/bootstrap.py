@@ -18,6 +18,7 @@ from services.scoring.adapters.profile_file import ProfileStore
 from services.scoring.adapters.queries import PgDeadLetters, PgFigures
 from services.scoring.adapters.store import PostgresWriteStore
 from services.scoring.adapters.units import UnitDirectory
+from services.scoring.adapters.upkeep import PgTableUpkeep
 from services.scoring.adapters.wire import ContractDecoder
 from services.scoring.domain.catch_up import CATCHING_UP_AFTER_S
 from services.scoring.service.actions import ActionsReader
@@ -28,6 +29,7 @@ from services.scoring.service.read_ports import MessagePublisher
 from services.scoring.service.reading import ScoringReader
 from services.scoring.service.refresh_budget import RefreshBudget
 from services.scoring.service.unit_gauges import UnitGaugeExporter
+from services.scoring.service.upkeep import UpkeepAfterCatchingUp
 from services.scoring.settings import APPLYING_ROLES, ScoringSettings
 
 
@@ -58,6 +60,8 @@ class Container:
     """The dead-letter table as the admin routes list and discard it."""
     gauges: UnitGaugeExporter
     """The per-unit gauges of `/metrics`, refreshed from the read tables at each scrape (service/unit_gauges.py)."""
+    upkeep: UpkeepAfterCatchingUp
+    """VACUUM (ANALYZE) of the dossiers once a back-fill has caught up or drained (service/upkeep.py)."""
 
     @property
     def applies(self) -> bool:
@@ -91,7 +95,7 @@ async def build_container(settings: ScoringSettings, pool: asyncpg.Pool, outlets
     actions = ActionsReader(reader, dossiers)
     return Container(
         settings, pool, directory, applier, reader, publisher, actions, dossiers, PgDeadLetters(pool),
-        UnitGaugeExporter(reader, METRICS),
+        UnitGaugeExporter(reader, METRICS), UpkeepAfterCatchingUp(PgTableUpkeep(pool), applier.activity),
     )  # fmt: skip
 
 

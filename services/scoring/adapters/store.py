@@ -22,15 +22,22 @@ from services.scoring.adapters.documents import (  # the parameters, built in th
 from services.scoring.adapters.figures_notify import notify_months
 from services.scoring.domain.apply import DossierChange, StoredDossier
 from services.scoring.domain.counters import CounterKey
-from services.scoring.service.ports import DeadLetter, KafkaRecord, StoredDeadLetter, dead_letter_status
+from services.scoring.service.ports import (
+    DeadLetter,
+    KafkaRecord,
+    NewDossiersExistError,
+    StoredDeadLetter,
+    dead_letter_status,
+)
 from shared.contract import EventRejection
 
 # Row locks are what keep two consumers (during a rebalance, a batch can be in flight in both) from merging the
 # same dossier from the same old state. Existing rows are locked here, in id order (so two lockers cannot
-# deadlock); a dossier seen for the first time has no row to lock, so it is inserted with ON CONFLICT DO NOTHING
-# (INSERT_NEW_DOSSIERS) and, when another consumer created it meanwhile, merged into that row after all
-# (service/apply_batch: BatchApplication.reapply_existing). The row carries no contribution: StoredDossierLoader
-# recomputes it from the state and evaluated_month.
+# deadlock); a dossier seen for the first time has no row to lock, so it is inserted (INSERT_NEW_DOSSIERS, in id
+# order: a second inserter of the same ids waits for the first) and, when another consumer created it meanwhile,
+# merged into that row after all (service/apply_batch: the batch applied again in a transaction that skips such
+# rows, INSERT_NEW_DOSSIERS_SKIPPING, then BatchApplication.reapply_existing). The row carries no contribution:
+# StoredDossierLoader recomputes it from the state and evaluated_month.
 SELECT_DOSSIERS_FOR_UPDATE = """
 SELECT dossier_id, state, evaluated_month
 FROM dossiers
@@ -53,14 +60,23 @@ FROM ROWS FROM (
 """
 _MICROS = "timestamptz 'epoch' + (d.{0} / 1000000) * interval '1 second' + (d.{0} % 1000000) * interval '1 microsecond'"
 
+# A plain insert: ON CONFLICT DO NOTHING cost every row a second descent of the primary key (the arbiter check
+# before the insert) and a confirmation record in the WAL (a speculative insertion) — ≈ 17 against ≈ 12 µs of
+# backend CPU per inserted row (issue 14, helper "pg" of session 10 in docs/benchmarks.md). A row another consumer
+# created meanwhile (only while two consumers hold the same records, during a rebalance) makes it fail with a
+# unique violation; the batch is then applied again with the skipping form.
+#
+# The rows are inserted in the document's order, which is id order (service/apply_batch sorts a batch's ids once and
+# writes its parts in that order; documents.change_documents keeps it): two consumers inserting the same new ids
+# wait for each other in one direction only. An ORDER BY here sorted them again (≈ 1.3-2.7 µs a row).
 INSERT_NEW_DOSSIERS = f"""
 INSERT INTO dossiers (dossier_id, state, home_unit, procedure_id, received_at, due_at, ended_at, hold_since,
                       evaluated_month, updated_at)
 SELECT d.i, d.s, d.h, d.p, {_MICROS.format("r")}, {_MICROS.format("d")}, {_MICROS.format("e")},
        {_MICROS.format("o")}, d.m, now()
 {_CHANGED_ROWS}
-ORDER BY d.i
-ON CONFLICT (dossier_id) DO NOTHING
+"""
+INSERT_NEW_DOSSIERS_SKIPPING = f"""{INSERT_NEW_DOSSIERS}ON CONFLICT (dossier_id) DO NOTHING
 RETURNING dossier_id
 """
 
@@ -134,14 +150,22 @@ WHERE t.id = f.id
 """
 
 
-async def write_changes(conn: asyncpg.Connection, changes: Sequence[DossierChange]) -> set[str]:
-    """Insert the new dossiers and update the existing ones. Returns the ids of new dossiers that another
-    transaction created meanwhile (not written: the caller merges into those rows, see module comment)."""
+async def write_changes(
+    conn: asyncpg.Connection, changes: Sequence[DossierChange], *, new_may_exist: bool = False
+) -> set[str]:
+    """Insert the new dossiers and update the existing ones. With `new_may_exist`, returns the ids of new dossiers
+    that another transaction created meanwhile (not written: the caller merges into those rows, see module
+    comment); without, such a dossier raises NewDossiersExistError (the transaction is spoilt)."""
     created, updated = change_documents(changes)
     conflicts: set[str] = set()
-    if created is not None:
-        inserted = {row[0] for row in await conn.fetch(INSERT_NEW_DOSSIERS, *created)}
+    if created is not None and new_may_exist:
+        inserted = {row[0] for row in await conn.fetch(INSERT_NEW_DOSSIERS_SKIPPING, *created)}
         conflicts = {change.state.dossier_id for change in changes if change.created} - inserted
+    elif created is not None:
+        try:
+            await conn.execute(INSERT_NEW_DOSSIERS, *created)
+        except asyncpg.UniqueViolationError as error:
+            raise NewDossiersExistError(str(error)) from error
     if updated is not None:
         await conn.execute(UPDATE_DOSSIERS, *updated)
     return conflicts
@@ -167,8 +191,9 @@ def columns_of(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
 class PostgresWriteTransaction:
     """service.ports.WriteTransaction on one connection, inside the transaction PostgresWriteStore opened."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, *, new_may_exist: bool = False) -> None:
         self._conn = conn
+        self._new_may_exist = new_may_exist
 
     async def load_for_update(self, dossier_ids: Sequence[str]) -> dict[str, StoredDossier]:
         """Lock and load the dossiers of the batch that exist. Ids sorted."""
@@ -178,7 +203,7 @@ class PostgresWriteTransaction:
         return stored_from_rows(await self._conn.fetch(SELECT_OPEN_NOT_IN_MONTH, month, limit))
 
     async def write_changes(self, changes: Sequence[DossierChange]) -> set[str]:
-        return await write_changes(self._conn, changes)
+        return await write_changes(self._conn, changes, new_may_exist=self._new_may_exist)
 
     async def add_counter_delta(self, delta: Mapping[CounterKey, int]) -> None:
         await add_counter_delta(self._conn, delta)
@@ -217,6 +242,6 @@ class PostgresWriteStore:
         self._pool = pool
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[PostgresWriteTransaction]:
+    async def transaction(self, *, new_may_exist: bool = False) -> AsyncIterator[PostgresWriteTransaction]:
         async with self._pool.acquire() as conn, conn.transaction():
-            yield PostgresWriteTransaction(conn)
+            yield PostgresWriteTransaction(conn, new_may_exist=new_may_exist)

@@ -5,12 +5,13 @@
 - pending dead letters (records that named a unit before it was registered) applied once the unit exists (SPEC §1:
   exactly once, automatically);
 - the read tables' warm-up, once at start (in an applying process, once its batches stop catching up), then the
-  long-lived objects frozen out of the collector's reach.
+  long-lived objects frozen out of the collector's reach;
+- the dossiers table vacuumed and analysed once a back-fill has caught up or drained (service/upkeep.py).
 
-Which run depends on the process's role (SCORING_ROLE): the roll-over and the pending dead letters are applying, so
-only processes that apply run them; an `api` process follows the registry for its read tables only (the applying
-processes publish the units' new figures) and warms its tables; a `consumer` process does not warm tables nobody
-reads there.
+Which run depends on the process's role (SCORING_ROLE): the roll-over, the pending dead letters and the upkeep
+after a back-fill are applying, so only processes that apply run them; an `api` process follows the registry for
+its read tables only (the applying processes publish the units' new figures) and warms its tables; a `consumer`
+process does not warm tables nobody reads there.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ REDRIVE_PENDING_S = 1.0
 # How often a reading process freezes the read tables built since (adapters/gc_pauses.py): each check collects the
 # young generations once (a few ms) instead of letting the collector traverse every table again and again.
 FREEZE_CHECK_S = 1.0
+# How often an applying process looks whether a back-fill it applied has caught up or drained (service/upkeep.py).
+UPKEEP_CHECK_S = 1.0
 
 Step = Callable[[Container], Awaitable[None]]
 
@@ -68,6 +71,10 @@ async def redrive_pending(container: Container) -> None:
     report = await container.applier.redrive(pending_only=True)
     if report.applied:
         container.publisher.mark(report.touched_units, report.months)
+
+
+async def upkeep_after_catching_up(container: Container) -> None:
+    await container.upkeep.step()
 
 
 async def warm_up_then_freeze(container: Container) -> None:
@@ -138,5 +145,7 @@ class Timers:
                                     name="month-roll-over"),
                 asyncio.create_task(self.every(REDRIVE_PENDING_S, "re-applying pending dead letters",
                                                redrive_pending), name="pending-dead-letters"),
+                asyncio.create_task(self.every(UPKEEP_CHECK_S, "vacuuming the dossiers after a back-fill",
+                                               upkeep_after_catching_up), name="upkeep-after-catching-up"),
             ]  # fmt: skip
         return tasks

@@ -28,6 +28,7 @@ from services.scoring.service.ports import (
     DeadLetterPublisher,
     Decoded,
     HotSection,
+    NewDossiersExistError,
     RawRecord,
     RecordDecoder,
     UnitDirectoryView,
@@ -35,6 +36,7 @@ from services.scoring.service.ports import (
     WriteTransaction,
     dead_letter_status,
 )
+from services.scoring.service.upkeep import BatchActivity
 from shared.contract import ErrorCode, EventRejection
 from shared.indicators import VIETNAM_TZ
 
@@ -87,6 +89,8 @@ class BatchApplier:
         self._hot_section = hot_section
         self._part_dossiers = part_dossiers
         self._catching_up_after_s = catching_up_after_s
+        self.activity = BatchActivity()
+        """The batches applied, for the upkeep after a back-fill (service/upkeep.py)."""
 
     async def _decode(self, records: Sequence[RawRecord]) -> Decoded:
         """Decode against the registry as committed: a unit our copy does not know is looked up in the database
@@ -114,19 +118,33 @@ class BatchApplier:
         started = time.perf_counter()
         facts, rejected = await self._decode(records)
         report = ApplyReport(dead=[self._dead_letter(record, rejection) for record, rejection in rejected])
-        async with self._store.transaction() as tx:
-            outcome = await self._apply_facts(tx, facts)
-            await tx.insert_dead_letters(report.dead)
+        try:
+            outcome = await self._write(facts, report.dead, new_may_exist=False)
+        except NewDossiersExistError:
+            # Another consumer holds the same records (a rebalance) and created some of the batch's new dossiers
+            # first: this transaction is rolled back; again, merging into their rows.
+            log.info("new dossiers of this batch were created meanwhile by another consumer: applying it again")
+            outcome = await self._write(facts, report.dead, new_may_exist=True)
         if report.dead:
             await self._dead_letters.publish(report.dead)
         self._fill_report(report, facts, outcome)
         newest = newest_ingested_at(fact.ingested_at for _, fact in facts)
         report.catching_up = is_catching_up(newest, to_instant(self._clock()), self._catching_up_after_s)
+        self.activity.batch_applied(report.catching_up, time.monotonic())
         reasons = [str(letter.rejection.error) for letter in report.dead]
         self._metrics.observe_batch(
             len(records), report.applied, report.duplicates, reasons, time.perf_counter() - started
         )
         return report
+
+    async def _write(
+        self, facts: list[tuple[str, FactRecord]], dead: list[DeadLetter], *, new_may_exist: bool
+    ) -> BatchOutcome:
+        """The batch's one transaction: dossiers, counters, dead letters."""
+        async with self._store.transaction(new_may_exist=new_may_exist) as tx:
+            outcome = await self._apply_facts(tx, facts)
+            await tx.insert_dead_letters(dead)
+        return outcome
 
     def _dead_letter(self, record: RawRecord, rejection: EventRejection) -> DeadLetter:
         pending = dead_letter_status(rejection) == "pending"
@@ -166,7 +184,7 @@ class BatchApplier:
         is fixed). Rows are locked (two processes never take the same row), applied and marked in one
         transaction; a record that is still invalid keeps its row, with the reason of this attempt."""
         with self._hot_section():
-            async with self._store.transaction() as tx:
+            async with self._store.transaction(new_may_exist=True) as tx:  # rare: the careful insert
                 letters = await tx.lock_dead_letters(pending_only=pending_only, ids=ids, limit=limit)
                 if not letters:
                     return RedriveReport()

@@ -106,7 +106,8 @@ class DossierCounterStore(Protocol):
     async def load_open_to_roll(self, month: str, limit: int) -> dict[str, StoredDossier]: ...
 
     async def write_changes(self, changes: Sequence[DossierChange]) -> set[str]:
-        """Insert new dossiers, update the others; returns the new ones another transaction created meanwhile."""
+        """Insert new dossiers, update the others; returns the new ones another transaction created meanwhile
+        (always empty outside a `new_may_exist` transaction: NewDossiersExistError is raised instead)."""
         ...
 
     async def add_counter_delta(self, delta: Mapping[CounterKey, int]) -> None: ...
@@ -138,8 +139,34 @@ class WriteTransaction(DossierCounterStore, DeadLetterStore, FiguresNotifier, Pr
     """The three stores inside ONE database transaction: a batch's effect commits whole or not at all."""
 
 
+class NewDossiersExistError(Exception):
+    """A dossier the transaction inserts as new was created meanwhile by another transaction — two consumers
+    applying the same records, as during a rebalance. The transaction is spoilt: roll it back and apply the batch
+    again in a transaction that expects it (`WriteStore.transaction(new_may_exist=True)`)."""
+
+
 class WriteStore(Protocol):
-    def transaction(self) -> AbstractAsyncContextManager[WriteTransaction]: ...
+    def transaction(self, *, new_may_exist: bool = False) -> AbstractAsyncContextManager[WriteTransaction]:
+        """One transaction. `new_may_exist=False`: `write_changes` inserts new dossiers without looking for rows
+        another transaction created meanwhile, and raises NewDossiersExistError when one did (cheaper per row);
+        True: it skips them and returns their ids (the caller merges into them)."""
+        ...
+
+
+class TableUpkeep(Protocol):
+    """The dossiers table's maintenance after a back-fill (service/upkeep.py)."""
+
+    async def dossiers_changed_since_vacuum(self) -> int:
+        """Rows inserted or left dead in `dossiers` since its last vacuum (any: manual or autovacuum)."""
+        ...
+
+    async def dossiers_written(self) -> int:
+        """Rows of `dossiers` inserted or updated so far by every process (cumulative statistics)."""
+        ...
+
+    async def vacuum_dossiers(self) -> bool:
+        """VACUUM (ANALYZE) of `dossiers`, outside any transaction; False when another vacuum held it."""
+        ...
 
 
 class DeadLetterPublisher(Protocol):

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.scoring.adapters.queries import SELECT_LIVE_BY_HOME_UNIT, PgFigures
+from services.scoring.adapters.queries import SELECT_LIVE_BY_HOME_UNIT, SELECT_RECEIVED_SINCE, PgFigures
 from services.scoring.domain.live import LiveFigures
 from shared.db import apply_migrations, create_pool
 
@@ -76,6 +76,7 @@ async def test_live_figures_are_exact_and_read_through_the_open_dossier_index(fr
         await conn.close()
     assert "Index Only Scan using dossiers_open_live" in plan, plan
     assert "Seq Scan" not in plan, plan
+    assert "Gather" not in plan, plan  # migration 0014: no parallel workers for this table's scans
 
     pool = await create_pool(fresh_database, max_size=1)
     try:
@@ -86,3 +87,38 @@ async def test_live_figures_are_exact_and_read_through_the_open_dossier_index(fr
     assert sum(f.open for f in want.values()) > 2000
     assert all(f.overdue_open and f.due_soon and f.progress_correction for f in want.values())
     assert figures == want
+
+
+async def test_todays_receipts_are_counted_exactly_through_the_brin_index(fresh_database: str) -> None:
+    """Migration 0013: the receipts since an instant, counted through the BRIN index of receipt times — exact at
+    the boundary (± 1 µs), with rows appended in time order and others scattered among older pages (updates that
+    moved a row), and read through that index once the table is analysed."""
+    await asyncio.to_thread(apply_migrations, fresh_database)
+    since = NOW - timedelta(hours=3)
+    rng = random.Random(13)
+    times = [NOW - timedelta(days=90) + timedelta(minutes=n) for n in range(60_000)]  # appended in time order
+    times += [since + timedelta(microseconds=d) for d in (-1, 0, 1)]
+    conn = await asyncpg.connect(fresh_database)
+    try:
+        await conn.executemany(
+            "INSERT INTO dossiers (dossier_id, state, received_at, evaluated_month) VALUES ($1, '{}', $2, '2026-11')",
+            [(f"d-{n}", at) for n, at in enumerate(times)],
+        )
+        moved = rng.sample(range(60_000), 500)  # rewritten without HOT: a new version wherever there is room
+        await conn.execute(
+            "UPDATE dossiers SET home_unit = 'u', received_at = received_at WHERE dossier_id = ANY($1::text[])",
+            [f"d-{n}" for n in moved],
+        )
+        await conn.execute("VACUUM ANALYZE dossiers")
+        plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {SELECT_RECEIVED_SINCE}", since))
+    finally:
+        await conn.close()
+    assert "dossiers_received_brin" in plan, plan
+
+    pool = await create_pool(fresh_database, max_size=1)
+    try:
+        figures = PgFigures(pool)
+        counted = [await figures.received_since(at) for at in (since, NOW - timedelta(days=30), NOW)]
+    finally:
+        await pool.close()
+    assert counted == [sum(at >= bound for at in times) for bound in (since, NOW - timedelta(days=30), NOW)]

@@ -16,7 +16,7 @@ from services.scoring.domain.apply import DossierChange, StoredDossier, StoredDo
 from services.scoring.domain.counters import CounterKey
 from services.scoring.domain.effective import TreeView
 from services.scoring.domain.state import DossierState
-from services.scoring.service.ports import DeadLetter, StoredDeadLetter, dead_letter_status
+from services.scoring.service.ports import DeadLetter, NewDossiersExistError, StoredDeadLetter, dead_letter_status
 from shared.contract import EventRejection
 from shared.units import Unit, UnitLevel, UnitRegistry
 
@@ -85,11 +85,13 @@ class Tables:
 
 
 class FakeTransaction:
-    def __init__(self, tables: Tables, store: FakeWriteStore) -> None:
+    def __init__(self, tables: Tables, store: FakeWriteStore, new_may_exist: bool) -> None:
         self.tables = tables
+        self._store = store
         self._directory = store.directory
         self._created_meanwhile = store.created_meanwhile
         self._down = store.down
+        self._new_may_exist = new_may_exist
 
     def _stored(self, rows: Iterable[tuple[str, tuple[DossierState, str]]]) -> dict[str, StoredDossier]:
         loader = StoredDossierLoader()
@@ -112,10 +114,16 @@ class FakeTransaction:
         for change in changes:
             dossier_id = change.state.dossier_id
             if change.created and dossier_id in self._created_meanwhile:  # another consumer's committed insert
-                self.tables.dossiers[dossier_id] = (self._created_meanwhile.pop(dossier_id), change.evaluated_month)
+                theirs = (self._created_meanwhile.pop(dossier_id), change.evaluated_month)
+                if not self._new_may_exist:  # the plain insert waited for their commit, then failed
+                    self._store.tables.dossiers[dossier_id] = theirs
+                    raise NewDossiersExistError(dossier_id)
+                self.tables.dossiers[dossier_id] = theirs
                 conflicts.add(dossier_id)
                 continue
             if change.created and dossier_id in self.tables.dossiers:
+                if not self._new_may_exist:
+                    raise NewDossiersExistError(dossier_id)
                 conflicts.add(dossier_id)
                 continue
             self.tables.dossiers[dossier_id] = (change.state, change.evaluated_month)
@@ -175,11 +183,14 @@ class FakeWriteStore:
         """Dossiers another consumer inserts while the next transaction runs (a rebalance race)."""
         self.down = False
         """The database fails the transaction's counter statement."""
+        self.modes: list[bool] = []
+        """`new_may_exist` of every transaction begun, committed or not."""
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[FakeTransaction]:
+    async def transaction(self, *, new_may_exist: bool = False) -> AsyncIterator[FakeTransaction]:
+        self.modes.append(new_may_exist)
         working = copy.deepcopy(self.tables)
-        yield FakeTransaction(working, self)
+        yield FakeTransaction(working, self, new_may_exist)
         self.tables = working
         self.transactions += 1
 

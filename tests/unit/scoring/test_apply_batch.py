@@ -188,6 +188,15 @@ async def test_new_dossiers_created_meanwhile_by_another_consumer_are_merged_int
     report = await mine.applier.apply(records(receipt("A"), event("A-pay", "A", "payment", method="online")))
     assert report.applied == 1  # the receipt was theirs already
     assert {r.event_id for r in mine.store.tables.dossiers["A"][0].records} == {"A-rcv", "A-pay"}
+    # The plain insert failed on their row; the batch was applied again in a transaction expecting it.
+    assert mine.store.modes == [False, True]
+
+
+async def test_a_batch_without_such_a_race_is_one_transaction_with_the_plain_insert() -> None:
+    world = World()
+    await world.applier.apply(valid_batch())
+    await world.applier.apply(records(receipt("D"), first_offset=10))
+    assert world.store.modes == [False, False]
 
 
 async def test_open_dossiers_roll_into_the_new_month_once() -> None:

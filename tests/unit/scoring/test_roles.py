@@ -66,16 +66,15 @@ def test_an_unknown_role_stops_the_service_at_start() -> None:
         settings("reader")
 
 
+APPLYING = {"month-roll-over", "pending-dead-letters", "upkeep-after-catching-up"}
+
+
 @pytest.mark.parametrize(
     ("applies", "serves_readers", "expected"),
     [
-        (
-            True,
-            True,
-            {"registry-follower", "read-tables-warm-up", "loop-lag-probe", "month-roll-over", "pending-dead-letters"},
-        ),
+        (True, True, {"registry-follower", "read-tables-warm-up", "loop-lag-probe", *APPLYING}),
         (False, True, {"registry-follower", "read-tables-warm-up", "loop-lag-probe"}),  # api: nothing that applies
-        (True, False, {"registry-follower", "month-roll-over", "pending-dead-letters"}),  # consumer: no warm-up
+        (True, False, {"registry-follower", *APPLYING}),  # consumer: no warm-up
     ],
 )
 async def test_timers_run_what_the_role_needs(applies: bool, serves_readers: bool, expected: set[str]) -> None:

@@ -1,0 +1,1 @@
+ALTER TABLE dossiers RESET (parallel_workers);

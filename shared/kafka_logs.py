@@ -79,8 +79,9 @@ class KafkaLogGate(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.msg in GROUP_MEMBERSHIP and record.levelno == logging.WARNING:
+            # The logger let it through as a WARNING: as INFO it passes only where INFO is enabled.
             record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
-            return True
+            return logging.getLogger(record.name).isEnabledFor(logging.INFO)
         if not is_connection_failure(record):
             return True
         self.note_quiet()

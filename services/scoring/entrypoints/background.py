@@ -17,7 +17,9 @@ process does not warm tables nobody reads there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -26,6 +28,7 @@ from services.scoring.adapters.gc_pauses import FreezeAfterChanges, freeze_long_
 from services.scoring.adapters.metrics import METRICS
 from services.scoring.bootstrap import Container
 from services.scoring.domain.timebase import month_end, month_of, to_datetime, to_instant
+from services.scoring.service.upkeep import IDLE_S
 from shared.outages import DependencyState, is_database_outage
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,8 @@ ROLL_OVER_AFTER_MONTH_START_S = 0.05
 REGISTRY_SYNC_S = 2.0
 # How often pending dead letters are checked for a unit that now exists, and applied.
 REDRIVE_PENDING_S = 1.0
+# How often an applying process that serves readers looks whether its batches have drained (the warm-up's wait).
+SETTLED_CHECK_S = 1.0
 # How often a reading process freezes the read tables built since (adapters/gc_pauses.py): each check collects the
 # young generations once (a few ms) instead of letting the collector traverse every table again and again.
 FREEZE_CHECK_S = 1.0
@@ -88,13 +93,30 @@ async def warm_up_then_freeze(container: Container) -> None:
     session 10 "startup"). A reader meanwhile gets a table computed when first asked (service/read_cache.py):
     the same figures, without the head start."""
     if container.applies:
-        await container.publisher.settled.wait()
+        await settled_or_drained(container)
     await container.reader.warm_up()
     freeze_long_lived()
     freezer = FreezeAfterChanges(busy=lambda: BATCH_SECTIONS.open_sections > 0)  # a batch freezes at its end
     while True:
         await asyncio.sleep(FREEZE_CHECK_S)
         freezer.step(container.reader.generation)
+
+
+async def settled_or_drained(
+    container: Container, idle_s: float = IDLE_S, clock: Callable[[], float] = time.monotonic
+) -> None:
+    """Until this process's batches stop catching up: a batch of fresh events (the publisher's `settled`), or no batch
+    applied for `idle_s` — a back-fill that drained with no live traffic behind it, or an empty topic. FastStream
+    never hands the handler an empty batch, so without the second a quiet process would never warm its tables nor
+    start the freezer."""
+    publisher, activity = container.publisher, container.applier.activity
+    started = clock()
+    while not publisher.settled.is_set():
+        last = activity.last_batch_at if activity.last_batch_at is not None else started
+        if clock() - last >= idle_s:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(publisher.settled.wait(), min(idle_s, SETTLED_CHECK_S))
 
 
 LOOP_PROBE_S = 0.05

@@ -35,6 +35,8 @@ MIN_CHANGED_ROWS = 1_000
 purpose: an autovacuum that ran near the end of a back-fill leaves the pages written after it not all-visible with
 few dead rows counted (pruning takes them off the count): 9,956 dead rows, 10,837 pages not all-visible and 35,768
 heap fetches a live read after a 5 M back-fill."""
+MAX_TRIES = 6
+"""VACUUMs skipped (SKIP_LOCKED) or failed before a back-fill's upkeep is left to autovacuum (≈ 1 min of retries)."""
 QUIET_ROWS = 1_000
 """Rows of the table written (inserted, updated) in the last `idle_s` by every process together under which the
 back-fill is over: live traffic writes a few a second, a back-fill thousands."""
@@ -79,6 +81,8 @@ class UpkeepAfterCatchingUp:
         self._quiet_rows = quiet_rows
         self._clock = clock
         self._handled = 0
+        self._tries = 0
+        self._next_try_at = 0.0
         self._written: deque[tuple[float, int]] = deque()
         """(when, rows of the table written so far) while waiting for the group to be done."""
 
@@ -92,19 +96,41 @@ class UpkeepAfterCatchingUp:
         if not (drained or activity.catching_up is False):
             self._written.clear()
             return False
-        if not await self._group_done(now):
+        if now < self._next_try_at or not await self._group_done(now):
             return False
-        self._handled = activity.catching_up_batches
-        self._written.clear()
         changed = await self._upkeep.dossiers_changed_since_vacuum()
         if changed < self._min_changed_rows:
+            self._done()  # vacuumed meanwhile (the other process, autovacuum), or too little to do
             return False
         started = self._clock()
-        vacuumed = await self._upkeep.vacuum_dossiers()
-        if vacuumed:
-            log.info("back-fill %s: dossiers vacuumed and analysed (%d rows changed since the last vacuum) in %.1f s",
-                     "drained" if drained else "caught up", changed, self._clock() - started)  # fmt: skip
-        return vacuumed
+        try:
+            vacuumed = await self._upkeep.vacuum_dossiers()
+        except Exception:
+            self._failed(now, "failed")
+            raise
+        if not vacuumed:  # SKIP_LOCKED: another session held the table (an autovacuum, the other process)
+            self._failed(now, "skipped: another session held the table")
+            return False
+        log.info("back-fill %s: dossiers vacuumed and analysed (%d rows changed since the last vacuum) in %.1f s",
+                 "drained" if drained else "caught up", changed, self._clock() - started)  # fmt: skip
+        self._done()
+        return True
+
+    def _done(self) -> None:
+        self._handled = self._activity.catching_up_batches
+        self._written.clear()
+        self._tries, self._next_try_at = 0, 0.0
+
+    def _failed(self, now: float, why: str) -> None:
+        """Try again after 2, 4, 8 … s (the table is re-checked first: a vacuum by another session ends it); after
+        MAX_TRIES, leave it to autovacuum for this back-fill."""
+        self._tries += 1
+        if self._tries >= MAX_TRIES:
+            log.warning("back-fill: VACUUM of the dossiers %s, %d times; left to autovacuum", why, self._tries)
+            self._done()
+        else:
+            log.info("back-fill: VACUUM of the dossiers %s; trying again", why)
+            self._next_try_at = now + 2.0**self._tries
 
     async def _group_done(self, now: float) -> bool:
         """Fewer than `quiet_rows` rows written to the table over the last `idle_s` (the statistics are at most

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from services.scoring.service.upkeep import BatchActivity, UpkeepAfterCatchingUp
+from services.scoring.service.upkeep import MAX_TRIES, BatchActivity, UpkeepAfterCatchingUp
 
 pytestmark = pytest.mark.unit
 
@@ -117,3 +117,46 @@ def test_the_applier_records_its_batches() -> None:
     activity.batch_applied(True, 2.0)
     activity.batch_applied(False, 3.0)
     assert (activity.catching_up_batches, activity.last_batch_at, activity.catching_up) == (2, 3.0, False)
+
+
+async def test_a_vacuum_skipped_or_failed_is_tried_again_with_back_off_then_left_to_autovacuum() -> None:
+    store, activity, clock, upkeep = world(held_by_another=True)  # an autovacuum holds the table at first
+    activity.batch_applied(True, clock.now)
+    assert not any(await steps(upkeep, clock, 10))  # drained, the group done: skipped (SKIP_LOCKED); again in 2 s
+    store.held_by_another = False
+    assert await steps(upkeep, clock, 2) == [False, True]  # the lock gone: vacuumed on the retry
+    assert store.vacuums == [50_000]
+
+    store.changed, store.held_by_another = 50_000, True  # a second back-fill, the table held each time
+    activity.batch_applied(True, clock.now)
+    assert not any(await steps(upkeep, clock, 120))
+    store.held_by_another = False
+    assert not any(await steps(upkeep, clock, 120))  # given up after MAX_TRIES: left to autovacuum
+    assert store.vacuums == [50_000]
+
+    class Failing(FakeUpkeep):
+        async def vacuum_dossiers(self) -> bool:
+            raise ConnectionResetError("the server went away")
+
+    failing, activity, clock = Failing(), BatchActivity(), Clock()
+    upkeep = UpkeepAfterCatchingUp(failing, activity, idle_s=5, min_changed_rows=10_000, clock=clock)
+    activity.batch_applied(True, clock.now)
+    errors = 0
+    for _ in range(120):
+        clock.now += 1
+        try:
+            await upkeep.step()
+        except ConnectionResetError:
+            errors += 1
+    assert errors == MAX_TRIES  # raised to the timer (which logs it) each try, then given up
+
+
+async def test_a_vacuum_by_another_session_meanwhile_ends_the_retries() -> None:
+    store, activity, clock, upkeep = world(held_by_another=True)
+    activity.batch_applied(True, clock.now)
+    assert not any(await steps(upkeep, clock, 10))  # skipped once
+    store.changed = 0  # the other process (or autovacuum) vacuumed it
+    assert not any(await steps(upkeep, clock, 30))
+    store.held_by_another, store.changed = False, 50_000
+    assert not any(await steps(upkeep, clock, 30))  # this back-fill is done with: nothing more
+    assert store.vacuums == []

@@ -75,10 +75,19 @@ def test_kafka_gate_passes_the_groups_rebalances_at_info_without_an_outage() -> 
     INFO and the state stays reachable; a heartbeat that finds no coordinator still counts as a failure."""
     state = DependencyState("Kafka")
     gate = KafkaLogGate(state)
-    for message in GROUP_MEMBERSHIP:
-        line = logging.LogRecord("aiokafka.consumer.group_coordinator", logging.WARNING, __file__, 1, message,
-                                 ("scoring",) * message.count("%s"), None)  # fmt: skip
-        assert gate.filter(line) and line.levelno == logging.INFO and line.levelname == "INFO"
+    coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
+    level = coordinator.level
+    try:
+        coordinator.setLevel(logging.INFO)  # as the services log
+        for message in GROUP_MEMBERSHIP:
+            line = logging.LogRecord(coordinator.name, logging.WARNING, __file__, 1, message,
+                                     ("scoring",) * message.count("%s"), None)  # fmt: skip
+            assert gate.filter(line) and line.levelno == logging.INFO and line.levelname == "INFO"
+        coordinator.setLevel(logging.WARNING)  # INFO turned off for it: the line, now INFO, is dropped
+        line = logging.LogRecord(coordinator.name, logging.WARNING, __file__, 1, GROUP_MEMBERSHIP[0], ("g",), None)
+        assert not gate.filter(line)
+    finally:
+        coordinator.setLevel(level)
     assert state.reachable and gate.suppressed == 0
     lost = logging.LogRecord("aiokafka.consumer.group_coordinator", logging.WARNING, __file__, 1,
                              "Heartbeat failed for group %s: coordinator (node %s) is either not started or not valid",

@@ -60,6 +60,9 @@ FROM ROWS FROM (
 """
 _MICROS = "timestamptz 'epoch' + (d.{0} / 1000000) * interval '1 second' + (d.{0} % 1000000) * interval '1 microsecond'"
 
+# The one unique constraint a new dossier can meet (migrations/0002): another consumer created it meanwhile.
+DOSSIERS_PRIMARY_KEY = "dossiers_pkey"
+
 # A plain insert: ON CONFLICT DO NOTHING cost every row a second descent of the primary key (the arbiter check
 # before the insert) and a confirmation record in the WAL (a speculative insertion) — ≈ 17 against ≈ 12 µs of
 # backend CPU per inserted row (issue 14, helper "pg" of session 10 in docs/benchmarks.md). A row another consumer
@@ -69,8 +72,6 @@ _MICROS = "timestamptz 'epoch' + (d.{0} / 1000000) * interval '1 second' + (d.{0
 # The rows are inserted in the document's order, which is id order (service/apply_batch sorts a batch's ids once and
 # writes its parts in that order; documents.change_documents keeps it): two consumers inserting the same new ids
 # wait for each other in one direction only. An ORDER BY here sorted them again (≈ 1.3-2.7 µs a row).
-# The one unique constraint a new dossier can meet (migrations/0002): another consumer created it meanwhile.
-DOSSIERS_PRIMARY_KEY = "dossiers_pkey"
 INSERT_NEW_DOSSIERS = f"""
 INSERT INTO dossiers (dossier_id, state, home_unit, procedure_id, received_at, due_at, ended_at, hold_since,
                       evaluated_month, updated_at)
